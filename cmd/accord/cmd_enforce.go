@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/accord-iam/accord/internal/app"
+	"github.com/accord-iam/accord/internal/engine"
+	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/plan"
+	"github.com/accord-iam/accord/internal/store"
+)
+
+func (c *cli) enforceCmd() *cobra.Command {
+	var (
+		f        app.Filter
+		wait     bool
+		doImport bool
+	)
+	cmd := &cobra.Command{
+		Use:   "enforce",
+		Short: "plan and queue a run that brings targets in accord with policy",
+		Long: "enforce plans from the persons and known accounts in the store, checks thresholds, and stores the run.\n" +
+			"With --wait it also executes the run (and any unfinished earlier run) in this process and waits for the end.\n" +
+			"A run over a threshold is held: nothing executes until 'accord runs approve RUN_ID' (exit code 3).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			a, err := c.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer a.Close(context.WithoutCancel(ctx))
+			if doImport {
+				sums, err := a.Import(ctx, "")
+				c.printImport(sums)
+				if err != nil {
+					return fail(exitFailed, importError(err))
+				}
+			}
+			run, pv, err := a.Enforce(ctx, f, "cli")
+			if err != nil {
+				return fail(exitFailed, err)
+			}
+			for _, p := range pv.Result.Problems {
+				fmt.Fprintf(c.stderr, "problem: %v\n", p)
+			}
+			switch {
+			case run == nil:
+				fmt.Fprintln(c.stdout, "nothing to do: every target is in accord with policy")
+			case run.State == model.RunHeld:
+				fmt.Fprintf(c.stdout, "run %s is HELD: %s\n", run.ID, plan.DescribeBreaches(run.Breaches))
+				fmt.Fprintf(c.stdout, "  review it with 'accord runs show %s', then 'accord runs approve %s' or 'accord runs cancel %s'\n", run.ID, run.ID, run.ID)
+				return fail(exitHeld, nil)
+			default:
+				fmt.Fprintf(c.stdout, "run %s queued: %s\n", run.ID, summarize(plan.Count(pv.Result.Jobs)))
+			}
+			if !wait {
+				if run != nil {
+					fmt.Fprintln(c.stdout, "  'accord serve' executes it; or run 'accord enforce --wait' to execute it here")
+				}
+				return nil
+			}
+			return c.execute(ctx, a)
+		},
+	}
+	cmd.Flags().StringVar(&f.Person, "person", "", "enforce for one person (by key)")
+	cmd.Flags().StringVar(&f.Target, "target", "", "enforce on one target")
+	cmd.Flags().BoolVar(&wait, "wait", false, "execute here and wait until the run finishes")
+	cmd.Flags().BoolVar(&doImport, "import", false, "import every source first")
+	return cmd
+}
+
+// execute runs the engine in this process until every run that is
+// executable now has finished, showing progress, then prints a summary.
+func (c *cli) execute(ctx context.Context, a *app.App) error {
+	runs, err := a.Store.ListRuns(ctx, store.RunQuery{States: []model.RunState{model.RunPending, model.RunRunning}})
+	if err != nil {
+		return fail(exitFailed, err)
+	}
+	if len(runs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(runs))
+	total := 0
+	for i, r := range runs {
+		ids[i] = r.ID
+		for _, n := range r.Counts {
+			total += n
+		}
+		if r.State == model.RunRunning || r.Counts[model.ActionRunning] > 0 || r.Counts[model.ActionSucceeded] > 0 {
+			fmt.Fprintf(c.stdout, "resuming run %s\n", r.ID)
+		}
+	}
+	prog := newProgress(c.stdout, total)
+	changed := make(chan struct{}, 1)
+	eng := a.NewEngine(app.EngineOptions{OnEvent: func(ev engine.Event) {
+		if ev.Type == engine.EventAction || ev.Type == engine.EventRunDone || ev.Type == engine.EventJobDone {
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		}
+	}})
+	ectx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ectx) }()
+
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	var finished []model.Run
+	for {
+		var final int
+		finished, final, err = runStates(ctx, a, ids)
+		if err == nil {
+			prog.set(final)
+		}
+		if err == nil && len(finished) == len(ids) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			stop()
+			<-done
+			prog.finish()
+			fmt.Fprintln(c.stdout, "interrupted: unfinished actions stay queued and resume at the next 'accord enforce --wait' or 'accord serve'")
+			return fail(exitFailed, nil)
+		case <-changed:
+		case <-tick.C:
+		}
+	}
+	stop()
+	<-done
+	prog.finish()
+	return c.printOutcome(ctx, a, finished)
+}
+
+// runStates returns the runs among ids that have finished and the number
+// of final actions across all of them.
+func runStates(ctx context.Context, a *app.App, ids []string) ([]model.Run, int, error) {
+	var fin []model.Run
+	final := 0
+	for _, id := range ids {
+		r, err := a.Store.GetRun(ctx, id)
+		if err != nil {
+			return nil, 0, err
+		}
+		for st, n := range r.Counts {
+			if st.Final() {
+				final += n
+			}
+		}
+		if r.State.Final() {
+			fin = append(fin, r)
+		}
+	}
+	return fin, final, nil
+}
+
+func (c *cli) printOutcome(ctx context.Context, a *app.App, runs []model.Run) error {
+	failed := 0
+	for _, r := range runs {
+		acts, err := a.Store.ListActions(ctx, store.ActionQuery{RunID: r.ID})
+		if err != nil {
+			return fail(exitFailed, err)
+		}
+		done := map[model.Op]int{}
+		var bad []model.Action
+		for _, act := range acts {
+			switch act.State {
+			case model.ActionSucceeded:
+				n := 1
+				if act.Op == model.OpGrant || act.Op == model.OpRevoke {
+					n = len(act.Entitlements)
+				}
+				done[act.Op] += n
+			case model.ActionFailed, model.ActionSkipped:
+				bad = append(bad, act)
+			}
+		}
+		failed += len(bad)
+		fmt.Fprintf(c.stdout, "run %s %s: %s\n", r.ID, r.State, outcomeLine(done, len(bad)))
+		sort.Slice(bad, func(i, j int) bool { return bad[i].ID < bad[j].ID })
+		for i, act := range bad {
+			if i == 10 {
+				fmt.Fprintf(c.stdout, "  … and %d more: 'accord actions list --failed --run %s'\n", len(bad)-10, r.ID)
+				break
+			}
+			msg := ""
+			if act.Error != nil {
+				msg = act.Error.Kind + ": " + act.Error.Message
+			}
+			fmt.Fprintf(c.stdout, "  action %d %s %s on %s %s: %s\n", act.ID, act.State, act.Op, act.Target, act.PersonKey, msg)
+		}
+	}
+	fmt.Fprintln(c.stdout, "next: 'accord audit --run RUN_ID' shows every request and answer; 'accord plan' shows what is left to do")
+	if failed > 0 {
+		fmt.Fprintln(c.stdout, "retry a failed action with 'accord actions retry ID'")
+		return fail(exitFailed, nil)
+	}
+	return nil
+}
+
+func outcomeLine(done map[model.Op]int, failed int) string {
+	words := []struct {
+		op   model.Op
+		verb string
+	}{
+		{model.OpCreate, "created"}, {model.OpUpdate, "updated"}, {model.OpEnable, "enabled"},
+		{model.OpGrant, "granted"}, {model.OpRevoke, "revoked"}, {model.OpDisable, "disabled"}, {model.OpDelete, "deleted"},
+	}
+	var parts []string
+	for _, w := range words {
+		parts = append(parts, fmt.Sprintf("%d %s", done[w.op], w.verb))
+	}
+	parts = append(parts, fmt.Sprintf("%d failed", failed))
+	return strings.Join(parts, ", ")
+}
+
+// progress shows a bar on a terminal and a plain line per 10% otherwise.
+type progress struct {
+	mu    sync.Mutex
+	w     io.Writer
+	bar   *progressbar.ProgressBar
+	total int
+	last  int
+}
+
+func newProgress(w io.Writer, total int) *progress {
+	p := &progress{w: w, total: total, last: -1}
+	if interactive(w) && total > 0 {
+		p.bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("actions"),
+			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond))
+	}
+	return p
+}
+
+func (p *progress) set(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.total == 0 {
+		return
+	}
+	if p.bar != nil {
+		_ = p.bar.Set(n)
+		return
+	}
+	step := n * 10 / p.total
+	if step != p.last {
+		p.last = step
+		fmt.Fprintf(p.w, "progress: %d/%d actions done\n", n, p.total)
+	}
+}
+
+func (p *progress) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bar != nil {
+		_ = p.bar.Finish()
+		fmt.Fprintln(p.w)
+	}
+}

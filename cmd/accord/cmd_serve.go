@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/user"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/accord-iam/accord/internal/app"
+	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/targetsim"
+)
+
+func currentUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "unknown"
+}
+
+func (c *cli) serveCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "run the daemon: import sources on schedule, plan, execute, report",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if c.logLevel == "" {
+				c.logLevel = "info"
+				c.setupLogging()
+			}
+			a, err := c.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer a.Close(context.WithoutCancel(ctx))
+			return serve(ctx, a)
+		},
+	}
+	return cmd
+}
+
+// serve runs until ctx is done: the engine works continuously; sources
+// are imported on their schedules (and a fresh feed is enforced at once);
+// a full enforcement is planned on the engine schedule.
+func serve(ctx context.Context, a *app.App) error {
+	eng := a.NewEngine(app.EngineOptions{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := eng.Run(ctx); err != nil {
+			a.Log.Error("engine stopped", "error", err)
+		}
+	}()
+	enforce := func(trigger string) {
+		run, _, err := a.Enforce(ctx, app.Filter{}, trigger)
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				a.Log.Error("enforce", "error", err)
+			}
+		case run != nil && run.State == model.RunHeld:
+			a.Log.Warn("run held by a threshold: approve with 'accord runs approve'", "run_id", run.ID, "note", run.Note)
+		case run != nil:
+			eng.Wake()
+		}
+	}
+	importSource := func(name string) {
+		if _, err := a.Import(ctx, name); err != nil {
+			if ctx.Err() == nil {
+				a.Log.Error("import rejected; nothing changed", "source", name, "error", err)
+			}
+			return
+		}
+		enforce("serve:import:" + name)
+	}
+	// Start from what HR says now.
+	for i := range a.Cfg.Sources {
+		importSource(a.Cfg.Sources[i].Name)
+	}
+	enforce("serve:start")
+	for i := range a.Cfg.Sources {
+		s := a.Cfg.Sources[i]
+		if s.Schedule <= 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			every(ctx, s.Schedule, func() { importSource(s.Name) })
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		every(ctx, a.Cfg.Engine.Schedule, func() { enforce("serve:schedule") })
+	}()
+	a.Log.Info("accord serving", "targets", len(a.Cfg.Targets), "sources", len(a.Cfg.Sources), "owner", eng.Owner())
+	<-ctx.Done()
+	wg.Wait()
+	a.Log.Info("accord stopped")
+	return nil
+}
+
+func every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f()
+		}
+	}
+}
+
+func (c *cli) simulatorCmd() *cobra.Command {
+	var (
+		addr  string
+		opts  targetsim.Options
+		token string
+	)
+	cmd := &cobra.Command{
+		Use:   "simulator",
+		Short: "run the target simulator: a fake SaaS with a SCIM 2.0 surface and fault injection, for demos and tests",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if token != "" {
+				opts.Token = token
+			}
+			err := targetsim.Serve(cmd.Context(), addr, opts, c.stdout)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				return fail(exitFailed, fmt.Errorf("simulator: %w", err))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&addr, "listen", "127.0.0.1:8090", "address to listen on")
+	cmd.Flags().StringVar(&token, "token", "", "require this bearer token (for demos only; prefer ACCORD_SIM_TOKEN)")
+	cmd.Flags().Int64Var(&opts.Seed, "seed", 1, "seed for random faults")
+	return cmd
+}

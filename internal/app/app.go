@@ -1,0 +1,330 @@
+// Package app wires config, store, policy, connectors and engine into the
+// operations the CLI, the daemon and the HTTP API share: import, plan,
+// enforce, approve, retry. Each entry point stays thin.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/accord-iam/accord/internal/audit"
+	"github.com/accord-iam/accord/internal/config"
+	"github.com/accord-iam/accord/internal/connector"
+	"github.com/accord-iam/accord/internal/engine"
+	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/plan"
+	"github.com/accord-iam/accord/internal/policy"
+	"github.com/accord-iam/accord/internal/source"
+	"github.com/accord-iam/accord/internal/store"
+	"github.com/accord-iam/accord/internal/store/sqlstore"
+	"github.com/accord-iam/accord/internal/yamlx"
+)
+
+// App is an opened accord: config, store, policy and connectors.
+type App struct {
+	Cfg    *config.Config
+	Store  store.Store
+	Policy *policy.Policy
+	Conns  map[string]connector.Connector
+	Log    *slog.Logger
+	// Now is the clock; tests move it to make dates pass.
+	Now func() time.Time
+}
+
+// Check loads a config and compiles its policy, returning every problem
+// found without opening the store or touching a target.
+func Check(path string) (*config.Config, *policy.Policy, yamlx.Problems, error) {
+	cfg, err := config.Load(path)
+	var probs yamlx.Problems
+	if err != nil {
+		if !errors.As(err, &probs) {
+			return nil, nil, nil, err
+		}
+	}
+	pol, pprobs := policy.Compile(cfg)
+	probs = append(probs, pprobs...)
+	probs.Sort()
+	return cfg, pol, probs, nil
+}
+
+// Options tune Open.
+type Options struct {
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Open loads and checks the config, opens the store (applying migrations)
+// and the connectors. Problems in the config fail Open with all of them.
+func Open(ctx context.Context, path string, opts Options) (*App, error) {
+	cfg, pol, probs, err := Check(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = func() time.Time { return time.Now().UTC() }
+	}
+	st, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Cfg: cfg, Store: st, Policy: pol, Conns: map[string]connector.Connector{}, Log: opts.Logger, Now: opts.Now}
+	for i := range cfg.Targets {
+		t := &cfg.Targets[i]
+		c, err := connector.Open(ctx, t.Type, connector.Spec{
+			Target: t.Name, Settings: &t.Connection, AccountAttributes: t.AccountAttributeNames(), Logger: opts.Logger,
+		})
+		if err != nil {
+			a.Close(ctx)
+			return nil, fmt.Errorf("target %s: %w", t.Name, err)
+		}
+		a.Conns[t.Name] = c
+	}
+	return a, nil
+}
+
+// OpenStore opens the configured store.
+func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	switch cfg.Store.Driver {
+	case "postgres":
+		dsn, err := cfg.Store.DSN.Resolve()
+		if err != nil {
+			return nil, fmt.Errorf("store.dsn: %w", err)
+		}
+		return sqlstore.Open(ctx, "postgres", dsn)
+	default:
+		return sqlstore.Open(ctx, "sqlite", cfg.Resolve(cfg.Store.Path))
+	}
+}
+
+// Close ends connector sessions and closes the store.
+func (a *App) Close(ctx context.Context) {
+	for name, c := range a.Conns {
+		if err := c.Close(ctx); err != nil {
+			a.Log.Warn("close connector", "target", name, "error", err)
+		}
+	}
+	if a.Store != nil {
+		if err := a.Store.Close(); err != nil {
+			a.Log.Warn("close store", "error", err)
+		}
+	}
+}
+
+// Today is the planning date.
+func (a *App) Today() model.Date { return model.DateOf(a.Now()) }
+
+// ImportSummary is what importing one source did.
+type ImportSummary struct {
+	Source  string `json:"source"`
+	Persons int    `json:"persons"`
+	store.ImportResult
+}
+
+// Import reads one source (or all, when name is empty), validates the
+// whole feed first and applies it atomically. A bad feed changes nothing
+// and its error is a *source.Report listing every bad row.
+func (a *App) Import(ctx context.Context, name string) ([]ImportSummary, error) {
+	var out []ImportSummary
+	found := false
+	for i := range a.Cfg.Sources {
+		s := &a.Cfg.Sources[i]
+		if name != "" && s.Name != name {
+			continue
+		}
+		found = true
+		persons, err := s.Load(ctx, a.Cfg.Resolve(s.Path))
+		if err != nil {
+			return out, fmt.Errorf("source %s: %w", s.Name, err)
+		}
+		sum, err := a.ApplyFeed(ctx, s, persons)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, sum)
+	}
+	if !found {
+		return nil, fmt.Errorf("no source named %q", name)
+	}
+	return out, nil
+}
+
+// ApplyFeed stores a validated feed of one source.
+func (a *App) ApplyFeed(ctx context.Context, s *source.Spec, persons []model.Person) (ImportSummary, error) {
+	rekeys, err := source.Rekeys(persons, s)
+	if err != nil {
+		return ImportSummary{}, err
+	}
+	rk := map[string]string{}
+	for _, r := range rekeys {
+		rk[r.From] = r.To
+	}
+	now := a.Now()
+	res, err := a.Store.ApplyImport(ctx, store.Import{Source: s.Name, Persons: persons, Date: model.DateOf(now), At: now, Rekeys: rk})
+	if err != nil {
+		return ImportSummary{}, fmt.Errorf("source %s: %w", s.Name, err)
+	}
+	sum := ImportSummary{Source: s.Name, Persons: len(persons), ImportResult: res}
+	rec := audit.Record{Time: now, Kind: audit.KindEvent, Operation: "import", Actor: "accord",
+		Message: fmt.Sprintf("source %s: %d persons (%d added, %d updated, %d unchanged, %d newly missing, %d back, %d re-keyed)",
+			s.Name, len(persons), res.Added, res.Updated, res.Unchanged, res.Missing, res.Returned, res.Rekeyed)}
+	if err := a.Store.AppendAudit(ctx, []audit.Record{rec}); err != nil {
+		a.Log.Warn("audit import", "error", err)
+	}
+	a.Log.Info("imported", "source", s.Name, "persons", len(persons), "added", res.Added, "updated", res.Updated,
+		"missing", res.Missing, "returned", res.Returned, "rekeyed", res.Rekeyed)
+	return sum, nil
+}
+
+// Filter restricts planning to one person and/or target.
+type Filter struct {
+	Person string
+	Target string
+}
+
+// Planner returns a planner for the filter, with connector capabilities.
+func (a *App) Planner(f Filter) (*plan.Planner, error) {
+	if f.Target != "" {
+		if _, ok := a.Policy.Target(f.Target); !ok {
+			return nil, fmt.Errorf("no target named %q", f.Target)
+		}
+	}
+	caps := make(map[string]connector.Capabilities, len(a.Conns))
+	for n, c := range a.Conns {
+		caps[n] = c.Capabilities()
+	}
+	return &plan.Planner{Policy: a.Policy, Caps: caps, Today: a.Today(), Person: f.Person, Target: f.Target}, nil
+}
+
+// Preview is a plan that has not been stored: the what-if.
+type Preview struct {
+	Result   *plan.Result
+	Breaches []model.Breach
+	Managed  map[string]int
+}
+
+// Plan computes what enforcement would do now, changing nothing.
+func (a *App) Plan(ctx context.Context, f Filter, keepDesired bool) (*Preview, error) {
+	p, err := a.Planner(f)
+	if err != nil {
+		return nil, err
+	}
+	res, err := plan.Build(ctx, a.Store, p, keepDesired)
+	if err != nil {
+		return nil, err
+	}
+	managed, err := a.Store.CountAccounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Preview{Result: res, Breaches: plan.Check(plan.Count(res.Jobs), managed, a.Policy), Managed: managed}, nil
+}
+
+// Enforce plans and stores a run: pending, or held when over a
+// threshold. The run is nil when there is nothing to do.
+func (a *App) Enforce(ctx context.Context, f Filter, trigger string) (*model.Run, *Preview, error) {
+	pv, err := a.Plan(ctx, f, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, _ := a.Planner(f)
+	run, err := plan.Submit(ctx, a.Store, plan.Submission{
+		Trigger: trigger, Scope: plan.ScopeOf(p), Result: pv.Result, Breaches: pv.Breaches, Now: a.Now(),
+	})
+	if err != nil {
+		return nil, pv, err
+	}
+	if run != nil {
+		msg := fmt.Sprintf("run created (%s): %d actions in %d jobs, scope %s", run.State, pv.Result.Actions(), len(pv.Result.Jobs), run.Scope)
+		if run.State == model.RunHeld {
+			msg += "; " + run.Note
+		}
+		a.event(ctx, run.ID, 0, trigger, "enforce", msg)
+		a.Log.Info("run created", "run_id", run.ID, "state", run.State, "actions", pv.Result.Actions(), "scope", run.Scope)
+	}
+	return run, pv, nil
+}
+
+// Approve releases a held run for execution.
+func (a *App) Approve(ctx context.Context, runID, actor string) error {
+	err := a.Store.SetRunState(ctx, runID, []model.RunState{model.RunHeld}, model.RunPending, "approved by "+actor, a.Now())
+	if err != nil {
+		return a.runStateError(ctx, runID, "approve", err)
+	}
+	a.event(ctx, runID, 0, actor, "approve", "run approved by "+actor)
+	return nil
+}
+
+// Cancel stops a run: its unfinished actions are cancelled.
+func (a *App) Cancel(ctx context.Context, runID, actor string) error {
+	err := a.Store.SetRunState(ctx, runID, []model.RunState{model.RunHeld, model.RunPending, model.RunRunning}, model.RunCancelled, "cancelled by "+actor, a.Now())
+	if err != nil {
+		return a.runStateError(ctx, runID, "cancel", err)
+	}
+	a.event(ctx, runID, 0, actor, "cancel", "run cancelled by "+actor)
+	return nil
+}
+
+func (a *App) runStateError(ctx context.Context, runID, verb string, err error) error {
+	if errors.Is(err, store.ErrConflict) {
+		if r, gerr := a.Store.GetRun(ctx, runID); gerr == nil {
+			return fmt.Errorf("cannot %s run %s: it is %s: %w", verb, runID, r.State, err)
+		}
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no run %s: %w", runID, err)
+	}
+	return err
+}
+
+// Retry puts a failed action (and what it blocked) back in the queue.
+func (a *App) Retry(ctx context.Context, id int64, actor string) (model.Action, error) {
+	act, err := a.Store.RetryAction(ctx, id, a.Now())
+	if err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			if cur, gerr := a.Store.GetAction(ctx, id); gerr == nil {
+				return act, fmt.Errorf("cannot retry action %d: it is %s, only failed actions can be retried: %w", id, cur.State, err)
+			}
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return act, fmt.Errorf("no action %d: %w", id, err)
+		}
+		return act, err
+	}
+	a.event(ctx, act.RunID, act.ID, actor, "retry", fmt.Sprintf("action %d put back for retry by %s", id, actor))
+	return act, nil
+}
+
+func (a *App) event(ctx context.Context, runID string, actionID int64, actor, op, msg string) {
+	rec := audit.Record{Time: a.Now(), Kind: audit.KindEvent, RunID: runID, ActionID: actionID, Operation: op, Actor: actor, Message: msg}
+	if err := a.Store.AppendAudit(ctx, []audit.Record{rec}); err != nil {
+		a.Log.Warn("audit event", "error", err)
+	}
+}
+
+// EngineOptions tune NewEngine.
+type EngineOptions struct {
+	OnEvent func(engine.Event)
+	Owner   string
+}
+
+// NewEngine builds an engine over the app's targets.
+func (a *App) NewEngine(o EngineOptions) *engine.Engine {
+	var ts []*engine.Target
+	for i := range a.Cfg.Targets {
+		t := &a.Cfg.Targets[i]
+		ts = append(ts, engine.NewTarget(t, a.Conns[t.Name]))
+	}
+	return engine.New(a.Store, ts, engine.Options{
+		Lease: a.Cfg.Engine.Lease, Poll: a.Cfg.Engine.Poll, Now: a.Now, Logger: a.Log,
+		OnEvent: o.OnEvent, Owner: o.Owner,
+	})
+}

@@ -1,0 +1,109 @@
+// Package connector defines what accord asks of a target system, the typed
+// errors a target's answers are turned into, and the registry of connector
+// types. The engine knows only this package; a connector knows nothing of
+// policy, plans or the store.
+package connector
+
+import (
+	"context"
+
+	"github.com/accord-iam/accord/internal/model"
+)
+
+// Capabilities declare what a connector can do, so that the planner and
+// engine use batching, read-back and reconciliation only where they exist.
+type Capabilities struct {
+	// Read: Get returns the account, so writes can be verified.
+	Read bool `json:"read"`
+	// Find: accounts can be looked up by attributes (correlation).
+	Find bool `json:"find"`
+	// List: ListAccounts pages through every account (reconciliation).
+	List bool `json:"list"`
+	// ListEntitlements: ListEntitlements pages through the entitlements.
+	ListEntitlements bool `json:"list_entitlements"`
+	// Delete: accounts can be deleted (otherwise only disabled).
+	Delete bool `json:"delete"`
+	// MaxBatch > 1: Grant and Revoke accept up to this many entitlements
+	// in one call. 0 or 1 means one at a time.
+	MaxBatch int `json:"max_batch"`
+	// CreateWithEntitlements: Create can grant entitlements in the same
+	// call.
+	CreateWithEntitlements bool `json:"create_with_entitlements"`
+	// EntitlementsOnRead: Get and ListAccounts fill Account.Entitlements.
+	EntitlementsOnRead bool `json:"entitlements_on_read"`
+}
+
+// AccountRef points at an account on the target.
+type AccountRef struct {
+	// NativeID is the target's identifier, empty until known.
+	NativeID string
+	// Link holds values an earlier operation returned that later ones need
+	// (chained operations), kept with the account in the store.
+	Link map[string]string
+	// PersonKey is the owner's key in accord.
+	PersonKey string
+	// Attributes are the account's managed attributes as accord knows or
+	// wants them; connectors use them in templates and correlation.
+	Attributes model.Attributes
+}
+
+// Account is an account as the target reports it.
+type Account struct {
+	NativeID   string
+	Link       map[string]string
+	Attributes model.Attributes
+	Active     bool
+	// Entitlements, sorted, when the connector can read them
+	// (Capabilities.EntitlementsOnRead); nil means unknown.
+	Entitlements []string
+}
+
+// Entitlement is one grantable thing on a target: a group, a role, a
+// licence.
+type Entitlement struct {
+	ID          string
+	DisplayName string
+	// Members are native account IDs, when listing includes them.
+	Members []string
+}
+
+// Page is one page of a listing. Next is empty on the last page and is
+// opaque to the caller; it can be stored to resume after a restart.
+type Page[T any] struct {
+	Items []T
+	Next  string
+	// Total is the target's total count when it reports one, else -1.
+	Total int
+}
+
+// CreateRequest asks for a new account.
+type CreateRequest struct {
+	PersonKey  string
+	Attributes model.Attributes
+	// Entitlements to grant in the same call; only when the connector
+	// declares CreateWithEntitlements.
+	Entitlements []string
+}
+
+// Connector is one configured target. Every method is an ensure where the
+// target allows it; errors are *Error with a Kind.
+type Connector interface {
+	Capabilities() Capabilities
+	Create(ctx context.Context, req CreateRequest) (Account, error)
+	Get(ctx context.Context, ref AccountRef) (Account, error)
+	// Find correlates: the account matching the given attributes by the
+	// connector's configured rule. Kind NotFound when none, Conflict when
+	// several match.
+	Find(ctx context.Context, attrs model.Attributes) (Account, error)
+	Update(ctx context.Context, ref AccountRef, changes model.Attributes) error
+	Enable(ctx context.Context, ref AccountRef) error
+	Disable(ctx context.Context, ref AccountRef) error
+	Delete(ctx context.Context, ref AccountRef) error
+	// Grant and Revoke take several entitlements only up to MaxBatch.
+	Grant(ctx context.Context, ref AccountRef, entitlements []string) error
+	Revoke(ctx context.Context, ref AccountRef, entitlements []string) error
+	ListAccounts(ctx context.Context, cursor string) (Page[Account], error)
+	ListEntitlements(ctx context.Context, cursor string) (Page[Entitlement], error)
+	// Close ends sessions (logout) and releases resources.
+	Close(ctx context.Context) error
+}

@@ -1,0 +1,139 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/accord-iam/accord/internal/store"
+)
+
+// committer funnels every outcome, audit record and known-state change
+// through one goroutine that commits them in batches: many workers, one
+// transaction per round. Order is preserved (FIFO), so an action's outcome
+// is never committed after the start of the next action of its job.
+type committer struct {
+	st       store.Store
+	log      *slog.Logger
+	in       chan commitReq
+	maxBatch int
+	done     chan struct{}
+	once     sync.Once
+	mu       sync.RWMutex // guards sends against close
+	isClosed bool
+}
+
+type commitReq struct {
+	b    store.Batch
+	done chan error // nil for fire-and-forget
+}
+
+func newCommitter(st store.Store, log *slog.Logger) *committer {
+	c := &committer{
+		st: st, log: log,
+		in:       make(chan commitReq, 4096),
+		maxBatch: 2000,
+		done:     make(chan struct{}),
+	}
+	go c.loop()
+	return c
+}
+
+var errCommitterClosed = errors.New("engine: committer closed")
+
+// Wait commits b and returns once it is durable.
+func (c *committer) Wait(ctx context.Context, b store.Batch) error {
+	ch := make(chan error, 1)
+	if !c.send(commitReq{b: b, done: ch}) {
+		return errCommitterClosed
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		// The batch is queued and will still be committed; the caller
+		// just stops waiting for it.
+		return ctx.Err()
+	}
+}
+
+// Async queues b for the next commit.
+func (c *committer) Async(b store.Batch) {
+	c.send(commitReq{b: b})
+}
+
+func (c *committer) send(r commitReq) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.isClosed {
+		return false
+	}
+	c.in <- r
+	return true
+}
+
+// Close flushes what is queued and stops the loop.
+func (c *committer) Close() {
+	c.once.Do(func() {
+		c.mu.Lock()
+		c.isClosed = true
+		close(c.in)
+		c.mu.Unlock()
+		<-c.done
+	})
+}
+
+func (c *committer) loop() {
+	defer close(c.done)
+	for first := range c.in {
+		batch := first.b
+		waiters := []chan error{first.done}
+		records := batchSize(&first.b)
+	drain:
+		for records < c.maxBatch {
+			select {
+			case r, ok := <-c.in:
+				if !ok {
+					break drain
+				}
+				batch.Add(r.b)
+				waiters = append(waiters, r.done)
+				records += batchSize(&r.b)
+			default:
+				break drain
+			}
+		}
+		err := c.commit(batch)
+		for _, w := range waiters {
+			if w != nil {
+				w <- err
+			}
+		}
+	}
+}
+
+// commit retries a failing store for a while: a busy database or a brief
+// PostgreSQL failover should delay work, not lose outcomes.
+func (c *committer) commit(b store.Batch) error {
+	delay := 50 * time.Millisecond
+	var err error
+	for try := 0; try < 8; try++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err = c.st.Commit(ctx, b)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		c.log.Warn("commit failed, retrying", "error", err, "try", try+1)
+		time.Sleep(delay)
+		delay *= 2
+	}
+	c.log.Error("commit failed, giving up on batch", "error", err)
+	return err
+}
+
+func batchSize(b *store.Batch) int {
+	return len(b.Audit) + len(b.Actions) + len(b.Jobs) + len(b.Accounts)
+}

@@ -1,0 +1,209 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/accord-iam/accord/internal/audit"
+	"github.com/accord-iam/accord/internal/connector"
+	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/store"
+)
+
+// result is what one attempt came to.
+type result struct {
+	err     *connector.Error
+	change  *model.AccountChange
+	message string // a note for the audit: "already a member", "linked"
+}
+
+// runJob executes a job's actions in order. stop ends the job between
+// actions (shutdown); work is the context of calls to the target.
+func (e *Engine) runJob(stop, work context.Context, t *Target, job model.Job) {
+	ref, err := e.accountRef(work, t, &job)
+	if err != nil {
+		e.log.Error("load account", "target", t.Name, "person", job.PersonKey, "error", err)
+		e.release(work, &job, e.opts.Now())
+		return
+	}
+	for i := range job.Actions {
+		a := &job.Actions[i]
+		if a.State.Final() {
+			continue
+		}
+		if stop.Err() != nil {
+			e.release(work, &job, e.opts.Now())
+			return
+		}
+		cont := e.runAction(work, t, &job, i, &ref)
+		if !cont {
+			return
+		}
+	}
+	now := e.opts.Now()
+	if err := e.commit.Wait(work, store.Batch{Jobs: []store.JobUpdate{{ID: job.ID, State: model.JobSucceeded, Attempts: job.Attempts, At: now}}}); err != nil {
+		e.log.Error("commit job", "job", job.ID, "error", err)
+	}
+	e.emit(Event{Type: EventJobDone})
+}
+
+// release hands an unfinished job back to the queue, due now.
+func (e *Engine) release(ctx context.Context, job *model.Job, now time.Time) {
+	err := e.commit.Wait(context.WithoutCancel(ctx), store.Batch{Jobs: []store.JobUpdate{{ID: job.ID, State: model.JobPending, Attempts: job.Attempts, NextAt: now, At: now}}})
+	if err != nil {
+		e.log.Error("release job", "job", job.ID, "error", err)
+	}
+}
+
+// accountRef loads what is known of the job's account: its native ID
+// and link values, needed by every operation but create.
+func (e *Engine) accountRef(ctx context.Context, t *Target, job *model.Job) (connector.AccountRef, error) {
+	ref := connector.AccountRef{PersonKey: job.PersonKey}
+	if len(job.Actions) > 0 && job.Actions[0].Op == model.OpCreate && job.Actions[0].State == model.ActionPending && job.Actions[0].Attempts == 0 {
+		return ref, nil // a fresh create: nothing to load
+	}
+	acct, err := e.st.GetAccount(ctx, t.Name, job.PersonKey)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return ref, nil
+	case err != nil:
+		return ref, err
+	}
+	ref.NativeID, ref.Link, ref.Attributes = acct.NativeID, acct.Link, acct.Attributes
+	return ref, nil
+}
+
+// runAction attempts job.Actions[i] once and records the outcome. It
+// returns whether the job should go on with its next action.
+func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int, ref *connector.AccountRef) bool {
+	a := &job.Actions[i]
+	attempt := a.Attempts + 1
+	call := audit.Call{
+		RunID: a.RunID, ActionID: a.ID, Attempt: attempt, PersonKey: a.PersonKey,
+		Target: a.Target, Operation: string(a.Op),
+		Sink: audit.SinkFunc(func(_ context.Context, recs ...audit.Record) { e.commit.Async(store.Batch{Audit: recs}) }),
+	}
+	start := call.Base(audit.KindAttemptStart)
+	start.Message = describe(a)
+	// The start is durable before the target is touched: a crash after
+	// this point still leaves evidence that an attempt was made.
+	err := e.commit.Wait(ctx, store.Batch{
+		Audit:   []audit.Record{start},
+		Actions: []store.ActionUpdate{{ID: a.ID, State: model.ActionRunning, Attempts: attempt, Error: a.Error, At: start.Time}},
+	})
+	if err != nil {
+		e.log.Error("record attempt start", "action", a.ID, "error", err)
+		e.release(ctx, job, e.opts.Now())
+		return false
+	}
+	a.Attempts, a.State = attempt, model.ActionRunning
+
+	began := time.Now()
+	res := e.attempt(audit.WithCall(ctx, call), t, a, ref)
+	now := e.opts.Now()
+	end := call.Base(audit.KindAttemptEnd)
+	end.Time = now
+	end.DurationMS = time.Since(began).Milliseconds()
+	end.Message = res.message
+
+	var b store.Batch
+	cont := true
+	switch {
+	case res.err == nil:
+		a.State, a.Error = model.ActionSucceeded, nil
+		end.Outcome = "succeeded"
+		b.Actions = append(b.Actions, store.ActionUpdate{ID: a.ID, State: a.State, Attempts: attempt, At: now})
+		if res.change != nil {
+			res.change.At = now
+			b.Accounts = append(b.Accounts, *res.change)
+		}
+	case e.retryable(t, res.err, attempt):
+		delay := max(res.err.RetryAfter, backoff(t.Retry, attempt))
+		if res.err.RetryAfter > 0 {
+			t.pause(now.Add(res.err.RetryAfter))
+		}
+		a.State, a.Error = model.ActionPending, actionError(res.err)
+		end.Outcome, end.ErrorKind, end.Status = "retry", string(res.err.Kind), res.err.Status
+		end.Message = joinMsg(res.message, fmt.Sprintf("%s; retry in %s", res.err.Error(), delay.Round(time.Millisecond)))
+		b.Actions = append(b.Actions, store.ActionUpdate{ID: a.ID, State: a.State, Attempts: attempt, Error: a.Error, At: now})
+		job.Attempts++
+		b.Jobs = append(b.Jobs, store.JobUpdate{ID: job.ID, State: model.JobPending, Attempts: job.Attempts, NextAt: now.Add(delay), At: now})
+		cont = false
+	default:
+		a.State, a.Error = model.ActionFailed, actionError(res.err)
+		end.Outcome, end.ErrorKind, end.Status = "failed", string(res.err.Kind), res.err.Status
+		end.Message = joinMsg(res.message, res.err.Error())
+		b.Actions = append(b.Actions, store.ActionUpdate{ID: a.ID, State: a.State, Attempts: attempt, Error: a.Error, At: now})
+		if res.change != nil {
+			res.change.At = now
+			b.Accounts = append(b.Accounts, *res.change)
+		}
+		// The person's later actions on this target depend on this one:
+		// they are skipped, visibly, and revived if it is retried.
+		for j := i + 1; j < len(job.Actions); j++ {
+			n := &job.Actions[j]
+			if n.State.Final() {
+				continue
+			}
+			n.State = model.ActionSkipped
+			n.Error = &model.ActionError{Kind: "dependency", Message: fmt.Sprintf("not attempted: action %d (%s) failed", a.ID, a.Op)}
+			b.Actions = append(b.Actions, store.ActionUpdate{ID: n.ID, State: n.State, Attempts: n.Attempts, Error: n.Error, At: now})
+		}
+		b.Jobs = append(b.Jobs, store.JobUpdate{ID: job.ID, State: model.JobFailed, Attempts: job.Attempts, At: now})
+		cont = false
+	}
+	b.Audit = append(b.Audit, end)
+	logAttrs := []any{"run_id", a.RunID, "action_id", a.ID, "person", a.PersonKey, "target", a.Target, "op", a.Op, "attempt", attempt, "outcome", end.Outcome}
+	if res.err != nil {
+		logAttrs = append(logAttrs, "error_kind", res.err.Kind, "error", res.err.Error())
+	}
+	if cont {
+		e.commit.Async(b)
+		e.log.Debug("action", logAttrs...)
+	} else {
+		if err := e.commit.Wait(context.WithoutCancel(ctx), b); err != nil {
+			e.log.Error("record outcome", "action", a.ID, "error", err)
+		}
+		e.log.Info("action", logAttrs...)
+	}
+	e.emit(Event{Type: EventAction, Action: a})
+	return cont
+}
+
+// retryable decides by kind whether to try again later.
+func (e *Engine) retryable(t *Target, err *connector.Error, attempt int) bool {
+	if attempt >= t.Retry.MaxAttempts {
+		return false
+	}
+	switch err.Kind {
+	case connector.RateLimited, connector.Unavailable, connector.Timeout, connector.Unknown:
+		return true
+	}
+	return false
+}
+
+func actionError(err *connector.Error) *model.ActionError {
+	return &model.ActionError{Kind: string(err.Kind), Message: err.Error(), Status: err.Status, Attribute: err.Attribute}
+}
+
+func joinMsg(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
+}
+
+func describe(a *model.Action) string {
+	switch a.Op {
+	case model.OpGrant, model.OpRevoke:
+		return fmt.Sprintf("%s %v", a.Op, a.Entitlements)
+	case model.OpCreate, model.OpUpdate:
+		return fmt.Sprintf("%s %v", a.Op, a.Attributes.Keys())
+	}
+	return string(a.Op)
+}

@@ -1,0 +1,190 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/accord-iam/accord/internal/connector"
+	"github.com/accord-iam/accord/internal/model"
+)
+
+// attempt performs one action against the target, turning the answers
+// that mean "already so" into success: every action is an ensure.
+func (e *Engine) attempt(ctx context.Context, t *Target, a *model.Action, ref *connector.AccountRef) result {
+	if a.Op != model.OpCreate && ref.NativeID == "" {
+		ref.NativeID = a.NativeID
+	}
+	if a.Op != model.OpCreate && ref.NativeID == "" {
+		return result{err: connector.Errorf(connector.NotFound, "no account of %s is known on %s", a.PersonKey, t.Name),
+			change: &model.AccountChange{Target: t.Name, PersonKey: a.PersonKey, Delete: true}}
+	}
+	call := func(f func() error) *connector.Error {
+		if err := t.gate(ctx); err != nil {
+			return connector.AsError(err)
+		}
+		return connector.AsError(f())
+	}
+	change := &model.AccountChange{Target: t.Name, PersonKey: a.PersonKey}
+	switch a.Op {
+	case model.OpCreate:
+		return e.create(ctx, t, a, ref, call)
+	case model.OpUpdate:
+		if err := call(func() error { return t.Conn.Update(ctx, *ref, a.Attributes) }); err != nil {
+			return gone(t, a, err)
+		}
+		change.Attributes = a.Attributes
+		mergeAttrs(ref, a.Attributes)
+	case model.OpEnable:
+		if err := call(func() error { return t.Conn.Enable(ctx, *ref) }); err != nil {
+			return gone(t, a, err)
+		}
+		change.State = model.AccountEnabled
+	case model.OpDisable:
+		if err := call(func() error { return t.Conn.Disable(ctx, *ref) }); err != nil {
+			return gone(t, a, err)
+		}
+		change.State = model.AccountDisabled
+	case model.OpDelete:
+		msg := ""
+		if err := call(func() error { return t.Conn.Delete(ctx, *ref) }); err != nil {
+			if err.Kind != connector.NotFound {
+				return result{err: err}
+			}
+			msg = "already absent on the target"
+		}
+		change.Delete = true
+		return result{change: change, message: msg}
+	case model.OpGrant:
+		msg := ""
+		if err := call(func() error { return t.Conn.Grant(ctx, *ref, a.Entitlements) }); err != nil {
+			if err.Kind != connector.Conflict {
+				return gone(t, a, err)
+			}
+			msg = "already granted on the target"
+		}
+		change.Grant = a.Entitlements
+		return result{change: change, message: msg}
+	case model.OpRevoke:
+		msg := ""
+		if err := call(func() error { return t.Conn.Revoke(ctx, *ref, a.Entitlements) }); err != nil {
+			if err.Kind != connector.NotFound {
+				return result{err: err}
+			}
+			msg = "already revoked on the target"
+		}
+		change.Revoke = a.Entitlements
+		return result{change: change, message: msg}
+	default:
+		return result{err: connector.Errorf(connector.Validation, "unknown operation %q", a.Op)}
+	}
+	return result{change: change}
+}
+
+// gone handles a not_found on an operation that needs the account: it was
+// deleted on the target behind our back. Known state forgets it, so the
+// next plan re-creates it per policy; this action fails visibly.
+func gone(t *Target, a *model.Action, err *connector.Error) result {
+	if err.Kind != connector.NotFound {
+		return result{err: err}
+	}
+	return result{
+		err:     err,
+		change:  &model.AccountChange{Target: t.Name, PersonKey: a.PersonKey, Delete: true},
+		message: "the account no longer exists on the target; the next run re-creates it",
+	}
+}
+
+// create makes the account; when the target says it already exists, it
+// correlates, links and converges instead of failing or duplicating.
+func (e *Engine) create(ctx context.Context, t *Target, a *model.Action, ref *connector.AccountRef, call func(func() error) *connector.Error) result {
+	var acct connector.Account
+	err := call(func() error {
+		var err error
+		acct, err = t.Conn.Create(ctx, connector.CreateRequest{PersonKey: a.PersonKey, Attributes: a.Attributes, Entitlements: a.Entitlements})
+		return err
+	})
+	msg := ""
+	if err != nil {
+		if err.Kind != connector.Conflict {
+			return result{err: err}
+		}
+		var found connector.Account
+		ferr := call(func() error {
+			var err error
+			found, err = t.Conn.Find(ctx, a.Attributes)
+			return err
+		})
+		if ferr != nil {
+			return result{err: ferr, message: "create answered conflict, and correlation failed"}
+		}
+		acct = found
+		ref.NativeID, ref.Link = found.NativeID, found.Link
+		changes := diff(a.Attributes, found.Attributes)
+		if len(changes) > 0 {
+			if uerr := call(func() error { return t.Conn.Update(ctx, *ref, changes) }); uerr != nil {
+				return result{err: uerr, message: "linked existing account " + found.NativeID + ", update failed",
+					change: linkChange(t, a, found, false)}
+			}
+		}
+		if !found.Active {
+			if eerr := call(func() error { return t.Conn.Enable(ctx, *ref) }); eerr != nil {
+				return result{err: eerr, message: "linked existing account " + found.NativeID + ", enable failed",
+					change: linkChange(t, a, found, false)}
+			}
+		}
+		msg = "already existed: linked to " + found.NativeID + " and converged"
+		if len(a.Entitlements) > 0 {
+			if gerr := call(func() error { return t.Conn.Grant(ctx, *ref, a.Entitlements) }); gerr != nil && gerr.Kind != connector.Conflict {
+				return result{err: gerr, message: msg, change: linkChange(t, a, found, true)}
+			}
+		}
+	}
+	ref.NativeID, ref.Link = acct.NativeID, acct.Link
+	ref.Attributes = a.Attributes.Clone()
+	ch := linkChange(t, a, acct, true)
+	ch.Grant = append(ch.Grant, a.Entitlements...)
+	return result{change: ch, message: msg}
+}
+
+func linkChange(t *Target, a *model.Action, acct connector.Account, converged bool) *model.AccountChange {
+	ch := &model.AccountChange{
+		Target: t.Name, PersonKey: a.PersonKey, NativeID: acct.NativeID, Link: acct.Link, Upsert: true,
+		State: model.AccountEnabled, Attributes: a.Attributes,
+	}
+	if !converged {
+		ch.Attributes = acct.Attributes
+		ch.State = model.AccountDisabled
+		if acct.Active {
+			ch.State = model.AccountEnabled
+		}
+	}
+	// What the existing account already held is true on the target:
+	// known state says so, and the next plan revokes what policy does not
+	// grant.
+	ch.Grant = append(ch.Grant, acct.Entitlements...)
+	return ch
+}
+
+func diff(want, have model.Attributes) model.Attributes {
+	var out model.Attributes
+	for k, w := range want {
+		if h, ok := have[k]; ok && model.ValueEqual(w, h) {
+			continue
+		}
+		if out == nil {
+			out = model.Attributes{}
+		}
+		out[k] = w
+	}
+	return out
+}
+
+func mergeAttrs(ref *connector.AccountRef, changes model.Attributes) {
+	if ref.Attributes == nil {
+		ref.Attributes = model.Attributes{}
+	} else {
+		ref.Attributes = ref.Attributes.Clone()
+	}
+	for k, v := range changes {
+		ref.Attributes[k] = v
+	}
+}

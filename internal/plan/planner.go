@@ -1,0 +1,113 @@
+package plan
+
+import (
+	"github.com/accord-iam/accord/internal/connector"
+	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/policy"
+)
+
+// Planner plans person by person. Its zero filters mean "everyone, every
+// target".
+type Planner struct {
+	Policy *policy.Policy
+	Caps   map[string]connector.Capabilities
+	Today  model.Date
+	// Person and Target restrict the plan (what-if for one person, one
+	// target).
+	Person string
+	Target string
+	// Busy pairs have unfinished work in an executable run; they are
+	// left alone until it is done, so two runs never race on one account.
+	Busy map[Key]bool
+	// Unmanaged entitlements per person and target are neither granted nor
+	// revoked.
+	Unmanaged map[Key]map[string]bool
+
+	createOnly map[string]map[string]bool
+}
+
+// Excluded is a person the plan left alone on purpose.
+type Excluded struct {
+	PersonKey string `json:"person"`
+	Reason    string `json:"reason"`
+}
+
+// Result is a plan: jobs to store as a run, and what was left out.
+type Result struct {
+	Jobs     []model.Job
+	Excluded []Excluded
+	// Problems are per-person policy errors; those persons are skipped.
+	Problems []error
+	// Busy lists pairs skipped because earlier work is unfinished.
+	Busy []Key
+	// Persons counts persons considered.
+	Persons int
+	// Desired is filled only when the planner is asked to keep it
+	// (KeepDesired), for what-if views of one person.
+	Desired []model.DesiredAccount
+}
+
+// Actions counts the planned actions.
+func (r *Result) Actions() int {
+	n := 0
+	for i := range r.Jobs {
+		n += len(r.Jobs[i].Actions)
+	}
+	return n
+}
+
+// PlanPerson plans one person given the accounts known for them (any target,
+// any order) and appends to res. keepDesired also records the desired
+// state in res.Desired.
+func (p *Planner) PlanPerson(per *model.Person, known []model.Account, res *Result, keepDesired bool) {
+	if p.Person != "" && per.Key != p.Person {
+		return
+	}
+	res.Persons++
+	ev, err := p.Policy.Evaluate(per, p.Today)
+	if err != nil {
+		res.Problems = append(res.Problems, err)
+		return
+	}
+	if ev.Excluded {
+		res.Excluded = append(res.Excluded, Excluded{PersonKey: per.Key, Reason: ev.Reason})
+		return
+	}
+	if p.createOnly == nil {
+		p.createOnly = map[string]map[string]bool{}
+		for _, t := range p.Policy.Targets {
+			p.createOnly[t.Name] = t.CreateOnly()
+		}
+	}
+	for i := range ev.Accounts {
+		d := &ev.Accounts[i]
+		if p.Target != "" && d.Target != p.Target {
+			continue
+		}
+		if keepDesired {
+			res.Desired = append(res.Desired, *d)
+		}
+		key := Key{per.Key, d.Target}
+		if p.Busy[key] {
+			res.Busy = append(res.Busy, key)
+			continue
+		}
+		var k *model.Account
+		for j := range known {
+			if known[j].Target == d.Target {
+				k = &known[j]
+				break
+			}
+		}
+		acts := PlanAccount(d, k, AccountInput{
+			Today:      p.Today,
+			Caps:       p.Caps[d.Target],
+			CreateOnly: p.createOnly[d.Target],
+			Unmanaged:  p.Unmanaged[key],
+		})
+		if len(acts) == 0 {
+			continue
+		}
+		res.Jobs = append(res.Jobs, model.Job{PersonKey: per.Key, Target: d.Target, State: model.JobPending, Actions: acts})
+	}
+}

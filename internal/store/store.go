@@ -1,0 +1,220 @@
+// Package store defines where accord keeps its state: persons, known
+// target state, runs, jobs and actions, and the audit trail. Every
+// implementation must pass the conformance suite in storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/accord-iam/accord/internal/audit"
+	"github.com/accord-iam/accord/internal/model"
+)
+
+// Errors a store returns; test with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the object is not in the state the change expects (a
+	// compare-and-set failed), or a unique key is taken.
+	ErrConflict = errors.New("conflict")
+)
+
+// Store is accord's persistence. Methods are safe for concurrent use.
+type Store interface {
+	Close() error
+	// Ping checks that the store is reachable (readiness).
+	Ping(ctx context.Context) error
+
+	// ApplyImport replaces one source's view of persons atomically: it
+	// upserts every person in the import, marks the source's persons that
+	// are absent as missing (since imp.Date, unless already missing),
+	// clears that mark for persons present again, and applies re-keys.
+	// A person key owned by another source is ErrConflict and nothing
+	// changes.
+	ApplyImport(ctx context.Context, imp Import) (ImportResult, error)
+	// PutPerson creates or replaces one person (API edits).
+	PutPerson(ctx context.Context, p model.Person) error
+	GetPerson(ctx context.Context, key string) (model.Person, error)
+	// ListPersons returns up to q.Limit persons with keys after q.After,
+	// in key order.
+	ListPersons(ctx context.Context, q PersonQuery) ([]model.Person, error)
+	// EachPerson streams every person in key order.
+	EachPerson(ctx context.Context, fn func(model.Person) error) error
+
+	GetAccount(ctx context.Context, target, personKey string) (model.Account, error)
+	// EachAccount streams known accounts ordered by person key then
+	// target; target "" means all targets.
+	EachAccount(ctx context.Context, target string, fn func(model.Account) error) error
+	// CountAccounts counts known accounts per target (for percentage
+	// thresholds).
+	CountAccounts(ctx context.Context) (map[string]int, error)
+	// ApplyAccountChanges writes known-state changes outside a run
+	// (reconciliation, linking).
+	ApplyAccountChanges(ctx context.Context, changes []model.AccountChange) error
+
+	// CreateRun stores a run with its jobs and actions in one transaction
+	// and fills in their IDs (run.ID is chosen by the caller). Actions of a
+	// job must be ordered by Seq.
+	CreateRun(ctx context.Context, run *model.Run, jobs []model.Job) error
+	GetRun(ctx context.Context, id string) (model.Run, error)
+	ListRuns(ctx context.Context, q RunQuery) ([]model.Run, error)
+	// SetRunState moves a run to state `to` only if it is in one of
+	// `from`; otherwise ErrConflict (ErrNotFound if absent). Moving to
+	// cancelled also cancels its unfinished jobs and actions.
+	SetRunState(ctx context.Context, id string, from []model.RunState, to model.RunState, note string, at time.Time) error
+	GetAction(ctx context.Context, id int64) (model.Action, error)
+	ListActions(ctx context.Context, q ActionQuery) ([]model.Action, error)
+	// Busy returns the person/target pairs that have unfinished jobs in a
+	// pending or running run: the planner leaves them alone until done.
+	Busy(ctx context.Context) (map[PersonTarget]bool, error)
+
+	// LeaseJobs hands out up to r.Max runnable jobs of r.Target ("" = any
+	// target), with all their actions ordered by Seq, leased to r.Owner
+	// until r.Until. A job is runnable when its run is pending or running,
+	// it is pending and due (NextAt <= r.Now) or its lease has expired,
+	// and no earlier unfinished job of an executable run exists for the
+	// same person and target. Leasing moves a pending run to running.
+	LeaseJobs(ctx context.Context, r LeaseRequest) ([]model.Job, error)
+	// ExtendLeases pushes the lease of the owner's jobs to until.
+	ExtendLeases(ctx context.Context, owner string, until time.Time) error
+	// ReleaseLeases makes the owner's leased jobs runnable now (used at
+	// shutdown and when an owner is known dead).
+	ReleaseLeases(ctx context.Context, owners []string) error
+	// LeaseOwners lists the owners currently holding leases.
+	LeaseOwners(ctx context.Context) ([]string, error)
+	// Commit applies a batch of outcomes atomically: audit records,
+	// action and job updates, and known-state changes.
+	Commit(ctx context.Context, b Batch) error
+	// FinishRuns marks running runs whose jobs are all final as succeeded
+	// (or failed, when any action failed) and returns them.
+	FinishRuns(ctx context.Context, at time.Time) ([]model.Run, error)
+	// RetryAction puts a failed action back to pending, with the actions
+	// of its job that were skipped because of it, and makes its job and
+	// run runnable again. ErrConflict if the action has not failed.
+	RetryAction(ctx context.Context, id int64, at time.Time) (model.Action, error)
+	// QueueStats reports unfinished work per target.
+	QueueStats(ctx context.Context, now time.Time) (map[string]QueueStat, error)
+
+	AppendAudit(ctx context.Context, recs []audit.Record) error
+	ListAudit(ctx context.Context, q AuditQuery) ([]audit.Record, error)
+}
+
+// PersonTarget names one person's account on one target.
+type PersonTarget struct {
+	Person string
+	Target string
+}
+
+// Import is one source's full feed, validated.
+type Import struct {
+	Source  string
+	Persons []model.Person
+	// Date is the day of the import, recorded as MissingSince for persons
+	// who left the feed.
+	Date model.Date
+	At   time.Time
+	// Rekeys maps an old person key to its new key (a conversion that is
+	// the same person): the person and their accounts move to the new key.
+	Rekeys map[string]string
+}
+
+// ImportResult counts what an import changed.
+type ImportResult struct {
+	Added, Updated, Unchanged, Missing, Returned, Rekeyed int
+}
+
+// PersonQuery pages through persons.
+type PersonQuery struct {
+	After string
+	Limit int
+}
+
+// RunQuery filters runs, newest first.
+type RunQuery struct {
+	States []model.RunState
+	// Before pages: only runs created strictly before this run ID's
+	// creation (IDs sort by time).
+	Before string
+	Limit  int
+}
+
+// ActionQuery filters actions, in ID order.
+type ActionQuery struct {
+	RunID     string
+	PersonKey string
+	Target    string
+	States    []model.ActionState
+	ErrorKind string
+	AfterID   int64
+	Limit     int
+}
+
+// AuditQuery filters audit records, in ID order.
+type AuditQuery struct {
+	RunID     string
+	ActionID  int64
+	PersonKey string
+	Target    string
+	Kinds     []audit.Kind
+	AfterID   int64
+	Limit     int
+}
+
+// LeaseRequest asks for work.
+type LeaseRequest struct {
+	Owner  string
+	Target string
+	Max    int
+	Now    time.Time
+	Until  time.Time
+}
+
+// Batch is a group of outcomes committed together.
+type Batch struct {
+	Audit    []audit.Record
+	Actions  []ActionUpdate
+	Jobs     []JobUpdate
+	Accounts []model.AccountChange
+}
+
+// Empty reports whether there is nothing to commit.
+func (b *Batch) Empty() bool {
+	return len(b.Audit) == 0 && len(b.Actions) == 0 && len(b.Jobs) == 0 && len(b.Accounts) == 0
+}
+
+// Add appends another batch.
+func (b *Batch) Add(o Batch) {
+	b.Audit = append(b.Audit, o.Audit...)
+	b.Actions = append(b.Actions, o.Actions...)
+	b.Jobs = append(b.Jobs, o.Jobs...)
+	b.Accounts = append(b.Accounts, o.Accounts...)
+}
+
+// ActionUpdate sets an action's state after an attempt.
+type ActionUpdate struct {
+	ID       int64
+	State    model.ActionState
+	Attempts int
+	Error    *model.ActionError // nil clears
+	At       time.Time
+}
+
+// JobUpdate sets a job's state; any state but leased releases the lease.
+type JobUpdate struct {
+	ID       int64
+	State    model.JobState
+	Attempts int
+	NextAt   time.Time
+	At       time.Time
+}
+
+// QueueStat is the unfinished work of one target.
+type QueueStat struct {
+	// PendingActions counts actions not yet final in executable runs.
+	PendingActions int
+	// Oldest is the creation time of the oldest such action.
+	Oldest time.Time
+	// LeasedJobs counts jobs currently leased.
+	LeasedJobs int
+}
