@@ -35,6 +35,9 @@ type AccountInput struct {
 func PlanAccount(d *model.DesiredAccount, k *model.Account, in AccountInput) []model.Action {
 	var acts []model.Action
 	add := func(a model.Action) {
+		if acts == nil {
+			acts = make([]model.Action, 0, 2+len(d.Grants))
+		}
 		a.PersonKey, a.Target, a.State = d.PersonKey, d.Target, model.ActionPending
 		if k != nil {
 			a.NativeID = k.NativeID
@@ -140,9 +143,11 @@ func batches(ents []string, max int) [][]string {
 		return nil
 	}
 	if max <= 1 {
+		// One entitlement per action: sub-slices of ents, which is never
+		// modified afterwards, so no copy is needed.
 		out := make([][]string, len(ents))
-		for i, e := range ents {
-			out[i] = []string{e}
+		for i := range ents {
+			out[i] = ents[i : i+1 : i+1]
 		}
 		return out
 	}
@@ -158,11 +163,10 @@ func batches(ents []string, max int) [][]string {
 // diffAttributes returns the desired values that differ from the known
 // ones, and the known values they replace.
 func diffAttributes(want, have model.Attributes, createOnly map[string]bool) (changed, prev model.Attributes) {
-	for _, k := range want.Keys() {
+	for k, w := range want {
 		if createOnly[k] {
 			continue
 		}
-		w := want[k]
 		h, known := have[k]
 		if known && model.ValueEqual(w, h) {
 			continue

@@ -2,13 +2,16 @@ package policy
 
 import (
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
-	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/accord-iam/accord/internal/config"
 	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/tmpl"
 )
 
 // BirthrightRole names the provenance of birthright entitlements.
@@ -40,7 +43,13 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Env builds the expression environment of a person.
 func (p *Policy) Env(per *model.Person, today model.Date) map[string]any {
-	env := make(map[string]any, len(p.zero)+3)
+	return p.fillEnv(make(map[string]any, len(p.zero)+3), per, today)
+}
+
+// envs recycles environments: Evaluate's never outlives the call.
+var envs = sync.Pool{New: func() any { return map[string]any{} }}
+
+func (p *Policy) fillEnv(env map[string]any, per *model.Person, today model.Date) map[string]any {
 	for k, v := range p.zero {
 		env[k] = v
 	}
@@ -86,7 +95,11 @@ func (p *Policy) Excluded(per *model.Person, env map[string]any) (bool, string, 
 
 // Evaluate computes a person's desired accounts on the given day.
 func (p *Policy) Evaluate(per *model.Person, today model.Date) (Evaluation, error) {
-	env := p.Env(per, today)
+	env := p.fillEnv(envs.Get().(map[string]any), per, today)
+	defer func() {
+		clear(env)
+		envs.Put(env)
+	}()
 	if ex, why, err := p.Excluded(per, env); err != nil || ex {
 		return Evaluation{Excluded: ex, Reason: why}, err
 	}
@@ -194,8 +207,17 @@ func (t *Target) attributes(env map[string]any) (model.Attributes, error) {
 }
 
 // grants merges birthright and role entitlements, sorted and unique, each
-// with the roles that give it.
+// with the roles that give it. The result depends only on which roles
+// matched, and few combinations occur in practice, so it is computed once
+// per combination and shared: the returned slice must not be modified.
 func (t *Target) grants(matched []bool, roles []*role) []model.Grant {
+	key := maskKey(matched)
+	t.cacheMu.RLock()
+	g, ok := t.grantCache[key]
+	t.cacheMu.RUnlock()
+	if ok {
+		return g
+	}
 	by := map[string][]string{}
 	for _, e := range t.birthright {
 		by[e] = append(by[e], BirthrightRole)
@@ -208,29 +230,39 @@ func (t *Target) grants(matched []bool, roles []*role) []model.Grant {
 			by[e] = append(by[e], roles[i].name)
 		}
 	}
-	if len(by) == 0 {
-		return nil
+	var out []model.Grant
+	if len(by) > 0 {
+		out = make([]model.Grant, 0, len(by))
+		for e, rs := range by {
+			out = append(out, model.Grant{Entitlement: e, Roles: rs})
+		}
+		slices.SortFunc(out, func(a, b model.Grant) int { return strings.Compare(a.Entitlement, b.Entitlement) })
 	}
-	out := make([]model.Grant, 0, len(by))
-	for e, rs := range by {
-		out = append(out, model.Grant{Entitlement: e, Roles: rs})
+	t.cacheMu.Lock()
+	if t.grantCache == nil {
+		t.grantCache = map[string][]model.Grant{}
 	}
-	sortGrants(out)
+	// A policy with very many role combinations must not grow without
+	// bound: past this size, results are simply not cached.
+	if len(t.grantCache) < 4096 {
+		t.grantCache[key] = out
+	}
+	t.cacheMu.Unlock()
 	return out
 }
 
-func sortGrants(g []model.Grant) {
-	// Insertion sort: grant lists are short and this avoids a closure
-	// allocation per person in the hot planning path.
-	for i := 1; i < len(g); i++ {
-		for j := i; j > 0 && g[j].Entitlement < g[j-1].Entitlement; j-- {
-			g[j], g[j-1] = g[j-1], g[j]
+func maskKey(matched []bool) string {
+	b := make([]byte, (len(matched)+7)/8)
+	for i, ok := range matched {
+		if ok {
+			b[i/8] |= 1 << (i % 8)
 		}
 	}
+	return string(b)
 }
 
 func runBool(prog *vm.Program, env map[string]any) (bool, error) {
-	out, err := expr.Run(prog, env)
+	out, err := tmpl.Run(prog, env)
 	if err != nil {
 		return false, err
 	}

@@ -11,12 +11,14 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/accord-iam/accord/internal/config"
+	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/source"
 	"github.com/accord-iam/accord/internal/tmpl"
 	"github.com/accord-iam/accord/internal/yamlx"
@@ -55,6 +57,9 @@ type Target struct {
 	Thresholds config.Thresholds
 	// roleGrants[i] are the entitlements role i grants here.
 	roleGrants [][]string
+
+	cacheMu    sync.RWMutex
+	grantCache map[string][]model.Grant
 }
 
 type mapping struct {

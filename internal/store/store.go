@@ -98,6 +98,9 @@ type Store interface {
 
 	AppendAudit(ctx context.Context, recs []audit.Record) error
 	ListAudit(ctx context.Context, q AuditQuery) ([]audit.Record, error)
+
+	AccessStore
+	ReconStore
 }
 
 // PersonTarget names one person's account on one target.

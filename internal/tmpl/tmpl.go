@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -21,6 +22,18 @@ import (
 
 	"github.com/accord-iam/accord/internal/model"
 )
+
+// vms are reused between runs: a VM is not safe for concurrent use, but
+// allocating one per expression per person dominated planning time.
+var vms = sync.Pool{New: func() any { return new(vm.VM) }}
+
+// Run runs a compiled expression on a pooled VM.
+func Run(prog *vm.Program, env any) (any, error) {
+	v := vms.Get().(*vm.VM)
+	out, err := v.Run(prog, env)
+	vms.Put(v)
+	return out, err
+}
 
 // Template is a compiled template.
 type Template struct {
@@ -75,6 +88,14 @@ func ASCII(s string) string {
 			b.WriteString("ae")
 		case 'ł':
 			b.WriteByte('l')
+		case 'Ł':
+			b.WriteByte('L')
+		case 'Æ':
+			b.WriteString("AE")
+		case 'đ':
+			b.WriteByte('d')
+		case 'Đ':
+			b.WriteByte('D')
 		default:
 			if r < unicode.MaxASCII {
 				b.WriteRune(r)
@@ -196,7 +217,7 @@ func (t *Template) Constant() bool {
 // anything else the rendered string.
 func (t *Template) Eval(env any) (any, error) {
 	if t.Single() {
-		v, err := expr.Run(t.parts[0].prog, env)
+		v, err := Run(t.parts[0].prog, env)
 		if err != nil {
 			return nil, fmt.Errorf("{{ %s }}: %w", t.parts[0].src, err)
 		}
@@ -218,7 +239,7 @@ func (t *Template) Render(env any, escape func(string) string) (string, error) {
 			b.WriteString(p.lit)
 			continue
 		}
-		v, err := expr.Run(p.prog, env)
+		v, err := Run(p.prog, env)
 		if err != nil {
 			return "", fmt.Errorf("{{ %s }}: %w", p.src, err)
 		}

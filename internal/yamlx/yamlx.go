@@ -61,6 +61,9 @@ func (ps Problems) Sort() {
 
 // Join appends a child key or index to a path.
 func Join(base, key string) string {
+	if key == "" {
+		return base
+	}
 	if strings.HasPrefix(key, "[") || base == "" {
 		return base + key
 	}
@@ -176,7 +179,7 @@ func resolve(n *yaml.Node) *yaml.Node {
 }
 
 func isNull(n *yaml.Node) bool {
-	return n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
+	return n == nil || n.Kind == 0 || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
 }
 
 func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {

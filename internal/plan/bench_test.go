@@ -1,0 +1,199 @@
+package plan_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/accord-iam/accord/internal/config"
+	"github.com/accord-iam/accord/internal/connector"
+	_ "github.com/accord-iam/accord/internal/connector/memory"
+	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/plan"
+	"github.com/accord-iam/accord/internal/policy"
+)
+
+// benchConfig builds a policy of nTargets targets where every person is
+// entitled to exactly entsPerTarget entitlements per target: two
+// birthrights and the rest from one department role.
+func benchConfig(tb testing.TB, nTargets, entsPerTarget, nDepts int) *policy.Policy {
+	tb.Helper()
+	var b strings.Builder
+	b.WriteString(`sources:
+  - name: hr
+    format: csv
+    path: hr.csv
+    key: id
+    start: start
+    end: end
+    columns:
+      - {name: id, type: string, required: true}
+      - {name: first, type: string, required: true}
+      - {name: last, type: string, required: true}
+      - {name: email, type: email, required: true}
+      - {name: dept, type: string, required: true}
+      - {name: title, type: string}
+      - {name: start, type: date, required: true}
+      - {name: end, type: date}
+targets:
+`)
+	for t := 0; t < nTargets; t++ {
+		fmt.Fprintf(&b, `  - name: t%d
+    type: memory
+    account:
+      userName: "{{ email }}"
+      displayName: "{{ first }} {{ last }}"
+      department: "{{ dept }}"
+      title: "{{ title }}"
+    birthright: [t%d-all, t%d-base]
+`, t, t, t)
+	}
+	b.WriteString("policy:\n  roles:\n")
+	for d := 0; d < nDepts; d++ {
+		fmt.Fprintf(&b, "    - name: dept%d\n      when: dept == \"d%d\"\n      grants:\n", d, d)
+		for t := 0; t < nTargets; t++ {
+			var ents []string
+			for e := 0; e < entsPerTarget-2; e++ {
+				ents = append(ents, fmt.Sprintf("t%d-d%d-e%d", t, d, e))
+			}
+			fmt.Fprintf(&b, "        - {target: t%d, entitlements: [%s]}\n", t, strings.Join(ents, ", "))
+		}
+	}
+	dir := tb.TempDir()
+	path := filepath.Join(dir, "accord.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pol, probs := policy.Compile(cfg)
+	if len(probs) > 0 {
+		tb.Fatal(probs)
+	}
+	return pol
+}
+
+// benchWorld is persons with their known accounts: most are in accord,
+// one in ten moved department since, one in fifty left, one in twenty is
+// new (no accounts).
+func benchWorld(pol *policy.Policy, nPersons, nDepts int, today model.Date) ([]model.Person, [][]model.Account) {
+	persons := make([]model.Person, nPersons)
+	known := make([][]model.Account, nPersons)
+	for i := range persons {
+		dept := fmt.Sprintf("d%d", i%nDepts)
+		p := model.Person{
+			Key: fmt.Sprintf("P%07d", i), Source: "hr",
+			Attributes: model.Attributes{
+				"id": fmt.Sprintf("P%07d", i), "first": "First", "last": fmt.Sprintf("Last%d", i),
+				"email": fmt.Sprintf("p%d@example.com", i), "dept": dept, "title": "Engineer",
+				"start": model.MustDate("2020-01-01"),
+			},
+			Start: model.MustDate("2020-01-01"),
+		}
+		if i%20 == 7 {
+			persons[i] = p
+			continue // a joiner: nothing known yet
+		}
+		ev, err := pol.Evaluate(&p, today)
+		if err != nil {
+			panic(err)
+		}
+		for _, d := range ev.Accounts {
+			a := model.Account{Target: d.Target, PersonKey: p.Key, NativeID: "n-" + p.Key, State: model.AccountEnabled, Attributes: d.Attributes}
+			for _, g := range d.Grants {
+				a.Entitlements = append(a.Entitlements, g.Entitlement)
+			}
+			known[i] = append(known[i], a)
+		}
+		switch {
+		case i%10 == 3: // a mover
+			p.Attributes["dept"] = fmt.Sprintf("d%d", (i+1)%nDepts)
+		case i%50 == 11: // a leaver
+			p.End = today.AddDays(-1)
+		}
+		persons[i] = p
+	}
+	return persons, known
+}
+
+func capsFor(pol *policy.Policy) map[string]connector.Capabilities {
+	caps := map[string]connector.Capabilities{}
+	for _, t := range pol.Targets {
+		caps[t.Name] = connector.Capabilities{Read: true, Delete: true, MaxBatch: 1}
+	}
+	return caps
+}
+
+// peakRSS reads the process's high-water mark of resident memory, in MB.
+func peakRSS() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb float64
+			fmt.Sscanf(strings.TrimSpace(v), "%f", &kb)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// BenchmarkPlan100k plans 100,000 persons on 5 targets with 10
+// entitlements each (500,000 desired accounts, 5,000,000 desired
+// entitlements) against known state with movers, leavers and joiners.
+func BenchmarkPlan100k(b *testing.B) {
+	const nPersons, nTargets, nEnts, nDepts = 100_000, 5, 10, 20
+	today := model.MustDate("2026-06-01")
+	pol := benchConfig(b, nTargets, nEnts, nDepts)
+	persons, known := benchWorld(pol, nPersons, nDepts, today)
+	runtime.GC()
+	b.ReportAllocs()
+	b.ResetTimer()
+	var actions, jobs int
+	for i := 0; i < b.N; i++ {
+		pl := &plan.Planner{Policy: pol, Caps: capsFor(pol), Today: today}
+		res := &plan.Result{}
+		for j := range persons {
+			pl.PlanPerson(&persons[j], known[j], res, false)
+		}
+		actions, jobs = res.Actions(), len(res.Jobs)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(actions), "actions")
+	b.ReportMetric(float64(jobs), "jobs")
+	b.ReportMetric(peakRSS(), "peak-RSS-MB")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/nPersons, "ns/person")
+}
+
+func TestBenchWorldPlansWhatItShould(t *testing.T) {
+	today := model.MustDate("2026-06-01")
+	pol := benchConfig(t, 2, 10, 4)
+	persons, known := benchWorld(pol, 200, 4, today)
+	pl := &plan.Planner{Policy: pol, Caps: capsFor(pol), Today: today}
+	res := &plan.Result{}
+	for j := range persons {
+		pl.PlanPerson(&persons[j], known[j], res, false)
+	}
+	tally := plan.Count(res.Jobs)
+	// 200 persons: 10 joiners (i%20==7), 20 movers (i%10==3), 4 leavers
+	// (i%50==11), per target.
+	for _, tg := range []string{"t0", "t1"} {
+		require.Equal(t, 10, tally[tg][model.OpCreate], "creates on %s", tg)
+		require.Equal(t, 4, tally[tg][model.OpDisable], "disables on %s", tg)
+		require.Equal(t, 20, tally[tg][model.OpUpdate], "updates on %s", tg)
+		// joiners get 10 grants each, movers 8 new ones
+		require.Equal(t, 10*10+20*8, tally[tg][model.OpGrant], "grants on %s", tg)
+		// movers lose 8, leavers lose all 10
+		require.Equal(t, 20+4, tally[tg][model.OpRevoke], "accounts with revokes on %s", tg)
+	}
+}
+
