@@ -1,0 +1,220 @@
+package httpx
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/accord-iam/accord/internal/audit"
+	"github.com/accord-iam/accord/internal/connector"
+	"github.com/accord-iam/accord/internal/secret"
+)
+
+// Client sends requests to one target. It is safe for concurrent use.
+type Client struct {
+	cfg  Config
+	auth Auth
+	// raw sends through the audit transport without auth; auths use it.
+	raw       *http.Client
+	sensQuery []string
+	now       func() time.Time
+}
+
+// Option adjusts a Client at construction.
+type Option func(*options)
+
+type options struct {
+	auth Auth
+	now  func() time.Time
+	base http.RoundTripper
+}
+
+// WithAuth replaces the auth built from the config, for connectors that
+// bring their own (a session login).
+func WithAuth(a Auth) Option { return func(o *options) { o.auth = a } }
+
+// WithClock sets the clock used for token expiry and Retry-After dates.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithTransport replaces the network transport under the audit layer,
+// for fault injection in tests.
+func WithTransport(rt http.RoundTripper) Option { return func(o *options) { o.base = rt } }
+
+// New builds a client from cfg, resolving its secrets.
+func New(cfg Config, opts ...Option) (*Client, error) {
+	cfg = cfg.withDefaults()
+	o := options{now: time.Now}
+	for _, f := range opts {
+		f(&o)
+	}
+	auth := o.auth
+	if auth == nil {
+		a, err := NewAuth(cfg.Auth, o.now)
+		if err != nil {
+			return nil, err
+		}
+		auth = a
+	}
+	base := o.base
+	if base == nil {
+		base = newTransport(cfg)
+	}
+	sensHeaders, sensQuery := auth.Sensitive()
+	at := &auditTransport{base: base, correlation: cfg.CorrelationHeader, sensHeaders: sensHeaders, sensQuery: sensQuery}
+	// No http.Client.Timeout: its timer races the request context, and a
+	// request cut off by it may come back as a bare "request canceled".
+	// Each attempt gets a context deadline instead (see Do).
+	raw := &http.Client{
+		Transport: at,
+		// A target that redirects an API call is misconfigured; following
+		// would resend credentials or turn a POST into a GET.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return &Client{cfg: cfg, auth: auth, raw: raw, sensQuery: sensQuery, now: o.now}, nil
+}
+
+func newTransport(cfg Config) *http.Transport {
+	d := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           d.DialContext,
+		TLSHandshakeTimeout:   cfg.ConnectTimeout,
+		MaxIdleConns:          cfg.MaxConnsPerHost * 2,
+		MaxIdleConnsPerHost:   cfg.MaxConnsPerHost,
+		MaxConnsPerHost:       cfg.MaxConnsPerHost,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+}
+
+// Request is one call. Body is kept as bytes so that the request can be
+// sent again after a credentials renewal.
+type Request struct {
+	Method string
+	URL    string
+	Header http.Header
+	Body   []byte
+}
+
+// Response is a complete answer, whatever its status.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	// Method and URL (redacted) of the request, for messages.
+	Method string
+	URL    string
+	now    func() time.Time
+}
+
+// Do sends r. A transport failure is returned as *connector.Error; any
+// answer, even 4xx or 5xx, is returned as a Response (see Failure). On a
+// 401 the auth may renew its credentials, and the request is then sent
+// once more.
+func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
+	resp, sent, err := c.send(ctx, r)
+	if err != nil || resp.Status != http.StatusUnauthorized {
+		return resp, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	renewed, err := c.auth.Renew(rctx, c.raw, sent)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	if !renewed {
+		return resp, nil
+	}
+	resp, _, err = c.send(ctx, r)
+	return resp, err
+}
+
+func (c *Client) send(ctx context.Context, r Request) (*Response, *http.Request, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	var body io.Reader
+	if r.Body != nil {
+		body = bytes.NewReader(r.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, body)
+	if err != nil {
+		return nil, nil, &connector.Error{Kind: connector.Validation, Message: secret.Redact(fmt.Sprintf("bad request to %s: %v", audit.RedactURL(r.URL), err))}
+	}
+	for k, vs := range r.Header {
+		req.Header[k] = append([]string(nil), vs...)
+	}
+	if err := c.auth.Authorize(ctx, c.raw, req); err != nil {
+		return nil, nil, err
+	}
+	shown := redactURL(req.URL, c.sensQuery)
+	hr, err := c.raw.Do(req)
+	if err != nil {
+		return nil, nil, transportError(ctx, req.Method, shown, err)
+	}
+	defer hr.Body.Close()
+	data, err := io.ReadAll(hr.Body)
+	if err != nil {
+		return nil, nil, transportError(ctx, req.Method, shown, err)
+	}
+	if o, ok := c.auth.(Observer); ok {
+		o.Observe(hr)
+	}
+	return &Response{Status: hr.StatusCode, Header: hr.Header, Body: data, Method: req.Method, URL: shown, now: c.now}, req, nil
+}
+
+// transportError classifies a failure to get an answer. The *url.Error
+// from net/http repeats the full URL, query credentials included, so only
+// its cause is kept.
+func transportError(ctx context.Context, method, shownURL string, err error) *connector.Error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	kind := transportKind(ctx, err)
+	return &connector.Error{Kind: kind, Message: secret.Redact(fmt.Sprintf("%s %s: %v", method, shownURL, err)), Err: err}
+}
+
+// OK reports a 2xx answer.
+func (r *Response) OK() bool { return r.Status >= 200 && r.Status < 300 }
+
+// Failure turns a non-2xx answer into a *connector.Error with the kind
+// for its status, the redacted start of the body, and the Retry-After a
+// 429 or 503 asked for. It returns nil for a 2xx answer; protocol
+// connectors refine the result (SCIM's scimType, for one).
+func (r *Response) Failure() *connector.Error {
+	if r.OK() {
+		return nil
+	}
+	e := &connector.Error{
+		Kind:    connector.KindForStatus(r.Status),
+		Status:  r.Status,
+		Message: secret.Redact(fmt.Sprintf("%s %s answered %d %s", r.Method, r.URL, r.Status, http.StatusText(r.Status))),
+		Excerpt: audit.Excerpt(string(r.Body)),
+	}
+	if r.Status >= 300 && r.Status < 400 {
+		e.Message += "; redirected to " + audit.RedactURL(r.Header.Get("Location")) + ": configure the final address"
+	}
+	if r.Status == http.StatusTooManyRequests || r.Status == http.StatusServiceUnavailable {
+		now := time.Now
+		if r.now != nil {
+			now = r.now
+		}
+		e.RetryAfter = connector.ParseRetryAfter(r.Header.Get("Retry-After"), now())
+	}
+	return e
+}
+
+// HTTPClient is the audited client without auth, for callers that must
+// speak plain net/http (a login form, a library that wants *http.Client).
+// It has no timeout of its own: bound its requests with the context.
+func (c *Client) HTTPClient() *http.Client { return c.raw }
+
+// CorrelationHeader is the header name the client stamps.
+func (c *Client) CorrelationHeader() string { return c.cfg.CorrelationHeader }

@@ -1,0 +1,152 @@
+package httpx
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/accord-iam/accord/internal/audit"
+	"github.com/accord-iam/accord/internal/connector"
+	"github.com/accord-iam/accord/internal/secret"
+)
+
+// MaxBody bounds an answer read into memory. A SCIM or REST answer larger
+// than this is a listing with a page size set far too high.
+const MaxBody = 32 << 20
+
+// auditTransport is the bottom of every request, auth requests included:
+// it stamps the correlation header and writes one exchange record, so no
+// request can reach a target unaudited.
+type auditTransport struct {
+	base        http.RoundTripper
+	correlation string
+	sensHeaders []string
+	sensQuery   []string
+}
+
+func (t *auditTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	call := audit.CallFrom(ctx)
+	if id := call.CorrelationID(); id != "" && req.Header.Get(t.correlation) == "" {
+		req = req.Clone(ctx)
+		req.Header.Set(t.correlation, id)
+	}
+	reqBody := peekBody(req)
+
+	rec := call.Base(audit.KindExchange)
+	rec.Method = req.Method
+	rec.URL = redactURL(req.URL, t.sensQuery)
+	rec.RequestHeaders = audit.Headers(req.Header, t.sensHeaders...)
+	rec.RequestBody = audit.Excerpt(redactForm(req.Header.Get("Content-Type"), reqBody))
+
+	start := time.Now()
+	resp, err := t.base.RoundTrip(req)
+	if err == nil {
+		var data []byte
+		data, err = io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+		resp.Body.Close()
+		if err == nil && len(data) > MaxBody {
+			err = fmt.Errorf("answer larger than %d bytes", MaxBody)
+		}
+		rec.Status = resp.StatusCode
+		rec.ResponseExcerpt = audit.Excerpt(string(data))
+		resp.Body = io.NopCloser(bytes.NewReader(data))
+		if resp.StatusCode >= 300 {
+			rec.ErrorKind = string(connector.KindForStatus(resp.StatusCode))
+		}
+	}
+	rec.DurationMS = time.Since(start).Milliseconds()
+	if err != nil {
+		rec.ErrorKind = string(transportKind(ctx, err))
+		rec.Message = secret.Redact(err.Error())
+		rec.Outcome = "failed"
+		resp = nil
+	}
+	call.Sink.Append(ctx, rec)
+	return resp, err
+}
+
+// transportKind classifies err; net/http reports a request cut off by the
+// client's own deadline as a bare "request canceled".
+func transportKind(ctx context.Context, err error) connector.Kind {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return connector.Timeout
+	}
+	return connector.KindOf(err)
+}
+
+// peekBody returns the request body without consuming it.
+func peekBody(req *http.Request) string {
+	if req.Body == nil || req.Body == http.NoBody {
+		return ""
+	}
+	if req.GetBody != nil {
+		rc, err := req.GetBody()
+		if err == nil {
+			defer rc.Close()
+			b, _ := io.ReadAll(io.LimitReader(rc, audit.MaxExcerpt*4))
+			return string(b)
+		}
+	}
+	b, err := io.ReadAll(req.Body)
+	req.Body.Close()
+	req.Body = io.NopCloser(bytes.NewReader(b))
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// formSecrets are form fields that carry credentials (OAuth2 token and
+// login requests); audit.Excerpt only knows JSON keys.
+var formSecrets = map[string]bool{
+	"client_secret": true, "password": true, "refresh_token": true, "assertion": true,
+	"client_assertion": true, "code": true, "token": true, "access_token": true,
+}
+
+func redactForm(contentType, body string) string {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	if mt != "application/x-www-form-urlencoded" || body == "" {
+		return body
+	}
+	parts := strings.Split(body, "&")
+	for i, p := range parts {
+		k, _, ok := strings.Cut(p, "=")
+		if name, err := url.QueryUnescape(k); ok && err == nil && (formSecrets[strings.ToLower(name)] || secret.SensitiveHeader(name)) {
+			parts[i] = k + "=" + secret.Mask
+		}
+	}
+	return strings.Join(parts, "&")
+}
+
+// redactURL masks the configured credential query parameters, then what
+// audit.RedactURL knows to mask.
+func redactURL(u *url.URL, sensQuery []string) string {
+	s := u.String()
+	if len(sensQuery) == 0 || u.RawQuery == "" {
+		return audit.RedactURL(s)
+	}
+	base, q, _ := strings.Cut(s, "?")
+	frag := ""
+	if i := strings.IndexByte(q, '#'); i >= 0 {
+		q, frag = q[:i], q[i:]
+	}
+	parts := strings.Split(q, "&")
+	for i, p := range parts {
+		k, _, _ := strings.Cut(p, "=")
+		name, _ := url.QueryUnescape(k)
+		for _, sq := range sensQuery {
+			if strings.EqualFold(name, sq) {
+				parts[i] = k + "=" + secret.Mask
+			}
+		}
+	}
+	return audit.RedactURL(base + "?" + strings.Join(parts, "&") + frag)
+}

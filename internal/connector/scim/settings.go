@@ -1,0 +1,166 @@
+package scim
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/accord-iam/accord/internal/connector"
+	"github.com/accord-iam/accord/internal/connector/httpx"
+	"github.com/accord-iam/accord/internal/yamlx"
+)
+
+// Settings configure a SCIM 2.0 target:
+//
+//	type: scim
+//	settings:
+//	  url: https://example.com/scim/v2          # base URL; /Users, /Groups under it
+//	  auth: {type: bearer, token: "${env:SCIM_TOKEN}"}   # see httpx.AuthConfig
+//	  correlation_header: X-Correlation-ID      # default
+//	  timeout: 30s                              # per request
+//	  user_filter: userName                     # or: 'externalId eq "{{employeeId}}" and active eq true'
+//	  entitlements_by: displayName              # id (default) or displayName
+//	  patch: true                               # false: PUT the whole resource
+//	  page_size: 100
+//	  max_batch: 20                             # entitlements per Grant/Revoke call
+//	  batch_members: 50                         # members per group PATCH (AddMembers)
+//	  discovery: true
+//	  quirks: {filter_no_escapes: true}
+//
+// The account mapping's attribute names are SCIM attribute paths:
+// userName, name.givenName, emails[type eq "work"].value,
+// urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber.
+// active is not mapped: Enable and Disable set it.
+type Settings struct {
+	URL           string `yaml:"url"`
+	httpx.Config  `yaml:",inline"`
+	UserFilter    string `yaml:"user_filter"`
+	EntitlementBy string `yaml:"entitlements_by"`
+	// Patch: unset follows the target's ServiceProviderConfig (PATCH when
+	// it is offered or not declared); false always PUTs.
+	Patch        *bool  `yaml:"patch"`
+	PageSize     int    `yaml:"page_size"`
+	MaxBatch     int    `yaml:"max_batch"`
+	BatchMembers int    `yaml:"batch_members"`
+	Discovery    *bool  `yaml:"discovery"`
+	Quirks       Quirks `yaml:"quirks"`
+}
+
+// Quirks switch on handling for ways real servers deviate from RFC 7643
+// and 7644. Each is off by default; turn one on only for a target that
+// needs it.
+type Quirks struct {
+	// FilterNoEscapes: the target's filter parser does not understand
+	// JSON escapes (\" and \\) inside filter strings, so a value with a
+	// double quote or backslash cannot be searched for exactly. accord
+	// then asks with `co` on the longest part of the value free of such
+	// characters (or lists everything if there is none) and picks the
+	// exact match itself. Seen in SCIMMY 1.3.5.
+	FilterNoEscapes bool `yaml:"filter_no_escapes"`
+	// NoGroupsOnUser: the target does not report a User's `groups`
+	// (RFC 7643 §4.1.2), so Get cannot tell memberships: Entitlements
+	// stay unknown (nil) and the engine must read the groups instead.
+	NoGroupsOnUser bool `yaml:"no_groups_on_user"`
+	// RemoveMemberByValue: the target rejects a value filter in a PATCH
+	// path (members[value eq "…"]); members are removed with
+	// {"op":"remove","path":"members","value":[{"value":"…"}]} instead,
+	// as Microsoft Entra ID sends them.
+	RemoveMemberByValue bool `yaml:"remove_member_by_value"`
+}
+
+// Defaults.
+const (
+	DefaultPageSize     = 100
+	DefaultMaxBatch     = 20
+	DefaultBatchMembers = 50
+)
+
+func (s Settings) discover() bool { return s.Discovery == nil || *s.Discovery }
+
+func (s Settings) byName() bool { return s.EntitlementBy == "displayName" }
+
+// readOnly are User attributes the target owns; a mapping must not write
+// them.
+var readOnly = map[string]string{
+	"id":      "is assigned by the target",
+	"meta":    "is maintained by the target",
+	"groups":  "is read-only on the User: grant entitlements instead",
+	"schemas": "is set by the connector",
+	"active":  "is managed by enable and disable, not by the mapping",
+}
+
+// check validates settings without touching the target.
+func check(node *yaml.Node, env connector.CheckEnv) (Settings, yamlx.Problems) {
+	var s Settings
+	ps := yamlx.Decode(node, &s, "")
+	lines := yamlx.Lines(node, "")
+	add := func(path, format string, args ...any) {
+		ps = append(ps, yamlx.Problem{Path: path, Line: yamlx.LineOf(lines, path), Msg: fmt.Sprintf(format, args...)})
+	}
+	if s.URL == "" {
+		add("url", "is required: the base URL of the SCIM service, e.g. https://example.com/scim/v2")
+	} else if err := httpx.CheckURL(s.URL); err != nil {
+		add("url", "%v", err)
+	}
+	ps = append(ps, s.Config.Check(node, "")...)
+	switch s.EntitlementBy {
+	case "", "id", "displayName":
+	default:
+		add("entitlements_by", "must be id or displayName, not %q", s.EntitlementBy)
+	}
+	for key, v := range map[string]int{"page_size": s.PageSize, "max_batch": s.MaxBatch, "batch_members": s.BatchMembers} {
+		if v < 0 {
+			add(key, "must not be negative")
+		}
+	}
+	if s.PageSize > 1000 {
+		add("page_size", "%d is more than targets answer in one page; use at most 1000", s.PageSize)
+	}
+	corr, err := parseCorrelation(s.UserFilter)
+	if err != nil {
+		add("user_filter", "%v", err)
+	} else if len(env.AccountAttributes) > 0 {
+		for _, h := range corr.holes {
+			if !containsFold(env.AccountAttributes, h) {
+				add("user_filter", "uses %s, which the account mapping does not produce (it produces: %s)", h, strings.Join(env.AccountAttributes, ", "))
+			}
+		}
+	}
+	// The account mapping is outside these settings: its problems carry
+	// the attribute's name instead of a path and line.
+	mapping := func(format string, args ...any) {
+		ps = append(ps, yamlx.Problem{Msg: fmt.Sprintf(format, args...)})
+	}
+	for _, name := range env.AccountAttributes {
+		p, err := parseAttrPath(name)
+		if err != nil {
+			mapping("account attribute %q: %v", name, err)
+			continue
+		}
+		if why, ok := readOnly[strings.ToLower(p.attr)]; ok && p.urn == "" {
+			mapping("account attribute %q: %s %s", name, p.attr, why)
+		}
+	}
+	ps.Sort()
+	return s, ps
+}
+
+func containsFold(xs []string, x string) bool {
+	return slices.ContainsFunc(xs, func(y string) bool { return strings.EqualFold(x, y) })
+}
+
+func (s Settings) withDefaults() Settings {
+	if s.PageSize == 0 {
+		s.PageSize = DefaultPageSize
+	}
+	if s.MaxBatch == 0 {
+		s.MaxBatch = DefaultMaxBatch
+	}
+	if s.BatchMembers == 0 {
+		s.BatchMembers = DefaultBatchMembers
+	}
+	s.URL = strings.TrimRight(s.URL, "/")
+	return s
+}
