@@ -22,6 +22,7 @@ import (
 
 	// Connector types register themselves.
 	_ "github.com/accord-iam/accord/internal/connector/memory"
+	_ "github.com/accord-iam/accord/internal/connector/scim"
 )
 
 // Exit codes.
@@ -110,7 +111,7 @@ func (c *cli) rootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&c.logLevel, "log-level", "", "log level: debug, info, warn, error (default from config, info)")
 	root.AddCommand(
 		c.versionCmd(), c.configCmd(), c.importCmd(), c.planCmd(), c.enforceCmd(),
-		c.runsCmd(), c.actionsCmd(), c.auditCmd(), c.serveCmd(), c.simulatorCmd(),
+		c.runsCmd(), c.actionsCmd(), c.auditCmd(), c.serveCmd(), c.simulatorCmd(), c.quickstartCmd(),
 	)
 	return root
 }

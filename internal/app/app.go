@@ -84,7 +84,7 @@ func Open(ctx context.Context, path string, opts Options) (*App, error) {
 		})
 		if err != nil {
 			a.Close(ctx)
-			return nil, fmt.Errorf("target %s: %w", t.Name, err)
+			return nil, err
 		}
 		a.Conns[t.Name] = c
 	}

@@ -104,10 +104,27 @@ func TestStaticAuthRefusedIsNotRetried(t *testing.T) {
 	require.Equal(t, 1, calls)
 }
 
-func TestAuthSecretsMustResolve(t *testing.T) {
-	_, err := httpx.New(httpx.Config{Auth: httpx.AuthConfig{Type: "bearer", Token: setSecret(t, "HTTPX_T_UNUSED", "x-unused-1")}})
-	require.NoError(t, err)
-	t.Setenv("HTTPX_T_UNUSED", "")
-	_, err = httpx.New(httpx.Config{Auth: httpx.AuthConfig{Type: "bearer", Token: setSecret(t, "HTTPX_T_EMPTY", "")}})
+// Secrets are resolved at use: a client opens without them (plans and
+// reports need no credentials), and the first request fails as an auth
+// problem, without being sent, until the secret is there.
+func TestAuthSecretsResolveAtFirstRequest(t *testing.T) {
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		require.Equal(t, "Bearer tok-late-1234", r.Header.Get("Authorization"))
+	}))
+	defer srv.Close()
+	c, err := httpx.New(httpx.Config{Auth: httpx.AuthConfig{Type: "bearer", Token: setSecret(t, "HTTPX_T_LATE", "")}})
+	require.NoError(t, err, "opening needs no secret")
+	ctx, _ := callCtx(t)
+	_, err = c.Do(ctx, httpx.Request{Method: "GET", URL: srv.URL})
 	require.ErrorContains(t, err, "auth.token")
+	require.Equal(t, connector.Auth, connector.KindOf(err))
+	require.Zero(t, calls, "nothing is sent without credentials")
+
+	t.Setenv("HTTPX_T_LATE", "tok-late-1234")
+	resp, err := c.Do(ctx, httpx.Request{Method: "GET", URL: srv.URL})
+	require.NoError(t, err)
+	require.Equal(t, 200, resp.Status)
+	require.Equal(t, 1, calls)
 }

@@ -46,7 +46,8 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 // for fault injection in tests.
 func WithTransport(rt http.RoundTripper) Option { return func(o *options) { o.base = rt } }
 
-// New builds a client from cfg, resolving its secrets.
+// New builds a client from cfg. Secrets are resolved at the first
+// request that needs them.
 func New(cfg Config, opts ...Option) (*Client, error) {
 	cfg = cfg.withDefaults()
 	o := options{now: time.Now}
@@ -55,11 +56,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	}
 	auth := o.auth
 	if auth == nil {
-		a, err := NewAuth(cfg.Auth, o.now)
-		if err != nil {
-			return nil, err
-		}
-		auth = a
+		auth = newLazyAuth(cfg.Auth, o.now)
 	}
 	base := o.base
 	if base == nil {

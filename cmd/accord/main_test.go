@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/accord-iam/accord/internal/targetsim"
+)
+
+// The test binary doubles as the accord binary: run with ACCORD_BE_MAIN=1
+// it is accord, so end-to-end tests can start, kill and restart real
+// processes without a separate build step.
+func TestMain(m *testing.M) {
+	if os.Getenv("ACCORD_BE_MAIN") == "1" {
+		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// accordCmd prepares the accord process with args.
+func accordCmd(t *testing.T, dir string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "ACCORD_BE_MAIN=1", "ACCORD_SIM_TOKEN=sim-secret-token")
+	return cmd
+}
+
+// accord runs accord to completion and returns its exit code and output.
+func accord(t *testing.T, dir string, args ...string) (int, string) {
+	t.Helper()
+	cmd := accordCmd(t, dir, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return code, out.String()
+}
+
+const e2eConfig = `store:
+  path: accord.db
+sources:
+  - name: hr
+    format: csv
+    path: hr.csv
+    key: employee_id
+    start: start_date
+    end: end_date
+    columns:
+      - {name: employee_id, type: string, required: true}
+      - {name: first_name, type: string, required: true}
+      - {name: last_name, type: string, required: true}
+      - {name: email, type: email, required: true}
+      - {name: department, type: enum, values: [Sales, Engineering, Finance]}
+      - {name: start_date, type: date, required: true}
+      - {name: end_date, type: date}
+targets:
+  - name: saas
+    type: scim
+    connection:
+      url: %s/scim/v2
+      auth: {type: bearer, token: "${env:ACCORD_SIM_TOKEN}"}
+      entitlements_by: displayName
+      discovery: false
+    account:
+      userName: "{{ email }}"
+      name.givenName: "{{ first_name }}"
+      name.familyName: "{{ last_name }}"
+      displayName: "{{ first_name }} {{ last_name }}"
+      urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber: "{{ key }}"
+      urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department: "{{ department }}"
+    birthright: [all-staff]
+    concurrency: %d
+    lifecycle: {leaver: disable_then_delete, delete_after_days: 30}
+policy:
+  roles:
+    - name: sales
+      when: department == "Sales"
+      grants: [{target: saas, entitlements: [crm, sales-drive]}]
+    - name: engineering
+      when: department == "Engineering"
+      grants: [{target: saas, entitlements: [github, jira]}]
+  thresholds: {creates: "100000"}
+engine:
+  poll: 50ms
+  lease: 3s
+`
+
+var departments = []string{"Sales", "Engineering", "Finance"}
+
+// e2eWorld is a directory with a config, an HR file, and a simulator.
+type e2eWorld struct {
+	dir string
+	sim *targetsim.Sim
+}
+
+func newE2E(t *testing.T, persons, concurrency int) *e2eWorld {
+	t.Helper()
+	sim := targetsim.New(targetsim.Options{Token: "sim-secret-token"})
+	base, err := sim.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { sim.Close() })
+	for _, g := range []string{"all-staff", "crm", "sales-drive", "github", "jira"} {
+		_, err := sim.SCIM().CreateGroup(g)
+		require.NoError(t, err)
+	}
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), fmt.Appendf(nil, e2eConfig, base, concurrency), 0o600))
+	var b strings.Builder
+	b.WriteString("employee_id,first_name,last_name,email,department,start_date,end_date\n")
+	for i := 0; i < persons; i++ {
+		fmt.Fprintf(&b, "E%04d,First%d,Last%d,p%d@example.com,%s,2026-01-01,\n", i, i, i, i, departments[i%3])
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(b.String()), 0o600))
+	return &e2eWorld{dir: dir, sim: sim}
+}
+
+func TestConfigCheckReportsEveryProblemWithPathAndLine(t *testing.T) {
+	dir := t.TempDir()
+	cfg := strings.Replace(e2eConfig, `userName: "{{ email }}"`, `userName: "{{ mail }}"`, 1)
+	cfg = strings.Replace(cfg, "concurrency: %d", "concurrency: many", 1)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), fmt.Appendf(nil, cfg, "http://127.0.0.1:1"), 0o600))
+	code, out := accord(t, dir, "config", "check", "-c", "accord.yaml")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, `targets[0].account.userName (line 27): unknown person attribute "mail"`)
+	require.Contains(t, out, `targets[0].concurrency (line 34): expected a whole number, got "many"`)
+	require.NotContains(t, out, "sim-secret-token")
+}
+
+func TestUsageErrorsExitTwo(t *testing.T) {
+	code, _ := accord(t, t.TempDir(), "enforce", "--no-such-flag")
+	require.Equal(t, 2, code)
+	code, _ = accord(t, t.TempDir(), "actions", "retry", "not-a-number", "-c", "missing.yaml")
+	require.Equal(t, 2, code)
+}
+
+func TestBadFeedExitsOneAndImportsNothing(t *testing.T) {
+	w := newE2E(t, 3, 2)
+	bad := "employee_id,first_name,last_name,email,department,start_date,end_date\n" +
+		"E1,A,B,a@example.com,Sales,2026-01-01,\n" +
+		"E2,A,B,not-an-email,Sales,2026-01-01,\n" +
+		"E3,A,B,c@example.com,Marketing,2026-01-01,\n" +
+		"E4,A,B,d@example.com,Sales,2026-13-01,\n"
+	require.NoError(t, os.WriteFile(filepath.Join(w.dir, "hr.csv"), []byte(bad), 0o600))
+	code, out := accord(t, w.dir, "import", "-c", "accord.yaml")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "3 bad rows, file rejected, nothing imported")
+	for _, row := range []string{"row 3", "row 4", "row 5"} {
+		require.Contains(t, out, row)
+	}
+	code, out = accord(t, w.dir, "plan", "-c", "accord.yaml")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "nothing to do")
+}
+
+// TestQuickstart runs the README's first command, both days, as a user
+// would, and checks the story it tells.
+func TestQuickstart(t *testing.T) {
+	t.Setenv(quickstartTokenEnv, "qs-known-token-123")
+	dir := t.TempDir()
+	code, out := accord(t, dir, "quickstart")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "imported hr: 38 persons (38 added")
+	require.Contains(t, out, "excluded: E0999")
+	require.Contains(t, out, "succeeded: 34 created, 0 updated, 0 enabled, 87 granted, 0 revoked, 0 disabled, 0 deleted, 0 failed")
+	require.Contains(t, out, "the target now has 34 accounts (34 active)")
+
+	code, out = accord(t, dir, "quickstart", "--day", "2")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "0 added, 2 updated, 36 unchanged")
+	require.Contains(t, out, "succeeded: 0 created, 1 updated, 0 enabled, 2 granted, 3 revoked, 1 disabled, 0 deleted, 0 failed")
+	require.Contains(t, out, "the target now has 34 accounts (33 active)")
+
+	// Afterwards, with no simulator and no token, the what-if still works
+	// and says there is nothing left to do.
+	code, out = accord(t, dir, "plan", "-c", "accord-quickstart/accord.yaml")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "nothing to do")
+	code, out = accord(t, dir, "audit", "-c", "accord-quickstart/accord.yaml", "--person", "E0003", "--kind", "exchange")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "PATCH")
+	code, out = accord(t, dir, "audit", "-c", "accord-quickstart/accord.yaml", "--json")
+	require.Equal(t, 0, code, out)
+	require.NotContains(t, out, "qs-known-token-123")
+	require.Contains(t, out, `"Authorization":"[REDACTED]"`)
+}
