@@ -196,4 +196,3 @@ func TestBenchWorldPlansWhatItShould(t *testing.T) {
 		require.Equal(t, 20+4, tally[tg][model.OpRevoke], "accounts with revokes on %s", tg)
 	}
 }
-
