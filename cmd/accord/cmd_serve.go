@@ -38,7 +38,7 @@ func (c *cli) serveCmd() *cobra.Command {
 				return err
 			}
 			defer a.Close(context.WithoutCancel(ctx))
-			return serve(ctx, a)
+			return serve(ctx, c, a)
 		},
 	}
 	return cmd
@@ -47,7 +47,7 @@ func (c *cli) serveCmd() *cobra.Command {
 // serve runs until ctx is done: the engine works continuously; sources
 // are imported on their schedules (and a fresh feed is enforced at once);
 // a full enforcement is planned on the engine schedule.
-func serve(ctx context.Context, a *app.App) error {
+func serve(ctx context.Context, c *cli, a *app.App) error {
 	eng := a.NewEngine(app.EngineOptions{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -100,6 +100,15 @@ func serve(ctx context.Context, a *app.App) error {
 		defer wg.Done()
 		every(ctx, a.Cfg.Engine.Schedule, func() { enforce("serve:schedule") })
 	}()
+	for _, h := range serveHooks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := h(ctx, c, a, eng); err != nil && ctx.Err() == nil {
+				a.Log.Error("serve component stopped", "error", err)
+			}
+		}()
+	}
 	a.Log.Info("accord serving", "targets", len(a.Cfg.Targets), "sources", len(a.Cfg.Sources), "owner", eng.Owner())
 	<-ctx.Done()
 	wg.Wait()

@@ -113,6 +113,9 @@ func (c *cli) rootCmd() *cobra.Command {
 		c.versionCmd(), c.configCmd(), c.importCmd(), c.planCmd(), c.enforceCmd(),
 		c.runsCmd(), c.actionsCmd(), c.auditCmd(), c.serveCmd(), c.simulatorCmd(), c.quickstartCmd(),
 	)
+	for _, mk := range extraCommands {
+		root.AddCommand(mk(c))
+	}
 	return root
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/engine"
 	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/notify"
 	"github.com/accord-iam/accord/internal/plan"
 	"github.com/accord-iam/accord/internal/policy"
 	"github.com/accord-iam/accord/internal/source"
@@ -32,6 +33,8 @@ type App struct {
 	Log    *slog.Logger
 	// Now is the clock; tests move it to make dates pass.
 	Now func() time.Time
+	// Notifier receives alerts; by default they are logged.
+	Notifier notify.Notifier
 }
 
 // Check loads a config and compiles its policy, returning every problem
@@ -76,7 +79,8 @@ func Open(ctx context.Context, path string, opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Cfg: cfg, Store: st, Policy: pol, Conns: map[string]connector.Connector{}, Log: opts.Logger, Now: opts.Now}
+	a := &App{Cfg: cfg, Store: st, Policy: pol, Conns: map[string]connector.Connector{}, Log: opts.Logger, Now: opts.Now,
+		Notifier: notify.Log{Logger: opts.Logger}}
 	for i := range cfg.Targets {
 		t := &cfg.Targets[i]
 		c, err := connector.Open(ctx, t.Type, connector.Spec{
@@ -246,6 +250,9 @@ func (a *App) Enforce(ctx context.Context, f Filter, trigger string) (*model.Run
 		msg := fmt.Sprintf("run created (%s): %d actions in %d jobs, scope %s", run.State, pv.Result.Actions(), len(pv.Result.Jobs), run.Scope)
 		if run.State == model.RunHeld {
 			msg += "; " + run.Note
+			a.Notifier.Notify(ctx, notify.Event{Kind: notify.RunHeld, Time: a.Now(), RunID: run.ID,
+				Message: fmt.Sprintf("run %s is held for approval: %s", run.ID, run.Note),
+				Details: map[string]any{"breaches": run.Breaches, "scope": run.Scope, "trigger": trigger}})
 		}
 		a.event(ctx, run.ID, 0, trigger, "enforce", msg)
 		a.Log.Info("run created", "run_id", run.ID, "state", run.State, "actions", pv.Result.Actions(), "scope", run.Scope)
@@ -325,6 +332,6 @@ func (a *App) NewEngine(o EngineOptions) *engine.Engine {
 	}
 	return engine.New(a.Store, ts, engine.Options{
 		Lease: a.Cfg.Engine.Lease, Poll: a.Cfg.Engine.Poll, Now: a.Now, Logger: a.Log,
-		OnEvent: o.OnEvent, Owner: o.Owner,
+		OnEvent: o.OnEvent, Owner: o.Owner, Notifier: a.Notifier,
 	})
 }

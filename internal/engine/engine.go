@@ -26,6 +26,7 @@ import (
 	"github.com/accord-iam/accord/internal/config"
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/notify"
 	"github.com/accord-iam/accord/internal/store"
 )
 
@@ -106,12 +107,19 @@ const (
 	EventCommitOK EventType = "commit_ok" // reserved for observers of durability
 )
 
-// Event is reported to Options.OnEvent, for progress output and tests.
+// Event is reported to Options.OnEvent, for progress output, metrics and
+// tests. Observers must be quick: they run on the engine's goroutines.
 type Event struct {
 	Type   EventType
 	Action *model.Action
 	Run    *model.Run
 	Jobs   int
+	// For EventAction: the target, the attempt's outcome ("succeeded",
+	// "retry", "failed"), the error kind if any, and how long it took.
+	Target    string
+	Outcome   string
+	ErrorKind string
+	Duration  time.Duration
 }
 
 // Options tune an engine.
@@ -123,6 +131,8 @@ type Options struct {
 	Now     func() time.Time
 	Logger  *slog.Logger
 	OnEvent func(Event)
+	// Notifier receives alerts (target down, auth failed, action parked).
+	Notifier notify.Notifier
 	// Owner names this worker process in leases; default host:pid:random.
 	Owner string
 }
@@ -156,6 +166,9 @@ func New(st store.Store, targets []*Target, opts Options) *Engine {
 	}
 	if opts.Owner == "" {
 		opts.Owner = NewOwner()
+	}
+	if opts.Notifier == nil {
+		opts.Notifier = notify.Log{Logger: opts.Logger}
 	}
 	e := &Engine{
 		st: st, opts: opts, log: opts.Logger,

@@ -9,6 +9,7 @@ import (
 	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/notify"
 	"github.com/accord-iam/accord/internal/store"
 )
 
@@ -168,7 +169,13 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 		}
 		e.log.Info("action", logAttrs...)
 	}
-	e.emit(Event{Type: EventAction, Action: a})
+	ev := Event{Type: EventAction, Action: a, Target: t.Name, Outcome: end.Outcome, ErrorKind: end.ErrorKind, Duration: time.Since(began)}
+	e.emit(ev)
+	if end.Outcome == "failed" {
+		e.opts.Notifier.Notify(ctx, notify.Event{Kind: notify.ActionFailed, Time: now, Target: t.Name, RunID: a.RunID, Action: a.ID,
+			Person: a.PersonKey, Message: fmt.Sprintf("action %d (%s for %s on %s) failed: %s", a.ID, a.Op, a.PersonKey, t.Name, end.Message),
+			Details: map[string]any{"error_kind": end.ErrorKind, "status": end.Status}})
+	}
 	return cont
 }
 
