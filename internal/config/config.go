@@ -28,6 +28,7 @@ type Config struct {
 	Engine  Engine        `yaml:"engine"`
 	Log     Log           `yaml:"log"`
 	API     API           `yaml:"api"`
+	Notify  Notify        `yaml:"notify"`
 
 	// Path is the file the config was read from; Dir its directory, the
 	// base of every relative path in it.
@@ -69,6 +70,10 @@ type Target struct {
 	Concurrency int       `yaml:"concurrency"`
 	RateLimit   RateLimit `yaml:"rate_limit"`
 	Retry       Retry     `yaml:"retry"`
+	// Failure tunes circuit breaking and verification (failure issue).
+	Failure Failure `yaml:"failure"`
+	// Reconcile configures reading the target back (reconciliation).
+	Reconcile Reconcile `yaml:"reconcile"`
 }
 
 // Mapping is one account attribute's template. In YAML it is either a
@@ -252,11 +257,6 @@ type Engine struct {
 type Log struct {
 	Format string `yaml:"format"` // text (default) or json
 	Level  string `yaml:"level"`  // debug, info (default), warn, error
-}
-
-// API configures the HTTP listener of `accord serve`.
-type API struct {
-	Listen string `yaml:"listen"`
 }
 
 // Load reads, decodes and validates a config file. The returned error is

@@ -40,6 +40,11 @@ func (c *Config) validate() yamlx.Problems {
 		c.validateTarget(&p, i, seen)
 	}
 	c.validatePolicy(&p)
+	c.validateAPI(&p)
+	for i := range c.Targets {
+		c.validateReconcile(&p, i)
+		c.validateFailure(&p, i)
+	}
 	if c.Engine.Lease < 2*c.Engine.Poll {
 		p.add("engine.lease", "must be at least twice engine.poll (%s)", c.Engine.Poll)
 	}

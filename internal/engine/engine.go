@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -414,4 +415,35 @@ func backoff(r config.Retry, attempt int) time.Duration {
 		return 0
 	}
 	return time.Duration(rand.Int64N(int64(ceil)))
+}
+
+// Circuit states of a target.
+const (
+	CircuitClosed   = "closed"    // the target answers: work flows
+	CircuitOpen     = "open"      // the target is down: its actions wait
+	CircuitHalfOpen = "half_open" // probing whether it is back
+	CircuitPaused   = "paused"    // credentials refused: waits for an operator
+)
+
+// TargetStatus is how the engine sees one target now.
+type TargetStatus struct {
+	Name        string    `json:"name"`
+	Circuit     string    `json:"circuit"`
+	PausedUntil time.Time `json:"paused_until,omitzero"`
+	Reason      string    `json:"reason,omitempty"`
+}
+
+// Status reports every target's state, sorted by name.
+func (e *Engine) Status() []TargetStatus {
+	out := make([]TargetStatus, 0, len(e.targets))
+	for _, t := range e.targets {
+		st := TargetStatus{Name: t.Name, Circuit: CircuitClosed}
+		if until := t.pausedUntil(); time.Until(until) > 0 {
+			st.PausedUntil = until
+			st.Reason = "rate limited by the target"
+		}
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b TargetStatus) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
