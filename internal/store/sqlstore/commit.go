@@ -1,0 +1,137 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/store"
+)
+
+var (
+	actionStates = []model.ActionState{model.ActionPending, model.ActionRunning, model.ActionSucceeded,
+		model.ActionFailed, model.ActionSkipped, model.ActionCancelled}
+	jobStates = []model.JobState{model.JobPending, model.JobLeased, model.JobSucceeded, model.JobFailed, model.JobCancelled}
+
+	actionsUpdate = updateSpec("actions", `state = v.column2, attempts = v.column3, error = v.column4,
+		error_kind = v.column5, updated_at = v.column6, finished_at = v.column7`,
+		"BIGINT", "TEXT", "BIGINT", "TEXT", "TEXT", "BIGINT", "BIGINT")
+	// Any state but leased gives the lease back.
+	jobsUpdate = updateSpec("jobs", `state = v.column2, attempts = v.column3, next_at = v.column4,
+		lease_owner = CASE WHEN v.column2 = 'leased' THEN jobs.lease_owner ELSE '' END,
+		lease_until = CASE WHEN v.column2 = 'leased' THEN jobs.lease_until ELSE 0 END`,
+		"BIGINT", "TEXT", "BIGINT", "BIGINT")
+)
+
+// Commit applies a batch in one transaction. When the batch updates the
+// same action or job twice, the later update wins (group commit may fold
+// "running" and "succeeded" of one action into one batch). Audit records
+// get their IDs, in the caller's slice, once the batch is committed.
+func (s *Store) Commit(ctx context.Context, b store.Batch) error {
+	if b.Empty() {
+		return nil
+	}
+	actions, jobs, err := lastUpdates(b)
+	if err != nil {
+		return err
+	}
+	if err := checkAccountChanges(b.Accounts); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	if err := s.warm(ctx, auditInsert, actionsUpdate, jobsUpdate, accountsUpsert); err != nil {
+		return err
+	}
+	var ids []int64
+	err = s.write(ctx, func(tx conn) error {
+		var err error
+		if ids, err = s.insertAudit(ctx, tx, b.Audit); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		if err := s.updateActions(ctx, tx, actions); err != nil {
+			return fmt.Errorf("commit: actions: %w", err)
+		}
+		if err := s.updateJobs(ctx, tx, jobs); err != nil {
+			return fmt.Errorf("commit: jobs: %w", err)
+		}
+		if len(b.Accounts) > 0 {
+			if err := s.applyAccountChanges(ctx, tx, b.Accounts); err != nil {
+				return fmt.Errorf("commit: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i := range b.Audit {
+		b.Audit[i].ID = ids[i]
+	}
+	return nil
+}
+
+// lastUpdates validates the batch's updates and keeps the last one per ID,
+// in ID order (a stable lock order across concurrent committers).
+func lastUpdates(b store.Batch) ([]store.ActionUpdate, []store.JobUpdate, error) {
+	acts := map[int64]store.ActionUpdate{}
+	for _, u := range b.Actions {
+		if !slices.Contains(actionStates, u.State) {
+			return nil, nil, fmt.Errorf("commit: action %d: unknown state %q", u.ID, u.State)
+		}
+		acts[u.ID] = u
+	}
+	jobs := map[int64]store.JobUpdate{}
+	for _, u := range b.Jobs {
+		if !slices.Contains(jobStates, u.State) {
+			return nil, nil, fmt.Errorf("commit: job %d: unknown state %q", u.ID, u.State)
+		}
+		jobs[u.ID] = u
+	}
+	return sortedValues(acts), sortedValues(jobs), nil
+}
+
+func sortedValues[V any](m map[int64]V) []V {
+	keys := make([]int64, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]V, len(keys))
+	for i, k := range keys {
+		out[i] = m[k]
+	}
+	return out
+}
+
+func (s *Store) updateActions(ctx context.Context, tx conn, us []store.ActionUpdate) error {
+	return s.bulk(ctx, tx, actionsUpdate, len(us),
+		func(i int, args []any) ([]any, error) {
+			u := us[i]
+			errText, kind, err := encError(u.Error)
+			if err != nil {
+				return nil, fmt.Errorf("action %d: error: %w", u.ID, err)
+			}
+			at := s.orNow(u.At)
+			var finished int64
+			if u.State.Final() {
+				finished = at
+			}
+			return append(args, u.ID, string(u.State), u.Attempts, errText, kind, at, finished), nil
+		})
+}
+
+func (s *Store) updateJobs(ctx context.Context, tx conn, us []store.JobUpdate) error {
+	return s.bulk(ctx, tx, jobsUpdate, len(us),
+		func(i int, args []any) ([]any, error) {
+			u := us[i]
+			return append(args, u.ID, string(u.State), u.Attempts, micros(u.NextAt)), nil
+		})
+}
+
+func (s *Store) orNow(t time.Time) int64 {
+	if t.IsZero() {
+		return micros(s.now())
+	}
+	return micros(t)
+}
