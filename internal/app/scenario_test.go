@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -192,6 +193,9 @@ func ents(a memory.Account) []string {
 func (w *world) calls() []string {
 	var out []string
 	for _, c := range w.target.Calls() {
+		if c.Op == "get" {
+			continue // read-backs that verify each write
+		}
 		s := c.Op
 		if len(c.Entitlements) > 0 {
 			s += " " + strings.Join(c.Entitlements, ",")
@@ -234,7 +238,7 @@ func TestMoverGainsAndLosesInOneRun(t *testing.T) {
 	w := newWorld(t, "50%")
 	w.feed("E1,Ada,Lovelace,ada@example.com,Sales,employee,2026-03-01,")
 	w.enforce()
-	before := len(w.target.Calls())
+	before := len(w.calls())
 
 	w.feed("E1,Ada,Lovelace,ada@example.com,Engineering,employee,2026-03-01,")
 	run := w.enforce()
@@ -519,4 +523,9 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// quietLogger drops logs, for tests that produce thousands of lines.
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }

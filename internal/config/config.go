@@ -340,6 +340,7 @@ func (c *Config) applyDefaults() {
 		if t.Lifecycle.Leaver == "" {
 			t.Lifecycle.Leaver = LeaverDisable
 		}
+		t.Failure.applyDefaults()
 		if t.Retry.MaxAttempts == 0 {
 			t.Retry.MaxAttempts = 8
 		}

@@ -1,6 +1,74 @@
 package config
 
-// Failure tunes how the engine meets a failing target.
-type Failure struct{}
+import "time"
 
-func (c *Config) validateFailure(p *problems, i int) {}
+// Failure tunes how the engine meets a failing target: when to call it
+// down (circuit breaking), how often to probe it, how many retries it may
+// cost, and whether writes are read back.
+type Failure struct {
+	// OpenAfter consecutive transient failures (5xx, refused, timeout)
+	// open the target's circuit: its actions wait, none is dropped.
+	// Default 5.
+	OpenAfter int `yaml:"open_after"`
+	// ProbeAfter is the first wait before an open circuit is probed with
+	// one action; it doubles after each failed probe up to ProbeMax.
+	// Defaults 2s and 1m.
+	ProbeAfter time.Duration `yaml:"probe_after"`
+	ProbeMax   time.Duration `yaml:"probe_max"`
+	// AuthProbe is how often a target whose credentials were refused
+	// (after a refresh or re-login) is tried again. Default 1m.
+	AuthProbe time.Duration `yaml:"auth_probe"`
+	// RetryRatio bounds retries to this many per successful request over
+	// time, with RetryBurst retries of credit: a target that fails often
+	// gets fewer retries, not more load. Defaults 0.5 and 20.
+	RetryRatio float64 `yaml:"retry_ratio"`
+	RetryBurst int     `yaml:"retry_burst"`
+	// Verify reads an account back after each write and compares what
+	// matters; a mismatch is an error of kind unverified. Default true
+	// where the connector can read.
+	Verify *bool `yaml:"verify"`
+}
+
+// VerifyOn reports the effective verify setting.
+func (f Failure) VerifyOn() bool { return f.Verify == nil || *f.Verify }
+
+func (f *Failure) applyDefaults() {
+	if f.OpenAfter == 0 {
+		f.OpenAfter = 5
+	}
+	if f.ProbeAfter == 0 {
+		f.ProbeAfter = 2 * time.Second
+	}
+	if f.ProbeMax == 0 {
+		f.ProbeMax = time.Minute
+	}
+	if f.AuthProbe == 0 {
+		f.AuthProbe = time.Minute
+	}
+	if f.RetryRatio == 0 {
+		f.RetryRatio = 0.5
+	}
+	if f.RetryBurst == 0 {
+		f.RetryBurst = 20
+	}
+}
+
+func (c *Config) validateFailure(p *problems, i int) {
+	f := c.Targets[i].Failure
+	base := "targets[" + itoa(i) + "].failure"
+	if f.OpenAfter < 1 {
+		p.add(base+".open_after", "must be at least 1")
+	}
+	if f.ProbeAfter <= 0 || f.ProbeMax < f.ProbeAfter {
+		p.add(base+".probe_after", "must be positive and at most probe_max (%s)", f.ProbeMax)
+	}
+	if f.AuthProbe <= 0 {
+		p.add(base+".auth_probe", "must be positive")
+	}
+	if f.RetryRatio < 0 || f.RetryRatio > 10 {
+		p.add(base+".retry_ratio", "must be between 0 and 10")
+	}
+	if f.RetryBurst < 1 {
+		p.add(base+".retry_burst", "must be at least 1")
+	}
+}

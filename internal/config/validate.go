@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/accord-iam/accord/internal/connector"
@@ -207,3 +208,5 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+func itoa(i int) string { return strconv.Itoa(i) }

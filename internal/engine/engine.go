@@ -15,86 +15,17 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/accord-iam/accord/internal/config"
-	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/notify"
 	"github.com/accord-iam/accord/internal/store"
 )
-
-// Target is one target as the engine drives it.
-type Target struct {
-	Name        string
-	Conn        connector.Connector
-	Concurrency int
-	Retry       config.Retry
-	// Limiter bounds requests per second (nil: unlimited).
-	Limiter *rate.Limiter
-
-	mu         sync.Mutex
-	pauseUntil time.Time
-	wake       chan struct{}
-}
-
-// NewTarget builds an engine target from its config and connector.
-func NewTarget(t *config.Target, conn connector.Connector) *Target {
-	et := &Target{Name: t.Name, Conn: conn, Concurrency: t.Concurrency, Retry: t.Retry}
-	if t.RateLimit.PerSecond > 0 {
-		burst := t.RateLimit.Burst
-		if burst <= 0 {
-			burst = max(1, int(t.RateLimit.PerSecond))
-		}
-		et.Limiter = rate.NewLimiter(rate.Limit(t.RateLimit.PerSecond), burst)
-	}
-	return et
-}
-
-// pause stops requests to the target until t (a Retry-After).
-func (t *Target) pause(until time.Time) {
-	t.mu.Lock()
-	if until.After(t.pauseUntil) {
-		t.pauseUntil = until
-	}
-	t.mu.Unlock()
-}
-
-func (t *Target) pausedUntil() time.Time {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.pauseUntil
-}
-
-// gate waits until a request to the target is allowed: after any pause
-// the target asked for, and within the rate limit.
-func (t *Target) gate(ctx context.Context) error {
-	for {
-		until := t.pausedUntil()
-		d := time.Until(until)
-		if d <= 0 {
-			break
-		}
-		timer := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return ctx.Err()
-		case <-timer.C:
-		}
-	}
-	if t.Limiter != nil {
-		return t.Limiter.Wait(ctx)
-	}
-	return nil
-}
 
 // EventType names what happened.
 type EventType string
@@ -183,7 +114,7 @@ func New(st store.Store, targets []*Target, opts Options) *Engine {
 		if t.Retry.MaxAttempts <= 0 {
 			t.Retry = config.Retry{MaxAttempts: 8, Base: time.Second, Max: 5 * time.Minute}
 		}
-		t.wake = make(chan struct{}, 1)
+		t.init(opts.Notifier)
 		e.targets[t.Name] = t
 	}
 	e.commit = newCommitter(st, opts.Logger)
@@ -269,19 +200,23 @@ func (e *Engine) dispatch(ctx, work context.Context, t *Target) {
 			return
 		}
 		free := cap(slots) - len(slots)
-		paused := time.Until(t.pausedUntil()) > 0
-		if free > 0 && !paused {
-			now := e.opts.Now()
+		now := e.opts.Now()
+		n, probe := t.leasable(free, time.Now())
+		if n > 0 {
 			jobs, err := e.st.LeaseJobs(ctx, store.LeaseRequest{
-				Owner: e.opts.Owner, Target: t.Name, Max: free, Now: now, Until: now.Add(e.opts.Lease),
+				Owner: e.opts.Owner, Target: t.Name, Max: n, Now: now, Until: now.Add(e.opts.Lease),
 			})
 			if err != nil && ctx.Err() == nil {
 				e.log.Error("lease jobs", "target", t.Name, "error", err)
 			}
 			if len(jobs) > 0 {
-				e.emit(Event{Type: EventLeased, Jobs: len(jobs)})
+				e.emit(Event{Type: EventLeased, Jobs: len(jobs), Target: t.Name})
 			}
 			for _, j := range jobs {
+				if probe {
+					t.startProbe(j.ID)
+					e.log.Info("probing target", "target", t.Name, "job", j.ID)
+				}
 				slots <- struct{}{}
 				wg.Add(1)
 				go func() {
@@ -295,13 +230,15 @@ func (e *Engine) dispatch(ctx, work context.Context, t *Target) {
 					e.nudgeFinisher()
 				}()
 			}
-			if len(jobs) == free && free > 0 {
+			if len(jobs) == n && !probe {
 				continue // there is probably more; look again at once
 			}
 		}
 		wait := e.opts.Poll
-		if paused {
-			wait = min(wait, time.Until(t.pausedUntil()))
+		if at := t.nextWake(); !at.IsZero() {
+			if d := time.Until(at); d > 0 {
+				wait = min(wait, d)
+			}
 		}
 		timer := time.NewTimer(wait)
 		select {
@@ -415,35 +352,4 @@ func backoff(r config.Retry, attempt int) time.Duration {
 		return 0
 	}
 	return time.Duration(rand.Int64N(int64(ceil)))
-}
-
-// Circuit states of a target.
-const (
-	CircuitClosed   = "closed"    // the target answers: work flows
-	CircuitOpen     = "open"      // the target is down: its actions wait
-	CircuitHalfOpen = "half_open" // probing whether it is back
-	CircuitPaused   = "paused"    // credentials refused: waits for an operator
-)
-
-// TargetStatus is how the engine sees one target now.
-type TargetStatus struct {
-	Name        string    `json:"name"`
-	Circuit     string    `json:"circuit"`
-	PausedUntil time.Time `json:"paused_until,omitzero"`
-	Reason      string    `json:"reason,omitempty"`
-}
-
-// Status reports every target's state, sorted by name.
-func (e *Engine) Status() []TargetStatus {
-	out := make([]TargetStatus, 0, len(e.targets))
-	for _, t := range e.targets {
-		st := TargetStatus{Name: t.Name, Circuit: CircuitClosed}
-		if until := t.pausedUntil(); time.Until(until) > 0 {
-			st.PausedUntil = until
-			st.Reason = "rate limited by the target"
-		}
-		out = append(out, st)
-	}
-	slices.SortFunc(out, func(a, b TargetStatus) int { return strings.Compare(a.Name, b.Name) })
-	return out
 }

@@ -38,6 +38,18 @@ func (e *Engine) runJob(stop, work context.Context, t *Target, job model.Job) {
 			e.release(work, &job, e.opts.Now())
 			return
 		}
+		// While the target is down only the probe goes through; the
+		// others go back to the queue without an attempt.
+		if ok, at := t.allow(job.ID); !ok {
+			e.release(work, &job, e.engineTime(at))
+			return
+		}
+		if a.Attempts > 0 {
+			if ok, wait := t.spendRetry(time.Now()); !ok {
+				e.release(work, &job, e.opts.Now().Add(wait))
+				return
+			}
+		}
 		cont := e.runAction(work, t, &job, i, &ref)
 		if !cont {
 			return
@@ -109,6 +121,7 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 	end.DurationMS = time.Since(began).Milliseconds()
 	end.Message = res.message
 
+	closed := t.record(ctx, job.ID, res.err, time.Now())
 	var b store.Batch
 	cont := true
 	switch {
@@ -120,10 +133,22 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 			res.change.At = now
 			b.Accounts = append(b.Accounts, *res.change)
 		}
-	case e.retryable(t, res.err, attempt):
+	case e.retryable(t, res.err, attempt, closed):
 		delay := max(res.err.RetryAfter, backoff(t.Retry, attempt))
-		if res.err.RetryAfter > 0 {
-			t.pause(now.Add(res.err.RetryAfter))
+		if res.err.Kind == connector.RateLimited {
+			// Nobody talks to the target before it said we may.
+			wait := res.err.RetryAfter
+			if wait <= 0 {
+				wait = t.Retry.Base
+			}
+			t.pause(time.Now().Add(wait))
+		}
+		if !closed {
+			// The target is down or refuses our credentials: the action
+			// waits for the probe, whatever its attempts so far.
+			if at := e.engineTime(t.nextWake()); at.After(now.Add(delay)) {
+				delay = at.Sub(now)
+			}
 		}
 		a.State, a.Error = model.ActionPending, actionError(res.err)
 		end.Outcome, end.ErrorKind, end.Status = "retry", string(res.err.Kind), res.err.Status
@@ -131,6 +156,12 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 		b.Actions = append(b.Actions, store.ActionUpdate{ID: a.ID, State: a.State, Attempts: attempt, Error: a.Error, At: now})
 		job.Attempts++
 		b.Jobs = append(b.Jobs, store.JobUpdate{ID: job.ID, State: model.JobPending, Attempts: job.Attempts, NextAt: now.Add(delay), At: now})
+		if res.change != nil {
+			// What the attempt established (a linked account) holds even
+			// though the action is not done.
+			res.change.At = now
+			b.Accounts = append(b.Accounts, *res.change)
+		}
 		cont = false
 	default:
 		a.State, a.Error = model.ActionFailed, actionError(res.err)
@@ -179,16 +210,31 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 	return cont
 }
 
-// retryable decides by kind whether to try again later.
-func (e *Engine) retryable(t *Target, err *connector.Error, attempt int) bool {
-	if attempt >= t.Retry.MaxAttempts {
-		return false
-	}
+// retryable decides by kind whether to try again later. A transient
+// failure while the target's circuit is open, or refused credentials,
+// never exhausts an action: the target is the problem, and its actions
+// wait for it rather than fail.
+func (e *Engine) retryable(t *Target, err *connector.Error, attempt int, closed bool) bool {
 	switch err.Kind {
-	case connector.RateLimited, connector.Unavailable, connector.Timeout, connector.Unknown:
+	case connector.Auth:
+		return !closed
+	case connector.RateLimited:
 		return true
+	case connector.Unavailable, connector.Timeout:
+		return !closed || attempt < t.Retry.MaxAttempts
+	case connector.Unknown, connector.Unverified:
+		return attempt < t.Retry.MaxAttempts
 	}
 	return false
+}
+
+// engineTime converts a wall-clock instant of the target's health (probe
+// times, Retry-After) to the engine's clock, which tests may shift.
+func (e *Engine) engineTime(at time.Time) time.Time {
+	if at.IsZero() {
+		return e.opts.Now()
+	}
+	return e.opts.Now().Add(time.Until(at))
 }
 
 func actionError(err *connector.Error) *model.ActionError {

@@ -54,15 +54,23 @@ func (e *Engine) attempt(ctx context.Context, t *Target, a *model.Action, ref *c
 		change.Delete = true
 		return result{change: change, message: msg}
 	case model.OpGrant:
-		msg := ""
 		if err := call(func() error { return t.Conn.Grant(ctx, *ref, a.Entitlements) }); err != nil {
 			if err.Kind != connector.Conflict {
 				return gone(t, a, err)
 			}
-			msg = "already granted on the target"
+			// "Already a member": believe it only after looking.
+			ok, rerr := e.hasEntitlements(ctx, t, ref, a.Entitlements)
+			if rerr != nil {
+				return result{err: rerr, message: "grant answered conflict; reading the membership back failed"}
+			}
+			if !ok {
+				return result{err: &connector.Error{Kind: connector.Unverified, Status: err.Status,
+					Message: "grant answered conflict (already a member), but the membership is not there: " + err.Message}}
+			}
+			change.Grant = a.Entitlements
+			return result{change: change, message: "already granted on the target (read back)"}
 		}
 		change.Grant = a.Entitlements
-		return result{change: change, message: msg}
 	case model.OpRevoke:
 		msg := ""
 		if err := call(func() error { return t.Conn.Revoke(ctx, *ref, a.Entitlements) }); err != nil {
@@ -72,11 +80,22 @@ func (e *Engine) attempt(ctx context.Context, t *Target, a *model.Action, ref *c
 			msg = "already revoked on the target"
 		}
 		change.Revoke = a.Entitlements
+		if msg == "" {
+			if verr := e.verify(ctx, t, a, ref); verr != nil {
+				return result{err: verr}
+			}
+			msg = "verified"
+		}
 		return result{change: change, message: msg}
 	default:
 		return result{err: connector.Errorf(connector.Validation, "unknown operation %q", a.Op)}
 	}
-	return result{change: change}
+	if verr := e.verify(ctx, t, a, ref); verr != nil {
+		// Known state records what the target really holds only once a
+		// retry succeeds and verifies.
+		return result{err: verr}
+	}
+	return result{change: change, message: "verified"}
 }
 
 // gone handles a not_found on an operation that needs the account: it was
@@ -142,7 +161,13 @@ func (e *Engine) create(ctx context.Context, t *Target, a *model.Action, ref *co
 	ref.Attributes = a.Attributes.Clone()
 	ch := linkChange(t, a, acct, true)
 	ch.Grant = append(ch.Grant, a.Entitlements...)
-	return result{change: ch, message: msg}
+	if verr := e.verify(ctx, t, a, ref); verr != nil {
+		// The account exists: link it even though the read-back
+		// disagrees, so a retry updates it instead of creating another.
+		ch.Attributes = nil
+		return result{err: verr, change: ch, message: msg}
+	}
+	return result{change: ch, message: joinMsg(msg, "verified")}
 }
 
 func linkChange(t *Target, a *model.Action, acct connector.Account, converged bool) *model.AccountChange {

@@ -183,6 +183,8 @@ type faults struct {
 	nextID     int
 	applied    map[FaultKind]uint64
 	window     time.Time // end of the latest announced Retry-After
+	announced  time.Time // when that Retry-After was sent
+	grace      time.Duration
 	violations []Violation
 }
 
@@ -314,11 +316,12 @@ func (f *faults) decide(method, p string, now time.Time) decision {
 }
 
 // announce opens a Retry-After window that later requests must respect.
-func (f *faults) announce(until time.Time) {
+func (f *faults) announce(now, until time.Time) {
 	f.mu.Lock()
 	if until.After(f.window) {
 		f.window = until
 	}
+	f.announced = now
 	f.mu.Unlock()
 }
 
@@ -327,6 +330,11 @@ func (f *faults) observe(now time.Time, seq uint64, method, p string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.window.IsZero() || !now.Before(f.window) {
+		return false
+	}
+	// A request that arrives within the grace after the 429 went out was
+	// most likely already on its way: the client could not have seen it.
+	if f.grace > 0 && now.Before(f.announced.Add(f.grace)) {
 		return false
 	}
 	f.violations = append(f.violations, Violation{Seq: seq, Time: now, Method: method, Path: p, WindowUntil: f.window})

@@ -41,7 +41,8 @@ func (s *Sim) inject(w http.ResponseWriter, rec *recorder, r *Rule) {
 		secs := int64(math.Ceil(retryAfter.Seconds()))
 		h.Set("Retry-After", strconv.FormatInt(secs, 10))
 		// the window is what the header says, not the finer duration
-		s.faults.announce(s.now().Add(time.Duration(secs) * time.Second))
+		now := s.now()
+		s.faults.announce(now, now.Add(time.Duration(secs)*time.Second))
 	}
 	for k, v := range r.Header {
 		h.Set(k, v)

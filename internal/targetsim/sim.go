@@ -49,6 +49,11 @@ type Options struct {
 	// PatchNoContent answers a successful PATCH with 204 instead of 200
 	// and the resource, which RFC 7644 §3.5.2 also allows.
 	PatchNoContent bool
+	// InFlightGrace: a request arriving within this long after a 429 was
+	// sent is not counted as a Retry-After violation, because a client
+	// with several connections may have sent it before the 429 reached
+	// it. Zero counts every request inside the window.
+	InFlightGrace time.Duration
 	// SeedFile is a JSON state file (see State) loaded by Serve. Callers of
 	// New load state with LoadState or LoadStateFile.
 	SeedFile string
@@ -92,10 +97,11 @@ func New(opts Options) *Sim {
 		s.sleep = sleepTimer
 	}
 	s.faults = newFaults(opts.Seed)
+	s.faults.grace = opts.InFlightGrace
 	s.log = newReqLog(opts.LogLimit, opts.DisableLog)
 	s.stats = newStats()
 	s.scim = newSCIM(s, opts)
-	s.surfaces = []surface{s.scim}
+	s.surfaces = []surface{s.scim, newREST(s)}
 	for _, sf := range s.surfaces {
 		sf.mount(s.mux)
 	}

@@ -40,9 +40,20 @@ type Observer interface {
 	Observe(resp *http.Response)
 }
 
+// Ender is implemented by auths that hold a session the target should
+// be told about when the connector closes (a logout).
+type Ender interface {
+	End(ctx context.Context, d Doer) error
+}
+
 // NewAuth builds the auth that cfg describes, resolving its secrets.
-// now is the clock for token expiry (nil: time.Now).
+// now is the clock for token expiry (nil: time.Now). A session auth
+// whose requests are paths needs the base URL: use New with WithBaseURL.
 func NewAuth(cfg AuthConfig, now func() time.Time) (Auth, error) {
+	return newAuth(cfg, now, "")
+}
+
+func newAuth(cfg AuthConfig, now func() time.Time, base string) (Auth, error) {
 	if now == nil {
 		now = time.Now
 	}
@@ -72,6 +83,8 @@ func NewAuth(cfg AuthConfig, now func() time.Time) (Auth, error) {
 		return apiKeyAuth{header: cfg.Header, query: cfg.Query, key: key}, nil
 	case AuthOAuth2:
 		return newOAuth2(cfg, now)
+	case AuthSession:
+		return newSession(cfg, base)
 	}
 	return nil, fmt.Errorf("auth.type: unknown auth type %q", cfg.Type)
 }

@@ -30,9 +30,10 @@ type Client struct {
 type Option func(*options)
 
 type options struct {
-	auth Auth
-	now  func() time.Time
-	base http.RoundTripper
+	auth    Auth
+	now     func() time.Time
+	base    http.RoundTripper
+	baseURL string
 }
 
 // WithAuth replaces the auth built from the config, for connectors that
@@ -46,6 +47,10 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 // for fault injection in tests.
 func WithTransport(rt http.RoundTripper) Option { return func(o *options) { o.base = rt } }
 
+// WithBaseURL is the connector's base URL, under which a session auth's
+// login and logout paths lie.
+func WithBaseURL(u string) Option { return func(o *options) { o.baseURL = u } }
+
 // New builds a client from cfg. Secrets are resolved at the first
 // request that needs them.
 func New(cfg Config, opts ...Option) (*Client, error) {
@@ -56,7 +61,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	}
 	auth := o.auth
 	if auth == nil {
-		auth = newLazyAuth(cfg.Auth, o.now)
+		auth = newLazyAuth(cfg.Auth, o.now, o.baseURL)
 	}
 	base := o.base
 	if base == nil {
@@ -206,6 +211,19 @@ func (r *Response) Failure() *connector.Error {
 		e.RetryAfter = connector.ParseRetryAfter(r.Header.Get("Retry-After"), now())
 	}
 	return e
+}
+
+// Close ends the auth's session, if it holds one (a logout, audited
+// under ctx's call), and releases idle connections.
+func (c *Client) Close(ctx context.Context) error {
+	defer c.raw.CloseIdleConnections()
+	e, ok := c.auth.(Ender)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	return e.End(ctx, c.raw)
 }
 
 // HTTPClient is the audited client without auth, for callers that must

@@ -194,7 +194,7 @@ func TestConfigCheck(t *testing.T) {
 			"auth.token (line 1): is required for auth type bearer",
 			"auth.username (line 1): does not apply to auth type bearer",
 		}},
-		{"unknown type", "auth:\n  type: kerberos", []string{"auth.type (line 2): unknown auth type \"kerberos\" (known: none, basic, bearer, api_key, oauth2)"}},
+		{"unknown type", "auth:\n  type: kerberos", []string{"auth.type (line 2): unknown auth type \"kerberos\" (known: none, basic, bearer, api_key, oauth2, session)"}},
 		{"api key needs a place", "auth:\n  type: api_key\n  key: ${env:K}", []string{"auth (line 1): api_key needs either header (name of the header) or query (name of the query parameter)"}},
 		{"oauth2", "auth:\n  type: oauth2\n  token_url: ftp://x\n  client_id: a\n  auth_style: body", []string{
 			"auth.client_secret (line 1): is required for auth type oauth2",
@@ -208,17 +208,23 @@ func TestConfigCheck(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			node, err := yamlx.Parse([]byte(tc.yaml))
-			require.NoError(t, err)
-			var cfg httpx.Config
-			require.Empty(t, yamlx.Decode(node, &cfg, ""))
-			var got []string
-			for _, p := range cfg.Check(node, "") {
-				got = append(got, p.String())
-			}
-			require.Equal(t, tc.want, got)
+			require.Equal(t, tc.want, checkConfig(t, tc.yaml))
 		})
 	}
+}
+
+// checkConfig decodes settings and returns Check's problems as strings.
+func checkConfig(t *testing.T, src string) []string {
+	t.Helper()
+	node, err := yamlx.Parse([]byte(src))
+	require.NoError(t, err)
+	var cfg httpx.Config
+	require.Empty(t, yamlx.Decode(node, &cfg, ""))
+	var got []string
+	for _, p := range cfg.Check(node, "") {
+		got = append(got, p.String())
+	}
+	return got
 }
 
 func TestConfigSecretsAreReferences(t *testing.T) {

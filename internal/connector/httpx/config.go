@@ -53,6 +53,9 @@ const (
 	AuthBearer = "bearer"
 	AuthAPIKey = "api_key"
 	AuthOAuth2 = "oauth2"
+	// AuthSession logs in with a configured request and keeps the
+	// session (a cookie, or a token from the answer) for every request.
+	AuthSession = "session"
 )
 
 // AuthConfig says how requests prove who sends them. Only the keys of the
@@ -63,6 +66,14 @@ const (
 //	auth: {type: api_key, header: X-API-Key, key: "${env:KEY}"}   # or query: api_key
 //	auth: {type: oauth2, token_url: https://idp/token, client_id: accord,
 //	       client_secret: "${env:SECRET}", scopes: [scim]}
+//	auth: {type: session, username: svc, password: "${env:PW}",
+//	       login: {url: /session, body: '{"username": {{ username }}, "password": {{ password }}}'},
+//	       logout: {method: DELETE, url: /session}}
+//
+// A session auth keeps the cookies of the login answer (or only the one
+// named by cookie) in one jar per target, or, with token_path, reads a
+// token from the login answer and sends it in header (default
+// Authorization, with prefix "Bearer "). See SessionRequest.
 type AuthConfig struct {
 	Type string `yaml:"type"`
 
@@ -84,15 +95,22 @@ type AuthConfig struct {
 	// body) or auto (try both; costs a second token request on failure).
 	AuthStyle     string        `yaml:"auth_style"`
 	RefreshBefore time.Duration `yaml:"refresh_before"`
+
+	Login     *SessionRequest `yaml:"login"`
+	Logout    *SessionRequest `yaml:"logout"`
+	Cookie    string          `yaml:"cookie"`
+	TokenPath string          `yaml:"token_path"`
+	Prefix    *string         `yaml:"prefix"`
 }
 
 // keysByType lists the keys each type accepts besides `type`.
 var keysByType = map[string][]string{
-	AuthNone:   nil,
-	AuthBasic:  {"username", "password"},
-	AuthBearer: {"token"},
-	AuthAPIKey: {"header", "query", "key"},
-	AuthOAuth2: {"token_url", "client_id", "client_secret", "scopes", "endpoint_params", "auth_style", "refresh_before"},
+	AuthNone:    nil,
+	AuthBasic:   {"username", "password"},
+	AuthBearer:  {"token"},
+	AuthAPIKey:  {"header", "query", "key"},
+	AuthOAuth2:  {"token_url", "client_id", "client_secret", "scopes", "endpoint_params", "auth_style", "refresh_before"},
+	AuthSession: {"username", "password", "login", "logout", "cookie", "token_path", "header", "prefix"},
 }
 
 // Check reports what is wrong with c beyond its YAML shape. node is the
@@ -124,7 +142,7 @@ func (c Config) Check(node *yaml.Node, base string) yamlx.Problems {
 	}
 	allowed, ok := keysByType[typ]
 	if !ok {
-		add(yamlx.Join(ab, "type"), "unknown auth type %q (known: none, basic, bearer, api_key, oauth2)", a.Type)
+		add(yamlx.Join(ab, "type"), "unknown auth type %q (known: none, basic, bearer, api_key, oauth2, session)", a.Type)
 		return ps
 	}
 	set := a.setKeys()
@@ -171,6 +189,8 @@ func (c Config) Check(node *yaml.Node, base string) yamlx.Problems {
 		if a.RefreshBefore < 0 {
 			add(yamlx.Join(ab, "refresh_before"), "must not be negative")
 		}
+	case AuthSession:
+		ps = append(ps, a.checkSession(lines, ab)...)
 	}
 	ps.Sort()
 	return ps
@@ -213,6 +233,11 @@ func (a AuthConfig) setKeys() []string {
 	add("endpoint_params", len(a.EndpointParams) > 0)
 	add("auth_style", a.AuthStyle != "")
 	add("refresh_before", a.RefreshBefore != 0)
+	add("login", a.Login != nil)
+	add("logout", a.Logout != nil)
+	add("cookie", a.Cookie != "")
+	add("token_path", a.TokenPath != "")
+	add("prefix", a.Prefix != nil)
 	return ks
 }
 
@@ -234,6 +259,10 @@ func CheckURL(s string) error {
 	}
 	return nil
 }
+
+// ValidHeaderName reports whether h is a legal HTTP header name (a
+// token), for connectors that take header names from config.
+func ValidHeaderName(h string) bool { return validHeaderName(h) }
 
 func validHeaderName(h string) bool {
 	if h == "" {

@@ -13,15 +13,16 @@ import (
 // target is opened: planning, reports and config checks open every target
 // but send nothing, and must work where the credentials are not present.
 type lazyAuth struct {
-	cfg AuthConfig
-	now func() time.Time
+	cfg  AuthConfig
+	now  func() time.Time
+	base string
 
 	mu sync.Mutex
 	a  Auth
 }
 
-func newLazyAuth(cfg AuthConfig, now func() time.Time) *lazyAuth {
-	return &lazyAuth{cfg: cfg, now: now}
+func newLazyAuth(cfg AuthConfig, now func() time.Time, base string) *lazyAuth {
+	return &lazyAuth{cfg: cfg, now: now, base: base}
 }
 
 // get builds the auth once it can; a failure is not kept, so setting a
@@ -32,7 +33,7 @@ func (l *lazyAuth) get() (Auth, error) {
 	if l.a != nil {
 		return l.a, nil
 	}
-	a, err := NewAuth(l.cfg, l.now)
+	a, err := newAuth(l.cfg, l.now, l.base)
 	if err != nil {
 		return nil, &connector.Error{Kind: connector.Auth, Message: "credentials unavailable: " + err.Error(), Err: err}
 	}
@@ -64,7 +65,21 @@ func (l *lazyAuth) Sensitive() (headers, query []string) {
 		}
 		return nil, []string{l.cfg.Query}
 	}
+	if l.cfg.Type == AuthSession && l.cfg.TokenPath != "" && l.cfg.Header != "" {
+		return []string{l.cfg.Header}, nil
+	}
 	return nil, nil
+}
+
+// End ends a session only if one was ever started.
+func (l *lazyAuth) End(ctx context.Context, d Doer) error {
+	l.mu.Lock()
+	a := l.a
+	l.mu.Unlock()
+	if e, ok := a.(Ender); ok {
+		return e.End(ctx, d)
+	}
+	return nil
 }
 
 func (l *lazyAuth) Observe(resp *http.Response) {

@@ -1,0 +1,388 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/accord-iam/accord/internal/app"
+	"github.com/accord-iam/accord/internal/audit"
+	_ "github.com/accord-iam/accord/internal/connector/scim"
+	"github.com/accord-iam/accord/internal/engine"
+	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/notify"
+	"github.com/accord-iam/accord/internal/store"
+	"github.com/accord-iam/accord/internal/targetsim"
+)
+
+const simConfig = `
+store:
+  path: accord.db
+sources:
+  - name: hr
+    format: csv
+    path: hr.csv
+    key: employee_id
+    start: start_date
+    end: end_date
+    columns:
+      - {name: employee_id, type: string, required: true}
+      - {name: first_name, type: string, required: true}
+      - {name: last_name, type: string, required: true}
+      - {name: email, type: email, required: true}
+      - {name: department, type: enum, values: [Sales, Engineering, Finance]}
+      - {name: title, type: string}
+      - {name: start_date, type: date, required: true}
+      - {name: end_date, type: date}
+targets:
+  - name: saas
+    type: scim
+    connection:
+      url: %s/scim/v2
+      auth: {type: bearer, token: "${env:CHAOS_SIM_TOKEN}"}
+      entitlements_by: displayName
+    account:
+      userName: "{{ email }}"
+      displayName: "{{ first_name }} {{ last_name }}"
+      title: "{{ title }}"
+      urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber: "{{ key }}"
+    birthright: [all-staff]
+    concurrency: %d
+    retry: {max_attempts: 12, base: 20ms, max: 300ms}
+    failure: {open_after: 5, probe_after: 100ms, probe_max: 400ms, auth_probe: 200ms}
+policy:
+  roles:
+    - name: sales
+      when: department == "Sales"
+      grants: [{target: saas, entitlements: [crm, sales-drive]}]
+    - name: engineering
+      when: department == "Engineering"
+      grants: [{target: saas, entitlements: [github, jira]}]
+  thresholds: {creates: "100000"}
+engine:
+  poll: 20ms
+  lease: 5s
+`
+
+var chaosDepts = []string{"Sales", "Engineering", "Finance"}
+
+// simWorld is an accord installation provisioning a simulated SCIM target.
+type simWorld struct {
+	t      *testing.T
+	dir    string
+	sim    *targetsim.Sim
+	app    *app.App
+	alerts *alertLog
+}
+
+type alertLog struct {
+	mu sync.Mutex
+	ev []notify.Event
+}
+
+func (l *alertLog) Notify(_ context.Context, ev notify.Event) {
+	l.mu.Lock()
+	l.ev = append(l.ev, ev)
+	l.mu.Unlock()
+}
+
+func (l *alertLog) count(k notify.Kind) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, e := range l.ev {
+		if e.Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+func newSimWorld(t *testing.T, persons, concurrency int, opts targetsim.Options) *simWorld {
+	t.Helper()
+	t.Setenv("CHAOS_SIM_TOKEN", "chaos-token-1234")
+	opts.Token = "chaos-token-1234"
+	sim := targetsim.New(opts)
+	base, err := sim.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { sim.Close() })
+	for _, g := range []string{"all-staff", "crm", "sales-drive", "github", "jira"} {
+		_, err := sim.SCIM().CreateGroup(g)
+		require.NoError(t, err)
+	}
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), fmt.Appendf(nil, simConfig, base, concurrency), 0o600))
+	w := &simWorld{t: t, dir: dir, sim: sim, alerts: &alertLog{}}
+	w.writeFeed(persons, nil)
+	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{Logger: quietLogger()})
+	require.NoError(t, err)
+	a.Notifier = w.alerts
+	t.Cleanup(func() { a.Close(context.Background()) })
+	w.app = a
+	_, err = a.Import(context.Background(), "")
+	require.NoError(t, err)
+	return w
+}
+
+// writeFeed writes persons rows; edit may change a row's fields.
+func (w *simWorld) writeFeed(persons int, edit func(i int, row []string)) {
+	var b strings.Builder
+	b.WriteString("employee_id,first_name,last_name,email,department,title,start_date,end_date\n")
+	for i := 0; i < persons; i++ {
+		row := []string{fmt.Sprintf("E%05d", i), "First", fmt.Sprintf("Last%d", i), fmt.Sprintf("p%d@example.com", i),
+			chaosDepts[i%3], "Engineer", "2026-01-01", ""}
+		if edit != nil {
+			edit(i, row)
+		}
+		b.WriteString(strings.Join(row, ",") + "\n")
+	}
+	require.NoError(w.t, os.WriteFile(filepath.Join(w.dir, "hr.csv"), []byte(b.String()), 0o600))
+}
+
+// runUntilDone executes everything executable, calling observe on each
+// engine event (from engine goroutines).
+func (w *simWorld) runUntilDone(observe func(engine.Event)) {
+	w.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	changed := make(chan struct{}, 1)
+	eng := w.app.NewEngine(app.EngineOptions{OnEvent: func(ev engine.Event) {
+		if observe != nil {
+			observe(ev)
+		}
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	}})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = eng.Run(ctx)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	deadline := time.After(90 * time.Second)
+	for {
+		runs, err := w.app.Store.ListRuns(context.Background(), store.RunQuery{States: []model.RunState{model.RunPending, model.RunRunning}})
+		require.NoError(w.t, err)
+		if len(runs) == 0 {
+			return
+		}
+		select {
+		case <-changed:
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			w.t.Fatalf("runs did not finish: %+v; engine: %+v", runs, eng.Status())
+		}
+	}
+}
+
+// checkTarget asserts the simulator holds exactly the desired state for
+// persons 0..n-1 (all active, attributes and memberships as policy says).
+func (w *simWorld) checkTarget(n int) {
+	w.t.Helper()
+	users := w.sim.SCIM().Users()
+	require.Len(w.t, users, n, "one account per person, no duplicate")
+	byID := map[string]targetsim.Resource{}
+	for _, u := range users {
+		byID[u.ID] = u
+	}
+	members := map[string]map[string]bool{}
+	for _, g := range w.sim.SCIM().Groups() {
+		m := map[string]bool{}
+		for _, id := range w.sim.SCIM().Members(g.ID) {
+			m[byID[id].Str("userName")] = true
+		}
+		members[g.Str("displayName")] = m
+	}
+	seen := map[string]bool{}
+	for _, u := range users {
+		seen[u.Str("userName")] = true
+	}
+	for i := 0; i < n; i++ {
+		email := fmt.Sprintf("p%d@example.com", i)
+		require.True(w.t, seen[email], email)
+		u, ok := w.sim.SCIM().UserByName(email)
+		require.True(w.t, ok)
+		require.Equal(w.t, true, u.Get("active"), email)
+		require.Equal(w.t, fmt.Sprintf("First Last%d", i), u.Str("displayName"))
+		want := map[string]bool{"all-staff": true}
+		switch chaosDepts[i%3] {
+		case "Sales":
+			want["crm"], want["sales-drive"] = true, true
+		case "Engineering":
+			want["github"], want["jira"] = true, true
+		}
+		for g, m := range members {
+			require.Equal(w.t, want[g], m[email], "%s in %s", email, g)
+		}
+	}
+}
+
+// TestChaosRunConvergesThroughFaults runs 1,000 persons while the target
+// first fails 20% of requests with 503, then answers bursts of 429 with
+// Retry-After, then goes down and comes back. Every action must end
+// succeeded, the target must hold exactly the desired state, no request
+// may arrive inside a Retry-After window, the outage must alert once, and
+// the audit must hold every attempt.
+func TestChaosRunConvergesThroughFaults(t *testing.T) {
+	const persons = 1000
+	// Requests already in flight when a 429 is sent cannot have seen it.
+	w := newSimWorld(t, persons, 8, targetsim.Options{Seed: 42, InFlightGrace: 250 * time.Millisecond, LogLimit: 200000})
+	run, _, err := w.app.Enforce(context.Background(), app.Filter{}, "chaos")
+	require.NoError(t, err)
+	require.Equal(t, model.RunPending, run.State)
+	r0, err := w.app.Store.GetRun(context.Background(), run.ID)
+	require.NoError(t, err)
+	total := int64(r0.Counts[model.ActionPending])
+
+	_, err = w.sim.AddFault(targetsim.Rule{Kind: targetsim.FaultFail, Fraction: 0.2, Status: 503})
+	require.NoError(t, err)
+	var done atomic.Int64
+	var phase atomic.Int32
+	var mu sync.Mutex
+	next := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		d := done.Load()
+		switch {
+		case phase.Load() == 0 && d >= total*3/10:
+			phase.Store(1)
+			w.sim.ClearFaults()
+			// Bursts of 429: thirty answers in a row tell accord to wait.
+			_, err := w.sim.AddFault(targetsim.Rule{Kind: targetsim.FaultRateLimit, Times: 30, RetryAfter: targetsim.Duration(time.Second)})
+			require.NoError(t, err)
+		case phase.Load() == 1 && d >= total*5/10:
+			phase.Store(2)
+			w.sim.ClearFaults()
+			// Down for a while: connections refused, then back by itself.
+			_, err := w.sim.AddFault(targetsim.Rule{Kind: targetsim.FaultDown, Refuse: true, For: targetsim.Duration(1500 * time.Millisecond)})
+			require.NoError(t, err)
+		}
+	}
+	w.runUntilDone(func(ev engine.Event) {
+		if ev.Type == engine.EventAction && ev.Outcome == "succeeded" {
+			done.Add(1)
+			next()
+		}
+	})
+	require.Equal(t, int32(2), phase.Load(), "every phase ran")
+
+	r, err := w.app.Store.GetRun(context.Background(), run.ID)
+	require.NoError(t, err)
+	require.Equal(t, model.RunSucceeded, r.State, "counts: %v", r.Counts)
+	w.checkTarget(persons)
+	require.Empty(t, w.sim.Violations(), "no request inside a Retry-After window")
+	require.Equal(t, 1, w.alerts.count(notify.TargetDown), "one alert per outage, not one per action")
+	require.Equal(t, 1, w.alerts.count(notify.TargetBack))
+
+	stats := w.sim.Stats()
+	t.Logf("requests: %d, actions: %d, faults: %v", stats.Requests, total, stats.Faults)
+	// Every attempt has its start and end records.
+	acts, err := w.app.Store.ListActions(context.Background(), store.ActionQuery{RunID: run.ID})
+	require.NoError(t, err)
+	starts, ends := map[int64]int{}, map[int64]int{}
+	recs, err := w.app.Store.ListAudit(context.Background(), store.AuditQuery{RunID: run.ID, Kinds: []audit.Kind{audit.KindAttemptStart, audit.KindAttemptEnd}})
+	require.NoError(t, err)
+	for _, rec := range recs {
+		if rec.Kind == audit.KindAttemptStart {
+			starts[rec.ActionID]++
+		} else {
+			ends[rec.ActionID]++
+		}
+	}
+	retried := 0
+	for _, a := range acts {
+		require.Equal(t, a.Attempts, starts[a.ID], "action %d", a.ID)
+		require.Equal(t, a.Attempts, ends[a.ID], "action %d", a.ID)
+		if a.Attempts > 1 {
+			retried++
+		}
+	}
+	require.Positive(t, retried, "the faults caused retries")
+	// And every request the target saw on behalf of an action is in the
+	// audit as an exchange of that action.
+	exchanges, err := w.app.Store.ListAudit(context.Background(), store.AuditQuery{RunID: run.ID, Kinds: []audit.Kind{audit.KindExchange}})
+	require.NoError(t, err)
+	byAction := map[string]int{}
+	for _, x := range exchanges {
+		byAction[fmt.Sprint(x.ActionID)]++
+	}
+	var missing []string
+	for _, req := range w.sim.Requests() {
+		corr := req.Header.Get("X-Correlation-ID")
+		if corr == "" || req.Status == 0 {
+			continue
+		}
+		_, id, _ := strings.Cut(corr, "/")
+		if byAction[id] == 0 {
+			missing = append(missing, corr)
+		}
+	}
+	sort.Strings(missing)
+	require.Empty(t, missing, "requests without an audit record")
+}
+
+// TestValidationErrorFailsOnlyThatPerson: a 400 for one person's attribute
+// parks that person's action as failed, with the target's message and the
+// attribute, skips only their later actions, and lets everyone else through.
+func TestValidationErrorFailsOnlyThatPerson(t *testing.T) {
+	w := newSimWorld(t, 30, 4, targetsim.Options{})
+	// The target refuses person 7's title.
+	w.writeFeed(30, func(i int, row []string) {
+		if i == 7 {
+			row[5] = "Engineer 7"
+		}
+	})
+	_, err := w.app.Import(context.Background(), "")
+	require.NoError(t, err)
+	_, err = w.sim.AddFault(targetsim.Rule{Kind: targetsim.FaultFail, Method: "POST", Path: "/scim/v2/Users", Status: 400,
+		Body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"400","scimType":"invalidValue","detail":"Attribute 'title' is not valid"}`,
+		Times: 1, Pattern: "", Header: nil})
+	require.NoError(t, err)
+	run, _, err := w.app.Enforce(context.Background(), app.Filter{}, "test")
+	require.NoError(t, err)
+	w.runUntilDone(nil)
+	acts, err := w.app.Store.ListActions(context.Background(), store.ActionQuery{RunID: run.ID, States: []model.ActionState{model.ActionFailed, model.ActionSkipped}})
+	require.NoError(t, err)
+	require.Len(t, acts, 2, "the failed create and its skipped grant")
+	require.Equal(t, model.ActionFailed, acts[0].State)
+	require.Equal(t, "validation", acts[0].Error.Kind)
+	require.Equal(t, 400, acts[0].Error.Status)
+	require.Equal(t, "title", acts[0].Error.Attribute)
+	require.Contains(t, acts[0].Error.Message, "not valid")
+	require.Equal(t, 1, acts[0].Attempts, "not retried")
+	require.Equal(t, model.ActionSkipped, acts[1].State)
+	require.Equal(t, acts[0].PersonKey, acts[1].PersonKey)
+	require.Len(t, w.sim.SCIM().Users(), 29, "everyone else is provisioned")
+	require.Equal(t, 1, w.alerts.count(notify.ActionFailed))
+}
+
+// TestAuthFailurePausesTheTarget: credentials refused even after a
+// refresh pause the target's queue and alert once; when the target
+// accepts them again, the queue resumes by itself and nothing is lost.
+func TestAuthFailurePausesTheTarget(t *testing.T) {
+	w := newSimWorld(t, 20, 4, targetsim.Options{})
+	_, err := w.sim.AddFault(targetsim.Rule{Kind: targetsim.FaultFail, Status: 401, Times: 3})
+	require.NoError(t, err)
+	run, _, err := w.app.Enforce(context.Background(), app.Filter{}, "test")
+	require.NoError(t, err)
+	w.runUntilDone(nil)
+	r, err := w.app.Store.GetRun(context.Background(), run.ID)
+	require.NoError(t, err)
+	require.Equal(t, model.RunSucceeded, r.State, "counts %v", r.Counts)
+	w.checkTarget(20)
+	require.Equal(t, 1, w.alerts.count(notify.TargetAuthFailed))
+	require.Equal(t, 1, w.alerts.count(notify.TargetBack))
+}

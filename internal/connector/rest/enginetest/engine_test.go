@@ -1,0 +1,161 @@
+// Package enginetest runs the REST connector under the real engine:
+// import, plan, execute, against the simulator's session-login API. It
+// is a package of its own so that the connector's tests do not depend on
+// the engine's.
+package enginetest_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/accord-iam/accord/internal/app"
+	"github.com/accord-iam/accord/internal/engine"
+	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/store"
+	"github.com/accord-iam/accord/internal/targetsim"
+
+	_ "github.com/accord-iam/accord/internal/connector/rest"
+)
+
+const config = `
+store: {path: accord.db}
+sources:
+  - name: hr
+    format: csv
+    path: hr.csv
+    key: employee_id
+    start: start_date
+    columns:
+      - {name: employee_id, type: string, required: true}
+      - {name: email, type: email, required: true}
+      - {name: start_date, type: date, required: true}
+targets:
+  - name: jc
+    type: rest
+    connection:
+      url: "%s"
+      auth: {type: session, username: svc, password: "${file:%s}",
+             login: {url: /session, body: '{"username": {{ username }}, "password": {{ password }}}'},
+             logout: {url: /session}}
+      response: {entitlements: "$.memberOf[*]", active: {path: $.suspended, equals: false}}
+      operations:
+        create: {url: /users, body: '{"username": {{ account.username }}}'}
+        get: {url: "/users/{{ native_id }}"}
+        find: {url: "/users?username={{ account.username }}", response: {items: "$.results[*]"}, match: [username]}
+        disable: {method: PUT, url: "/users/{{ native_id }}", body: '{"suspended": true}'}
+        grant: {url: "/usergroups/{{ entitlement }}/members", body: '{"op": "add", "type": "user", "id": {{ native_id }}}'}
+        revoke: {method: DELETE, url: "/usergroups/{{ entitlement }}/members/{{ native_id }}"}
+    account:
+      username: "{{ email }}"
+    birthright: [%s]
+    concurrency: 4
+engine: {poll: 20ms, lease: 2s}
+`
+
+func TestEngineGrantsNineGroupsInOneSession(t *testing.T) {
+	sim := targetsim.New(targetsim.Options{})
+	base, err := sim.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sim.Close() })
+	sim.REST().Configure(targetsim.RESTOptions{Session: true, Username: "svc", Password: "pw-Engine-9x"})
+	groups := make([]string, 9)
+	for i := range groups {
+		groups[i] = fmt.Sprintf("grp-%d", i+1)
+		_, err := sim.REST().AddGroup(groups[i], "")
+		require.NoError(t, err)
+	}
+	// An account that exists already: create answers 409, the engine finds and links it.
+	existing, err := sim.REST().AddUser(map[string]any{"username": "p3@example.com"})
+	require.NoError(t, err)
+
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	require.NoError(t, os.WriteFile(pw, []byte("pw-Engine-9x"), 0o600))
+	cfg := fmt.Sprintf(config, base+"/rest/v1", pw, strings.Join(groups, ", "))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
+	csv := "employee_id,email,start_date\nP1,p1@example.com,2026-01-01\nP2,p2@example.com,2026-01-01\nP3,p3@example.com,2026-01-01\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(csv), 0o600))
+
+	now := func() time.Time { return time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC) }
+	ctx := context.Background()
+	a, err := app.Open(ctx, filepath.Join(dir, "accord.yaml"), app.Options{Now: now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	t.Cleanup(func() { a.Close(context.Background()) })
+	_, err = a.Import(ctx, "")
+	require.NoError(t, err)
+	run, _, err := a.Enforce(ctx, app.Filter{}, "test")
+	require.NoError(t, err)
+	require.NotNil(t, run)
+	drain(t, a)
+	got, err := a.Store.GetRun(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, model.RunSucceeded, got.State)
+
+	for _, p := range []string{"p1", "p2", "p3"} {
+		u, ok := sim.REST().UserByName(p + "@example.com")
+		require.True(t, ok, p)
+		require.Equal(t, groups, u.Groups, p)
+		for _, g := range groups {
+			var n int
+			for _, c := range sim.REST().Calls() {
+				if c.Method == "POST" && c.RawPath == "/rest/v1/usergroups/"+g+"/members" {
+					n++
+				}
+			}
+			require.Equal(t, 3, n, "one grant per person to %s", g)
+		}
+	}
+	u, _ := sim.REST().UserByName("p3@example.com")
+	require.Equal(t, existing, u.ID, "linked, not duplicated")
+	require.Len(t, sim.REST().Users(), 3)
+	for _, r := range sim.RequestsTo("", "/rest/v1/usergroups/") {
+		require.Equal(t, http.StatusNoContent, r.Status, "no 409: %s %s", r.Method, r.Path)
+	}
+	require.Equal(t, 1, sim.REST().Logins(), "concurrent workers shared one session")
+}
+
+// drain runs an engine until no run is executable, waking on its events.
+func drain(t *testing.T, a *app.App) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	events := make(chan engine.Event, 64)
+	eng := a.NewEngine(app.EngineOptions{OnEvent: func(ev engine.Event) {
+		select {
+		case events <- ev:
+		default:
+		}
+	}})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = eng.Run(ctx)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	deadline := time.After(60 * time.Second)
+	for {
+		runs, err := a.Store.ListRuns(context.Background(), store.RunQuery{States: []model.RunState{model.RunPending, model.RunRunning}})
+		require.NoError(t, err)
+		if len(runs) == 0 {
+			return
+		}
+		select {
+		case <-events:
+		case <-time.After(200 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("runs did not finish: %+v", runs)
+		}
+	}
+}

@@ -1,0 +1,107 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/accord-iam/accord/internal/connector"
+	"github.com/accord-iam/accord/internal/model"
+)
+
+// verify reads the account back after a write and compares what the
+// action was about: the attributes it set, the active flag, the
+// memberships. A 200 that the target did not honour is an error of kind
+// unverified, never a green status.
+func (e *Engine) verify(ctx context.Context, t *Target, a *model.Action, ref *connector.AccountRef) *connector.Error {
+	if !t.Failure.VerifyOn() || !t.Conn.Capabilities().Read || ref.NativeID == "" {
+		return nil
+	}
+	if err := t.gate(ctx); err != nil {
+		return connector.AsError(err)
+	}
+	got, err := t.Conn.Get(ctx, *ref)
+	if err != nil {
+		ce := connector.AsError(err)
+		if ce.Kind == connector.NotFound && a.Op != model.OpDelete {
+			return &connector.Error{Kind: connector.Unverified, Message: "read back: the account is not there after " + string(a.Op), Err: err}
+		}
+		if a.Op == model.OpDelete && ce.Kind == connector.NotFound {
+			return nil
+		}
+		return ce
+	}
+	var diffs []string
+	switch a.Op {
+	case model.OpDelete:
+		return &connector.Error{Kind: connector.Unverified, Message: "read back: the account still exists after delete"}
+	case model.OpCreate, model.OpUpdate:
+		for _, k := range a.Attributes.Keys() {
+			want := a.Attributes[k]
+			have, ok := got.Attributes[k]
+			if !ok && model.ValueEqual(want, nil) {
+				continue
+			}
+			if !ok || !model.ValueEqual(want, have) {
+				diffs = append(diffs, fmt.Sprintf("%s is %q, expected %q", k, model.FormatValue(have), model.FormatValue(want)))
+			}
+		}
+		if a.Op == model.OpCreate && !got.Active {
+			diffs = append(diffs, "the account is inactive")
+		}
+	case model.OpEnable:
+		if !got.Active {
+			diffs = append(diffs, "the account is still inactive")
+		}
+	case model.OpDisable:
+		if got.Active {
+			diffs = append(diffs, "the account is still active")
+		}
+	}
+	if got.Entitlements != nil {
+		switch a.Op {
+		case model.OpGrant, model.OpCreate:
+			for _, ent := range a.Entitlements {
+				if !slices.Contains(got.Entitlements, ent) {
+					diffs = append(diffs, fmt.Sprintf("not a member of %s", ent))
+				}
+			}
+		case model.OpRevoke:
+			for _, ent := range a.Entitlements {
+				if slices.Contains(got.Entitlements, ent) {
+					diffs = append(diffs, fmt.Sprintf("still a member of %s", ent))
+				}
+			}
+		}
+	}
+	if len(diffs) == 0 {
+		return nil
+	}
+	return &connector.Error{Kind: connector.Unverified, Message: "read back after " + string(a.Op) + ": " + strings.Join(diffs, "; ")}
+}
+
+// hasEntitlement reads the account back to see whether a grant answered
+// with a conflict ("already a member") is really in place.
+func (e *Engine) hasEntitlements(ctx context.Context, t *Target, ref *connector.AccountRef, ents []string) (bool, *connector.Error) {
+	caps := t.Conn.Capabilities()
+	if !caps.Read || !caps.EntitlementsOnRead || ref.NativeID == "" {
+		return true, nil // nothing better to go on than the target's word
+	}
+	if err := t.gate(ctx); err != nil {
+		return false, connector.AsError(err)
+	}
+	got, err := t.Conn.Get(ctx, *ref)
+	if err != nil {
+		return false, connector.AsError(err)
+	}
+	if got.Entitlements == nil {
+		return true, nil
+	}
+	for _, ent := range ents {
+		if !slices.Contains(got.Entitlements, ent) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
