@@ -4,9 +4,11 @@ import (
 	"context"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -152,4 +154,97 @@ func openStore(t *testing.T, dir string) store.Store {
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+// TestServeKilledRepeatedlyLosesNothing kills `accord serve` with SIGKILL
+// at random moments twenty times during a 1,000-person run, restarting it
+// each time, then lets it finish: the target holds exactly one account per
+// person with exactly the desired memberships, and every action succeeded.
+func TestServeKilledRepeatedlyLosesNothing(t *testing.T) {
+	const persons = 1000
+	w := newE2E(t, persons, 8)
+	cfgPath := filepath.Join(w.dir, "accord.yaml")
+	cfg, err := os.ReadFile(cfgPath)
+	require.NoError(t, err)
+	cfg = append(cfg, []byte("api:\n  listen: 127.0.0.1:0\n")...)
+	require.NoError(t, os.WriteFile(cfgPath, cfg, 0o600))
+
+	rng := rand.New(rand.NewPCG(11, 3))
+	serve := func() (*exec.Cmd, *strings.Builder, chan error) {
+		cmd := accordCmd(t, w.dir, "serve", "-c", "accord.yaml", "--log-level", "warn")
+		out := &strings.Builder{}
+		cmd.Stdout, cmd.Stderr = out, out
+		require.NoError(t, cmd.Start())
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		return cmd, out, exited
+	}
+	for kill := 0; kill < 20; kill++ {
+		before := len(w.sim.Requests())
+		cmd, out, exited := serve()
+		want := before + 1 + rng.IntN(300)
+		for len(w.sim.Requests()) < want {
+			select {
+			case err := <-exited:
+				t.Fatalf("serve exited by itself: %v\n%s", err, out)
+			case <-time.After(time.Millisecond):
+			}
+		}
+		require.NoError(t, cmd.Process.Kill())
+		<-exited
+	}
+	// The last one runs to the end.
+	cmd, out, exited := serve()
+	st := openStore(t, w.dir)
+	ctx := context.Background()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		users := len(w.sim.SCIM().Users())
+		runs, err := st.ListRuns(ctx, store.RunQuery{States: []model.RunState{model.RunPending, model.RunRunning, model.RunHeld}})
+		require.NoError(t, err)
+		if users >= persons && len(runs) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not done: %d users, unfinished runs %+v\n%s", users, runs, out)
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("serve exited: %v\n%s", err, out)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, <-exited, out.String())
+
+	users := w.sim.SCIM().Users()
+	require.Len(t, users, persons, "one account per person, no duplicate")
+	names := map[string]string{}
+	for _, u := range users {
+		names[u.ID] = u.Str("userName")
+	}
+	for _, g := range []struct {
+		name string
+		want func(i int) bool
+	}{
+		{"all-staff", func(int) bool { return true }},
+		{"crm", func(i int) bool { return i%3 == 0 }},
+		{"jira", func(i int) bool { return i%3 == 1 }},
+	} {
+		grp, ok := w.sim.SCIM().GroupByName(g.name)
+		require.True(t, ok)
+		in := map[string]bool{}
+		for _, id := range w.sim.SCIM().Members(grp.ID) {
+			in[names[id]] = true
+		}
+		for i := 0; i < persons; i++ {
+			email := "p" + strconv.Itoa(i) + "@example.com"
+			require.Equal(t, g.want(i), in[email], "%s in %s", email, g.name)
+		}
+	}
+	acts, err := st.ListActions(ctx, store.ActionQuery{})
+	require.NoError(t, err)
+	for _, a := range acts {
+		require.Contains(t, []model.ActionState{model.ActionSucceeded, model.ActionCancelled}, a.State, "action %d %s %s: %+v", a.ID, a.Op, a.PersonKey, a.Error)
+	}
 }

@@ -58,7 +58,7 @@ targets:
     birthright: [all-staff]
     concurrency: %d
     retry: {max_attempts: 12, base: 20ms, max: 300ms}
-    failure: {open_after: 5, probe_after: 100ms, probe_max: 400ms, auth_probe: 200ms}
+    failure: {open_after: 10, probe_after: 100ms, probe_max: 400ms, auth_probe: 200ms}
 policy:
   roles:
     - name: sales
@@ -77,7 +77,7 @@ var chaosDepts = []string{"Sales", "Engineering", "Finance"}
 
 // simWorld is an accord installation provisioning a simulated SCIM target.
 type simWorld struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	sim    *targetsim.Sim
 	app    *app.App
@@ -107,7 +107,7 @@ func (l *alertLog) count(k notify.Kind) int {
 	return n
 }
 
-func newSimWorld(t *testing.T, persons, concurrency int, opts targetsim.Options) *simWorld {
+func newSimWorld(t testing.TB, persons, concurrency int, opts targetsim.Options) *simWorld {
 	t.Helper()
 	t.Setenv("CHAOS_SIM_TOKEN", "chaos-token-1234")
 	opts.Token = "chaos-token-1234"
@@ -174,6 +174,8 @@ func (w *simWorld) runUntilDone(observe func(engine.Event)) {
 	}()
 	deadline := time.After(90 * time.Second)
 	for {
+		// Look at most every 50ms: the store is busy enough.
+		time.Sleep(50 * time.Millisecond)
 		runs, err := w.app.Store.ListRuns(context.Background(), store.RunQuery{States: []model.RunState{model.RunPending, model.RunRunning}})
 		require.NoError(w.t, err)
 		if len(runs) == 0 {
@@ -348,7 +350,7 @@ func TestValidationErrorFailsOnlyThatPerson(t *testing.T) {
 	_, err := w.app.Import(context.Background(), "")
 	require.NoError(t, err)
 	_, err = w.sim.AddFault(targetsim.Rule{Kind: targetsim.FaultFail, Method: "POST", Path: "/scim/v2/Users", Status: 400,
-		Body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"400","scimType":"invalidValue","detail":"Attribute 'title' is not valid"}`,
+		Body:  `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"400","scimType":"invalidValue","detail":"Attribute 'title' is not valid"}`,
 		Times: 1, Pattern: "", Header: nil})
 	require.NoError(t, err)
 	run, _, err := w.app.Enforce(context.Background(), app.Filter{}, "test")

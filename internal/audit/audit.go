@@ -123,18 +123,31 @@ func (c Call) Base(kind Kind) Record {
 // MaxExcerpt bounds request bodies and response excerpts kept in the audit.
 const MaxExcerpt = 2048
 
+// redactMargin is how far past the excerpt redaction looks, so that a
+// secret starting inside the excerpt and running past its end is still
+// masked whole. Secrets (tokens, keys, passwords) are far shorter.
+const redactMargin = 8 << 10
+
 // Excerpt cuts s to at most MaxExcerpt bytes on a rune boundary, after
-// redacting secrets.
+// redacting secrets. Only the start of a large body is redacted: a group
+// with ten thousand members must not cost a regular expression over
+// megabytes per request.
 func Excerpt(s string) string {
+	if len(s) > MaxExcerpt+redactMargin {
+		s = cut(s, MaxExcerpt+redactMargin)
+	}
 	s = secret.RedactBody(s)
 	if len(s) <= MaxExcerpt {
 		return s
 	}
-	cut := MaxExcerpt
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
+	return cut(s, MaxExcerpt) + "…"
+}
+
+func cut(s string, n int) string {
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return s[:cut] + "…"
+	return s[:n]
 }
 
 // Headers flattens and redacts HTTP headers for a record. extra names

@@ -86,6 +86,10 @@ type Mapping struct {
 	// CreateOnly attributes are sent at creation and never updated (an
 	// initial password, a generated login name).
 	CreateOnly bool `yaml:"create_only"`
+	// Required attributes must not come out empty: a person whose
+	// template gives "" is reported at plan time, and nothing is sent
+	// for them to this target.
+	Required bool `yaml:"required"`
 }
 
 // UnmarshalYAML accepts the short form `userName: "{{ email }}"`.

@@ -6,9 +6,11 @@ import "time"
 // down (circuit breaking), how often to probe it, how many retries it may
 // cost, and whether writes are read back.
 type Failure struct {
-	// OpenAfter consecutive transient failures (5xx, refused, timeout)
-	// open the target's circuit: its actions wait, none is dropped.
-	// Default 5.
+	// OpenAfter consecutive failed requests (5xx, refused, timeout) open
+	// the target's circuit: its actions wait, none is dropped. Default 10:
+	// a target failing one request in five still gets a run of ten in a
+	// row only once in ten million requests, while a target that is down
+	// is recognised within a second.
 	OpenAfter int `yaml:"open_after"`
 	// ProbeAfter is the first wait before an open circuit is probed with
 	// one action; it doubles after each failed probe up to ProbeMax.
@@ -34,7 +36,7 @@ func (f Failure) VerifyOn() bool { return f.Verify == nil || *f.Verify }
 
 func (f *Failure) applyDefaults() {
 	if f.OpenAfter == 0 {
-		f.OpenAfter = 5
+		f.OpenAfter = 10
 	}
 	if f.ProbeAfter == 0 {
 		f.ProbeAfter = 2 * time.Second

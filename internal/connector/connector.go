@@ -31,6 +31,30 @@ type Capabilities struct {
 	CreateWithEntitlements bool `json:"create_with_entitlements"`
 	// EntitlementsOnRead: Get and ListAccounts fill Account.Entitlements.
 	EntitlementsOnRead bool `json:"entitlements_on_read"`
+	// GatesRequests: the connector passes every request it sends through
+	// the Gate in its context (see WithGate), so rate limits and pauses
+	// apply per request, not per call.
+	GatesRequests bool `json:"gates_requests"`
+}
+
+// Gate is called before each request a connector sends to its target; it
+// waits until the request is allowed (a Retry-After, the rate limit) or
+// returns the context's error.
+type Gate func(ctx context.Context) error
+
+type gateKey struct{}
+
+// WithGate attaches a gate to ctx.
+func WithGate(ctx context.Context, g Gate) context.Context {
+	return context.WithValue(ctx, gateKey{}, g)
+}
+
+// GateFrom returns the gate in ctx, or one that lets everything through.
+func GateFrom(ctx context.Context) Gate {
+	if g, ok := ctx.Value(gateKey{}).(Gate); ok && g != nil {
+		return g
+	}
+	return func(context.Context) error { return nil }
 }
 
 // AccountRef points at an account on the target.
@@ -106,4 +130,18 @@ type Connector interface {
 	ListEntitlements(ctx context.Context, cursor string) (Page[Entitlement], error)
 	// Close ends sessions (logout) and releases resources.
 	Close(ctx context.Context) error
+}
+
+// AttributeChecker is implemented by connectors that know the target's
+// declared attribute types and required attributes (SCIM /Schemas): the
+// planner asks them to check mapped values before anything is sent, so a
+// value the target would refuse fails at plan time with a clear message.
+type AttributeChecker interface {
+	CheckAttributes(ctx context.Context, create bool, attrs model.Attributes) []AttributeProblem
+}
+
+// AttributeProblem is one mapped value the target would refuse.
+type AttributeProblem struct {
+	Attribute string `json:"attribute"`
+	Message   string `json:"message"`
 }

@@ -85,24 +85,54 @@ func (c *committer) Close() {
 	})
 }
 
+// asyncDelay is how long records nobody waits for may wait for company:
+// they ride along with the next commit someone waits for, instead of
+// costing a transaction of their own.
+const asyncDelay = 5 * time.Millisecond
+
 func (c *committer) loop() {
 	defer close(c.done)
 	for first := range c.in {
 		batch := first.b
 		waiters := []chan error{first.done}
+		waited := first.done != nil
 		records := batchSize(&first.b)
-	drain:
-		for records < c.maxBatch {
+		var timer <-chan time.Time
+		open := true
+	collect:
+		for open && records < c.maxBatch {
 			select {
 			case r, ok := <-c.in:
 				if !ok {
-					break drain
+					open = false
+					break collect
 				}
 				batch.Add(r.b)
 				waiters = append(waiters, r.done)
 				records += batchSize(&r.b)
+				waited = waited || r.done != nil
 			default:
-				break drain
+				if waited {
+					break collect
+				}
+				// Only fire-and-forget records so far: wait a little
+				// for a commit someone waits on.
+				if timer == nil {
+					timer = time.After(asyncDelay)
+				}
+				select {
+				case r, ok := <-c.in:
+					if !ok {
+						open = false
+						break collect
+					}
+					batch.Add(r.b)
+					waiters = append(waiters, r.done)
+					records += batchSize(&r.b)
+					waited = waited || r.done != nil
+				case <-timer:
+					break collect
+				}
 			}
 		}
 		err := c.commit(batch)
@@ -110,6 +140,16 @@ func (c *committer) loop() {
 			if w != nil {
 				w <- err
 			}
+		}
+		if !open {
+			break
+		}
+	}
+	// Flush what came in after the channel was drained by a closing loop.
+	for r := range c.in {
+		err := c.commit(r.b)
+		if r.done != nil {
+			r.done <- err
 		}
 	}
 }

@@ -191,15 +191,20 @@ func (e *Engine) Run(ctx context.Context) error {
 // ctx stops leasing; work is the context of in-flight actions, cancelled
 // only when the shutdown grace period is over.
 func (e *Engine) dispatch(ctx, work context.Context, t *Target) {
-	slots := make(chan struct{}, t.Concurrency)
+	slots := make(chan struct{}, t.Concurrency*jobsPerCall)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	jobDone := make(chan struct{}, t.Concurrency)
+	jobDone := make(chan struct{}, 1)
 	for {
 		if ctx.Err() != nil {
 			return
 		}
 		free := cap(slots) - len(slots)
+		// Lease in chunks: a lease is a write to the store, and one per
+		// finished job would compete with the outcomes for the writer.
+		if free < cap(slots)/4 && len(slots) > 0 {
+			free = 0
+		}
 		now := e.opts.Now()
 		n, probe := t.leasable(free, time.Now())
 		if n > 0 {
@@ -212,16 +217,19 @@ func (e *Engine) dispatch(ctx, work context.Context, t *Target) {
 			if len(jobs) > 0 {
 				e.emit(Event{Type: EventLeased, Jobs: len(jobs), Target: t.Name})
 			}
-			for _, j := range jobs {
-				if probe {
+			if probe {
+				for _, j := range jobs {
 					t.startProbe(j.ID)
 					e.log.Info("probing target", "target", t.Name, "job", j.ID)
 				}
+			}
+			started := e.startLeased(work, t, jobs)
+			for k, j := range jobs {
 				slots <- struct{}{}
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					e.runJob(ctx, work, t, j)
+					e.runJob(ctx, work, t, j, started[k])
 					<-slots
 					select {
 					case jobDone <- struct{}{}:
@@ -274,8 +282,12 @@ func (e *Engine) nudgeFinisher() {
 	}
 }
 
+// finisher closes runs whose jobs are all done. A nudge after each job
+// is coalesced: at most one look per finishEvery, as a busy engine
+// finishes hundreds of jobs a second and only the last one ends a run.
 func (e *Engine) finisher(ctx context.Context) {
-	tick := time.NewTicker(e.opts.Poll)
+	const finishEvery = 100 * time.Millisecond
+	tick := time.NewTicker(max(e.opts.Poll, finishEvery))
 	defer tick.Stop()
 	for {
 		select {
@@ -283,6 +295,13 @@ func (e *Engine) finisher(ctx context.Context) {
 			return
 		case <-tick.C:
 		case <-e.finish:
+			timer := time.NewTimer(finishEvery)
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return
+			case <-timer.C:
+			}
 		}
 		e.finishRuns(ctx)
 	}

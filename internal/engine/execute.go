@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/accord-iam/accord/internal/audit"
@@ -22,7 +23,10 @@ type result struct {
 
 // runJob executes a job's actions in order. stop ends the job between
 // actions (shutdown); work is the context of calls to the target.
-func (e *Engine) runJob(stop, work context.Context, t *Target, job model.Job) {
+//
+// started is the action whose attempt start the dispatcher already made
+// durable with those of the other jobs of its lease (-1: none).
+func (e *Engine) runJob(stop, work context.Context, t *Target, job model.Job, started int) {
 	ref, err := e.accountRef(work, t, &job)
 	if err != nil {
 		e.log.Error("load account", "target", t.Name, "person", job.PersonKey, "error", err)
@@ -34,32 +38,85 @@ func (e *Engine) runJob(stop, work context.Context, t *Target, job model.Job) {
 		if a.State.Final() {
 			continue
 		}
-		if stop.Err() != nil {
-			e.release(work, &job, e.opts.Now())
-			return
-		}
-		// While the target is down only the probe goes through; the
-		// others go back to the queue without an attempt.
-		if ok, at := t.allow(job.ID); !ok {
-			e.release(work, &job, e.engineTime(at))
-			return
-		}
-		if a.Attempts > 0 {
-			if ok, wait := t.spendRetry(time.Now()); !ok {
-				e.release(work, &job, e.opts.Now().Add(wait))
+		if i != started {
+			if stop.Err() != nil {
+				e.release(work, &job, e.opts.Now())
+				return
+			}
+			if ok, at := e.mayAttempt(t, &job, a); !ok {
+				e.release(work, &job, at)
 				return
 			}
 		}
-		cont := e.runAction(work, t, &job, i, &ref)
+		cont := e.runAction(work, t, &job, i, &ref, i == started)
 		if !cont {
 			return
 		}
 	}
-	now := e.opts.Now()
-	if err := e.commit.Wait(work, store.Batch{Jobs: []store.JobUpdate{{ID: job.ID, State: model.JobSucceeded, Attempts: job.Attempts, At: now}}}); err != nil {
-		e.log.Error("commit job", "job", job.ID, "error", err)
-	}
+	// The job's end need not be waited for: if it is lost in a crash,
+	// the job is leased again and its actions, all ensures, find
+	// everything already in place. Only attempt starts must be durable
+	// before the target is touched.
+	e.commit.Async(store.Batch{Jobs: []store.JobUpdate{{ID: job.ID, State: model.JobSucceeded, Attempts: job.Attempts, At: e.opts.Now()}}})
 	e.emit(Event{Type: EventJobDone})
+}
+
+// mayAttempt decides whether the job's next action may be attempted now,
+// or when the job should come back. While the target is down only the
+// probe goes through, and retries draw on the target's budget.
+func (e *Engine) mayAttempt(t *Target, job *model.Job, a *model.Action) (bool, time.Time) {
+	if ok, at := t.allow(job.ID); !ok {
+		return false, e.engineTime(at)
+	}
+	if a.Attempts > 0 {
+		if ok, wait := t.spendRetry(time.Now()); !ok {
+			return false, e.opts.Now().Add(wait)
+		}
+	}
+	return true, time.Time{}
+}
+
+// startRecord is the attempt-start evidence of action a and the update
+// that marks it running.
+func startRecord(a *model.Action) (audit.Record, store.ActionUpdate) {
+	call := audit.Call{RunID: a.RunID, ActionID: a.ID, Attempt: a.Attempts + 1, PersonKey: a.PersonKey, Target: a.Target, Operation: string(a.Op)}
+	rec := call.Base(audit.KindAttemptStart)
+	rec.Message = describe(a)
+	return rec, store.ActionUpdate{ID: a.ID, State: model.ActionRunning, Attempts: a.Attempts + 1, Error: a.Error, At: rec.Time}
+}
+
+// startLeased makes the first attempt of every leased job durable in one
+// commit, instead of one round per job. It returns, per job, the index
+// of the action it started, or -1 where the job must not start now (its
+// worker then releases it).
+func (e *Engine) startLeased(ctx context.Context, t *Target, jobs []model.Job) []int {
+	started := make([]int, len(jobs))
+	var b store.Batch
+	for j := range jobs {
+		started[j] = -1
+		for i := range jobs[j].Actions {
+			a := &jobs[j].Actions[i]
+			if a.State.Final() {
+				continue
+			}
+			if ok, _ := e.mayAttempt(t, &jobs[j], a); ok {
+				rec, upd := startRecord(a)
+				b.Audit, b.Actions = append(b.Audit, rec), append(b.Actions, upd)
+				started[j] = i
+			}
+			break
+		}
+	}
+	if b.Empty() {
+		return started
+	}
+	if err := e.commit.Wait(ctx, b); err != nil {
+		e.log.Error("record attempt starts", "target", t.Name, "error", err)
+		for j := range started {
+			started[j] = -1
+		}
+	}
+	return started
 }
 
 // release hands an unfinished job back to the queue, due now.
@@ -90,38 +147,44 @@ func (e *Engine) accountRef(ctx context.Context, t *Target, job *model.Job) (con
 
 // runAction attempts job.Actions[i] once and records the outcome. It
 // returns whether the job should go on with its next action.
-func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int, ref *connector.AccountRef) bool {
+func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int, ref *connector.AccountRef, started bool) bool {
 	a := &job.Actions[i]
 	attempt := a.Attempts + 1
+	var exchanges atomic.Int32
 	call := audit.Call{
 		RunID: a.RunID, ActionID: a.ID, Attempt: attempt, PersonKey: a.PersonKey,
 		Target: a.Target, Operation: string(a.Op),
-		Sink: audit.SinkFunc(func(_ context.Context, recs ...audit.Record) { e.commit.Async(store.Batch{Audit: recs}) }),
+		Sink: audit.SinkFunc(func(sctx context.Context, recs ...audit.Record) {
+			for _, r := range recs {
+				if r.Kind == audit.KindExchange {
+					exchanges.Add(1)
+					t.observe(sctx, r, time.Now())
+				}
+			}
+			e.commit.Async(store.Batch{Audit: recs})
+		}),
 	}
-	start := call.Base(audit.KindAttemptStart)
-	start.Message = describe(a)
 	// The start is durable before the target is touched: a crash after
 	// this point still leaves evidence that an attempt was made.
-	err := e.commit.Wait(ctx, store.Batch{
-		Audit:   []audit.Record{start},
-		Actions: []store.ActionUpdate{{ID: a.ID, State: model.ActionRunning, Attempts: attempt, Error: a.Error, At: start.Time}},
-	})
-	if err != nil {
-		e.log.Error("record attempt start", "action", a.ID, "error", err)
-		e.release(ctx, job, e.opts.Now())
-		return false
+	if !started {
+		rec, upd := startRecord(a)
+		if err := e.commit.Wait(ctx, store.Batch{Audit: []audit.Record{rec}, Actions: []store.ActionUpdate{upd}}); err != nil {
+			e.log.Error("record attempt start", "action", a.ID, "error", err)
+			e.release(ctx, job, e.opts.Now())
+			return false
+		}
 	}
 	a.Attempts, a.State = attempt, model.ActionRunning
 
 	began := time.Now()
-	res := e.attempt(audit.WithCall(ctx, call), t, a, ref)
+	res := e.attempt(connector.WithGate(audit.WithCall(ctx, call), t.gate), t, a, ref)
 	now := e.opts.Now()
 	end := call.Base(audit.KindAttemptEnd)
 	end.Time = now
 	end.DurationMS = time.Since(began).Milliseconds()
 	end.Message = res.message
 
-	closed := t.record(ctx, job.ID, res.err, time.Now())
+	closed := t.record(ctx, job.ID, res.err, time.Now(), exchanges.Load() > 0)
 	var b store.Batch
 	cont := true
 	switch {

@@ -18,10 +18,7 @@ func (e *Engine) attempt(ctx context.Context, t *Target, a *model.Action, ref *c
 			change: &model.AccountChange{Target: t.Name, PersonKey: a.PersonKey, Delete: true}}
 	}
 	call := func(f func() error) *connector.Error {
-		if err := t.gate(ctx); err != nil {
-			return connector.AsError(err)
-		}
-		return connector.AsError(f())
+		return connector.AsError(t.do(ctx, f))
 	}
 	change := &model.AccountChange{Target: t.Name, PersonKey: a.PersonKey}
 	switch a.Op {

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/config"
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/notify"
@@ -48,10 +49,22 @@ type Target struct {
 	reason      string
 	tokens      float64 // retry budget
 	tokensAt    time.Time
+	slowedAt    time.Time
+	spedAt      time.Time
+	floor       rate.Limit // the adaptive rate never goes below this
 	recent      []time.Time
 	notifier    notify.Notifier
 	wake        chan struct{}
+	// calls bounds the requests in flight to the target: Concurrency is a
+	// promise to the target, while the engine holds more jobs than that so
+	// that waiting on the store never leaves the target idle.
+	calls chan struct{}
 }
+
+// jobsPerCall is how many jobs a target's dispatcher holds per request
+// slot: a job spends much of its time waiting for its outcome to be
+// durable, and meanwhile another job can use the slot.
+const jobsPerCall = 8
 
 // NewTarget builds an engine target from its config and connector.
 func NewTarget(t *config.Target, conn connector.Connector) *Target {
@@ -69,7 +82,7 @@ func NewTarget(t *config.Target, conn connector.Connector) *Target {
 
 func (t *Target) init(n notify.Notifier) {
 	if t.Failure.OpenAfter == 0 {
-		t.Failure = config.Failure{OpenAfter: 5, ProbeAfter: 2 * time.Second, ProbeMax: time.Minute, AuthProbe: time.Minute, RetryRatio: 0.5, RetryBurst: 20}
+		t.Failure = config.Failure{OpenAfter: 10, ProbeAfter: 2 * time.Second, ProbeMax: time.Minute, AuthProbe: time.Minute, RetryRatio: 0.5, RetryBurst: 20}
 	}
 	if t.maxRate == 0 {
 		t.maxRate = rate.Inf
@@ -81,6 +94,25 @@ func (t *Target) init(n notify.Notifier) {
 	t.tokens = float64(t.Failure.RetryBurst)
 	t.notifier = n
 	t.wake = make(chan struct{}, 1)
+	t.calls = make(chan struct{}, max(1, t.Concurrency))
+}
+
+// do makes one call to the target within the concurrency limit, each of
+// its requests after any pause the target asked for and within the rate
+// limit (per call, for connectors that do not gate their requests).
+func (t *Target) do(ctx context.Context, f func() error) error {
+	if !t.Conn.Capabilities().GatesRequests {
+		if err := t.gate(ctx); err != nil {
+			return err
+		}
+	}
+	select {
+	case t.calls <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-t.calls }()
+	return f()
 }
 
 // pause stops requests to the target until the given time (a Retry-After).
@@ -206,10 +238,48 @@ func (t *Target) spendRetry(now time.Time) (bool, time.Duration) {
 	return false, time.Duration((1 - t.tokens) / retryRefill * float64(time.Second))
 }
 
-// record learns from one call's outcome and returns whether the circuit
-// is now closed (work flows) — when it is not, a failed action waits for
-// the target instead of using up its attempts.
-func (t *Target) record(ctx context.Context, job int64, err *connector.Error, now time.Time) bool {
+// observe learns from one request to the target (an audited exchange):
+// the circuit counts consecutive failed requests, not failed attempts, as
+// one attempt may make several requests (a write and its read-back), and
+// a partly failing target must not look down.
+func (t *Target) observe(ctx context.Context, rec audit.Record, now time.Time) {
+	t.mu.Lock()
+	var ev *notify.Event
+	switch connector.Kind(rec.ErrorKind) {
+	case connector.Unavailable, connector.Timeout:
+		t.failedLocked(rec.Message, now, &ev)
+	case connector.RateLimited:
+		t.consecutive = 0
+	default:
+		if rec.Status > 0 {
+			t.consecutive = 0
+		}
+	}
+	t.mu.Unlock()
+	if ev != nil && t.notifier != nil {
+		t.notifier.Notify(ctx, *ev)
+	}
+}
+
+// failedLocked counts one transient failure and opens the circuit when
+// there have been enough in a row. Called with t.mu held.
+func (t *Target) failedLocked(why string, now time.Time, ev **notify.Event) {
+	t.consecutive++
+	if t.circuit == CircuitClosed && t.consecutive >= t.Failure.OpenAfter {
+		t.probeWait = t.Failure.ProbeAfter
+		t.circuit, t.probeAt = CircuitOpen, now.Add(t.probeWait)
+		t.reason = fmt.Sprintf("%d consecutive failures, last: %s", t.consecutive, why)
+		*ev = &notify.Event{Kind: notify.TargetDown, Time: now, Target: t.Name,
+			Message: fmt.Sprintf("target %s is down (%s); its actions wait and resume when it answers", t.Name, t.reason)}
+	}
+}
+
+// record learns from one attempt's outcome and returns whether the
+// circuit is now closed (work flows) — when it is not, a failed action
+// waits for the target instead of using up its attempts. requests says
+// whether the attempt's requests were observed one by one; connectors
+// that do not audit exchanges are counted per attempt instead.
+func (t *Target) record(ctx context.Context, job int64, err *connector.Error, now time.Time, requests bool) bool {
 	t.mu.Lock()
 	var ev *notify.Event
 	defer func() {
@@ -222,29 +292,25 @@ func (t *Target) record(ctx context.Context, job int64, err *connector.Error, no
 	if err != nil {
 		kind = err.Kind
 	}
+	probe := t.circuit == CircuitHalfOpen && job == t.probeJob
 	switch kind {
 	case connector.Unavailable, connector.Timeout:
-		t.consecutive++
-		switch {
-		case t.circuit == CircuitHalfOpen && job == t.probeJob:
+		if probe {
 			t.probeWait = min(t.probeWait*2, t.Failure.ProbeMax)
 			t.circuit, t.probeAt, t.probeJob = CircuitOpen, now.Add(t.probeWait), 0
-		case t.circuit == CircuitClosed && t.consecutive >= t.Failure.OpenAfter:
-			t.probeWait = t.Failure.ProbeAfter
-			t.circuit, t.probeAt = CircuitOpen, now.Add(t.probeWait)
-			t.reason = fmt.Sprintf("%d consecutive failures, last: %s", t.consecutive, err.Error())
-			ev = &notify.Event{Kind: notify.TargetDown, Time: now, Target: t.Name,
-				Message: fmt.Sprintf("target %s is down (%s); its actions wait and resume when it answers", t.Name, t.reason)}
+		} else if !requests {
+			t.failedLocked(err.Error(), now, &ev)
 		}
 	case connector.Auth:
 		if t.circuit != CircuitPaused {
 			was := t.circuit
 			t.circuit, t.probeAt, t.probeJob = CircuitPaused, now.Add(t.Failure.AuthProbe), 0
 			t.reason = "credentials refused after a refresh: " + err.Error()
-			if was != CircuitHalfOpen {
+			if was != CircuitHalfOpen || t.probeWait == 0 {
 				ev = &notify.Event{Kind: notify.TargetAuthFailed, Time: now, Target: t.Name,
 					Message: fmt.Sprintf("target %s refuses accord's credentials; its queue is paused until they work (%s)", t.Name, err.Error())}
 			}
+			t.probeWait = t.Failure.AuthProbe
 		} else {
 			t.probeAt = now.Add(t.Failure.AuthProbe)
 		}
@@ -252,15 +318,15 @@ func (t *Target) record(ctx context.Context, job int64, err *connector.Error, no
 		// The target is alive: this is not a failure towards the circuit,
 		// but a request to slow down.
 		t.consecutive = 0
-		t.slowDown()
-		if t.circuit == CircuitHalfOpen && job == t.probeJob {
+		t.slowDown(now)
+		if probe {
 			t.closeLocked(ctx, now, &ev)
 		}
 	default:
 		// Success, or an answer about this request alone (validation,
 		// not found, conflict...): the target is up.
 		t.consecutive = 0
-		if t.circuit == CircuitHalfOpen || t.circuit == CircuitPaused {
+		if probe {
 			t.closeLocked(ctx, now, &ev)
 		}
 		if err == nil {
@@ -289,8 +355,16 @@ func (t *Target) closeLocked(_ context.Context, now time.Time, ev **notify.Event
 
 // slowDown halves the request rate after a 429 (multiplicative decrease);
 // with no configured limit, it starts from the rate observed in the last
-// second. Called with t.mu held.
-func (t *Target) slowDown() {
+// second. Several workers see the same burst of 429s: the rate is halved
+// at most once per second, as the burst is one signal. Retry-After is the
+// target's own instruction and is always obeyed (see pause); the rate is
+// the second line of defence, so it never drops below an eighth of where
+// it started. Called with t.mu held.
+func (t *Target) slowDown(now time.Time) {
+	if now.Sub(t.slowedAt) < time.Second {
+		return
+	}
+	t.slowedAt = now
 	cur := rate.Inf
 	if t.Limiter != nil {
 		cur = t.Limiter.Limit()
@@ -298,7 +372,10 @@ func (t *Target) slowDown() {
 	if cur == rate.Inf {
 		cur = rate.Limit(t.observedRate())
 	}
-	next := max(cur/2, 0.5)
+	if t.floor == 0 || cur > t.floor*8 {
+		t.floor = max(cur/8, 0.5)
+	}
+	next := max(cur/2, t.floor)
 	if t.Limiter == nil {
 		t.Limiter = rate.NewLimiter(next, max(1, t.Concurrency))
 		return
@@ -306,9 +383,9 @@ func (t *Target) slowDown() {
 	t.Limiter.SetLimit(next)
 }
 
-// speedUp recovers the rate slowly after successes (additive increase),
-// up to the configured limit; without one, the adaptive limit is dropped
-// once it is well above what the target accepted.
+// speedUp recovers the rate after successes, by a tenth at most every
+// 100ms, up to the configured limit; without one, the adaptive limit is
+// dropped once it is far above anything a 429 was answered at.
 func (t *Target) speedUp() {
 	if t.Limiter == nil {
 		return
@@ -317,12 +394,24 @@ func (t *Target) speedUp() {
 	if cur == t.maxRate {
 		return
 	}
-	next := cur + max(cur/50, 0.05)
-	if t.maxRate != rate.Inf && next >= t.maxRate {
+	now := time.Now()
+	if now.Sub(t.spedAt) < 100*time.Millisecond {
+		return
+	}
+	t.spedAt = now
+	next := cur * 1.1
+	switch {
+	case t.maxRate != rate.Inf && next >= t.maxRate:
 		next = t.maxRate
+	case t.maxRate == rate.Inf && next > unlimitedAbove:
+		next, t.floor = rate.Inf, 0
 	}
 	t.Limiter.SetLimit(next)
 }
+
+// unlimitedAbove is the adaptive rate at which a target with no
+// configured limit is trusted to be unlimited again.
+const unlimitedAbove = 2000
 
 // observedRate is the request rate of the last second.
 func (t *Target) observedRate() float64 {

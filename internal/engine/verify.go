@@ -18,10 +18,12 @@ func (e *Engine) verify(ctx context.Context, t *Target, a *model.Action, ref *co
 	if !t.Failure.VerifyOn() || !t.Conn.Capabilities().Read || ref.NativeID == "" {
 		return nil
 	}
-	if err := t.gate(ctx); err != nil {
-		return connector.AsError(err)
-	}
-	got, err := t.Conn.Get(ctx, *ref)
+	var got connector.Account
+	err := t.do(ctx, func() error {
+		var err error
+		got, err = t.Conn.Get(ctx, *ref)
+		return err
+	})
 	if err != nil {
 		ce := connector.AsError(err)
 		if ce.Kind == connector.NotFound && a.Op != model.OpDelete {
@@ -88,10 +90,12 @@ func (e *Engine) hasEntitlements(ctx context.Context, t *Target, ref *connector.
 	if !caps.Read || !caps.EntitlementsOnRead || ref.NativeID == "" {
 		return true, nil // nothing better to go on than the target's word
 	}
-	if err := t.gate(ctx); err != nil {
-		return false, connector.AsError(err)
-	}
-	got, err := t.Conn.Get(ctx, *ref)
+	var got connector.Account
+	err := t.do(ctx, func() error {
+		var err error
+		got, err = t.Conn.Get(ctx, *ref)
+		return err
+	})
 	if err != nil {
 		return false, connector.AsError(err)
 	}

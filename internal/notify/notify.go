@@ -15,12 +15,12 @@ type Kind string
 
 // Notification kinds.
 const (
-	TargetDown       Kind = "target.down"       // circuit opened: the target is not answering
-	TargetBack       Kind = "target.back"       // circuit closed again
+	TargetDown       Kind = "target.down"        // circuit opened: the target is not answering
+	TargetBack       Kind = "target.back"        // circuit closed again
 	TargetAuthFailed Kind = "target.auth_failed" // credentials refused after a refresh: queue paused
-	TargetIncident   Kind = "target.incident"   // success rate under the incident threshold
-	RunHeld          Kind = "run.held"          // a run exceeds a threshold and waits for approval
-	ActionFailed     Kind = "action.failed"     // an action was parked as failed
+	TargetIncident   Kind = "target.incident"    // success rate under the incident threshold
+	RunHeld          Kind = "run.held"           // a run exceeds a threshold and waits for approval
+	ActionFailed     Kind = "action.failed"      // an action was parked as failed
 )
 
 // Event is one notification.

@@ -201,6 +201,9 @@ func (t *Target) attributes(env map[string]any) (model.Attributes, error) {
 				return nil, fmt.Errorf("account.%s: expected a bool, got %T", m.name, v)
 			}
 		}
+		if m.required && model.ValueEqual(v, nil) {
+			return nil, fmt.Errorf("account.%s is required, and %q gives an empty value", m.name, m.tmpl.Source())
+		}
 		attrs[m.name] = v
 	}
 	return attrs, nil

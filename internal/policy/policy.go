@@ -67,6 +67,7 @@ type mapping struct {
 	tmpl       *tmpl.Template
 	typ        string
 	createOnly bool
+	required   bool
 }
 
 type role struct {
@@ -127,7 +128,7 @@ func Compile(cfg *config.Config) (*Policy, yamlx.Problems) {
 		for _, n := range names {
 			m := ct.Account[n]
 			t.mappings = append(t.mappings, mapping{
-				name: n, typ: m.Type, createOnly: m.CreateOnly,
+				name: n, typ: m.Type, createOnly: m.CreateOnly, required: m.Required,
 				tmpl: c.template(yamlx.Join(base+".account", n), m, env),
 			})
 		}

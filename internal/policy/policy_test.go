@@ -235,3 +235,22 @@ func TestExcludedByKey(t *testing.T) {
 	require.True(t, ev.Excluded)
 	require.Empty(t, ev.Accounts)
 }
+
+func TestRequiredMappingEmptyIsAPlanProblem(t *testing.T) {
+	_, pol, probs := load(t, base+`targets:
+  - name: saas
+    type: memory
+    account:
+      userName: "{{ email }}"
+      department: {value: "{{ dept }}", required: true}
+`)
+	require.Empty(t, probs)
+	_, err := pol.Evaluate(person(model.Attributes{"id": "E1", "first": "A", "last": "B", "email": "a@example.com"}), model.MustDate("2026-01-01"))
+	var pe *policy.Error
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, "E1", pe.PersonKey)
+	require.Contains(t, err.Error(), `account.department is required, and "{{ dept }}" gives an empty value`)
+	ev, err := pol.Evaluate(person(model.Attributes{"id": "E2", "first": "A", "last": "B", "email": "a@example.com", "dept": "IT"}), model.MustDate("2026-01-01"))
+	require.NoError(t, err)
+	require.Equal(t, "IT", ev.Accounts[0].Attributes["department"])
+}

@@ -33,6 +33,11 @@ type auditTransport struct {
 
 func (t *auditTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
+	// Rate limits and Retry-After pauses apply to every request, a token
+	// request or a login included.
+	if err := connector.GateFrom(ctx)(ctx); err != nil {
+		return nil, err
+	}
 	call := audit.CallFrom(ctx)
 	if id := call.CorrelationID(); id != "" && req.Header.Get(t.correlation) == "" {
 		req = req.Clone(ctx)

@@ -97,7 +97,7 @@ func New(s Settings, accountAttributes []string, opts ...httpx.Option) (*Conn, e
 // Capabilities follow from the operations configured.
 func (c *Conn) Capabilities() connector.Capabilities {
 	has := func(name string) bool { return c.cp.ops[name] != nil }
-	caps := connector.Capabilities{
+	caps := connector.Capabilities{GatesRequests: true,
 		Read: has(opGet), Find: has(opFind), List: has(opListAccounts),
 		ListEntitlements: has(opListEntitlements), Delete: has(opDelete), MaxBatch: 1,
 	}

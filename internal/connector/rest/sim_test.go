@@ -302,12 +302,12 @@ func TestTransientFailuresKeepTheirKind(t *testing.T) {
 func TestCapabilitiesFollowTheOperations(t *testing.T) {
 	t.Parallel()
 	_, c := jcSim(t)
-	require.Equal(t, connector.Capabilities{Read: true, Find: true, List: true, ListEntitlements: true, Delete: true,
+	require.Equal(t, connector.Capabilities{GatesRequests: true, Read: true, Find: true, List: true, ListEntitlements: true, Delete: true,
 		MaxBatch: 1, EntitlementsOnRead: true}, c.Capabilities(), "get and list_accounts read entitlements from the connection's response")
 
 	_, base := startSim(t, targetsim.RESTOptions{})
 	c = openYAML(t, settings(batchTarget, base, "{type: none}"), mapping)
-	require.Equal(t, connector.Capabilities{Read: true, MaxBatch: 20, CreateWithEntitlements: true, EntitlementsOnRead: true}, c.Capabilities())
+	require.Equal(t, connector.Capabilities{GatesRequests: true, Read: true, MaxBatch: 20, CreateWithEntitlements: true, EntitlementsOnRead: true}, c.Capabilities())
 	_, err := c.Find(context.Background(), person("ann"))
 	require.Equal(t, connector.Unsupported, connector.KindOf(err))
 }

@@ -21,6 +21,9 @@ func (s *Store) AppendAudit(ctx context.Context, recs []audit.Record) error {
 	if err := s.warm(ctx, auditInsert); err != nil {
 		return err
 	}
+	if err := s.warmAlloc(ctx, "audit"); err != nil {
+		return err
+	}
 	var ids []int64
 	err := s.write(ctx, func(tx conn) error {
 		var err error
@@ -38,7 +41,7 @@ func (s *Store) AppendAudit(ctx context.Context, recs []audit.Record) error {
 
 // insertAudit inserts recs and returns their IDs, in order.
 func (s *Store) insertAudit(ctx context.Context, tx conn, recs []audit.Record) ([]int64, error) {
-	ids, err := s.d.allocIDs(ctx, tx, "audit", len(recs))
+	ids, err := s.d.allocIDsWith(ctx, tx, s.allocStmt("audit"), "audit", len(recs))
 	if err != nil {
 		return nil, err
 	}

@@ -193,3 +193,33 @@ func eq[T comparable](f *filter, col string, v T) {
 		f.add(col+" = ?", v)
 	}
 }
+
+type allocKey string
+
+// warmAlloc prepares the ID allocation query of tables (SQLite), before a
+// write transaction begins, like warm.
+func (s *Store) warmAlloc(ctx context.Context, tables ...string) error {
+	if s.d.name != "sqlite" {
+		return nil
+	}
+	for _, t := range tables {
+		if _, ok := s.stmts.Load(allocKey(t)); ok {
+			continue
+		}
+		st, err := s.w.PrepareContext(ctx, sqliteAllocSQL(t))
+		if err != nil {
+			return fmt.Errorf("store: prepare: %w", err)
+		}
+		if _, loaded := s.stmts.LoadOrStore(allocKey(t), st); loaded {
+			_ = st.Close()
+		}
+	}
+	return nil
+}
+
+func (s *Store) allocStmt(table string) *sql.Stmt {
+	if st, ok := s.stmts.Load(allocKey(table)); ok {
+		return st.(*sql.Stmt)
+	}
+	return nil
+}

@@ -43,6 +43,9 @@ func (s *Store) Commit(ctx context.Context, b store.Batch) error {
 	if err := s.warm(ctx, auditInsert, actionsUpdate, jobsUpdate, accountsUpsert); err != nil {
 		return err
 	}
+	if err := s.warmAlloc(ctx, "audit"); err != nil {
+		return err
+	}
 	var ids []int64
 	err = s.write(ctx, func(tx conn) error {
 		var err error

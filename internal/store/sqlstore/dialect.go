@@ -81,17 +81,32 @@ func (d dialect) uniqueViolation(err error) bool {
 // can name their rows without relying on the order of RETURNING, which
 // neither database promises for multi-row inserts.
 func (d dialect) allocIDs(ctx context.Context, tx conn, table string, n int) ([]int64, error) {
+	return d.allocIDsWith(ctx, tx, nil, table, n)
+}
+
+// sqliteAllocSQL finds the last ID of table. The write transaction is
+// IMMEDIATE, so nobody else inserts until it ends. AUTOINCREMENT never
+// reuses an ID, even of a deleted last row: honour sqlite_sequence as well
+// as the live maximum.
+func sqliteAllocSQL(table string) string {
+	return `SELECT MAX((SELECT COALESCE(MAX(id), 0) FROM ` + table + `),
+			COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '` + table + `'), 0))`
+}
+
+// allocIDsWith is allocIDs using a statement prepared ahead (SQLite: the
+// query costs more to parse than to run, and runs in every commit).
+func (d dialect) allocIDsWith(ctx context.Context, tx conn, prepared *sql.Stmt, table string, n int) ([]int64, error) {
 	if n == 0 {
 		return nil, nil
 	}
 	if d.name == "sqlite" {
-		// The write transaction is IMMEDIATE, so nobody else inserts until
-		// it ends. AUTOINCREMENT never reuses an ID, even of a deleted
-		// last row: honour sqlite_sequence as well as the live maximum.
 		var last int64
-		err := tx.QueryRowContext(ctx, `SELECT MAX(
-			(SELECT COALESCE(MAX(id), 0) FROM `+table+`),
-			COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0))`, table).Scan(&last)
+		var err error
+		if prepared != nil && tx.tx != nil {
+			err = tx.tx.StmtContext(ctx, prepared).QueryRowContext(ctx).Scan(&last)
+		} else {
+			err = tx.QueryRowContext(ctx, sqliteAllocSQL(table)).Scan(&last)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("allocate %s ids: %w", table, err)
 		}

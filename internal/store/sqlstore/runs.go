@@ -323,8 +323,18 @@ func (s *Store) SetRunState(ctx context.Context, id string, from []model.RunStat
 // FinishRuns ends pending and running runs that have no unfinished job:
 // failed when an action failed or was skipped, succeeded otherwise.
 func (s *Store) FinishRuns(ctx context.Context, at time.Time) ([]model.Run, error) {
+	// Look first without the write lock: the engine asks often, and most
+	// of the time no run has just finished.
+	candidates, err := all(ctx, s.rq, "finish runs", `SELECT r.id FROM runs r WHERE `+executableRun+`
+		AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.run_id = r.id AND j.`+unfinishedJob+`) LIMIT 1`, nil, scanString)
+	if err != nil {
+		return nil, fmt.Errorf("finish runs: %w", err)
+	}
+	if len(candidates) == 0 {
+		return nil, nil
+	}
 	var out []model.Run
-	err := s.write(ctx, func(tx conn) error {
+	err = s.write(ctx, func(tx conn) error {
 		out = nil
 		ids, err := all(ctx, tx, "finish runs", `SELECT r.id FROM runs r WHERE `+executableRun+`
 			AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.run_id = r.id AND j.`+unfinishedJob+`)
