@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/accord-iam/accord/internal/audit"
@@ -33,8 +34,15 @@ type App struct {
 	Log    *slog.Logger
 	// Now is the clock; tests move it to make dates pass.
 	Now func() time.Time
-	// Notifier receives alerts; by default they are logged.
+	// Notifier receives alerts; by default they are logged, and posted to
+	// the configured webhook.
 	Notifier notify.Notifier
+
+	webhook   *notify.Webhook
+	observers struct {
+		sync.RWMutex
+		fns []func(engine.Event)
+	}
 }
 
 // Check loads a config and compiles its policy, returning every problem
@@ -81,6 +89,16 @@ func Open(ctx context.Context, path string, opts Options) (*App, error) {
 	}
 	a := &App{Cfg: cfg, Store: st, Policy: pol, Conns: map[string]connector.Connector{}, Log: opts.Logger, Now: opts.Now,
 		Notifier: notify.Log{Logger: opts.Logger}}
+	if wh := cfg.Notify.Webhook; wh.URL != "" {
+		sec, err := wh.Secret.Resolve()
+		if err != nil {
+			a.Close(ctx)
+			return nil, fmt.Errorf("notify.webhook.secret: %w", err)
+		}
+		a.webhook = notify.NewWebhook(notify.WebhookOptions{URL: wh.URL, Secret: sec, Timeout: wh.Timeout,
+			QueueSize: wh.QueueSize, MaxAttempts: wh.MaxAttempts, Logger: opts.Logger})
+		a.Notifier = notify.Multi{a.Notifier, a.webhook}
+	}
 	for i := range cfg.Targets {
 		t := &cfg.Targets[i]
 		c, err := connector.Open(ctx, t.Type, connector.Spec{
@@ -109,8 +127,16 @@ func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	}
 }
 
-// Close ends connector sessions and closes the store.
+// Close ends connector sessions, delivers queued alerts (for a few
+// seconds at most) and closes the store.
 func (a *App) Close(ctx context.Context) {
+	if a.webhook != nil {
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := a.webhook.Close(wctx); err != nil {
+			a.Log.Warn("close webhook", "error", err)
+		}
+		cancel()
+	}
 	for name, c := range a.Conns {
 		if err := c.Close(ctx); err != nil {
 			a.Log.Warn("close connector", "target", name, "error", err)
@@ -194,8 +220,9 @@ type Filter struct {
 	Target string
 }
 
-// Planner returns a planner for the filter, with connector capabilities.
-func (a *App) Planner(f Filter) (*plan.Planner, error) {
+// Planner returns a planner for the filter, with connector capabilities
+// and the entitlements operators took out of accord's hands (unmanaged).
+func (a *App) Planner(ctx context.Context, f Filter) (*plan.Planner, error) {
 	if f.Target != "" {
 		if _, ok := a.Policy.Target(f.Target); !ok {
 			return nil, fmt.Errorf("no target named %q", f.Target)
@@ -205,7 +232,19 @@ func (a *App) Planner(f Filter) (*plan.Planner, error) {
 	for n, c := range a.Conns {
 		caps[n] = c.Capabilities()
 	}
-	return &plan.Planner{Policy: a.Policy, Caps: caps, Today: a.Today(), Person: f.Person, Target: f.Target}, nil
+	um, err := a.Store.ListUnmanaged(ctx, f.Person)
+	if err != nil {
+		return nil, err
+	}
+	unmanaged := map[plan.Key]map[string]bool{}
+	for _, u := range um {
+		k := plan.Key{Person: u.PersonKey, Target: u.Target}
+		if unmanaged[k] == nil {
+			unmanaged[k] = map[string]bool{}
+		}
+		unmanaged[k][u.Entitlement] = true
+	}
+	return &plan.Planner{Policy: a.Policy, Caps: caps, Today: a.Today(), Person: f.Person, Target: f.Target, Unmanaged: unmanaged}, nil
 }
 
 // Preview is a plan that has not been stored: the what-if.
@@ -217,7 +256,7 @@ type Preview struct {
 
 // Plan computes what enforcement would do now, changing nothing.
 func (a *App) Plan(ctx context.Context, f Filter, keepDesired bool) (*Preview, error) {
-	p, err := a.Planner(f)
+	p, err := a.Planner(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -239,9 +278,8 @@ func (a *App) Enforce(ctx context.Context, f Filter, trigger string) (*model.Run
 	if err != nil {
 		return nil, nil, err
 	}
-	p, _ := a.Planner(f)
 	run, err := plan.Submit(ctx, a.Store, plan.Submission{
-		Trigger: trigger, Scope: plan.ScopeOf(p), Result: pv.Result, Breaches: pv.Breaches, Now: a.Now(),
+		Trigger: trigger, Scope: plan.ScopeOf(&plan.Planner{Person: f.Person, Target: f.Target}), Result: pv.Result, Breaches: pv.Breaches, Now: a.Now(),
 	})
 	if err != nil {
 		return nil, pv, err
@@ -330,8 +368,29 @@ func (a *App) NewEngine(o EngineOptions) *engine.Engine {
 		t := &a.Cfg.Targets[i]
 		ts = append(ts, engine.NewTarget(t, a.Conns[t.Name]))
 	}
+	onEvent := func(ev engine.Event) {
+		if o.OnEvent != nil {
+			o.OnEvent(ev)
+		}
+		a.observers.RLock()
+		fns := a.observers.fns
+		a.observers.RUnlock()
+		for _, fn := range fns {
+			fn(ev)
+		}
+	}
 	return engine.New(a.Store, ts, engine.Options{
 		Lease: a.Cfg.Engine.Lease, Poll: a.Cfg.Engine.Poll, Now: a.Now, Logger: a.Log,
-		OnEvent: o.OnEvent, Owner: o.Owner, Notifier: a.Notifier,
+		OnEvent: onEvent, Owner: o.Owner, Notifier: a.Notifier,
 	})
+}
+
+// ObserveEngine adds an observer of the events of every engine the app
+// builds, those built already included: `accord serve` builds its engine
+// before the components (API, metrics) that watch it start. Observers run
+// on the engine's goroutines and must be quick.
+func (a *App) ObserveEngine(fn func(engine.Event)) {
+	a.observers.Lock()
+	a.observers.fns = append(a.observers.fns[:len(a.observers.fns):len(a.observers.fns)], fn)
+	a.observers.Unlock()
 }

@@ -1,0 +1,28 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"github.com/accord-iam/accord/internal/api"
+	"github.com/accord-iam/accord/internal/app"
+	"github.com/accord-iam/accord/internal/engine"
+)
+
+func init() {
+	serveHooks = append(serveHooks, serveAPI)
+}
+
+// serveAPI runs the HTTP API (and health and metrics) beside the engine
+// of `accord serve`, on api.listen, until ctx is done; then in-flight
+// requests get api.shutdown_grace to finish.
+func serveAPI(ctx context.Context, _ *cli, a *app.App, eng *engine.Engine) error {
+	srv := api.New(api.Options{App: a, Engine: eng, Logger: a.Log})
+	a.ObserveEngine(srv.Observe)
+	ln, err := net.Listen("tcp", a.Cfg.API.Listen)
+	if err != nil {
+		return fmt.Errorf("api: listen on %s (api.listen): %w", a.Cfg.API.Listen, err)
+	}
+	return srv.Serve(ctx, ln)
+}

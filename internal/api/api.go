@@ -1,0 +1,193 @@
+// Package api is accord's HTTP API: everything the CLI can do to a person,
+// as authenticated, audited calls bound by the same thresholds and
+// exclusions. It also serves health, readiness and Prometheus metrics.
+//
+// Routes are declared once, in routes(), with the scope each needs; the
+// router, the scope checks and the OpenAPI test all read that table.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/accord-iam/accord/internal/app"
+	"github.com/accord-iam/accord/internal/config"
+	"github.com/accord-iam/accord/internal/engine"
+)
+
+// Engine is what the API needs of the running engine.
+type Engine interface {
+	// Wake makes the engine look for work now, after a run was created.
+	Wake()
+	// Status reports each target's circuit.
+	Status() []engine.TargetStatus
+}
+
+// Options configure a Server.
+type Options struct {
+	App *app.App
+	// Engine may be nil (no engine in this process): new runs then wait
+	// for another process's engine to poll, and circuits show as closed.
+	Engine Engine
+	Logger *slog.Logger
+}
+
+// Server serves the API over one app.
+type Server struct {
+	app     *app.App
+	eng     Engine
+	cfg     config.API
+	log     *slog.Logger
+	handler http.Handler
+	routes  []Route
+	metrics *Metrics
+	follow  *followUp
+	health  *healthMonitor
+
+	limMu    sync.Mutex
+	limiters map[string]*rate.Limiter
+	// authAudit bounds how many requests refused without a known key are
+	// audited per second.
+	authAudit *rate.Limiter
+	learned   leaverLearned
+}
+
+// New builds a server; Run starts its background work.
+func New(o Options) *Server {
+	if o.Logger == nil {
+		o.Logger = o.App.Log
+	}
+	// A config built in code, not parsed, still gets the documented limits.
+	cfg := o.App.Cfg.API.WithDefaults()
+	s := &Server{
+		app: o.App, eng: o.Engine, cfg: cfg, log: o.Logger,
+		limiters:  map[string]*rate.Limiter{},
+		authAudit: rate.NewLimiter(20, 200),
+	}
+	s.metrics = newMetrics(s)
+	s.follow = newFollowUp()
+	s.health = newHealthMonitor()
+	s.routes = s.routeTable()
+	s.handler = s.buildMux()
+	return s
+}
+
+// Handler returns the HTTP handler of every route.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Routes returns the route table.
+func (s *Server) Routes() []Route { return slices.Clone(s.routes) }
+
+// Metrics returns the server's metrics (a private registry).
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// Observe takes an engine event: metrics, leaver latency, and re-planning
+// of persons whose change waited for earlier work. It is quick, as engine
+// observers must be.
+func (s *Server) Observe(ev engine.Event) {
+	s.metrics.observe(ev)
+	if ev.Type == engine.EventAction && ev.Outcome == "succeeded" && ev.Action != nil && isLeaverDisable(ev.Action) {
+		s.observeLeaver(ev.Action, s.app.Now())
+	}
+	switch ev.Type {
+	case engine.EventAction, engine.EventJobDone, engine.EventRunDone:
+		s.follow.nudge()
+	}
+}
+
+// Run does the server's background work until ctx is done: re-planning
+// persons whose change waited, and incident alerts.
+func (s *Server) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, f := range []func(context.Context){s.runFollowUps, s.runHealthMonitor} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(ctx)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// Serve listens on ln until ctx is done, runs the background work, and
+// then shuts down gracefully: in-flight requests get api.shutdown_grace
+// to finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: min(s.cfg.ReadTimeout, 10*time.Second),
+		ReadTimeout:       s.cfg.ReadTimeout,
+		// The handler's own deadline answers first; this only cuts off a
+		// client that does not read its answer.
+		WriteTimeout:   s.cfg.RequestTimeout + 5*time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	bg, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.Run(bg)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	s.log.Info("API listening", "addr", ln.Addr().String())
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+		err = hs.Shutdown(sctx)
+		cancel()
+		if err != nil {
+			_ = hs.Close()
+		}
+		<-errc
+	}
+	stop()
+	<-done
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (s *Server) wake() {
+	if s.eng != nil {
+		s.eng.Wake()
+	}
+}
+
+func (s *Server) status() []engine.TargetStatus {
+	if s.eng == nil {
+		return nil
+	}
+	return s.eng.Status()
+}
+
+// limiter returns the rate limiter of one key.
+func (s *Server) limiter(keyID string) *rate.Limiter {
+	s.limMu.Lock()
+	defer s.limMu.Unlock()
+	l := s.limiters[keyID]
+	if l == nil {
+		l = rate.NewLimiter(rate.Limit(s.cfg.RateLimit.PerSecond), s.cfg.RateLimit.Burst)
+		s.limiters[keyID] = l
+	}
+	return l
+}
+
+// actorOf names a key in audit records and run triggers, never by its secret.
+func actorOf(name string) string { return "apikey:" + name }

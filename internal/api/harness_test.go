@@ -1,0 +1,417 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/accord-iam/accord/internal/api"
+	"github.com/accord-iam/accord/internal/app"
+	_ "github.com/accord-iam/accord/internal/connector/scim"
+	"github.com/accord-iam/accord/internal/engine"
+	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/store"
+	"github.com/accord-iam/accord/internal/targetsim"
+)
+
+const simToken = "sim-api-test-token"
+
+// testConfig: one SCIM target on the simulator. The engine polls once an
+// hour, so that any work done in a test was started by a wake-up (an API
+// call), never by a poll.
+const testConfig = `store:
+  path: accord.db
+sources:
+  - name: hr
+    format: csv
+    path: hr.csv
+    key: employee_id
+    start: start_date
+    end: end_date
+    columns:
+      - {name: employee_id, type: string, required: true}
+      - {name: first_name, type: string, required: true}
+      - {name: last_name, type: string, required: true}
+      - {name: email, type: email, required: true}
+      - {name: department, type: enum, values: [Sales, Engineering, Finance]}
+      - {name: employee_type, type: enum, values: [employee, service]}
+      - {name: start_date, type: date, required: true}
+      - {name: end_date, type: date}
+targets:
+  - name: saas
+    type: scim
+    connection:
+      url: %[1]s/scim/v2
+      auth: {type: bearer, token: "${file:%[2]s}"}
+      entitlements_by: displayName
+      discovery: false
+    account:
+      userName: "{{ email }}"
+      name.givenName: "{{ first_name }}"
+      name.familyName: "{{ last_name }}"
+      displayName: "{{ first_name }} {{ last_name }}"
+      urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department: "{{ department }}"
+    birthright: [all-staff]
+    concurrency: 2
+    lifecycle: {leaver: disable}
+policy:
+  roles:
+    - name: sales
+      when: department == "Sales"
+      grants: [{target: saas, entitlements: [crm, sales-drive]}]
+    - name: engineering
+      when: department == "Engineering"
+      grants: [{target: saas, entitlements: [github, jira]}]
+  exclusions:
+    persons: [E9999]
+    when: employee_type == "service"
+  thresholds: {creates: "1000", disables: "%[3]s", revokes: "%[7]s"}
+engine:
+  poll: 1h
+  lease: 3h
+api:
+  max_body_bytes: 4096
+  rate_limit: {per_second: %[4]s, burst: %[5]d}
+  health: {min_attempts: 1}
+%[6]s`
+
+const hrHeader = "employee_id,first_name,last_name,email,department,employee_type,start_date,end_date\n"
+
+// seedPersons are in the feed of every world: E1..E3 get accounts, E9999
+// is excluded and never touched.
+var seedPersons = []string{
+	"E1,Ada,Lovelace,ada@example.com,Sales,employee,2026-01-01,",
+	"E2,Alan,Turing,alan@example.com,Engineering,employee,2026-01-01,",
+	"E3,Grace,Hopper,grace@example.com,Finance,employee,2026-01-01,",
+	"E9999,Root,Service,root@example.com,Finance,employee,2026-01-01,",
+}
+
+type worldOptions struct {
+	disables  string // the run-wide disable threshold (default 100%)
+	revokes   string // the run-wide revoke threshold (default 100%)
+	ratePerS  string
+	rateBurst int
+	extra     string // more config, appended
+	persons   []string
+	// simSleep replaces the simulator's wait for injected latency, so a
+	// test can hold a request at the target for as long as it needs.
+	simSleep func(ctx context.Context, d time.Duration) error
+}
+
+// world is a running accord: store, engine, simulator, and the API over
+// real HTTP, with an API key per scope.
+type world struct {
+	t      testing.TB
+	dir    string
+	sim    *targetsim.Sim
+	app    *app.App
+	srv    *api.Server
+	url    string
+	events *eventLog
+	keys   map[string]string
+	// wrongKey has a real key's ID and a made-up secret; revokedKey was
+	// valid until revoked.
+	wrongKey, revokedKey string
+}
+
+var testDay = model.MustDate("2026-03-02")
+
+func newWorld(t testing.TB, o worldOptions) *world {
+	t.Helper()
+	if o.disables == "" {
+		o.disables = "100%"
+	}
+	if o.revokes == "" {
+		o.revokes = "100%"
+	}
+	if o.ratePerS == "" {
+		o.ratePerS, o.rateBurst = "10000", 10000
+	}
+	if o.persons == nil {
+		o.persons = seedPersons
+	}
+	sim := targetsim.New(targetsim.Options{Token: simToken, Sleep: o.simSleep})
+	base, err := sim.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sim.Close() })
+	for _, g := range []string{"all-staff", "crm", "sales-drive", "github", "jira", "vip-lounge"} {
+		_, err := sim.SCIM().CreateGroup(g)
+		require.NoError(t, err)
+	}
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "sim-token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte(simToken), 0o600))
+	cfg := fmt.Sprintf(testConfig, base, tokenFile, o.disables, o.ratePerS, o.rateBurst, o.extra, o.revokes)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(hrHeader+strings.Join(o.persons, "\n")+"\n"), 0o600))
+
+	started := time.Now()
+	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{
+		Logger: quietLogger(),
+		Now:    func() time.Time { return testDay.Time().Add(9 * time.Hour).Add(time.Since(started)) },
+	})
+	require.NoError(t, err)
+	w := &world{t: t, dir: dir, sim: sim, app: a, events: &eventLog{changed: make(chan struct{})}, keys: map[string]string{}}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	eng := a.NewEngine(app.EngineOptions{OnEvent: w.events.add})
+	w.srv = api.New(api.Options{App: a, Engine: eng, Logger: quietLogger()})
+	a.ObserveEngine(w.srv.Observe)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = eng.Run(ctx) }()
+	go func() { defer wg.Done(); _ = w.srv.Run(ctx) }()
+	hs := httptest.NewServer(w.srv.Handler())
+	w.url = hs.URL
+	t.Cleanup(func() {
+		hs.Close()
+		cancel()
+		wg.Wait()
+		a.Close(context.Background())
+	})
+
+	for _, scope := range api.Scopes {
+		w.keys[scope] = w.newKey("key-"+strings.ReplaceAll(scope, ":", "-"), scope)
+	}
+	w.revokedKey = w.newKey("revoked", api.ScopeAdmin)
+	_, err = api.RevokeKey(context.Background(), a.Store, "revoked", "test", a.Now())
+	require.NoError(t, err)
+	good := w.keys[api.ScopeAdmin]
+	w.wrongKey = good[:len(good)-8] + "AAAAAAAA"
+
+	_, err = a.Import(context.Background(), "")
+	require.NoError(t, err)
+	w.enforceAll()
+	return w
+}
+
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func (w *world) newKey(name string, scopes ...string) string {
+	w.t.Helper()
+	key, _, err := api.CreateKey(context.Background(), w.app.Store, name, scopes, "test", w.app.Now())
+	require.NoError(w.t, err)
+	return key
+}
+
+// enforceAll plans everything over the API and waits for the run.
+func (w *world) enforceAll() {
+	w.t.Helper()
+	r := w.do("POST", "/api/v1/enforce", w.keys[api.ScopeAdmin], nil)
+	if r.status == http.StatusOK {
+		return
+	}
+	require.Equal(w.t, http.StatusCreated, r.status, r.text())
+	w.waitRun(r.runID())
+}
+
+// response is an answer of the API.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) text() string { return string(r.body) }
+
+func (r response) json(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(r.body, &m), string(r.body))
+	return m
+}
+
+func (r response) runID() string {
+	var v struct {
+		Run *struct {
+			ID string `json:"id"`
+		} `json:"run"`
+	}
+	if json.Unmarshal(r.body, &v) != nil || v.Run == nil {
+		return ""
+	}
+	return v.Run.ID
+}
+
+// do sends a request. body is sent as is when it is a string or []byte,
+// as JSON otherwise; key "" sends no Authorization.
+func (w *world) do(method, path, key string, body any, header ...string) response {
+	w.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		require.NoError(w.t, err)
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, w.url+path, rd)
+	require.NoError(w.t, err)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(w.t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(w.t, err)
+	checkContract(w.t, method, path, resp.StatusCode, data, resp.Header.Get("Content-Type"))
+	return response{status: resp.StatusCode, header: resp.Header, body: data}
+}
+
+// admin sends a request with the admin key and requires the status.
+func (w *world) admin(method, path string, body any, status int) response {
+	w.t.Helper()
+	r := w.do(method, path, w.keys[api.ScopeAdmin], body)
+	require.Equal(w.t, status, r.status, "%s %s: %s", method, path, r.text())
+	return r
+}
+
+// waitRun waits, on engine events, for a run to finish and returns it.
+func (w *world) waitRun(id string) model.Run {
+	w.t.Helper()
+	require.NotEmpty(w.t, id)
+	for from := 0; ; {
+		r, err := w.app.Store.GetRun(context.Background(), id)
+		require.NoError(w.t, err)
+		if r.State.Final() {
+			return r
+		}
+		from = w.events.waitFor(w.t, from, func(ev engine.Event) bool { return ev.Type == engine.EventRunDone })
+	}
+}
+
+// simMark is the simulator's request log position.
+func (w *world) simMark() uint64 {
+	last, ok := w.sim.LastRequest()
+	if !ok {
+		return 0
+	}
+	return last.Seq
+}
+
+// writesSince lists the requests since mark that change something on
+// the target, as "METHOD path body-summary"; reads (group look-ups,
+// read-backs) are left out.
+func (w *world) writesSince(mark uint64) []targetsim.Request {
+	var out []targetsim.Request
+	for _, r := range w.sim.RequestsSince(mark) {
+		if r.Method != http.MethodGet {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (w *world) account(person string) model.Account {
+	w.t.Helper()
+	a, err := w.app.Store.GetAccount(context.Background(), "saas", person)
+	require.NoError(w.t, err)
+	return a
+}
+
+func (w *world) groupID(name string) string {
+	w.t.Helper()
+	g, ok := w.sim.SCIM().GroupByName(name)
+	require.True(w.t, ok, name)
+	return g.Str("id")
+}
+
+func (w *world) audit(q store.AuditQuery) []string {
+	w.t.Helper()
+	recs, err := w.app.Store.ListAudit(context.Background(), q)
+	require.NoError(w.t, err)
+	var out []string
+	for _, r := range recs {
+		b, _ := json.Marshal(r)
+		out = append(out, string(b))
+	}
+	return out
+}
+
+// eventLog keeps every engine event and lets tests wait for one.
+type eventLog struct {
+	mu      sync.Mutex
+	evs     []engine.Event
+	changed chan struct{}
+}
+
+func (l *eventLog) add(ev engine.Event) {
+	// The engine reuses what the pointers point to: keep copies.
+	if ev.Action != nil {
+		a := *ev.Action
+		ev.Action = &a
+	}
+	if ev.Run != nil {
+		r := *ev.Run
+		ev.Run = &r
+	}
+	l.mu.Lock()
+	l.evs = append(l.evs, ev)
+	close(l.changed)
+	l.changed = make(chan struct{})
+	l.mu.Unlock()
+}
+
+// mark is the number of events so far.
+func (l *eventLog) mark() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.evs)
+}
+
+func (l *eventLog) since(from int) []engine.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]engine.Event(nil), l.evs[from:]...)
+}
+
+// waitFor waits for an event at index >= from matching pred and returns
+// the index after it. The deadline only guards against a hang.
+func (l *eventLog) waitFor(t testing.TB, from int, pred func(engine.Event) bool) int {
+	t.Helper()
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	for {
+		l.mu.Lock()
+		for i := from; i < len(l.evs); i++ {
+			if pred(l.evs[i]) {
+				l.mu.Unlock()
+				return i + 1
+			}
+		}
+		from = len(l.evs)
+		ch := l.changed
+		l.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline.C:
+			t.Fatalf("no such engine event after 30s; events so far: %d", from)
+		}
+	}
+}

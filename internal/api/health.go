@@ -1,0 +1,226 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/accord-iam/accord/internal/config"
+	"github.com/accord-iam/accord/internal/engine"
+	"github.com/accord-iam/accord/internal/notify"
+	"github.com/accord-iam/accord/internal/store"
+)
+
+// Target statuses, from best to worst.
+const (
+	StatusHealthy  = "healthy"
+	StatusDegraded = "degraded"
+	StatusIncident = "incident"
+	StatusDown     = "down"
+)
+
+var statusRank = map[string]int{StatusHealthy: 0, StatusDegraded: 1, StatusIncident: 2, StatusDown: 3}
+
+type healthView struct {
+	// Status is the worst of the targets'.
+	Status     string         `json:"status"`
+	CheckedAt  time.Time      `json:"checked_at"`
+	Thresholds healthLimits   `json:"thresholds"`
+	Targets    []targetHealth `json:"targets"`
+}
+
+type healthLimits struct {
+	Healthy     float64 `json:"healthy"`
+	Incident    float64 `json:"incident"`
+	MinAttempts int     `json:"min_attempts"`
+}
+
+type targetHealth struct {
+	Target  string `json:"target"`
+	Status  string `json:"status"`
+	Reason  string `json:"reason"`
+	Circuit string `json:"circuit"`
+	// LastHour and LastDay count ended attempts (not actions: an action
+	// retried three times before succeeding is three attempts).
+	LastHour   window `json:"last_hour"`
+	LastDay    window `json:"last_day"`
+	QueueDepth int    `json:"queue_depth"`
+	LeasedJobs int    `json:"leased_jobs"`
+	// OldestPending is when the oldest unfinished action was planned.
+	OldestPending           *time.Time `json:"oldest_pending"`
+	OldestPendingAgeSeconds float64    `json:"oldest_pending_age_seconds"`
+}
+
+type window struct {
+	Attempts  int `json:"attempts"`
+	Succeeded int `json:"succeeded"`
+	Retried   int `json:"retried"`
+	Failed    int `json:"failed"`
+	// SuccessRate is a percentage; null without attempts.
+	SuccessRate *float64 `json:"success_rate"`
+}
+
+func toWindow(o store.Outcomes) window {
+	w := window{Attempts: o.Total(), Succeeded: o.Succeeded, Retried: o.Retried, Failed: o.Failed}
+	if w.Attempts > 0 {
+		r := 100 * float64(o.Succeeded) / float64(w.Attempts)
+		w.SuccessRate = &r
+	}
+	return w
+}
+
+// checkHealth judges every configured target now.
+func (s *Server) checkHealth(ctx context.Context) (healthView, error) {
+	now := s.app.Now()
+	h := s.cfg.Health
+	hour, err := s.app.Store.AttemptOutcomes(ctx, now.Add(-time.Hour))
+	if err != nil {
+		return healthView{}, err
+	}
+	day, err := s.app.Store.AttemptOutcomes(ctx, now.Add(-24*time.Hour))
+	if err != nil {
+		return healthView{}, err
+	}
+	queue, err := s.app.Store.QueueStats(ctx, now)
+	if err != nil {
+		return healthView{}, err
+	}
+	circuits := map[string]engine.TargetStatus{}
+	for _, st := range s.status() {
+		circuits[st.Name] = st
+	}
+	out := healthView{Status: StatusHealthy, CheckedAt: now, Targets: []targetHealth{},
+		Thresholds: healthLimits{Healthy: h.Healthy, Incident: h.Incident, MinAttempts: h.MinAttempts}}
+	for i := range s.app.Cfg.Targets {
+		name := s.app.Cfg.Targets[i].Name
+		c := circuits[name]
+		if c.Circuit == "" {
+			c.Circuit = engine.CircuitClosed
+		}
+		q := queue[name]
+		th := targetHealth{Target: name, Circuit: c.Circuit, LastHour: toWindow(hour[name]), LastDay: toWindow(day[name]),
+			QueueDepth: q.PendingActions, LeasedJobs: q.LeasedJobs, OldestPending: timePtr(q.Oldest)}
+		if !q.Oldest.IsZero() {
+			th.OldestPendingAgeSeconds = max(0, now.Sub(q.Oldest).Seconds())
+		}
+		th.Status, th.Reason = judge(c, th.LastHour, th.LastDay, h)
+		if statusRank[th.Status] > statusRank[out.Status] {
+			out.Status = th.Status
+		}
+		out.Targets = append(out.Targets, th)
+	}
+	return out, nil
+}
+
+// judge decides a target's status: down while its circuit is open or its
+// credentials are refused; otherwise by the success rate of the last hour,
+// or of the last day when the hour had too few attempts to say.
+func judge(c engine.TargetStatus, hour, day window, h config.Health) (string, string) {
+	switch c.Circuit {
+	case engine.CircuitOpen:
+		return StatusDown, joinReason("circuit open: the target is not answering", c.Reason)
+	case engine.CircuitPaused:
+		return StatusDown, joinReason("paused: the target refused accord's credentials", c.Reason)
+	}
+	w, span := hour, "last hour"
+	if w.Attempts < h.MinAttempts {
+		w, span = day, "last day"
+	}
+	status, reason := StatusHealthy, fmt.Sprintf("fewer than %d attempts in the last day: nothing to judge by", h.MinAttempts)
+	if w.Attempts >= h.MinAttempts {
+		rate := *w.SuccessRate
+		reason = fmt.Sprintf("%.2f%% of %d attempts succeeded in the %s", rate, w.Attempts, span)
+		switch {
+		case rate < h.Incident:
+			status = StatusIncident
+		case rate < h.Healthy:
+			status = StatusDegraded
+		}
+	}
+	if c.Circuit == engine.CircuitHalfOpen && statusRank[status] < statusRank[StatusDegraded] {
+		return StatusDegraded, joinReason("probing whether the target is back", reason)
+	}
+	return status, reason
+}
+
+func joinReason(a, b string) string {
+	if b == "" {
+		return a
+	}
+	return a + "; " + b
+}
+
+func (s *Server) getHealth(rq *request) (int, any, error) {
+	if _, err := rq.params(); err != nil {
+		return 0, nil, err
+	}
+	hv, err := s.checkHealth(rq.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	s.health.record(s, rq.Context(), hv)
+	return http.StatusOK, hv, nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.app.Store.Ping(ctx); err != nil {
+		s.log.Warn("readiness: store unreachable", "error", err)
+		writeError(w, errorf(http.StatusServiceUnavailable, CodeUnavailable, "the store is unreachable"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// healthMonitor remembers each target's last status, to alert once when a
+// target enters incident rather than at every check.
+type healthMonitor struct {
+	mu   sync.Mutex
+	last map[string]string
+}
+
+func newHealthMonitor() *healthMonitor { return &healthMonitor{last: map[string]string{}} }
+
+func (m *healthMonitor) record(s *Server, ctx context.Context, hv healthView) {
+	m.mu.Lock()
+	var entered []targetHealth
+	for _, t := range hv.Targets {
+		if t.Status == StatusIncident && m.last[t.Target] != StatusIncident {
+			entered = append(entered, t)
+		}
+		m.last[t.Target] = t.Status
+	}
+	m.mu.Unlock()
+	for _, t := range entered {
+		s.app.Notifier.Notify(ctx, notify.Event{Kind: notify.TargetIncident, Time: hv.CheckedAt, Target: t.Target,
+			Message: fmt.Sprintf("target %s is in incident: %s", t.Target, t.Reason),
+			Details: map[string]any{"last_hour": t.LastHour, "last_day": t.LastDay, "queue_depth": t.QueueDepth, "circuit": t.Circuit}})
+	}
+}
+
+func (s *Server) runHealthMonitor(ctx context.Context) {
+	tick := time.NewTicker(s.cfg.Health.Interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		hv, err := s.checkHealth(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("health check", "error", err)
+			}
+			continue
+		}
+		s.health.record(s, ctx, hv)
+	}
+}

@@ -1,0 +1,254 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/accord-iam/accord/internal/app"
+	"github.com/accord-iam/accord/internal/audit"
+	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/plan"
+	"github.com/accord-iam/accord/internal/store"
+)
+
+var (
+	runStates    = []string{"held", "pending", "running", "succeeded", "failed", "cancelled"}
+	actionStates = []string{"pending", "running", "succeeded", "failed", "skipped", "cancelled"}
+	auditKinds   = []string{string(audit.KindAttemptStart), string(audit.KindExchange), string(audit.KindAttemptEnd), string(audit.KindEvent)}
+)
+
+// filterBody restricts an enforcement or a plan to a person and/or target.
+type filterBody struct {
+	Person string `json:"person"`
+	Target string `json:"target"`
+}
+
+// filter checks a filter's names, refusing an excluded person.
+func (s *Server) filter(rq *request, f filterBody) (app.Filter, error) {
+	if f.Target != "" {
+		if _, err := s.target(rq, f.Target); err != nil {
+			return app.Filter{}, err
+		}
+	}
+	if f.Person != "" {
+		if _, _, err := s.evaluate(rq.Context(), rq, f.Person); err != nil {
+			return app.Filter{}, err
+		}
+	}
+	return app.Filter{Person: f.Person, Target: f.Target}, nil
+}
+
+func (s *Server) enforceRoute(rq *request) (int, any, error) {
+	var body filterBody
+	if err := decodeBody(rq.Request, &body, false); err != nil {
+		return 0, nil, err
+	}
+	f, err := s.filter(rq, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	return s.enforce(rq.Context(), rq, f)
+}
+
+// planView is a what-if: the actions an enforcement would plan now, and
+// whether a threshold would hold them. Nothing is stored.
+type planView struct {
+	Persons   int                         `json:"persons"`
+	Actions   []actionView                `json:"actions"`
+	Summary   map[string]map[model.Op]int `json:"summary"`
+	Breaches  []model.Breach              `json:"breaches"`
+	WouldHold bool                        `json:"would_hold"`
+	Excluded  []excludedView              `json:"excluded"`
+	Busy      []busyView                  `json:"busy"`
+	Problems  []string                    `json:"problems"`
+	// Desired is policy's view of the person, when the plan is for one.
+	Desired []desiredTargetView `json:"desired"`
+}
+
+type desiredTargetView struct {
+	Target string `json:"target"`
+	desiredView
+}
+
+func (s *Server) preview(rq *request) (int, any, error) {
+	p, err := rq.params("person", "target")
+	if err != nil {
+		return 0, nil, err
+	}
+	f := app.Filter{Person: p.str("person"), Target: p.str("target")}
+	if f.Target != "" {
+		if _, err := s.target(rq, f.Target); err != nil {
+			return 0, nil, err
+		}
+	}
+	if f.Person != "" {
+		if _, err := s.app.Store.GetPerson(rq.Context(), f.Person); err != nil {
+			return 0, nil, err
+		}
+	}
+	pv, err := s.app.Plan(rq.Context(), f, f.Person != "")
+	if err != nil {
+		return 0, nil, err
+	}
+	out := planView{
+		Persons: pv.Result.Persons, Actions: []actionView{}, Summary: plan.Count(pv.Result.Jobs), Breaches: orEmpty(pv.Breaches),
+		WouldHold: len(pv.Breaches) > 0, Excluded: toExcludedViews(pv.Result.Excluded), Busy: []busyView{},
+		Problems: []string{}, Desired: []desiredTargetView{},
+	}
+	for i := range pv.Result.Jobs {
+		out.Actions = append(out.Actions, toActionViews(pv.Result.Jobs[i].Actions)...)
+	}
+	for _, b := range pv.Result.Busy {
+		out.Busy = append(out.Busy, busyView{Person: b.Person, Target: b.Target})
+	}
+	for _, e := range pv.Result.Problems {
+		out.Problems = append(out.Problems, e.Error())
+	}
+	if f.Person != "" {
+		um, err := s.app.Store.ListUnmanaged(rq.Context(), f.Person)
+		if err != nil {
+			return 0, nil, err
+		}
+		for i := range pv.Result.Desired {
+			d := &pv.Result.Desired[i]
+			unmanaged := map[string]bool{}
+			for _, u := range um {
+				if u.Target == d.Target {
+					unmanaged[u.Entitlement] = true
+				}
+			}
+			out.Desired = append(out.Desired, desiredTargetView{Target: d.Target, desiredView: *toDesiredView(d, unmanaged)})
+		}
+	}
+	return http.StatusOK, out, nil
+}
+
+func (s *Server) listRuns(rq *request) (int, any, error) {
+	p, err := rq.params("state", "before", "limit")
+	if err != nil {
+		return 0, nil, err
+	}
+	q := store.RunQuery{Before: p.str("before"), Limit: p.limit() + 1}
+	for _, st := range p.list("state", runStates) {
+		q.States = append(q.States, model.RunState(st))
+	}
+	if err := p.err(); err != nil {
+		return 0, nil, err
+	}
+	runs, err := s.app.Store.ListRuns(rq.Context(), q)
+	if err != nil {
+		return 0, nil, err
+	}
+	views := make([]runView, len(runs))
+	for i := range runs {
+		views[i] = toRunView(&runs[i])
+	}
+	return http.StatusOK, pageOf(rq, views, q.Limit-1, "before", func(v runView) string { return v.ID }), nil
+}
+
+// runDetail is a run with its actions: what a client polls to follow it.
+type runDetail struct {
+	Run     runView      `json:"run"`
+	Actions []actionView `json:"actions"`
+}
+
+func (s *Server) getRun(rq *request) (int, any, error) {
+	if _, err := rq.params(); err != nil {
+		return 0, nil, err
+	}
+	return s.runDetail(rq, rq.PathValue("id"), http.StatusOK)
+}
+
+func (s *Server) runDetail(rq *request, id string, status int) (int, any, error) {
+	r, err := s.app.Store.GetRun(rq.Context(), id)
+	if err != nil {
+		return 0, nil, err
+	}
+	acts, err := s.app.Store.ListActions(rq.Context(), store.ActionQuery{RunID: id})
+	if err != nil {
+		return 0, nil, err
+	}
+	return status, runDetail{Run: toRunView(&r), Actions: toActionViews(acts)}, nil
+}
+
+func (s *Server) approveRun(rq *request) (int, any, error) {
+	if err := decodeBody(rq.Request, &struct{}{}, false); err != nil {
+		return 0, nil, err
+	}
+	id := rq.PathValue("id")
+	rq.note.runID = id
+	if err := s.app.Approve(rq.Context(), id, rq.actor()); err != nil {
+		return 0, nil, err
+	}
+	s.wake()
+	rq.note.message = "run " + id + " approved"
+	return s.runDetail(rq, id, http.StatusOK)
+}
+
+func (s *Server) cancelRun(rq *request) (int, any, error) {
+	if err := decodeBody(rq.Request, &struct{}{}, false); err != nil {
+		return 0, nil, err
+	}
+	id := rq.PathValue("id")
+	rq.note.runID = id
+	if err := s.app.Cancel(rq.Context(), id, rq.actor()); err != nil {
+		return 0, nil, err
+	}
+	rq.note.message = "run " + id + " cancelled"
+	return s.runDetail(rq, id, http.StatusOK)
+}
+
+func (s *Server) listActions(rq *request) (int, any, error) {
+	p, err := rq.params("state", "target", "person", "error_kind", "run", "after", "limit")
+	if err != nil {
+		return 0, nil, err
+	}
+	q := store.ActionQuery{RunID: p.str("run"), PersonKey: p.str("person"), Target: p.str("target"),
+		ErrorKind: p.str("error_kind"), AfterID: p.int64("after"), Limit: p.limit() + 1}
+	for _, st := range p.list("state", actionStates) {
+		q.States = append(q.States, model.ActionState(st))
+	}
+	if err := p.err(); err != nil {
+		return 0, nil, err
+	}
+	acts, err := s.app.Store.ListActions(rq.Context(), q)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, pageOf(rq, toActionViews(acts), q.Limit-1, "after", func(v actionView) string { return strconv.FormatInt(v.ID, 10) }), nil
+}
+
+func (s *Server) getAction(rq *request) (int, any, error) {
+	if _, err := rq.params(); err != nil {
+		return 0, nil, err
+	}
+	id, err := strconv.ParseInt(rq.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, nil, notFoundf("no action %q: action IDs are positive whole numbers", rq.PathValue("id"))
+	}
+	a, err := s.app.Store.GetAction(rq.Context(), id)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, toActionView(&a), nil
+}
+
+func (s *Server) listAudit(rq *request) (int, any, error) {
+	p, err := rq.params("run", "action", "person", "target", "kind", "after", "limit")
+	if err != nil {
+		return 0, nil, err
+	}
+	q := store.AuditQuery{RunID: p.str("run"), ActionID: p.int64("action"), PersonKey: p.str("person"), Target: p.str("target"),
+		AfterID: p.int64("after"), Limit: p.limit() + 1}
+	for _, k := range p.list("kind", auditKinds) {
+		q.Kinds = append(q.Kinds, audit.Kind(k))
+	}
+	if err := p.err(); err != nil {
+		return 0, nil, err
+	}
+	recs, err := s.app.Store.ListAudit(rq.Context(), q)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, pageOf(rq, recs, q.Limit-1, "after", func(r audit.Record) string { return strconv.FormatInt(r.ID, 10) }), nil
+}

@@ -1,0 +1,151 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/accord-iam/accord/internal/app"
+	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/notify"
+	"github.com/accord-iam/accord/internal/plan"
+	"github.com/accord-iam/accord/internal/policy"
+	"github.com/accord-iam/accord/internal/store"
+)
+
+// submit stores hand-made jobs (a targeted action) as a run, through the
+// same thresholds as any plan: over a limit the run is held and the
+// approvers are notified. Nothing executes outside a run, so the engine's
+// ordering, retries and audit apply to targeted actions too.
+func (s *Server) submit(ctx context.Context, rq *request, scope string, jobs []model.Job) (*model.Run, error) {
+	managed, err := s.app.Store.CountAccounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	breaches := plan.Check(plan.Count(jobs), managed, s.app.Policy)
+	run, err := plan.Submit(ctx, s.app.Store, plan.Submission{
+		Trigger: rq.actor(), Scope: scope, Result: &plan.Result{Jobs: jobs}, Breaches: breaches, Now: s.app.Now(),
+	})
+	if err != nil || run == nil {
+		return run, err
+	}
+	s.afterRun(ctx, rq, run)
+	return run, nil
+}
+
+// afterRun does what follows a new run: wake the engine, or notify the
+// approvers of a held run.
+func (s *Server) afterRun(ctx context.Context, rq *request, run *model.Run) {
+	rq.note.runID = run.ID
+	if run.State == model.RunHeld {
+		s.app.Notifier.Notify(ctx, notify.Event{Kind: notify.RunHeld, Time: s.app.Now(), RunID: run.ID,
+			Message: fmt.Sprintf("run %s is held for approval: %s", run.ID, run.Note),
+			Details: map[string]any{"breaches": run.Breaches, "scope": run.Scope, "trigger": run.Trigger}})
+		return
+	}
+	s.wake()
+}
+
+// runAnswer reads back a run and its actions for the answer: 201 for a
+// run that will execute, 202 for a held one, 200 when there was nothing
+// to do (run null).
+func (s *Server) runAnswer(ctx context.Context, rq *request, run *model.Run, res *runResult) (int, any, error) {
+	if res == nil {
+		res = &runResult{}
+	}
+	res.Actions = []actionView{}
+	if run == nil {
+		if res.Message == "" {
+			res.Message = "nothing to do: the target already matches policy"
+		}
+		return http.StatusOK, res, nil
+	}
+	r, err := s.app.Store.GetRun(ctx, run.ID)
+	if err != nil {
+		return 0, nil, err
+	}
+	acts, err := s.app.Store.ListActions(ctx, store.ActionQuery{RunID: run.ID})
+	if err != nil {
+		return 0, nil, err
+	}
+	rv := toRunView(&r)
+	res.Run, res.Actions = &rv, toActionViews(acts)
+	rq.header = http.Header{"Location": {rv.Link}}
+	res.Message = fmt.Sprintf("run %s created with %d actions", r.ID, len(acts))
+	if r.State == model.RunHeld {
+		res.Message = fmt.Sprintf("run %s is held: %s; approve it with POST %s/approve", r.ID, plan.DescribeBreaches(r.Breaches), rv.Link)
+		res.Breaches = r.Breaches
+		rq.note.message = res.Message
+		return http.StatusAccepted, res, nil
+	}
+	rq.note.message = res.Message
+	return http.StatusCreated, res, nil
+}
+
+// enforce plans and submits a run for a filter, as the CLI's enforce does,
+// and remembers persons left alone because earlier work is unfinished, to
+// plan them again as soon as it is done.
+func (s *Server) enforce(ctx context.Context, rq *request, f app.Filter) (int, any, error) {
+	run, pv, err := s.app.Enforce(ctx, f, rq.actor())
+	if err != nil {
+		return 0, nil, err
+	}
+	res := &runResult{Excluded: toExcludedViews(pv.Result.Excluded)}
+	for _, p := range pv.Result.Problems {
+		res.Problems = append(res.Problems, p.Error())
+	}
+	for _, b := range pv.Result.Busy {
+		res.Busy = append(res.Busy, busyView{Person: b.Person, Target: b.Target})
+		s.follow.add(b.Person)
+	}
+	if run != nil {
+		// Enforce has notified the approvers of a held run already.
+		rq.note.runID = run.ID
+		if run.State != model.RunHeld {
+			s.wake()
+		}
+	}
+	if run == nil && len(res.Busy) > 0 {
+		res.Message = "earlier work on this person is unfinished; accord plans the change as soon as it is done"
+	}
+	return s.runAnswer(ctx, rq, run, res)
+}
+
+// evaluate loads a person and what policy says of them, refusing excluded
+// persons with 409 and the reason.
+func (s *Server) evaluate(ctx context.Context, rq *request, key string) (model.Person, policy.Evaluation, error) {
+	per, err := s.app.Store.GetPerson(ctx, key)
+	if err != nil {
+		return per, policy.Evaluation{}, err
+	}
+	rq.note.person = key
+	ev, err := s.app.Policy.Evaluate(&per, s.app.Today())
+	if err != nil {
+		return per, ev, conflictf("policy cannot be evaluated for person %s: %v", key, err)
+	}
+	if ev.Excluded {
+		return per, ev, &Error{Status: http.StatusConflict, Code: CodeExcluded,
+			Message: fmt.Sprintf("person %s is excluded (%s): accord never acts on them", key, ev.Reason),
+			Details: map[string]any{"person": key, "reason": ev.Reason}}
+	}
+	return per, ev, nil
+}
+
+// target checks a target name from a path.
+func (s *Server) target(rq *request, name string) (*policy.Target, error) {
+	t, ok := s.app.Policy.Target(name)
+	if !ok {
+		return nil, notFoundf("no target named %q", name)
+	}
+	rq.note.target = name
+	return t, nil
+}
+
+func desiredOn(ev policy.Evaluation, target string) *model.DesiredAccount {
+	for i := range ev.Accounts {
+		if ev.Accounts[i].Target == target {
+			return &ev.Accounts[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,188 @@
+package notify_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/accord-iam/accord/internal/notify"
+)
+
+// receiver is a webhook endpoint that checks signatures and answers with
+// the statuses it is given, in order (then 204).
+type receiver struct {
+	t        *testing.T
+	secret   []byte
+	mu       sync.Mutex
+	statuses []int
+	got      chan delivery
+	release  chan struct{} // when set, each request waits for a value
+}
+
+type delivery struct {
+	event     notify.Event
+	id        string
+	kind      string
+	validSig  bool
+	timestamp time.Time
+	status    int
+}
+
+func newReceiver(t *testing.T, secret string, statuses ...int) (*receiver, *httptest.Server) {
+	r := &receiver{t: t, secret: []byte(secret), statuses: statuses, got: make(chan delivery, 100)}
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return r, srv
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if r.release != nil {
+		<-r.release
+	}
+	body, err := io.ReadAll(req.Body)
+	require.NoError(r.t, err)
+	ts := req.Header.Get(notify.HeaderTimestamp)
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	require.NoError(r.t, err)
+	d := delivery{
+		id: req.Header.Get(notify.HeaderDelivery), kind: req.Header.Get(notify.HeaderEvent),
+		validSig:  notify.VerifySignature(r.secret, ts, body, req.Header.Get(notify.HeaderSignature)),
+		timestamp: time.Unix(sec, 0), status: http.StatusNoContent,
+	}
+	require.NoError(r.t, json.Unmarshal(body, &d.event))
+	r.mu.Lock()
+	if len(r.statuses) > 0 {
+		d.status, r.statuses = r.statuses[0], r.statuses[1:]
+	}
+	r.mu.Unlock()
+	w.WriteHeader(d.status)
+	r.got <- d
+}
+
+func newWebhook(t *testing.T, url, secret string, o notify.WebhookOptions) *notify.Webhook {
+	o.URL, o.Secret = url, secret
+	if o.Backoff == 0 {
+		o.Backoff = time.Millisecond
+	}
+	w := notify.NewWebhook(o)
+	t.Cleanup(func() { _ = w.Close(context.Background()) })
+	return w
+}
+
+func TestWebhookSignsEveryDelivery(t *testing.T) {
+	t.Parallel()
+	rcv, srv := newReceiver(t, "s3cret-hmac-key")
+	w := newWebhook(t, srv.URL, "s3cret-hmac-key", notify.WebhookOptions{})
+	ev := notify.Event{Kind: notify.RunHeld, Time: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), RunID: "run-1",
+		Message: "run run-1 is held", Details: map[string]any{"scope": "all"}}
+	before := time.Now().Add(-time.Second)
+	w.Notify(context.Background(), ev)
+	d := <-rcv.got
+	require.True(t, d.validSig, "the signature verifies with the shared secret")
+	require.Equal(t, "run.held", d.kind)
+	require.NotEmpty(t, d.id)
+	require.False(t, d.timestamp.Before(before.Truncate(time.Second)), "the timestamp is current")
+	require.Equal(t, ev, d.event)
+	require.NoError(t, w.Close(context.Background()))
+	require.Equal(t, notify.WebhookStats{Delivered: 1}, w.Stats())
+}
+
+func TestSignatureRejectsTampering(t *testing.T) {
+	t.Parallel()
+	secret := []byte("k3y-for-signing")
+	body := []byte(`{"kind":"target.down"}`)
+	sig := notify.Sign(secret, "1700000000", body)
+	require.True(t, notify.VerifySignature(secret, "1700000000", body, sig))
+	cases := map[string]func() bool{
+		"other body": func() bool {
+			return notify.VerifySignature(secret, "1700000000", []byte(`{"kind":"target.back"}`), sig)
+		},
+		"other timestamp": func() bool { return notify.VerifySignature(secret, "1700000001", body, sig) },
+		"other secret":    func() bool { return notify.VerifySignature([]byte("other-key"), "1700000000", body, sig) },
+		"empty signature": func() bool { return notify.VerifySignature(secret, "1700000000", body, "") },
+	}
+	for name, verify := range cases {
+		require.False(t, verify(), name)
+	}
+}
+
+func TestWebhookRetriesTransientFailuresWithTheSameDeliveryID(t *testing.T) {
+	t.Parallel()
+	rcv, srv := newReceiver(t, "s3cret-hmac-key", 500, 429, 204)
+	w := newWebhook(t, srv.URL, "s3cret-hmac-key", notify.WebhookOptions{MaxAttempts: 5})
+	w.Notify(context.Background(), notify.Event{Kind: notify.TargetDown, Target: "crm", Message: "crm is down"})
+	first := <-rcv.got
+	second := <-rcv.got
+	third := <-rcv.got
+	require.Equal(t, []int{500, 429, 204}, []int{first.status, second.status, third.status})
+	require.Equal(t, first.id, second.id)
+	require.Equal(t, first.id, third.id)
+	require.True(t, third.validSig, "every attempt is signed afresh")
+	require.NoError(t, w.Close(context.Background()))
+	require.Equal(t, notify.WebhookStats{Delivered: 1, Retries: 2}, w.Stats())
+}
+
+func TestWebhookGivesUp(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		statuses []int
+		attempts int
+	}{
+		{"a refusal is not retried", []int{400}, 1},
+		{"retries are bounded", []int{503, 503, 503, 503}, 3},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			rcv, srv := newReceiver(t, "s3cret-hmac-key", c.statuses...)
+			w := newWebhook(t, srv.URL, "s3cret-hmac-key", notify.WebhookOptions{MaxAttempts: 3})
+			w.Notify(context.Background(), notify.Event{Kind: notify.ActionFailed, Message: "x"})
+			require.NoError(t, w.Close(context.Background()))
+			require.Len(t, rcv.got, c.attempts)
+			require.Equal(t, int64(1), w.Stats().Failed)
+			require.Zero(t, w.Stats().Delivered)
+		})
+	}
+}
+
+func TestWebhookNeverBlocksTheCaller(t *testing.T) {
+	t.Parallel()
+	rcv, srv := newReceiver(t, "s3cret-hmac-key")
+	rcv.release = make(chan struct{})
+	w := newWebhook(t, srv.URL, "s3cret-hmac-key", notify.WebhookOptions{QueueSize: 2})
+	// The receiver holds the first delivery; two more fill the queue; the
+	// rest are dropped at once instead of waiting.
+	for i := 0; i < 10; i++ {
+		w.Notify(context.Background(), notify.Event{Kind: notify.TargetIncident, Message: strconv.Itoa(i)})
+	}
+	dropped := w.Stats().Dropped
+	require.GreaterOrEqual(t, dropped, int64(7))
+	close(rcv.release)
+	require.NoError(t, w.Close(context.Background()))
+	st := w.Stats()
+	require.Equal(t, int64(10), st.Delivered+st.Dropped, "every alert is delivered or counted as dropped")
+
+	w.Notify(context.Background(), notify.Event{Kind: notify.TargetBack, Message: "after close"})
+	require.Equal(t, st.Dropped+1, w.Stats().Dropped, "after Close alerts are dropped, not sent")
+}
+
+func TestWebhookCloseAbandonsAtDeadline(t *testing.T) {
+	t.Parallel()
+	rcv, srv := newReceiver(t, "s3cret-hmac-key")
+	rcv.release = make(chan struct{})
+	defer close(rcv.release)
+	w := newWebhook(t, srv.URL, "s3cret-hmac-key", notify.WebhookOptions{})
+	w.Notify(context.Background(), notify.Event{Kind: notify.TargetDown, Message: "stuck"})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, w.Close(ctx), context.Canceled)
+}
