@@ -1,0 +1,108 @@
+package recon_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/accord-iam/accord/internal/config"
+	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/recon"
+	"github.com/accord-iam/accord/internal/store"
+)
+
+func enabledDesire() *model.DesiredAccount {
+	return &model.DesiredAccount{Target: "t", PersonKey: "P", Desire: model.DesireEnabled, Reason: "active",
+		Attributes: model.Attributes{"title": "Rep", "mail": "p@x"},
+		Grants:     []model.Grant{{Entitlement: "a"}, {Entitlement: "b"}}}
+}
+
+func knownAcct(state model.AccountState, title string, ents ...string) *model.Account {
+	return &model.Account{Target: "t", PersonKey: "P", NativeID: "n1", State: state,
+		Attributes: model.Attributes{"title": title, "mail": "p@x"}, Entitlements: ents}
+}
+
+func obsAcct(active bool, title string, ents ...string) *store.ObservedAccount {
+	if ents == nil {
+		ents = []string{}
+	}
+	return &store.ObservedAccount{Target: "t", PersonKey: "P", NativeID: "n1", Active: active,
+		Attributes: model.Attributes{"title": title, "mail": "p@x"}, Entitlements: ents}
+}
+
+func TestCompare(t *testing.T) {
+	report := config.DriftPolicy{}
+	converge := config.DriftPolicy{Missing: "converge", Attribute: "converge", ExtraEntitlement: "converge",
+		MissingEntitlement: "converge", State: "converge", LeaverActive: "converge"}
+	leaver := &model.DesiredAccount{Target: "t", PersonKey: "P", Desire: model.DesireDisabled, Reason: "leaver: employment ended 2026-01-02"}
+	cases := []struct {
+		name     string
+		d        *model.DesiredAccount
+		k        *model.Account
+		o        *store.ObservedAccount
+		policy   config.DriftPolicy
+		unmanage []string
+		classes  []string
+		fix      *model.AccountChange
+	}{
+		{name: "in accord", d: enabledDesire(), k: knownAcct("enabled", "Rep", "a", "b"), o: obsAcct(true, "Rep", "a", "b")},
+		{name: "attribute changed by hand, report: known stays", d: enabledDesire(), k: knownAcct("enabled", "Rep", "a", "b"),
+			o: obsAcct(true, "Boss", "a", "b"), policy: report, classes: []string{config.DriftAttribute}},
+		{name: "attribute changed by hand, converge: known takes it", d: enabledDesire(), k: knownAcct("enabled", "Rep", "a", "b"),
+			o: obsAcct(true, "Boss", "a", "b"), policy: converge, classes: []string{config.DriftAttribute},
+			fix: &model.AccountChange{Target: "t", PersonKey: "P", Attributes: model.Attributes{"title": "Boss"}}},
+		{name: "HR changed the attribute: pending, not drift", d: enabledDesire(), k: knownAcct("enabled", "Old", "a", "b"),
+			o: obsAcct(true, "Old", "a", "b"), policy: converge},
+		{name: "target already as HR wants: known catches up", d: enabledDesire(), k: knownAcct("enabled", "Old", "a", "b"),
+			o: obsAcct(true, "Rep", "a", "b"), policy: report,
+			fix: &model.AccountChange{Target: "t", PersonKey: "P", Attributes: model.Attributes{"title": "Rep"}}},
+		{name: "membership removed by hand, converge", d: enabledDesire(), k: knownAcct("enabled", "Rep", "a", "b"),
+			o: obsAcct(true, "Rep", "a"), policy: converge, classes: []string{config.DriftMissingEntitlement},
+			fix: &model.AccountChange{Target: "t", PersonKey: "P", Revoke: []string{"b"}}},
+		{name: "membership added by hand, report: not known", d: enabledDesire(), k: knownAcct("enabled", "Rep", "a", "b"),
+			o: obsAcct(true, "Rep", "a", "b", "x"), policy: report, classes: []string{config.DriftExtraEntitlement}},
+		{name: "membership added by hand, converge: known, so revoked", d: enabledDesire(), k: knownAcct("enabled", "Rep", "a", "b"),
+			o: obsAcct(true, "Rep", "a", "b", "x"), policy: converge, classes: []string{config.DriftExtraEntitlement},
+			fix: &model.AccountChange{Target: "t", PersonKey: "P", Grant: []string{"x"}}},
+		{name: "unmanaged extra is not drift", d: enabledDesire(), k: knownAcct("enabled", "Rep", "a", "b"),
+			o: obsAcct(true, "Rep", "a", "b", "x"), policy: converge, unmanage: []string{"x"}},
+		{name: "granted by hand as policy wants", d: enabledDesire(), k: knownAcct("enabled", "Rep", "a"),
+			o: obsAcct(true, "Rep", "a", "b"), policy: report, fix: &model.AccountChange{Target: "t", PersonKey: "P", Grant: []string{"b"}}},
+		{name: "disabled by hand", d: enabledDesire(), k: knownAcct("enabled", "Rep", "a", "b"),
+			o: obsAcct(false, "Rep", "a", "b"), policy: converge, classes: []string{config.DriftState},
+			fix: &model.AccountChange{Target: "t", PersonKey: "P", State: model.AccountDisabled}},
+		{name: "leaver re-enabled by hand, report: alert, known stays", d: leaver, k: knownAcct("disabled", "Rep"),
+			o: obsAcct(true, "Rep"), policy: report, classes: []string{config.DriftLeaverActive}},
+		{name: "leaver re-enabled by hand, converge", d: leaver, k: knownAcct("disabled", "Rep"),
+			o: obsAcct(true, "Rep"), policy: converge, classes: []string{config.DriftLeaverActive},
+			fix: &model.AccountChange{Target: "t", PersonKey: "P", State: model.AccountEnabled}},
+		{name: "leaver not yet disabled is an alert too", d: leaver, k: knownAcct("enabled", "Rep", "a"),
+			o: obsAcct(true, "Rep", "a"), policy: report, classes: []string{config.DriftLeaverActive}},
+		{name: "account deleted by hand, converge: forgotten, so re-created", d: enabledDesire(), k: knownAcct("enabled", "Rep"),
+			policy: converge, classes: []string{config.DriftMissing}, fix: &model.AccountChange{Target: "t", PersonKey: "P", Delete: true}},
+		{name: "account deleted by hand, report", d: enabledDesire(), k: knownAcct("enabled", "Rep"),
+			policy: report, classes: []string{config.DriftMissing}},
+		{name: "gone as policy wants", d: &model.DesiredAccount{Target: "t", PersonKey: "P", Desire: model.DesireAbsent},
+			k: knownAcct("disabled", "Rep"), policy: report, fix: &model.AccountChange{Target: "t", PersonKey: "P", Delete: true}},
+		{name: "adopted: what accord adds is work, what it takes away waits", d: enabledDesire(), o: obsAcct(true, "Boss", "a", "x"),
+			policy: report, classes: []string{config.DriftExtraEntitlement},
+			fix: &model.AccountChange{Target: "t", PersonKey: "P", NativeID: "n1", Link: map[string]string{}, Upsert: true,
+				State: model.AccountEnabled, Attributes: model.Attributes{"title": "Boss", "mail": "p@x"}, Grant: []string{"a"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			um := map[string]bool{}
+			for _, e := range tc.unmanage {
+				um[e] = true
+			}
+			out := recon.Compare(recon.Input{Desired: tc.d, Known: tc.k, Observed: tc.o, EntitlementsRead: true,
+				Unmanaged: um, Policy: tc.policy})
+			var got []string
+			for _, f := range out.Findings {
+				got = append(got, f.Class)
+			}
+			require.Equal(t, tc.classes, got)
+			require.Equal(t, tc.fix, out.Fix)
+		})
+	}
+}
