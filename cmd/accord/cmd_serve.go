@@ -47,7 +47,11 @@ func (c *cli) serveCmd() *cobra.Command {
 // serve runs until ctx is done: the engine works continuously; sources
 // are imported on their schedules (and a fresh feed is enforced at once);
 // a full enforcement is planned on the engine schedule.
-func serve(ctx context.Context, c *cli, a *app.App) error {
+func serve(parent context.Context, c *cli, a *app.App) error {
+	// A component that cannot run (the API cannot listen) stops the whole
+	// daemon: half a daemon that looks alive is worse than none.
+	ctx, stop := context.WithCancelCause(parent)
+	defer stop(nil)
 	eng := a.NewEngine(app.EngineOptions{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -79,6 +83,16 @@ func serve(ctx context.Context, c *cli, a *app.App) error {
 		}
 		enforce("serve:import:" + name)
 	}
+	for _, h := range serveHooks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := h(ctx, c, a, eng); err != nil && ctx.Err() == nil {
+				a.Log.Error("serve component failed; stopping", "error", err)
+				stop(err)
+			}
+		}()
+	}
 	// Start from what HR says now.
 	for i := range a.Cfg.Sources {
 		importSource(a.Cfg.Sources[i].Name)
@@ -100,18 +114,12 @@ func serve(ctx context.Context, c *cli, a *app.App) error {
 		defer wg.Done()
 		every(ctx, a.Cfg.Engine.Schedule, func() { enforce("serve:schedule") })
 	}()
-	for _, h := range serveHooks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := h(ctx, c, a, eng); err != nil && ctx.Err() == nil {
-				a.Log.Error("serve component stopped", "error", err)
-			}
-		}()
-	}
 	a.Log.Info("accord serving", "targets", len(a.Cfg.Targets), "sources", len(a.Cfg.Sources), "owner", eng.Owner())
 	<-ctx.Done()
 	wg.Wait()
+	if err := context.Cause(ctx); err != nil && parent.Err() == nil {
+		return fail(exitFailed, err)
+	}
 	a.Log.Info("accord stopped")
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -201,4 +202,21 @@ func TestQuickstart(t *testing.T) {
 	require.Equal(t, 0, code, out)
 	require.NotContains(t, out, "qs-known-token-123")
 	require.Contains(t, out, `"Authorization":"[REDACTED]"`)
+}
+
+// TestServeStopsWhenTheAPICannotListen: a daemon whose API cannot start
+// exits with an error instead of running without it.
+func TestServeStopsWhenTheAPICannotListen(t *testing.T) {
+	w := newE2E(t, 1, 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	cfgPath := filepath.Join(w.dir, "accord.yaml")
+	cfg, err := os.ReadFile(cfgPath)
+	require.NoError(t, err)
+	cfg = append(cfg, []byte("api:\n  listen: "+ln.Addr().String()+"\n")...)
+	require.NoError(t, os.WriteFile(cfgPath, cfg, 0o600))
+	code, out := accord(t, w.dir, "serve", "-c", "accord.yaml")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "api.listen")
 }

@@ -51,6 +51,7 @@ type Server struct {
 	metrics *Metrics
 	follow  *followUp
 	health  *healthMonitor
+	recons  *reconJobs
 
 	limMu    sync.Mutex
 	limiters map[string]*rate.Limiter
@@ -75,6 +76,7 @@ func New(o Options) *Server {
 	s.metrics = newMetrics(s)
 	s.follow = newFollowUp()
 	s.health = newHealthMonitor()
+	s.recons = newReconJobs()
 	s.routes = s.routeTable()
 	s.handler = s.buildMux()
 	return s
@@ -104,10 +106,11 @@ func (s *Server) Observe(ev engine.Event) {
 }
 
 // Run does the server's background work until ctx is done: re-planning
-// persons whose change waited, and incident alerts.
+// persons whose change waited, incident alerts, and the reconciliations
+// requested over the API (stopped when ctx is done; they resume later).
 func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	for _, f := range []func(context.Context){s.runFollowUps, s.runHealthMonitor} {
+	for _, f := range []func(context.Context){s.runFollowUps, s.runHealthMonitor, s.runReconJobs} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

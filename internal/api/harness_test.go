@@ -67,6 +67,7 @@ targets:
     birthright: [all-staff]
     concurrency: 2
     lifecycle: {leaver: disable}
+%[8]s
 policy:
   roles:
     - name: sales
@@ -105,6 +106,7 @@ type worldOptions struct {
 	ratePerS  string
 	rateBurst int
 	extra     string // more config, appended
+	reconcile string // the target's reconcile section, indented under it
 	persons   []string
 	// simSleep replaces the simulator's wait for injected latency, so a
 	// test can hold a request at the target for as long as it needs.
@@ -154,7 +156,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "sim-token")
 	require.NoError(t, os.WriteFile(tokenFile, []byte(simToken), 0o600))
-	cfg := fmt.Sprintf(testConfig, base, tokenFile, o.disables, o.ratePerS, o.rateBurst, o.extra, o.revokes)
+	cfg := fmt.Sprintf(testConfig, base, tokenFile, o.disables, o.ratePerS, o.rateBurst, o.extra, o.revokes, o.reconcile)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(hrHeader+strings.Join(o.persons, "\n")+"\n"), 0o600))
 
@@ -352,6 +354,26 @@ func (w *world) audit(q store.AuditQuery) []string {
 		out = append(out, string(b))
 	}
 	return out
+}
+
+// hold keeps a request at the simulator (one with an injected latency)
+// until released, so that a test can act while it is in flight.
+type hold struct {
+	arrived chan struct{}
+	release chan struct{}
+}
+
+func newHold() *hold { return &hold{arrived: make(chan struct{}, 1), release: make(chan struct{})} }
+
+// sleep is the simulator's wait for injected latency (worldOptions.simSleep).
+func (h *hold) sleep(ctx context.Context, _ time.Duration) error {
+	h.arrived <- struct{}{}
+	select {
+	case <-h.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // eventLog keeps every engine event and lets tests wait for one.

@@ -154,6 +154,8 @@ func (s *Server) wrap(rt *Route) http.Handler {
 			}
 			writeError(sw, e)
 			status = e.Status
+		} else if d, ok := body.(*download); ok {
+			s.sendDownload(sw, rq, status, d)
 		} else {
 			writeJSON(sw, status, body)
 		}

@@ -27,22 +27,13 @@ import (
 // disabled as soon as that run's job is done, not at the next schedule.
 func TestChangeWaitingForEarlierWorkIsPlannedWhenItIsDone(t *testing.T) {
 	t.Parallel()
-	arrived := make(chan struct{}, 1)
-	release := make(chan struct{})
-	w := newWorld(t, worldOptions{simSleep: func(ctx context.Context, _ time.Duration) error {
-		arrived <- struct{}{}
-		select {
-		case <-release:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}})
+	h := newHold()
+	w := newWorld(t, worldOptions{simSleep: h.sleep})
 	_, err := w.sim.AddFault(targetsim.Rule{Kind: targetsim.FaultLatency, Delay: targetsim.Duration(time.Millisecond),
 		Method: "PATCH", Path: w.userPath("E3"), Times: 1})
 	require.NoError(t, err)
 	first := w.admin("POST", "/api/v1/persons/E3/accounts/saas/update", nil, http.StatusCreated).runID()
-	<-arrived // the update is at the target, held there
+	<-h.arrived // the update is at the target, held there
 
 	from := w.events.mark()
 	r := w.admin("POST", "/api/v1/persons/E3/end-employment", nil, http.StatusOK)
@@ -51,7 +42,7 @@ func TestChangeWaitingForEarlierWorkIsPlannedWhenItIsDone(t *testing.T) {
 	require.Equal(t, []any{map[string]any{"person": "E3", "target": "saas"}}, body["busy"])
 	require.Contains(t, body["message"], "as soon as it is done")
 
-	close(release)
+	close(h.release)
 	w.waitRun(first)
 	w.events.waitFor(t, from, func(ev engine.Event) bool {
 		return ev.Type == engine.EventAction && ev.Action.PersonKey == "E3" && ev.Action.Op == model.OpDisable && ev.Outcome == "succeeded"

@@ -47,6 +47,12 @@ func (s *Server) routeTable() []Route {
 		{Method: post, Path: "/api/v1/actions/{id}/retry", Scope: ScopeActionsWrite, h: s.retryAction},
 
 		{Method: get, Path: "/api/v1/audit", Scope: ScopeRead, h: s.listAudit},
+
+		{Method: post, Path: "/api/v1/targets/{target}/reconcile", Scope: ScopeActionsWrite, h: s.reconcile},
+		{Method: get, Path: "/api/v1/reconciliations", Scope: ScopeRead, h: s.listRecons},
+		{Method: get, Path: "/api/v1/reconciliations/{id}", Scope: ScopeRead, h: s.getRecon},
+		{Method: get, Path: "/api/v1/drift", Scope: ScopeRead, h: s.listDrift},
+		{Method: get, Path: "/api/v1/reports/access", Scope: ScopeRead, h: s.accessReport},
 	}
 }
 

@@ -264,6 +264,7 @@ func (a *App) Plan(ctx context.Context, f Filter, keepDesired bool) (*Preview, e
 	if err != nil {
 		return nil, err
 	}
+	a.checkAttributes(ctx, res)
 	managed, err := a.Store.CountAccounts(ctx)
 	if err != nil {
 		return nil, err

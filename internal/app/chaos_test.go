@@ -149,18 +149,22 @@ func (w *simWorld) writeFeed(persons int, edit func(i int, row []string)) {
 }
 
 // runUntilDone executes everything executable, calling observe on each
-// engine event (from engine goroutines).
+// engine event (from engine goroutines). It waits for the engine's
+// run-finished events, and looks at the store only now and then: counting
+// a large run's actions on every event would cost more than the run.
 func (w *simWorld) runUntilDone(observe func(engine.Event)) {
 	w.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	changed := make(chan struct{}, 1)
+	finished := make(chan struct{}, 1)
 	eng := w.app.NewEngine(app.EngineOptions{OnEvent: func(ev engine.Event) {
 		if observe != nil {
 			observe(ev)
 		}
-		select {
-		case changed <- struct{}{}:
-		default:
+		if ev.Type == engine.EventRunDone {
+			select {
+			case finished <- struct{}{}:
+			default:
+			}
 		}
 	}})
 	done := make(chan struct{})
@@ -172,18 +176,16 @@ func (w *simWorld) runUntilDone(observe func(engine.Event)) {
 		cancel()
 		<-done
 	}()
-	deadline := time.After(90 * time.Second)
+	deadline := time.After(120 * time.Second)
 	for {
-		// Look at most every 50ms: the store is busy enough.
-		time.Sleep(50 * time.Millisecond)
 		runs, err := w.app.Store.ListRuns(context.Background(), store.RunQuery{States: []model.RunState{model.RunPending, model.RunRunning}})
 		require.NoError(w.t, err)
 		if len(runs) == 0 {
 			return
 		}
 		select {
-		case <-changed:
-		case <-time.After(100 * time.Millisecond):
+		case <-finished:
+		case <-time.After(time.Second):
 		case <-deadline:
 			w.t.Fatalf("runs did not finish: %+v; engine: %+v", runs, eng.Status())
 		}
@@ -387,4 +389,29 @@ func TestAuthFailurePausesTheTarget(t *testing.T) {
 	w.checkTarget(20)
 	require.Equal(t, 1, w.alerts.count(notify.TargetAuthFailed))
 	require.Equal(t, 1, w.alerts.count(notify.TargetBack))
+}
+
+// TestPlanRefusesValuesTheTargetSchemaRejects: a mapped value of the wrong
+// type for the target's declared schema is caught at plan time, with the
+// person, target, attribute and reason, and nothing is sent for them.
+func TestPlanRefusesValuesTheTargetSchemaRejects(t *testing.T) {
+	w := newSimWorld(t, 3, 2, targetsim.Options{})
+	cfgPath := filepath.Join(w.dir, "accord.yaml")
+	cfg, err := os.ReadFile(cfgPath)
+	require.NoError(t, err)
+	// nickName is a string in the target's schema; map a boolean into it.
+	cfg = []byte(strings.Replace(string(cfg), `      title: "{{ title }}"`, "      title: \"{{ title }}\"\n      nickName: {value: '{{ department == \"Sales\" }}', type: bool}", 1))
+	require.NoError(t, os.WriteFile(cfgPath, cfg, 0o600))
+	a, err := app.Open(context.Background(), cfgPath, app.Options{Logger: quietLogger()})
+	require.NoError(t, err)
+	defer a.Close(context.Background())
+	before := len(w.sim.Requests())
+	pv, err := a.Plan(context.Background(), app.Filter{}, false)
+	require.NoError(t, err)
+	require.Empty(t, pv.Result.Jobs)
+	require.Len(t, pv.Result.Problems, 3)
+	require.Equal(t, "person E00000 on saas: account.nickName: the target declares a string, the mapping gives a boolean", pv.Result.Problems[0].Error())
+	for _, r := range w.sim.Requests()[before:] {
+		require.Equal(t, "GET", r.Method, "only discovery reads: %s %s", r.Method, r.Path)
+	}
 }

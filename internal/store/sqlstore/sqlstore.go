@@ -38,6 +38,8 @@ type Store struct {
 	now func() time.Time
 	// stmts holds the prepared bulk statements (see warm).
 	stmts sync.Map
+	// cache holds the other prepared statements, by text.
+	cache *stmtCache
 }
 
 // Option tunes Open.
@@ -64,7 +66,7 @@ func Open(ctx context.Context, driver, dsn string, opts ...Option) (*Store, erro
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Store{now: o.now}
+	s := &Store{now: o.now, cache: &stmtCache{}}
 	var err error
 	switch driver {
 	case "sqlite", "sqlite3":
@@ -97,6 +99,7 @@ func (s *Store) Close() error {
 		s.stmts.Delete(k)
 		return true
 	})
+	err = errors.Join(err, s.cache.close())
 	err = errors.Join(err, s.w.Close())
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
@@ -138,12 +141,36 @@ type queryer interface {
 type conn struct {
 	q  queryer
 	tx *sql.Tx // set inside transactions
-	pg bool
+	// writeTx: tx is a write transaction (on the write pool); otherwise a
+	// read snapshot on the read pool.
+	writeTx bool
+	pg      bool
+	db      *sql.DB // the pool, outside transactions
+	cache   *stmtCache
 }
 
 func (s *Store) conn(q queryer) conn {
 	tx, _ := q.(*sql.Tx)
-	return conn{q: q, tx: tx, pg: s.d.name == "postgres"}
+	db, _ := q.(*sql.DB)
+	return conn{q: q, tx: tx, db: db, pg: s.d.name == "postgres", cache: s.cache}
+}
+
+// stmt returns a prepared statement for text, or nil to run it as is.
+func (c conn) stmt(ctx context.Context, text string) *sql.Stmt {
+	switch {
+	case c.cache == nil:
+		return nil
+	case c.tx != nil && c.writeTx:
+		return c.cache.txStmt(ctx, c.tx, text)
+	case c.tx != nil:
+		if st := c.cache.readStmtLoaded(text); st != nil {
+			return c.tx.StmtContext(ctx, st)
+		}
+		return nil
+	case c.db != nil:
+		return c.cache.readStmt(ctx, c.db, text)
+	}
+	return nil
 }
 
 func (c conn) sql(query string) string {
@@ -166,15 +193,27 @@ func (c conn) sql(query string) string {
 }
 
 func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return c.q.QueryContext(ctx, c.sql(query), args...)
+	text := c.sql(query)
+	if st := c.stmt(ctx, text); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return c.q.QueryContext(ctx, text, args...)
 }
 
 func (c conn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return c.q.QueryRowContext(ctx, c.sql(query), args...)
+	text := c.sql(query)
+	if st := c.stmt(ctx, text); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return c.q.QueryRowContext(ctx, text, args...)
 }
 
 func (c conn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return c.q.ExecContext(ctx, c.sql(query), args...)
+	text := c.sql(query)
+	if st := c.stmt(ctx, text); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return c.q.ExecContext(ctx, text, args...)
 }
 
 func (c conn) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
@@ -198,6 +237,7 @@ func (s *Store) write(ctx context.Context, fn func(tx conn) error) error {
 }
 
 func (s *Store) tryWrite(ctx context.Context, fn func(tx conn) error) (err error) {
+	s.cache.prepareWrites(ctx, s.w)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
@@ -207,7 +247,9 @@ func (s *Store) tryWrite(ctx context.Context, fn func(tx conn) error) (err error
 			_ = tx.Rollback()
 		}
 	}()
-	if err = fn(s.conn(tx)); err != nil {
+	c := s.conn(tx)
+	c.writeTx = true
+	if err = fn(c); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {
