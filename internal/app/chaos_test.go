@@ -378,9 +378,11 @@ func TestValidationErrorFailsOnlyThatPerson(t *testing.T) {
 // accepts them again, the queue resumes by itself and nothing is lost.
 func TestAuthFailurePausesTheTarget(t *testing.T) {
 	w := newSimWorld(t, 20, 4, targetsim.Options{})
-	_, err := w.sim.AddFault(targetsim.Rule{Kind: targetsim.FaultFail, Status: 401, Times: 3})
-	require.NoError(t, err)
+	// Plan first: planning reads the target's schema, and the refusals
+	// are for the engine.
 	run, _, err := w.app.Enforce(context.Background(), app.Filter{}, "test")
+	require.NoError(t, err)
+	_, err = w.sim.AddFault(targetsim.Rule{Kind: targetsim.FaultFail, Status: 401, Times: 3})
 	require.NoError(t, err)
 	w.runUntilDone(nil)
 	r, err := w.app.Store.GetRun(context.Background(), run.ID)
