@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -28,16 +29,53 @@ func TestMain(m *testing.M) {
 		stop()
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
 }
 
 // accordCmd prepares the accord process with args.
 func accordCmd(t *testing.T, dir string, args ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
+	cmd := exec.Command(accordBinary(t), args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "ACCORD_BE_MAIN=1", "ACCORD_SIM_TOKEN=sim-secret-token")
 	return cmd
+}
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// accordBinary is the program the end-to-end tests run. It is this test
+// binary, except under the race detector: the tests that kill and restart
+// accord, or push thousands of actions through it, are about processes
+// and targets, and the race detector makes the embedded SQLite engine
+// (transpiled C, every memory access instrumented) ten times slower. Races
+// are the business of the in-process tests; these get a normal build.
+func accordBinary(t *testing.T) string {
+	t.Helper()
+	if !raceEnabled {
+		return os.Args[0]
+	}
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "accord-e2e-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "accord")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("build accord for end-to-end tests: %v\n%s", err, out)
+		}
+	})
+	require.NoError(t, binErr)
+	return binPath
 }
 
 // accord runs accord to completion and returns its exit code and output.
@@ -115,7 +153,15 @@ type e2eWorld struct {
 
 func newE2E(t *testing.T, persons, concurrency int) *e2eWorld {
 	t.Helper()
-	sim := targetsim.New(targetsim.Options{Token: "sim-secret-token"})
+	return newE2EWith(t, persons, concurrency, targetsim.Options{}, nil)
+}
+
+// newE2EWith is newE2E with simulator options and an edit of the config
+// text (to add sections).
+func newE2EWith(t *testing.T, persons, concurrency int, opts targetsim.Options, edit func(string) string) *e2eWorld {
+	t.Helper()
+	opts.Token = "sim-secret-token"
+	sim := targetsim.New(opts)
 	base, err := sim.Start("127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { sim.Close() })
@@ -124,7 +170,11 @@ func newE2E(t *testing.T, persons, concurrency int) *e2eWorld {
 		require.NoError(t, err)
 	}
 	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), fmt.Appendf(nil, e2eConfig, base, concurrency), 0o600))
+	cfg := fmt.Sprintf(e2eConfig, base, concurrency)
+	if edit != nil {
+		cfg = edit(cfg)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
 	var b strings.Builder
 	b.WriteString("employee_id,first_name,last_name,email,department,start_date,end_date\n")
 	for i := 0; i < persons; i++ {

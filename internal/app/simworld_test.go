@@ -5,17 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/accord-iam/accord/internal/app"
-	"github.com/accord-iam/accord/internal/audit"
 	_ "github.com/accord-iam/accord/internal/connector/scim"
 	"github.com/accord-iam/accord/internal/engine"
 	"github.com/accord-iam/accord/internal/model"
@@ -232,110 +229,6 @@ func (w *simWorld) checkTarget(n int) {
 			require.Equal(w.t, want[g], m[email], "%s in %s", email, g)
 		}
 	}
-}
-
-// TestChaosRunConvergesThroughFaults runs 1,000 persons while the target
-// first fails 20% of requests with 503, then answers bursts of 429 with
-// Retry-After, then goes down and comes back. Every action must end
-// succeeded, the target must hold exactly the desired state, no request
-// may arrive inside a Retry-After window, the outage must alert once, and
-// the audit must hold every attempt.
-func TestChaosRunConvergesThroughFaults(t *testing.T) {
-	const persons = 1000
-	// Requests already in flight when a 429 is sent cannot have seen it.
-	w := newSimWorld(t, persons, 8, targetsim.Options{Seed: 42, InFlightGrace: 250 * time.Millisecond, LogLimit: 200000})
-	run, _, err := w.app.Enforce(context.Background(), app.Filter{}, "chaos")
-	require.NoError(t, err)
-	require.Equal(t, model.RunPending, run.State)
-	r0, err := w.app.Store.GetRun(context.Background(), run.ID)
-	require.NoError(t, err)
-	total := int64(r0.Counts[model.ActionPending])
-
-	_, err = w.sim.AddFault(targetsim.Rule{Kind: targetsim.FaultFail, Fraction: 0.2, Status: 503})
-	require.NoError(t, err)
-	var done atomic.Int64
-	var phase atomic.Int32
-	var mu sync.Mutex
-	next := func() {
-		mu.Lock()
-		defer mu.Unlock()
-		d := done.Load()
-		switch {
-		case phase.Load() == 0 && d >= total*3/10:
-			phase.Store(1)
-			w.sim.ClearFaults()
-			// Bursts of 429: thirty answers in a row tell accord to wait.
-			_, err := w.sim.AddFault(targetsim.Rule{Kind: targetsim.FaultRateLimit, Times: 30, RetryAfter: targetsim.Duration(time.Second)})
-			require.NoError(t, err)
-		case phase.Load() == 1 && d >= total*5/10:
-			phase.Store(2)
-			w.sim.ClearFaults()
-			// Down for a while: connections refused, then back by itself.
-			_, err := w.sim.AddFault(targetsim.Rule{Kind: targetsim.FaultDown, Refuse: true, For: targetsim.Duration(1500 * time.Millisecond)})
-			require.NoError(t, err)
-		}
-	}
-	w.runUntilDone(func(ev engine.Event) {
-		if ev.Type == engine.EventAction && ev.Outcome == "succeeded" {
-			done.Add(1)
-			next()
-		}
-	})
-	require.Equal(t, int32(2), phase.Load(), "every phase ran")
-
-	r, err := w.app.Store.GetRun(context.Background(), run.ID)
-	require.NoError(t, err)
-	require.Equal(t, model.RunSucceeded, r.State, "counts: %v", r.Counts)
-	w.checkTarget(persons)
-	require.Empty(t, w.sim.Violations(), "no request inside a Retry-After window")
-	require.Equal(t, 1, w.alerts.count(notify.TargetDown), "one alert per outage, not one per action")
-	require.Equal(t, 1, w.alerts.count(notify.TargetBack))
-
-	stats := w.sim.Stats()
-	t.Logf("requests: %d, actions: %d, faults: %v", stats.Requests, total, stats.Faults)
-	// Every attempt has its start and end records.
-	acts, err := w.app.Store.ListActions(context.Background(), store.ActionQuery{RunID: run.ID})
-	require.NoError(t, err)
-	starts, ends := map[int64]int{}, map[int64]int{}
-	recs, err := w.app.Store.ListAudit(context.Background(), store.AuditQuery{RunID: run.ID, Kinds: []audit.Kind{audit.KindAttemptStart, audit.KindAttemptEnd}})
-	require.NoError(t, err)
-	for _, rec := range recs {
-		if rec.Kind == audit.KindAttemptStart {
-			starts[rec.ActionID]++
-		} else {
-			ends[rec.ActionID]++
-		}
-	}
-	retried := 0
-	for _, a := range acts {
-		require.Equal(t, a.Attempts, starts[a.ID], "action %d", a.ID)
-		require.Equal(t, a.Attempts, ends[a.ID], "action %d", a.ID)
-		if a.Attempts > 1 {
-			retried++
-		}
-	}
-	require.Positive(t, retried, "the faults caused retries")
-	// And every request the target saw on behalf of an action is in the
-	// audit as an exchange of that action.
-	exchanges, err := w.app.Store.ListAudit(context.Background(), store.AuditQuery{RunID: run.ID, Kinds: []audit.Kind{audit.KindExchange}})
-	require.NoError(t, err)
-	byAction := map[string]int{}
-	for _, x := range exchanges {
-		byAction[fmt.Sprint(x.ActionID)]++
-	}
-	var missing []string
-	for _, req := range w.sim.Requests() {
-		corr := req.Header.Get("X-Correlation-ID")
-		if corr == "" || req.Status == 0 {
-			continue
-		}
-		_, id, _ := strings.Cut(corr, "/")
-		if byAction[id] == 0 {
-			missing = append(missing, corr)
-		}
-	}
-	sort.Strings(missing)
-	require.Empty(t, missing, "requests without an audit record")
 }
 
 // TestValidationErrorFailsOnlyThatPerson: a 400 for one person's attribute
