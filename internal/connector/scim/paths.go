@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 
 	filter "github.com/scim2/filter-parser/v2"
 )
@@ -33,10 +34,26 @@ type attrPath struct {
 	fValue string
 }
 
+// parsedPaths caches parseAttrPath: a mapping has a handful of attribute
+// names, parsed again for every person planned and every request, and the
+// filter parser costs far more than the lookup.
+var parsedPaths sync.Map // name -> attrPath
+
 // parseAttrPath reads a flat name. Only what accord can write and read
 // back unambiguously is accepted: a value filter must be one equality on
 // a sub-attribute with a string value.
 func parseAttrPath(name string) (attrPath, error) {
+	if p, ok := parsedPaths.Load(name); ok {
+		return p.(attrPath), nil
+	}
+	p, err := parseAttrPathUncached(name)
+	if err == nil {
+		parsedPaths.Store(name, p)
+	}
+	return p, err
+}
+
+func parseAttrPathUncached(name string) (attrPath, error) {
 	p, err := filter.ParsePath([]byte(name))
 	if err != nil {
 		return attrPath{}, fmt.Errorf("not a SCIM attribute path: %v", err)
