@@ -529,3 +529,46 @@ func (w testWriter) Write(p []byte) (int, error) {
 func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
+
+// TestConversionKeepsTheAccount: a contractor becomes an employee under a
+// new key; the feed names the old key in previous_key, and the person and
+// their account move to the new key: the same account, updated, never a
+// second one.
+func TestConversionKeepsTheAccount(t *testing.T) {
+	dir := t.TempDir()
+	name := strings.ReplaceAll(t.Name(), "/", "_")
+	cfg := strings.NewReplacer(
+		"    end: end_date\n", "    end: end_date\n    previous_key: former_id\n",
+		"      - {name: end_date, type: date}\n", "      - {name: end_date, type: date}\n      - {name: former_id, type: string}\n",
+	).Replace(fmt.Sprintf(scenarioConfig, name, "50%"))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
+	hdr := strings.TrimSuffix(header, "\n") + ",former_id\n"
+	write := func(rows ...string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(hdr+strings.Join(rows, "\n")+"\n"), 0o600))
+	}
+	write("C100,Ada,Lovelace,ada@example.com,Sales,contractor,2026-01-01,,")
+	w := &world{t: t, dir: dir, target: memory.Shared(name), today: model.MustDate("2026-03-02"), since: time.Now()}
+	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{Now: w.now, Logger: testLogger(t)})
+	require.NoError(t, err)
+	defer a.Close(context.Background())
+	w.app = a
+	_, err = a.Import(context.Background(), "")
+	require.NoError(t, err)
+	w.enforce()
+	before := w.account("ada@example.com")
+
+	write("E200,Ada,Lovelace,ada@example.com,Engineering,employee,2026-03-02,,C100")
+	sums, err := a.Import(context.Background(), "")
+	require.NoError(t, err)
+	require.Equal(t, 1, sums[0].Rekeyed)
+	w.enforce()
+	after := w.account("ada@example.com")
+	require.Equal(t, before.ID, after.ID, "the same account")
+	require.Len(t, w.target.Accounts(), 1, "no second account")
+	require.Equal(t, []string{"all-staff", "github", "jira"}, ents(after))
+	known, err := a.Store.GetAccount(context.Background(), "saas", "E200")
+	require.NoError(t, err)
+	require.Equal(t, before.ID, known.NativeID)
+	_, err = a.Store.GetAccount(context.Background(), "saas", "C100")
+	require.ErrorIs(t, err, store.ErrNotFound)
+}
