@@ -29,9 +29,11 @@ func (c *cli) serveCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			c.daemon = true
 			if c.logLevel == "" {
 				c.logLevel = "info"
 				c.setupLogging()
+				c.logLevel = "" // the config's level, if set, takes over
 			}
 			a, err := c.open(ctx)
 			if err != nil {

@@ -19,6 +19,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/accord-iam/accord/internal/app"
+	"github.com/accord-iam/accord/internal/config"
+	"github.com/accord-iam/accord/internal/yamlx"
 
 	// Connector types register themselves.
 	_ "github.com/accord-iam/accord/internal/connector/memory"
@@ -62,6 +64,8 @@ type cli struct {
 	logLevel   string
 	stdout     io.Writer
 	stderr     io.Writer
+	// daemon: the command is serve, whose logs are its output.
+	daemon bool
 	// opener lets tests substitute the clock.
 	openOpts app.Options
 }
@@ -147,8 +151,25 @@ func (c *cli) setupLogging() {
 	slog.SetDefault(slog.New(redactingHandler{h}))
 }
 
-// open opens the app or returns an exit error for bad config.
+// open opens the app or returns an exit error for bad config. The
+// config's log settings apply unless a flag overrides them (its level only
+// for serve: one-shot commands print results, and keep logs to warnings).
 func (c *cli) open(ctx context.Context) (*app.App, error) {
+	if cfg, err := config.Load(c.configPath); cfg != nil && (err == nil || errors.As(err, new(yamlx.Problems))) {
+		changed := false
+		if c.logFormat == "" && cfg.Log.Format != "" {
+			c.logFormat, changed = cfg.Log.Format, true
+		}
+		if c.logLevel == "" && c.daemon && cfg.Log.Level != "" {
+			c.logLevel, changed = cfg.Log.Level, true
+		}
+		if changed {
+			c.setupLogging()
+		}
+	}
+	if c.openOpts.Logger == nil {
+		c.openOpts.Logger = slog.Default()
+	}
 	a, err := app.Open(ctx, c.configPath, c.openOpts)
 	if err != nil {
 		return nil, fail(exitFailed, err)
