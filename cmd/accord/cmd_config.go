@@ -76,19 +76,14 @@ func (c *cli) importCmd() *cobra.Command {
 		Use:   "import",
 		Short: "import HR sources: validate each whole feed, then apply it atomically",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := c.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close(cmd.Context())
+		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
 			sums, err := a.Import(cmd.Context(), name)
 			c.printImport(sums)
 			if err != nil {
 				return fail(exitFailed, importError(err))
 			}
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&name, "source", "", "import only this source")
 	cmd.Flags().BoolVar(&c.jsonOut, "json", false, "print the result as JSON")

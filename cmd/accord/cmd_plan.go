@@ -21,12 +21,7 @@ func (c *cli) planCmd() *cobra.Command {
 		Use:   "plan",
 		Short: "show what enforcement would do now (what-if); changes nothing",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := c.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close(cmd.Context())
+		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
 			pv, err := a.Plan(cmd.Context(), f, f.Person != "")
 			if err != nil {
 				return fail(exitFailed, err)
@@ -36,7 +31,7 @@ func (c *cli) planCmd() *cobra.Command {
 			}
 			c.printPreview(pv, a.Today())
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&f.Person, "person", "", "plan for one person (by key)")
 	cmd.Flags().StringVar(&f.Target, "target", "", "plan for one target")

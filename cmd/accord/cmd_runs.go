@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/accord-iam/accord/internal/app"
 	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/plan"
@@ -23,12 +24,7 @@ func (c *cli) runsCmd() *cobra.Command {
 		Use:   "list",
 		Short: "list runs, newest first",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := c.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close(cmd.Context())
+		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
 			q := store.RunQuery{Limit: limit}
 			for _, s := range states {
 				q.States = append(q.States, model.RunState(s))
@@ -50,7 +46,7 @@ func (c *cli) runsCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.CreatedAt.Format(time.RFC3339), r.State, r.Trigger, r.Scope, countsLine(r.Counts), truncate(r.Note, 80))
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	list.Flags().IntVar(&limit, "limit", 20, "how many runs")
 	list.Flags().StringSliceVar(&states, "state", nil, "only runs in these states (held, pending, running, succeeded, failed, cancelled)")
@@ -60,12 +56,7 @@ func (c *cli) runsCmd() *cobra.Command {
 		Use:   "show RUN_ID",
 		Short: "show a run and its actions",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := c.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close(cmd.Context())
+		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
 			r, err := a.Store.GetRun(cmd.Context(), args[0])
 			if err != nil {
 				return fail(exitFailed, fmt.Errorf("run %s: %w", args[0], err))
@@ -94,7 +85,7 @@ func (c *cli) runsCmd() *cobra.Command {
 			fmt.Fprintf(c.stdout, "actions: %s\n", countsLine(r.Counts))
 			printActions(c.stdout, acts)
 			return nil
-		},
+		}),
 	}
 	show.Flags().BoolVar(&c.jsonOut, "json", false, "print JSON")
 
@@ -103,12 +94,7 @@ func (c *cli) runsCmd() *cobra.Command {
 		Use:   "approve RUN_ID",
 		Short: "approve a held run so that it executes",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := c.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close(cmd.Context())
+		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
 			if err := a.Approve(cmd.Context(), args[0], "cli:"+currentUser()); err != nil {
 				return fail(exitFailed, err)
 			}
@@ -118,7 +104,7 @@ func (c *cli) runsCmd() *cobra.Command {
 			}
 			fmt.Fprintln(c.stdout, "  'accord serve' executes it; or run 'accord runs approve --wait' / 'accord enforce --wait'")
 			return nil
-		},
+		}),
 	}
 	approve.Flags().BoolVar(&wait, "wait", false, "execute here and wait until the run finishes")
 
@@ -126,18 +112,13 @@ func (c *cli) runsCmd() *cobra.Command {
 		Use:   "cancel RUN_ID",
 		Short: "cancel a run: its unfinished actions are cancelled",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := c.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close(cmd.Context())
+		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
 			if err := a.Cancel(cmd.Context(), args[0], "cli:"+currentUser()); err != nil {
 				return fail(exitFailed, err)
 			}
 			fmt.Fprintf(c.stdout, "run %s cancelled\n", args[0])
 			return nil
-		},
+		}),
 	}
 	cmd.AddCommand(list, show, approve, cancel)
 	return cmd
@@ -192,12 +173,7 @@ func (c *cli) actionsCmd() *cobra.Command {
 		Use:   "list",
 		Short: "list actions (filter by run, person, target, state)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := c.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close(cmd.Context())
+		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
 			if failed {
 				q.States = append(q.States, model.ActionFailed)
 			}
@@ -217,7 +193,7 @@ func (c *cli) actionsCmd() *cobra.Command {
 			}
 			printActions(c.stdout, acts)
 			return nil
-		},
+		}),
 	}
 	list.Flags().BoolVar(&failed, "failed", false, "only failed actions")
 	list.Flags().StringSliceVar(&states, "state", nil, "only actions in these states")
@@ -266,12 +242,7 @@ func (c *cli) auditCmd() *cobra.Command {
 		Use:   "audit",
 		Short: "show the audit trail: every attempt, request and answer",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := c.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close(cmd.Context())
+		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
 			for _, k := range kinds {
 				q.Kinds = append(q.Kinds, audit.Kind(k))
 			}
@@ -295,7 +266,7 @@ func (c *cli) auditCmd() *cobra.Command {
 					actionRef(r), r.PersonKey, r.Target, r.Kind, truncate(auditDetail(r), 140))
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&q.PersonKey, "person", "", "only this person")
 	cmd.Flags().StringVar(&q.RunID, "run", "", "only this run")

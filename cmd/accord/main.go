@@ -177,6 +177,19 @@ func (c *cli) open(ctx context.Context) (*app.App, error) {
 	return a, nil
 }
 
+// withApp wraps a command body that needs the opened app: it opens it
+// (a bad config is exit code 1, with every problem), and closes it after.
+func (c *cli) withApp(body func(cmd *cobra.Command, args []string, a *app.App) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		a, err := c.open(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer a.Close(context.WithoutCancel(cmd.Context()))
+		return body(cmd, args, a)
+	}
+}
+
 // interactive reports whether w is a terminal (progress bars) or a pipe
 // (plain lines).
 func interactive(w io.Writer) bool {
