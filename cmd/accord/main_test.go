@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/accord-iam/accord/internal/targetsim"
+	"github.com/accord-iam/accord/internal/testkit"
 )
 
 // The test binary doubles as the accord binary: run with ACCORD_BE_MAIN=1
@@ -94,24 +95,16 @@ func accord(t *testing.T, dir string, args ...string) (int, string) {
 	return code, out.String()
 }
 
-const e2eConfig = `store:
-  path: accord.db
-sources:
-  - name: hr
-    format: csv
-    path: hr.csv
-    key: employee_id
-    start: start_date
-    end: end_date
-    columns:
-      - {name: employee_id, type: string, required: true}
-      - {name: first_name, type: string, required: true}
-      - {name: last_name, type: string, required: true}
-      - {name: email, type: email, required: true}
-      - {name: department, type: enum, values: [Sales, Engineering, Finance]}
-      - {name: start_date, type: date, required: true}
-      - {name: end_date, type: date}
-targets:
+// e2eHR is the feed of the end-to-end worlds: names, a department,
+// start and end dates.
+var e2eHR = testkit.HR{}
+
+// e2eConfig provisions the simulator; its URL and the concurrency are
+// left to fill in.
+var e2eConfig = "store:\n  path: accord.db\n" + e2eHR.Source() + e2eTargets +
+	testkit.DepartmentRoles("saas", []string{"crm", "sales-drive"}, []string{"github", "jira"}) + e2ePolicy
+
+const e2eTargets = `targets:
   - name: saas
     type: scim
     connection:
@@ -129,15 +122,10 @@ targets:
     birthright: [all-staff]
     concurrency: %d
     lifecycle: {leaver: disable_then_delete, delete_after_days: 30}
-policy:
-  roles:
-    - name: sales
-      when: department == "Sales"
-      grants: [{target: saas, entitlements: [crm, sales-drive]}]
-    - name: engineering
-      when: department == "Engineering"
-      grants: [{target: saas, entitlements: [github, jira]}]
-  thresholds: {creates: "100000"}
+`
+
+// e2ePolicy is the policy after its roles, and what follows.
+const e2ePolicy = `  thresholds: {creates: "100000"}
 engine:
   poll: 50ms
   lease: 3s
@@ -176,7 +164,7 @@ func newE2EWith(t *testing.T, persons, concurrency int, opts targetsim.Options, 
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
 	var b strings.Builder
-	b.WriteString("employee_id,first_name,last_name,email,department,start_date,end_date\n")
+	b.WriteString(e2eHR.Header())
 	for i := 0; i < persons; i++ {
 		fmt.Fprintf(&b, "E%04d,First%d,Last%d,p%d@example.com,%s,2026-01-01,\n", i, i, i, i, departments[i%3])
 	}
@@ -205,7 +193,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 
 func TestBadFeedExitsOneAndImportsNothing(t *testing.T) {
 	w := newE2E(t, 3, 2)
-	bad := "employee_id,first_name,last_name,email,department,start_date,end_date\n" +
+	bad := e2eHR.Header() +
 		"E1,A,B,a@example.com,Sales,2026-01-01,\n" +
 		"E2,A,B,not-an-email,Sales,2026-01-01,\n" +
 		"E3,A,B,c@example.com,Marketing,2026-01-01,\n" +

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,6 +24,7 @@ import (
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/store"
 	"github.com/accord-iam/accord/internal/targetsim"
+	"github.com/accord-iam/accord/internal/testkit"
 )
 
 const simToken = "sim-api-test-token"
@@ -32,25 +32,13 @@ const simToken = "sim-api-test-token"
 // testConfig: one SCIM target on the simulator. The engine polls once an
 // hour, so that any work done in a test was started by a wake-up (an API
 // call), never by a poll.
-const testConfig = `store:
-  path: accord.db
-sources:
-  - name: hr
-    format: csv
-    path: hr.csv
-    key: employee_id
-    start: start_date
-    end: end_date
-    columns:
-      - {name: employee_id, type: string, required: true}
-      - {name: first_name, type: string, required: true}
-      - {name: last_name, type: string, required: true}
-      - {name: email, type: email, required: true}
-      - {name: department, type: enum, values: [Sales, Engineering, Finance]}
-      - {name: employee_type, type: enum, values: [employee, service]}
-      - {name: start_date, type: date, required: true}
-      - {name: end_date, type: date}
-targets:
+var testConfig = "store:\n  path: accord.db\n" + testHR.Source() + testTargets +
+	testkit.DepartmentRoles("saas", []string{"crm", "sales-drive"}, []string{"github", "jira"}) + testPolicy
+
+// testHR is the feed of every world.
+var testHR = testkit.HR{Columns: testkit.StandardColumns("employee_type"), EmployeeTypes: []string{"employee", "service"}}
+
+const testTargets = `targets:
   - name: saas
     type: scim
     connection:
@@ -68,15 +56,10 @@ targets:
     concurrency: 2
     lifecycle: {leaver: disable}
 %[8]s
-policy:
-  roles:
-    - name: sales
-      when: department == "Sales"
-      grants: [{target: saas, entitlements: [crm, sales-drive]}]
-    - name: engineering
-      when: department == "Engineering"
-      grants: [{target: saas, entitlements: [github, jira]}]
-  exclusions:
+`
+
+// testPolicy is the policy after its roles, and what follows.
+const testPolicy = `  exclusions:
     persons: [E9999]
     when: employee_type == "service"
   thresholds: {creates: "1000", disables: "%[3]s", revokes: "%[7]s"}
@@ -89,7 +72,7 @@ api:
   health: {min_attempts: 1}
 %[6]s`
 
-const hrHeader = "employee_id,first_name,last_name,email,department,employee_type,start_date,end_date\n"
+var hrHeader = testHR.Header()
 
 // seedPersons are in the feed of every world: E1..E3 get accounts, E9999
 // is excluded and never touched.
@@ -129,7 +112,7 @@ type world struct {
 	wrongKey, revokedKey string
 }
 
-var testDay = model.MustDate("2026-03-02")
+const testDay = "2026-03-02"
 
 func newWorld(t testing.TB, o worldOptions) *world {
 	t.Helper()
@@ -160,17 +143,16 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(hrHeader+strings.Join(o.persons, "\n")+"\n"), 0o600))
 
-	started := time.Now()
 	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{
-		Logger: quietLogger(),
-		Now:    func() time.Time { return testDay.Time().Add(9 * time.Hour).Add(time.Since(started)) },
+		Logger: testkit.QuietLogger(),
+		Now:    testkit.NewClock(testDay).Now,
 	})
 	require.NoError(t, err)
 	w := &world{t: t, dir: dir, sim: sim, app: a, events: &eventLog{changed: make(chan struct{})}, keys: map[string]string{}}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	eng := a.NewEngine(app.EngineOptions{OnEvent: w.events.add})
-	w.srv = api.New(api.Options{App: a, Engine: eng, Logger: quietLogger()})
+	w.srv = api.New(api.Options{App: a, Engine: eng, Logger: testkit.QuietLogger()})
 	a.ObserveEngine(w.srv.Observe)
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -198,10 +180,6 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	require.NoError(t, err)
 	w.enforceAll()
 	return w
-}
-
-func quietLogger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
 func (w *world) newKey(name string, scopes ...string) string {

@@ -13,6 +13,7 @@ import (
 	"github.com/accord-iam/accord/internal/engine"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/targetsim"
+	"github.com/accord-iam/accord/internal/testkit"
 )
 
 // BenchmarkRetryOverhead runs the 1,000-person plan twice: once against a
@@ -91,7 +92,7 @@ func BenchmarkDrainAfterOutage(b *testing.B) {
 		if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
 			b.Fatal(err)
 		}
-		a, err := app.Open(context.Background(), cfgPath, app.Options{Logger: quietLogger()})
+		a, err := app.Open(context.Background(), cfgPath, app.Options{Logger: testkit.QuietLogger()})
 		if err != nil {
 			b.Fatal(err)
 		}

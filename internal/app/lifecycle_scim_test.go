@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,28 +20,18 @@ import (
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/scimtest"
 	"github.com/accord-iam/accord/internal/targetsim"
+	"github.com/accord-iam/accord/internal/testkit"
 )
 
-const lifecycleConfig = `
-store:
-  path: accord.db
-sources:
-  - name: hr
-    format: csv
-    path: hr.csv
-    key: employee_id
-    start: start_date
-    end: end_date
-    columns:
-      - {name: employee_id, type: string, required: true}
-      - {name: first_name, type: string, required: true}
-      - {name: last_name, type: string, required: true}
-      - {name: email, type: email, required: true}
-      - {name: department, type: enum, values: [Sales, Engineering]}
-      - {name: title, type: string}
-      - {name: start_date, type: date, required: true}
-      - {name: end_date, type: date}
-targets:
+// lifecycleHR is the feed of the lifecycle: two departments, with titles.
+var lifecycleHR = testkit.HR{Columns: testkit.StandardColumns("title"), Departments: []string{"Sales", "Engineering"}}
+
+// lifecycleConfig provisions a SCIM server; its URL and quirks are left
+// to fill in.
+var lifecycleConfig = "\nstore:\n  path: accord.db\n" + lifecycleHR.Source() + lifecycleTargets +
+	testkit.DepartmentRoles("scim", []string{"crm"}, []string{"github"}) + lifecyclePolicy
+
+const lifecycleTargets = `targets:
   - name: scim
     type: scim
     connection:
@@ -61,15 +50,10 @@ targets:
     birthright: [all-staff]
     lifecycle: {provision_days_before: 7, leaver: disable}
     retry: {max_attempts: 3, base: 10ms, max: 50ms}
-policy:
-  roles:
-    - name: sales
-      when: department == "Sales"
-      grants: [{target: scim, entitlements: [crm]}]
-    - name: engineering
-      when: department == "Engineering"
-      grants: [{target: scim, entitlements: [github]}]
-  thresholds: {disables: "100%%"}
+`
+
+// lifecyclePolicy is the policy after its roles, and what follows.
+const lifecyclePolicy = `  thresholds: {disables: "100%%"}
 engine:
   poll: 20ms
   lease: 5s
@@ -164,26 +148,13 @@ func TestLifecycleOverSCIM(t *testing.T) {
 func runLifecycle(t *testing.T, srv scimServer) {
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), fmt.Appendf(nil, lifecycleConfig, srv.url, srv.quirks), 0o600))
-	var mu sync.Mutex
-	today := model.MustDate("2026-03-02")
-	since := time.Now()
-	now := func() time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		return today.Time().Add(9 * time.Hour).Add(time.Since(since))
-	}
-	setDay := func(d string) {
-		mu.Lock()
-		today = model.MustDate(d)
-		mu.Unlock()
-	}
-	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{Now: now, Logger: quietLogger()})
+	clock := testkit.NewClock("2026-03-02")
+	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{Now: clock.Now, Logger: testkit.QuietLogger()})
 	require.NoError(t, err)
 	defer a.Close(context.Background())
-	w := &simWorld{t: t, dir: dir, app: a}
 	feed := func(rows ...string) {
 		t.Helper()
-		data := "employee_id,first_name,last_name,email,department,title,start_date,end_date\n" + strings.Join(rows, "\n") + "\n"
+		data := lifecycleHR.Header() + strings.Join(rows, "\n") + "\n"
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(data), 0o600))
 		_, err := a.Import(context.Background(), "")
 		require.NoError(t, err)
@@ -191,7 +162,7 @@ func runLifecycle(t *testing.T, srv scimServer) {
 		require.NoError(t, err)
 		if run != nil {
 			require.NotEqual(t, model.RunHeld, run.State)
-			w.runUntilDone(nil)
+			testkit.Drain(t, a, nil, 120*time.Second)
 			r, err := a.Store.GetRun(context.Background(), run.ID)
 			require.NoError(t, err)
 			require.Equal(t, model.RunSucceeded, r.State, "%v", r.Counts)
@@ -217,7 +188,7 @@ func runLifecycle(t *testing.T, srv scimServer) {
 	require.Equal(t, []string{"all-staff", "github"}, srv.groupsOf(t, "ada@example.com"))
 
 	// A leaver, on the end date.
-	setDay("2026-03-10")
+	clock.Set("2026-03-10")
 	feed("E1,Ada,Lovelace,ada@example.com,Engineering,Engineer,2026-03-01,",
 		"E2,Alan,Turing,alan@example.com,Engineering,Engineer,2026-03-01,2026-03-10")
 	require.Equal(t, false, srv.one(t, "Users", "userName", "alan@example.com")["active"])
@@ -225,7 +196,7 @@ func runLifecycle(t *testing.T, srv scimServer) {
 
 	// A rehire: a new start date five days ahead (provisioned seven days
 	// before), the same account enabled again.
-	setDay("2026-03-20")
+	clock.Set("2026-03-20")
 	feed("E1,Ada,Lovelace,ada@example.com,Engineering,Engineer,2026-03-01,",
 		"E2,Alan,Turing,alan@example.com,Sales,Account Executive,2026-03-25,")
 	alan := srv.one(t, "Users", "userName", "alan@example.com")

@@ -3,8 +3,6 @@ package app_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,34 +17,26 @@ import (
 	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/connector/memory"
-	"github.com/accord-iam/accord/internal/engine"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/source"
 	"github.com/accord-iam/accord/internal/store"
+	"github.com/accord-iam/accord/internal/testkit"
 )
 
-const header = "employee_id,first_name,last_name,email,department,employee_type,start_date,end_date\n"
+// scenarioHR is the feed of the scenarios: persons of three departments,
+// some of them contractors or service accounts.
+var scenarioHR = testkit.HR{Columns: testkit.StandardColumns("employee_type")}
 
-const scenarioConfig = `
-store:
-  path: accord.db
-sources:
-  - name: hr
-    format: csv
-    path: hr.csv
-    key: employee_id
-    start: start_date
-    end: end_date
-    columns:
-      - {name: employee_id, type: string, required: true}
-      - {name: first_name, type: string, required: true}
-      - {name: last_name, type: string, required: true}
-      - {name: email, type: email, required: true}
-      - {name: department, type: enum, values: [Sales, Engineering, Finance]}
-      - {name: employee_type, type: enum, values: [employee, contractor, service]}
-      - {name: start_date, type: date, required: true}
-      - {name: end_date, type: date}
-targets:
+var header = scenarioHR.Header()
+
+// scenarioConfig is the config of a scenario on hr, with the memory
+// target's name and the disable threshold left to fill in.
+func scenarioConfig(hr testkit.HR) string {
+	return "\nstore:\n  path: accord.db\n" + hr.Source() + scenarioTargets +
+		testkit.DepartmentRoles("saas", []string{"crm", "sales-drive"}, []string{"github", "jira"}) + scenarioPolicy
+}
+
+const scenarioTargets = `targets:
   - name: saas
     type: memory
     connection: {name: %s}
@@ -56,15 +46,10 @@ targets:
       department: "{{ department }}"
     birthright: [all-staff]
     lifecycle: {provision_days_before: 7, leaver: disable_then_delete, delete_after_days: 30}
-policy:
-  roles:
-    - name: sales
-      when: department == "Sales"
-      grants: [{target: saas, entitlements: [crm, sales-drive]}]
-    - name: engineering
-      when: department == "Engineering"
-      grants: [{target: saas, entitlements: [github, jira]}]
-  exclusions:
+`
+
+// scenarioPolicy is the policy after its roles, and what follows.
+const scenarioPolicy = `  exclusions:
     persons: [E9999]
     when: employee_type == "service"
   thresholds: {disables: "%s", deletes: "50%%"}
@@ -79,37 +64,21 @@ type world struct {
 	dir    string
 	app    *app.App
 	target *memory.Target
-	mu     sync.Mutex
-	today  model.Date
-	// since makes the clock tick within a day, so that retry delays and
-	// leases expire as they would in production.
-	since time.Time
+	clock  *testkit.Clock
 }
 
 func newWorld(t *testing.T, disables string) *world {
 	t.Helper()
 	dir := t.TempDir()
 	name := strings.ReplaceAll(t.Name(), "/", "_")
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), fmt.Appendf(nil, scenarioConfig, name, disables), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), fmt.Appendf(nil, scenarioConfig(scenarioHR), name, disables), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(header), 0o600))
-	w := &world{t: t, dir: dir, target: memory.Shared(name), today: model.MustDate("2026-03-02"), since: time.Now()}
-	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{Now: w.now, Logger: testLogger(t)})
+	w := &world{t: t, dir: dir, target: memory.Shared(name), clock: testkit.NewClock("2026-03-02")}
+	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{Now: w.clock.Now, Logger: testkit.Logger(t)})
 	require.NoError(t, err)
 	t.Cleanup(func() { a.Close(context.Background()) })
 	w.app = a
 	return w
-}
-
-func (w *world) now() time.Time {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.today.Time().Add(9 * time.Hour).Add(time.Since(w.since))
-}
-
-func (w *world) setDay(d string) {
-	w.mu.Lock()
-	w.today = model.MustDate(d)
-	w.mu.Unlock()
 }
 
 func (w *world) feed(rows ...string) {
@@ -137,41 +106,10 @@ func (w *world) enforce() *model.Run {
 	return run
 }
 
-// drain runs an engine until no run is executable, waiting on engine
-// events rather than on time.
+// drain runs an engine until no run is executable.
 func (w *world) drain() {
 	w.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	events := make(chan engine.Event, 64)
-	eng := w.app.NewEngine(app.EngineOptions{OnEvent: func(ev engine.Event) {
-		select {
-		case events <- ev:
-		default:
-		}
-	}})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = eng.Run(ctx)
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	deadline := time.After(30 * time.Second)
-	for {
-		runs, err := w.app.Store.ListRuns(context.Background(), store.RunQuery{States: []model.RunState{model.RunPending, model.RunRunning}})
-		require.NoError(w.t, err)
-		if len(runs) == 0 {
-			return
-		}
-		select {
-		case <-events:
-		case <-time.After(200 * time.Millisecond):
-		case <-deadline:
-			w.t.Fatalf("runs did not finish: %+v", runs)
-		}
-	}
+	testkit.Drain(w.t, w.app, nil, 30*time.Second)
 }
 
 func (w *world) account(email string) memory.Account {
@@ -229,7 +167,7 @@ func TestJoinerNotYetDueIsNotProvisioned(t *testing.T) {
 	w := newWorld(t, "50%")
 	w.feed("E1,Ada,Lovelace,ada@example.com,Sales,employee,2026-03-20,")
 	require.Nil(t, w.enforce(), "starts in 18 days; provisioned 7 days before")
-	w.setDay("2026-03-13")
+	w.clock.Set("2026-03-13")
 	require.NotNil(t, w.enforce())
 	w.account("ada@example.com")
 }
@@ -267,7 +205,7 @@ func TestLeaverDisabledRevokedThenDeletedAfterGrace(t *testing.T) {
 	w.enforce()
 	require.True(t, w.account("ada@example.com").Active, "still employed before the end date")
 
-	w.setDay("2026-03-10")
+	w.clock.Set("2026-03-10")
 	run := w.enforce()
 	require.Equal(t, model.RunSucceeded, run.State)
 	ada := w.account("ada@example.com")
@@ -275,9 +213,9 @@ func TestLeaverDisabledRevokedThenDeletedAfterGrace(t *testing.T) {
 	require.Empty(t, ents(ada), "entitlements revoked")
 	require.True(t, w.account("alan@example.com").Active)
 
-	w.setDay("2026-04-08")
+	w.clock.Set("2026-04-08")
 	require.Nil(t, w.enforce(), "grace period of 30 days not over")
-	w.setDay("2026-04-09")
+	w.clock.Set("2026-04-09")
 	run = w.enforce()
 	require.Equal(t, model.RunSucceeded, run.State)
 	_, ok := w.target.ByAttr("userName", "ada@example.com")
@@ -291,14 +229,14 @@ func TestRehireReusesTheAccount(t *testing.T) {
 	w.feed("E1,Ada,Lovelace,ada@example.com,Sales,employee,2026-01-01,2026-03-10")
 	w.enforce()
 	id := w.account("ada@example.com").ID
-	w.setDay("2026-03-15")
+	w.clock.Set("2026-03-15")
 	w.enforce()
 	require.False(t, w.account("ada@example.com").Active)
 
 	// Rehired into engineering under the same key, starting in four days
 	// (accounts are provisioned seven days ahead).
 	w.feed("E1,Ada,Lovelace,ada@example.com,Engineering,employee,2026-03-20,")
-	w.setDay("2026-03-16")
+	w.clock.Set("2026-03-16")
 	w.enforce()
 	acct := w.account("ada@example.com")
 	require.Equal(t, id, acct.ID, "the same account, not a new one")
@@ -513,23 +451,6 @@ func TestTransientFailuresAreRetriedUntilSuccess(t *testing.T) {
 	require.Equal(t, "succeeded", ends[2].Outcome)
 }
 
-// testLogger sends the app's logs to the test log, shown on failure.
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-// quietLogger drops logs, for tests that produce thousands of lines.
-func quietLogger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
 // TestConversionKeepsTheAccount: a contractor becomes an employee under a
 // new key; the feed names the old key in previous_key, and the person and
 // their account move to the new key: the same account, updated, never a
@@ -537,18 +458,16 @@ func quietLogger() *slog.Logger {
 func TestConversionKeepsTheAccount(t *testing.T) {
 	dir := t.TempDir()
 	name := strings.ReplaceAll(t.Name(), "/", "_")
-	cfg := strings.NewReplacer(
-		"    end: end_date\n", "    end: end_date\n    previous_key: former_id\n",
-		"      - {name: end_date, type: date}\n", "      - {name: end_date, type: date}\n      - {name: former_id, type: string}\n",
-	).Replace(fmt.Sprintf(scenarioConfig, name, "50%"))
+	hr := testkit.HR{Columns: append(scenarioHR.Columns, "former_id")}
+	cfg := fmt.Sprintf(scenarioConfig(hr), name, "50%")
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
-	hdr := strings.TrimSuffix(header, "\n") + ",former_id\n"
+	hdr := hr.Header()
 	write := func(rows ...string) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(hdr+strings.Join(rows, "\n")+"\n"), 0o600))
 	}
 	write("C100,Ada,Lovelace,ada@example.com,Sales,contractor,2026-01-01,,")
-	w := &world{t: t, dir: dir, target: memory.Shared(name), today: model.MustDate("2026-03-02"), since: time.Now()}
-	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{Now: w.now, Logger: testLogger(t)})
+	w := &world{t: t, dir: dir, target: memory.Shared(name), clock: testkit.NewClock("2026-03-02")}
+	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{Now: w.clock.Now, Logger: testkit.Logger(t)})
 	require.NoError(t, err)
 	defer a.Close(context.Background())
 	w.app = a

@@ -19,28 +19,18 @@ import (
 	"github.com/accord-iam/accord/internal/notify"
 	"github.com/accord-iam/accord/internal/store"
 	"github.com/accord-iam/accord/internal/targetsim"
+	"github.com/accord-iam/accord/internal/testkit"
 )
 
-const simConfig = `
-store:
-  path: accord.db
-sources:
-  - name: hr
-    format: csv
-    path: hr.csv
-    key: employee_id
-    start: start_date
-    end: end_date
-    columns:
-      - {name: employee_id, type: string, required: true}
-      - {name: first_name, type: string, required: true}
-      - {name: last_name, type: string, required: true}
-      - {name: email, type: email, required: true}
-      - {name: department, type: enum, values: [Sales, Engineering, Finance]}
-      - {name: title, type: string}
-      - {name: start_date, type: date, required: true}
-      - {name: end_date, type: date}
-targets:
+// simHR is the feed of the simulated worlds.
+var simHR = testkit.HR{Columns: testkit.StandardColumns("title")}
+
+// simConfig provisions the simulator; its URL and the concurrency are
+// left to fill in.
+var simConfig = "\nstore:\n  path: accord.db\n" + simHR.Source() + simTargets +
+	testkit.DepartmentRoles("saas", []string{"crm", "sales-drive"}, []string{"github", "jira"}) + simPolicy
+
+const simTargets = `targets:
   - name: saas
     type: scim
     connection:
@@ -56,15 +46,10 @@ targets:
     concurrency: %d
     retry: {max_attempts: 12, base: 20ms, max: 300ms}
     failure: {open_after: 10, probe_after: 100ms, probe_max: 400ms, auth_probe: 200ms}
-policy:
-  roles:
-    - name: sales
-      when: department == "Sales"
-      grants: [{target: saas, entitlements: [crm, sales-drive]}]
-    - name: engineering
-      when: department == "Engineering"
-      grants: [{target: saas, entitlements: [github, jira]}]
-  thresholds: {creates: "100000"}
+`
+
+// simPolicy is the policy after its roles, and what follows.
+const simPolicy = `  thresholds: {creates: "100000"}
 engine:
   poll: 20ms
   lease: 5s
@@ -120,7 +105,7 @@ func newSimWorld(t testing.TB, persons, concurrency int, opts targetsim.Options)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), fmt.Appendf(nil, simConfig, base, concurrency), 0o600))
 	w := &simWorld{t: t, dir: dir, sim: sim, alerts: &alertLog{}}
 	w.writeFeed(persons, nil)
-	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{Logger: quietLogger()})
+	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{Logger: testkit.QuietLogger()})
 	require.NoError(t, err)
 	a.Notifier = w.alerts
 	t.Cleanup(func() { a.Close(context.Background()) })
@@ -133,7 +118,7 @@ func newSimWorld(t testing.TB, persons, concurrency int, opts targetsim.Options)
 // writeFeed writes persons rows; edit may change a row's fields.
 func (w *simWorld) writeFeed(persons int, edit func(i int, row []string)) {
 	var b strings.Builder
-	b.WriteString("employee_id,first_name,last_name,email,department,title,start_date,end_date\n")
+	b.WriteString(simHR.Header())
 	for i := 0; i < persons; i++ {
 		row := []string{fmt.Sprintf("E%05d", i), "First", fmt.Sprintf("Last%d", i), fmt.Sprintf("p%d@example.com", i),
 			chaosDepts[i%3], "Engineer", "2026-01-01", ""}
@@ -146,47 +131,10 @@ func (w *simWorld) writeFeed(persons int, edit func(i int, row []string)) {
 }
 
 // runUntilDone executes everything executable, calling observe on each
-// engine event (from engine goroutines). It waits for the engine's
-// run-finished events, and looks at the store only now and then: counting
-// a large run's actions on every event would cost more than the run.
+// engine event (from engine goroutines).
 func (w *simWorld) runUntilDone(observe func(engine.Event)) {
 	w.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	finished := make(chan struct{}, 1)
-	eng := w.app.NewEngine(app.EngineOptions{OnEvent: func(ev engine.Event) {
-		if observe != nil {
-			observe(ev)
-		}
-		if ev.Type == engine.EventRunDone {
-			select {
-			case finished <- struct{}{}:
-			default:
-			}
-		}
-	}})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = eng.Run(ctx)
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	deadline := time.After(120 * time.Second)
-	for {
-		runs, err := w.app.Store.ListRuns(context.Background(), store.RunQuery{States: []model.RunState{model.RunPending, model.RunRunning}})
-		require.NoError(w.t, err)
-		if len(runs) == 0 {
-			return
-		}
-		select {
-		case <-finished:
-		case <-time.After(time.Second):
-		case <-deadline:
-			w.t.Fatalf("runs did not finish: %+v; engine: %+v", runs, eng.Status())
-		}
-	}
+	testkit.Drain(w.t, w.app, observe, 120*time.Second)
 }
 
 // checkTarget asserts the simulator holds exactly the desired state for
@@ -297,7 +245,7 @@ func TestPlanRefusesValuesTheTargetSchemaRejects(t *testing.T) {
 	// nickName is a string in the target's schema; map a boolean into it.
 	cfg = []byte(strings.Replace(string(cfg), `      title: "{{ title }}"`, "      title: \"{{ title }}\"\n      nickName: {value: '{{ department == \"Sales\" }}', type: bool}", 1))
 	require.NoError(t, os.WriteFile(cfgPath, cfg, 0o600))
-	a, err := app.Open(context.Background(), cfgPath, app.Options{Logger: quietLogger()})
+	a, err := app.Open(context.Background(), cfgPath, app.Options{Logger: testkit.QuietLogger()})
 	require.NoError(t, err)
 	defer a.Close(context.Background())
 	before := len(w.sim.Requests())

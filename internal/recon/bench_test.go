@@ -23,6 +23,7 @@ import (
 	"github.com/accord-iam/accord/internal/plan"
 	"github.com/accord-iam/accord/internal/recon"
 	"github.com/accord-iam/accord/internal/targetsim"
+	"github.com/accord-iam/accord/internal/testkit"
 )
 
 // TestMain lets the test binary serve a simulator in a process of its
@@ -63,7 +64,7 @@ func BenchmarkReconcile(b *testing.B) {
 	dir := b.TempDir()
 	base := startSimProcess(b, dir, n)
 	a := benchApp(b, dir, base, n)
-	env := &recon.Env{Store: a.Store, Config: a.Cfg, Policy: a.Policy, Conns: a.Conns, Now: a.Now, Log: quiet(), Notifier: a.Notifier,
+	env := &recon.Env{Store: a.Store, Config: a.Cfg, Policy: a.Policy, Conns: a.Conns, Now: a.Now, Log: testkit.QuietLogger(), Notifier: a.Notifier,
 		Planner: func(ctx context.Context, target string) (*plan.Planner, error) {
 			return a.Planner(ctx, app.Filter{Target: target})
 		}}
@@ -162,20 +163,8 @@ func startSimProcess(b *testing.B, dir string, n int) string {
 func benchApp(b *testing.B, dir, base string, n int) *app.App {
 	b.Helper()
 	tok := filepath.Join(dir, "token")
-	cfg := fmt.Sprintf(`
-store: {path: accord.db}
-sources:
-  - name: hr
-    format: csv
-    path: hr.csv
-    key: employee_id
-    columns:
-      - {name: employee_id, type: string, required: true}
-      - {name: first_name, type: string, required: true}
-      - {name: last_name, type: string, required: true}
-      - {name: email, type: email, required: true}
-      - {name: department, type: enum, values: [Sales, Engineering]}
-targets:
+	hrFeed := testkit.HR{Columns: []string{"employee_id", "first_name", "last_name", "email", "department"}, Departments: []string{"Sales", "Engineering"}}
+	cfg := fmt.Sprintf("\nstore: {path: accord.db}\n"+hrFeed.Source()+`targets:
   - name: saas
     type: scim
     connection:
@@ -194,24 +183,16 @@ targets:
       correlate:
         - {account: userName, person: email, ignore_case: true}
       drift: {attribute: converge}
-policy:
-  roles:
-    - name: sales
-      when: department == "Sales"
-      grants: [{target: saas, entitlements: [crm]}]
-    - name: engineering
-      when: department == "Engineering"
-      grants: [{target: saas, entitlements: [github]}]
-`, base, tok, pageSize())
+`+testkit.DepartmentRoles("saas", []string{"crm"}, []string{"github"}), base, tok, pageSize())
 	must(b, os.WriteFile(tok, []byte("bench"), 0o600))
 	must(b, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
 	var hr strings.Builder
-	hr.WriteString("employee_id,first_name,last_name,email,department\n")
+	hr.WriteString(hrFeed.Header())
 	for i := range n {
 		fmt.Fprintf(&hr, "E%07d,First%d,Last%d,p%07d@example.com,%s\n", i, i, i, i, dept(i))
 	}
 	must(b, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(hr.String()), 0o600))
-	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{Logger: quiet()})
+	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{Logger: testkit.QuietLogger()})
 	must(b, err)
 	b.Cleanup(func() { a.Close(context.Background()) })
 	_, err = a.Import(context.Background(), "")

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,7 +18,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/accord-iam/accord/internal/app"
-	"github.com/accord-iam/accord/internal/engine"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/notify"
 	"github.com/accord-iam/accord/internal/plan"
@@ -27,36 +25,25 @@ import (
 	"github.com/accord-iam/accord/internal/scimtest"
 	"github.com/accord-iam/accord/internal/store"
 	"github.com/accord-iam/accord/internal/targetsim"
+	"github.com/accord-iam/accord/internal/testkit"
 
 	_ "github.com/accord-iam/accord/internal/connector/scim"
 )
 
 const employeeNumber = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber"
 
-const hrHeader = "employee_id,first_name,last_name,email,department,title,start_date,end_date\n"
+// worldHR is the feed of the world.
+var worldHR = testkit.HR{Columns: testkit.StandardColumns("title")}
+
+var hrHeader = worldHR.Header()
 
 // worldConfig: a SCIM target with small pages (so that a handful of
 // accounts makes several pages), correlation by employee number then
 // e-mail, and the drift policy of the test.
-const worldConfig = `
-store: {path: accord.db}
-sources:
-  - name: hr
-    format: csv
-    path: hr.csv
-    key: employee_id
-    start: start_date
-    end: end_date
-    columns:
-      - {name: employee_id, type: string, required: true}
-      - {name: first_name, type: string, required: true}
-      - {name: last_name, type: string, required: true}
-      - {name: email, type: email, required: true}
-      - {name: department, type: enum, values: [Sales, Engineering, Finance]}
-      - {name: title, type: string}
-      - {name: start_date, type: date, required: true}
-      - {name: end_date, type: date}
-targets:
+var worldConfig = "\nstore: {path: accord.db}\n" + worldHR.Source() + worldTargets +
+	testkit.DepartmentRoles("saas", []string{"crm"}, []string{"github"}) + worldPolicy
+
+const worldTargets = `targets:
   - name: saas
     type: scim
     scope: department != "Finance"
@@ -80,15 +67,10 @@ targets:
         - {account: "` + employeeNumber + `", person: key}
         - {account: userName, person: email, ignore_case: true}
       drift: {%s}
-policy:
-  roles:
-    - name: sales
-      when: department == "Sales"
-      grants: [{target: saas, entitlements: [crm]}]
-    - name: engineering
-      when: department == "Engineering"
-      grants: [{target: saas, entitlements: [github]}]
-  thresholds: {disables: "100%%", deletes: "100%%"}
+`
+
+// worldPolicy is the policy after its roles, and what follows.
+const worldPolicy = `  thresholds: {disables: "100%%", deletes: "100%%"}
 engine: {poll: 20ms, lease: 2s}
 `
 
@@ -161,15 +143,13 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	cfg := fmt.Sprintf(worldConfig, base, tokFile, extra, o.target, o.drift)
 	require.NoError(t, os.WriteFile(filepath.Join(w.dir, "accord.yaml"), []byte(cfg), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(w.dir, "hr.csv"), []byte(hrHeader), 0o600))
-	a, err := app.Open(context.Background(), filepath.Join(w.dir, "accord.yaml"), app.Options{Logger: quiet()})
+	a, err := app.Open(context.Background(), filepath.Join(w.dir, "accord.yaml"), app.Options{Logger: testkit.QuietLogger()})
 	require.NoError(t, err)
 	a.Notifier = w.alert
 	t.Cleanup(func() { a.Close(context.Background()) })
 	w.app = a
 	return w
 }
-
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // env is what the CLI builds from an app.
 func (w *world) env() *recon.Env {
@@ -209,40 +189,10 @@ func (w *world) reconcile(opts recon.Options) *recon.Result {
 	return res
 }
 
-// drain runs an engine until no run is executable, woken by its events.
+// drain runs an engine until no run is executable.
 func (w *world) drain() {
 	w.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	events := make(chan engine.Event, 64)
-	eng := w.app.NewEngine(app.EngineOptions{OnEvent: func(ev engine.Event) {
-		select {
-		case events <- ev:
-		default:
-		}
-	}})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = eng.Run(ctx)
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	deadline := time.After(20 * time.Second)
-	for {
-		runs, err := w.app.Store.ListRuns(context.Background(), store.RunQuery{States: []model.RunState{model.RunPending, model.RunRunning}})
-		require.NoError(w.t, err)
-		if len(runs) == 0 {
-			return
-		}
-		select {
-		case <-events:
-		case <-time.After(100 * time.Millisecond):
-		case <-deadline:
-			w.t.Fatalf("runs did not finish: %+v", runs)
-		}
-	}
+	testkit.Drain(w.t, w.app, nil, 20*time.Second)
 }
 
 func (w *world) drift(q store.DriftQuery) []store.Drift {

@@ -11,6 +11,7 @@ import (
 	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/connector/httpx"
+	"github.com/accord-iam/accord/internal/testkit"
 )
 
 func TestStaticAuthKinds(t *testing.T) {
@@ -81,11 +82,11 @@ func TestStaticAuthKinds(t *testing.T) {
 			ctx, rec := callCtx(t)
 			resp := get(t, ctx, c, srv.URL+"/x?x=1")
 			require.Nil(t, resp.Failure())
-			recs := rec.all()
+			recs := rec.Records()
 			require.Len(t, recs, 1)
 			require.Equal(t, audit.KindExchange, recs[0].Kind)
 			require.Equal(t, http.StatusOK, recs[0].Status)
-			requireNoSecrets(t, recs, tc.leaks...)
+			testkit.RequireNoSecrets(t, recs, tc.leaks...)
 		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/connector/httpx"
+	"github.com/accord-iam/accord/internal/testkit"
 	"github.com/accord-iam/accord/internal/yamlx"
 )
 
@@ -48,7 +49,7 @@ func TestCorrelationHeaderAndExchangeRecord(t *testing.T) {
 			require.Equal(t, "run-42/7", got.Get(tc.want))
 			require.Equal(t, string(body), gotBody)
 
-			recs := rec.all()
+			recs := rec.Records()
 			require.Len(t, recs, 1)
 			r := recs[0]
 			require.Equal(t, audit.KindExchange, r.Kind)
@@ -61,7 +62,7 @@ func TestCorrelationHeaderAndExchangeRecord(t *testing.T) {
 			require.Contains(t, r.RequestBody, `"userName":"ann"`)
 			require.Contains(t, r.ResponseExcerpt, `"id":"1"`)
 			require.GreaterOrEqual(t, r.DurationMS, int64(0))
-			requireNoSecrets(t, recs, "pw-sent-Zq8", "pw-echoed-Zq8")
+			testkit.RequireNoSecrets(t, recs, "pw-sent-Zq8", "pw-echoed-Zq8")
 		})
 	}
 }
@@ -121,7 +122,7 @@ func TestFailureKindsByStatus(t *testing.T) {
 			require.Equal(t, tc.wait, f.RetryAfter)
 			require.Contains(t, f.Excerpt, `"detail":"no"`)
 			require.NotContains(t, f.Excerpt, "tok-echo-Zq8")
-			require.Equal(t, string(tc.kind), rec.all()[0].ErrorKind)
+			require.Equal(t, string(tc.kind), rec.Records()[0].ErrorKind)
 		})
 	}
 }
@@ -174,12 +175,12 @@ func TestTransportErrorsClassified(t *testing.T) {
 			var ce *connector.Error
 			require.True(t, errors.As(err, &ce))
 			require.Equal(t, tc.kind, ce.Kind, "%v", err)
-			recs := rec.all()
+			recs := rec.Records()
 			require.Len(t, recs, 1)
 			require.Equal(t, string(tc.kind), recs[0].ErrorKind, recs[0].Message)
 			require.NotEmpty(t, recs[0].Message)
 			require.NotContains(t, err.Error(), "k-Zq8-in-query")
-			requireNoSecrets(t, recs, "k-Zq8-in-query")
+			testkit.RequireNoSecrets(t, recs, "k-Zq8-in-query")
 		})
 	}
 }

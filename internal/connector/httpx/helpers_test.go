@@ -2,7 +2,6 @@ package httpx_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -13,45 +12,15 @@ import (
 	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/connector/httpx"
 	"github.com/accord-iam/accord/internal/secret"
+	"github.com/accord-iam/accord/internal/testkit"
 )
 
-type recorder struct {
-	mu   sync.Mutex
-	recs []audit.Record
-}
-
-func (r *recorder) Append(_ context.Context, recs ...audit.Record) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.recs = append(r.recs, recs...)
-}
-
-func (r *recorder) all() []audit.Record {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]audit.Record(nil), r.recs...)
-}
-
 // callCtx returns a context carrying an audit call that records into a
-// new recorder.
-func callCtx(t testing.TB) (context.Context, *recorder) {
+// new audit log.
+func callCtx(t testing.TB) (context.Context, *testkit.AuditLog) {
 	t.Helper()
-	rec := &recorder{}
+	rec := &testkit.AuditLog{}
 	return audit.WithCall(context.Background(), audit.Call{RunID: "run-42", ActionID: 7, Target: "t", Sink: rec}), rec
-}
-
-// requireNoSecrets fails if any record, serialised, contains one of the
-// given values.
-func requireNoSecrets(t testing.TB, recs []audit.Record, values ...string) {
-	t.Helper()
-	require.NotEmpty(t, recs)
-	for _, r := range recs {
-		b, err := json.Marshal(r)
-		require.NoError(t, err)
-		for _, v := range values {
-			require.NotContains(t, string(b), v, "secret leaked into audit record")
-		}
-	}
 }
 
 type clock struct {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/connector/httpx"
+	"github.com/accord-iam/accord/internal/testkit"
 )
 
 const clientSecret = "cs-Zq8-very-secret-value"
@@ -123,13 +124,13 @@ func TestOAuth2TokenCachedAndRefreshedBeforeExpiry(t *testing.T) {
 			require.Equal(t, "at-2-Zq8-access", p.lastToken())
 
 			// Token requests are audited, with the run's correlation.
-			recs := rec.all()
+			recs := rec.Records()
 			require.Equal(t, 2, contains(recs, "/token"))
 			for _, r := range recs {
 				require.Equal(t, "run-42", r.RunID)
 				require.Equal(t, "run-42/7", r.RequestHeaders["X-Correlation-Id"])
 			}
-			requireNoSecrets(t, recs, clientSecret, "at-1-Zq8-access", "at-2-Zq8-access")
+			testkit.RequireNoSecrets(t, recs, clientSecret, "at-1-Zq8-access", "at-2-Zq8-access")
 		})
 	}
 }
@@ -146,7 +147,7 @@ func TestOAuth2UnauthorizedRefreshesOnceAndRetriesOnce(t *testing.T) {
 	require.Equal(t, 2, issued, "exactly one refresh")
 	require.Equal(t, 3, calls, "the refused request was sent once more")
 	require.Equal(t, "at-2-Zq8-access", p.lastToken())
-	requireNoSecrets(t, rec.all(), clientSecret, "at-1-Zq8-access", "at-2-Zq8-access")
+	testkit.RequireNoSecrets(t, rec.Records(), clientSecret, "at-1-Zq8-access", "at-2-Zq8-access")
 }
 
 func TestOAuth2StillRefusedAfterRefreshGivesAuth(t *testing.T) {
@@ -208,7 +209,7 @@ func TestOAuth2BadClientSecretIsAuth(t *testing.T) {
 	require.NotContains(t, err.Error(), "cs-wrong-Zq8-value")
 	_, calls := p.counts()
 	require.Zero(t, calls, "nothing is sent to the API without a token")
-	requireNoSecrets(t, rec.all(), "cs-wrong-Zq8-value")
+	testkit.RequireNoSecrets(t, rec.Records(), "cs-wrong-Zq8-value")
 }
 
 func TestOAuth2TokenRequestCarriesCallContext(t *testing.T) {
@@ -219,7 +220,7 @@ func TestOAuth2TokenRequestCarriesCallContext(t *testing.T) {
 	defer cancel()
 	require.Nil(t, get(t, ctx, c, p.api.URL).Failure())
 	var tokenRec bool
-	for _, r := range rec.all() {
+	for _, r := range rec.Records() {
 		if strings.HasSuffix(r.URL, "/token") {
 			tokenRec = true
 			require.Equal(t, "POST", r.Method)

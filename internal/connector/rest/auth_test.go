@@ -11,6 +11,7 @@ import (
 
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/targetsim"
+	"github.com/accord-iam/accord/internal/testkit"
 )
 
 // Every auth kind drives the same target: create, grant, read back,
@@ -83,8 +84,8 @@ func TestEveryAuthKind(t *testing.T) {
 				require.NotEqual(t, http.StatusUnauthorized, r.Status, "%s %s", r.Method, r.Path)
 			}
 			secrets := append([]string{simPassword, key, bearer, client}, issued(sim)...)
-			requireNoSecrets(t, rec.all(), secrets...)
-			for _, r := range rec.all() {
+			testkit.RequireNoSecrets(t, rec.Records(), secrets...)
+			for _, r := range rec.Records() {
 				require.Equal(t, "run-7/3", r.RequestHeaders["X-Correlation-Id"], "%s %s", r.Method, r.URL)
 			}
 		})
@@ -125,8 +126,8 @@ func TestSessionLoginRefused(t *testing.T) {
 	require.NotContains(t, err.Error(), simPassword)
 	require.Len(t, sim.RequestsTo("POST", "/rest/v1/session"), 1, "a refused login is not repeated")
 	require.Empty(t, sim.RequestsTo("POST", "/rest/v1/users"), "nothing is sent without a session")
-	requireNoSecrets(t, rec.all(), simPassword)
-	for _, r := range rec.all() {
+	testkit.RequireNoSecrets(t, rec.Records(), simPassword)
+	for _, r := range rec.Records() {
 		if strings.HasSuffix(r.URL, "/session") {
 			require.Contains(t, r.RequestBody, `"password":"[REDACTED]"`)
 		}

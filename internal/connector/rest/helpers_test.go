@@ -2,11 +2,9 @@ package rest_test
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -16,6 +14,7 @@ import (
 	"github.com/accord-iam/accord/internal/connector/rest"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/targetsim"
+	"github.com/accord-iam/accord/internal/testkit"
 	"github.com/accord-iam/accord/internal/yamlx"
 )
 
@@ -150,40 +149,10 @@ func create(t *testing.T, ctx context.Context, c *rest.Conn, name string) connec
 	return connector.AccountRef{NativeID: a.NativeID, Link: a.Link, PersonKey: "P-" + name, Attributes: person(name)}
 }
 
-type recorder struct {
-	mu   sync.Mutex
-	recs []audit.Record
-}
-
-func (r *recorder) Append(_ context.Context, recs ...audit.Record) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.recs = append(r.recs, recs...)
-}
-
-func (r *recorder) all() []audit.Record {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]audit.Record(nil), r.recs...)
-}
-
-// callCtx is a context whose requests are audited into a recorder.
-func callCtx() (context.Context, *recorder) {
-	rec := &recorder{}
+// callCtx is a context whose requests are audited into an audit log.
+func callCtx() (context.Context, *testkit.AuditLog) {
+	rec := &testkit.AuditLog{}
 	return audit.WithCall(context.Background(), audit.Call{RunID: "run-7", ActionID: 3, Target: "jc", Sink: rec}), rec
-}
-
-// requireNoSecrets fails if any record contains one of the values.
-func requireNoSecrets(t *testing.T, recs []audit.Record, values ...string) {
-	t.Helper()
-	require.NotEmpty(t, recs)
-	for _, r := range recs {
-		b, err := json.Marshal(r)
-		require.NoError(t, err)
-		for _, v := range values {
-			require.NotContains(t, string(b), v, "secret leaked into audit record")
-		}
-	}
 }
 
 // calls returns the REST calls with this method whose raw path starts

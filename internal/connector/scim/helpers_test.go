@@ -7,12 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/connector/httpx"
 	"github.com/accord-iam/accord/internal/connector/scim"
@@ -142,21 +140,4 @@ func (a admin) members(groupID string) []string {
 		out = append(out, m.(map[string]any)["value"].(string))
 	}
 	return out
-}
-
-type recorder struct {
-	mu   sync.Mutex
-	recs []audit.Record
-}
-
-func (r *recorder) Append(_ context.Context, recs ...audit.Record) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.recs = append(r.recs, recs...)
-}
-
-func (r *recorder) all() []audit.Record {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]audit.Record(nil), r.recs...)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/accord-iam/accord/internal/connector/scim"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/secret"
+	"github.com/accord-iam/accord/internal/testkit"
 	"github.com/accord-iam/accord/internal/yamlx"
 )
 
@@ -349,12 +350,12 @@ func TestRealAuditAndCorrelation(t *testing.T) {
 	t.Parallel()
 	tg := realTarget(t)
 	c := open(t, tg, scimmy)
-	rec := &recorder{}
+	rec := &testkit.AuditLog{}
 	ctx := audit.WithCall(context.Background(), audit.Call{RunID: "run-9", ActionID: 3, Sink: rec})
 	a, err := c.Create(ctx, connector.CreateRequest{Attributes: person("audited")})
 	require.NoError(t, err)
 	require.NoError(t, c.Disable(ctx, ref(a)))
-	recs := rec.all()
+	recs := rec.Records()
 	require.NotEmpty(t, recs)
 	var methods []string
 	for _, r := range recs {

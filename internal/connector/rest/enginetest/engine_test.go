@@ -7,8 +7,6 @@ package enginetest_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,27 +17,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/accord-iam/accord/internal/app"
-	"github.com/accord-iam/accord/internal/engine"
 	"github.com/accord-iam/accord/internal/model"
-	"github.com/accord-iam/accord/internal/store"
 	"github.com/accord-iam/accord/internal/targetsim"
+	"github.com/accord-iam/accord/internal/testkit"
 
 	_ "github.com/accord-iam/accord/internal/connector/rest"
 )
 
-const config = `
-store: {path: accord.db}
-sources:
-  - name: hr
-    format: csv
-    path: hr.csv
-    key: employee_id
-    start: start_date
-    columns:
-      - {name: employee_id, type: string, required: true}
-      - {name: email, type: email, required: true}
-      - {name: start_date, type: date, required: true}
-targets:
+// hr is a feed of the fewest columns: the test is about the target.
+var hr = testkit.HR{Columns: []string{"employee_id", "email", "start_date"}}
+
+var config = "\nstore: {path: accord.db}\n" + hr.Source() + targets
+
+const targets = `targets:
   - name: jc
     type: rest
     connection:
@@ -83,12 +73,12 @@ func TestEngineGrantsNineGroupsInOneSession(t *testing.T) {
 	require.NoError(t, os.WriteFile(pw, []byte("pw-Engine-9x"), 0o600))
 	cfg := fmt.Sprintf(config, base+"/rest/v1", pw, strings.Join(groups, ", "))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
-	csv := "employee_id,email,start_date\nP1,p1@example.com,2026-01-01\nP2,p2@example.com,2026-01-01\nP3,p3@example.com,2026-01-01\n"
+	csv := hr.Header() + "P1,p1@example.com,2026-01-01\nP2,p2@example.com,2026-01-01\nP3,p3@example.com,2026-01-01\n"
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(csv), 0o600))
 
 	now := func() time.Time { return time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC) }
 	ctx := context.Background()
-	a, err := app.Open(ctx, filepath.Join(dir, "accord.yaml"), app.Options{Now: now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	a, err := app.Open(ctx, filepath.Join(dir, "accord.yaml"), app.Options{Now: now, Logger: testkit.QuietLogger()})
 	require.NoError(t, err)
 	t.Cleanup(func() { a.Close(context.Background()) })
 	_, err = a.Import(ctx, "")
@@ -96,7 +86,7 @@ func TestEngineGrantsNineGroupsInOneSession(t *testing.T) {
 	run, _, err := a.Enforce(ctx, app.Filter{}, "test")
 	require.NoError(t, err)
 	require.NotNil(t, run)
-	drain(t, a)
+	testkit.Drain(t, a, nil, 60*time.Second)
 	got, err := a.Store.GetRun(ctx, run.ID)
 	require.NoError(t, err)
 	require.Equal(t, model.RunSucceeded, got.State)
@@ -122,40 +112,4 @@ func TestEngineGrantsNineGroupsInOneSession(t *testing.T) {
 		require.Equal(t, http.StatusNoContent, r.Status, "no 409: %s %s", r.Method, r.Path)
 	}
 	require.Equal(t, 1, sim.REST().Logins(), "concurrent workers shared one session")
-}
-
-// drain runs an engine until no run is executable, waking on its events.
-func drain(t *testing.T, a *app.App) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	events := make(chan engine.Event, 64)
-	eng := a.NewEngine(app.EngineOptions{OnEvent: func(ev engine.Event) {
-		select {
-		case events <- ev:
-		default:
-		}
-	}})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = eng.Run(ctx)
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	deadline := time.After(60 * time.Second)
-	for {
-		runs, err := a.Store.ListRuns(context.Background(), store.RunQuery{States: []model.RunState{model.RunPending, model.RunRunning}})
-		require.NoError(t, err)
-		if len(runs) == 0 {
-			return
-		}
-		select {
-		case <-events:
-		case <-time.After(200 * time.Millisecond):
-		case <-deadline:
-			t.Fatalf("runs did not finish: %+v", runs)
-		}
-	}
 }
