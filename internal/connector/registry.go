@@ -85,3 +85,26 @@ func Open(ctx context.Context, typ string, spec Spec) (Connector, error) {
 	}
 	return f.Open(ctx, spec)
 }
+
+// Settled builds the Factory of a connector type whose settings are decoded
+// and checked by check and opened by open: Check reports every problem, and
+// Open refuses settings that have any.
+func Settled[S any](check func(*yaml.Node, CheckEnv) (S, yamlx.Problems), open func(S, Spec) (Connector, error)) Factory {
+	return Factory{
+		Check: func(settings *yaml.Node, env CheckEnv) yamlx.Problems {
+			_, ps := check(settings, env)
+			return ps
+		},
+		Open: func(_ context.Context, spec Spec) (Connector, error) {
+			s, ps := check(spec.Settings, CheckEnv{Target: spec.Target, AccountAttributes: spec.AccountAttributes})
+			if len(ps) > 0 {
+				return nil, fmt.Errorf("target %s: %w", spec.Target, ps)
+			}
+			c, err := open(s, spec)
+			if err != nil {
+				return nil, fmt.Errorf("target %s: %w", spec.Target, err)
+			}
+			return c, nil
+		},
+	}
+}

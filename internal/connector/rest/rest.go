@@ -9,7 +9,6 @@ package rest
 
 import (
 	"context"
-	"fmt"
 
 	"go.yaml.in/yaml/v3"
 
@@ -19,23 +18,9 @@ import (
 )
 
 func init() {
-	connector.Register("rest", connector.Factory{
-		Check: func(settings *yaml.Node, env connector.CheckEnv) yamlx.Problems {
-			_, ps := check(settings, env)
-			return ps
-		},
-		Open: func(_ context.Context, spec connector.Spec) (connector.Connector, error) {
-			s, ps := check(spec.Settings, connector.CheckEnv{Target: spec.Target, AccountAttributes: spec.AccountAttributes})
-			if len(ps) > 0 {
-				return nil, fmt.Errorf("target %s: %w", spec.Target, ps)
-			}
-			c, err := New(s, spec.AccountAttributes)
-			if err != nil {
-				return nil, fmt.Errorf("target %s: %w", spec.Target, err)
-			}
-			return c, nil
-		},
-	})
+	connector.Register("rest", connector.Settled(check, func(s Settings, spec connector.Spec) (connector.Connector, error) {
+		return New(s, spec.AccountAttributes)
+	}))
 }
 
 // check decodes and validates settings without touching the target.

@@ -14,31 +14,14 @@ import (
 	"strings"
 	"sync"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/connector/httpx"
-	"github.com/accord-iam/accord/internal/yamlx"
 )
 
 func init() {
-	connector.Register("scim", connector.Factory{
-		Check: func(settings *yaml.Node, env connector.CheckEnv) yamlx.Problems {
-			_, ps := check(settings, env)
-			return ps
-		},
-		Open: func(_ context.Context, spec connector.Spec) (connector.Connector, error) {
-			s, ps := check(spec.Settings, connector.CheckEnv{Target: spec.Target, AccountAttributes: spec.AccountAttributes})
-			if len(ps) > 0 {
-				return nil, fmt.Errorf("target %s: %w", spec.Target, ps)
-			}
-			c, err := New(s, spec.AccountAttributes)
-			if err != nil {
-				return nil, fmt.Errorf("target %s: %w", spec.Target, err)
-			}
-			return c, nil
-		},
-	})
+	connector.Register("scim", connector.Settled(check, func(s Settings, spec connector.Spec) (connector.Connector, error) {
+		return New(s, spec.AccountAttributes)
+	}))
 }
 
 // Conn is one configured SCIM target. It is safe for concurrent use.
