@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/accord-iam/accord/internal/api"
 	"github.com/accord-iam/accord/internal/app"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/plan"
@@ -39,35 +40,11 @@ func (c *cli) planCmd() *cobra.Command {
 	return cmd
 }
 
-// actionJSON is the stable JSON form of an action.
-type actionJSON struct {
-	ID           int64              `json:"id,omitempty"`
-	RunID        string             `json:"run_id,omitempty"`
-	Seq          int                `json:"seq"`
-	Person       string             `json:"person"`
-	Target       string             `json:"target"`
-	Op           model.Op           `json:"op"`
-	Entitlements []string           `json:"entitlements,omitempty"`
-	Attributes   model.Attributes   `json:"attributes,omitempty"`
-	Previous     model.Attributes   `json:"previous,omitempty"`
-	NativeID     string             `json:"native_id,omitempty"`
-	Reason       string             `json:"reason,omitempty"`
-	State        model.ActionState  `json:"state,omitempty"`
-	Attempts     int                `json:"attempts,omitempty"`
-	Error        *model.ActionError `json:"error,omitempty"`
-}
-
-func toActionJSON(a *model.Action) actionJSON {
-	return actionJSON{ID: a.ID, RunID: a.RunID, Seq: a.Seq, Person: a.PersonKey, Target: a.Target, Op: a.Op,
-		Entitlements: a.Entitlements, Attributes: a.Attributes, Previous: a.Previous, NativeID: a.NativeID,
-		Reason: a.Reason, State: a.State, Attempts: a.Attempts, Error: a.Error}
-}
-
 func previewJSON(pv *app.Preview) map[string]any {
-	acts := []actionJSON{}
+	acts := []api.ActionView{}
 	for i := range pv.Result.Jobs {
 		for j := range pv.Result.Jobs[i].Actions {
-			acts = append(acts, toActionJSON(&pv.Result.Jobs[i].Actions[j]))
+			acts = append(acts, api.ToActionView(&pv.Result.Jobs[i].Actions[j]))
 		}
 	}
 	problems := make([]string, len(pv.Result.Problems))

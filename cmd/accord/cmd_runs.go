@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/accord-iam/accord/internal/api"
 	"github.com/accord-iam/accord/internal/app"
 	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/model"
@@ -34,9 +35,9 @@ func (c *cli) runsCmd() *cobra.Command {
 				return fail(exitFailed, err)
 			}
 			if c.jsonOut {
-				out := make([]runJSON, len(runs))
+				out := make([]api.RunView, len(runs))
 				for i := range runs {
-					out[i] = toRunJSON(&runs[i])
+					out[i] = api.ToRunView(&runs[i])
 				}
 				return json.NewEncoder(c.stdout).Encode(out)
 			}
@@ -67,12 +68,9 @@ func (c *cli) runsCmd() *cobra.Command {
 			}
 			if c.jsonOut {
 				out := struct {
-					Run     runJSON      `json:"run"`
-					Actions []actionJSON `json:"actions"`
-				}{Run: toRunJSON(&r)}
-				for i := range acts {
-					out.Actions = append(out.Actions, toActionJSON(&acts[i]))
-				}
+					Run     api.RunView      `json:"run"`
+					Actions []api.ActionView `json:"actions"`
+				}{Run: api.ToRunView(&r), Actions: api.ToActionViews(acts)}
 				return json.NewEncoder(c.stdout).Encode(out)
 			}
 			fmt.Fprintf(c.stdout, "run %s: %s (trigger %s, scope %s, created %s)\n", r.ID, r.State, r.Trigger, r.Scope, r.CreatedAt.Format(time.RFC3339))
@@ -124,27 +122,6 @@ func (c *cli) runsCmd() *cobra.Command {
 	return cmd
 }
 
-type runJSON struct {
-	ID         string                    `json:"id"`
-	State      model.RunState            `json:"state"`
-	Trigger    string                    `json:"trigger"`
-	Scope      string                    `json:"scope"`
-	Breaches   []model.Breach            `json:"breaches,omitempty"`
-	Note       string                    `json:"note,omitempty"`
-	CreatedAt  time.Time                 `json:"created_at"`
-	FinishedAt *time.Time                `json:"finished_at,omitempty"`
-	Counts     map[model.ActionState]int `json:"counts"`
-}
-
-func toRunJSON(r *model.Run) runJSON {
-	out := runJSON{ID: r.ID, State: r.State, Trigger: r.Trigger, Scope: r.Scope, Breaches: r.Breaches, Note: r.Note, CreatedAt: r.CreatedAt, Counts: r.Counts}
-	if !r.FinishedAt.IsZero() {
-		t := r.FinishedAt
-		out.FinishedAt = &t
-	}
-	return out
-}
-
 func countsLine(m map[model.ActionState]int) string {
 	order := []model.ActionState{model.ActionPending, model.ActionRunning, model.ActionSucceeded, model.ActionFailed, model.ActionSkipped, model.ActionCancelled}
 	s := ""
@@ -185,11 +162,7 @@ func (c *cli) actionsCmd() *cobra.Command {
 				return fail(exitFailed, err)
 			}
 			if c.jsonOut {
-				out := make([]actionJSON, len(acts))
-				for i := range acts {
-					out[i] = toActionJSON(&acts[i])
-				}
-				return json.NewEncoder(c.stdout).Encode(out)
+				return json.NewEncoder(c.stdout).Encode(api.ToActionViews(acts))
 			}
 			printActions(c.stdout, acts)
 			return nil

@@ -27,7 +27,7 @@ type targetState struct {
 	Desired        *desiredView    `json:"desired"`
 	Account        *accountView    `json:"account"`
 	Unmanaged      []unmanagedView `json:"unmanaged"`
-	PendingActions []actionView    `json:"pending_actions"`
+	PendingActions []ActionView    `json:"pending_actions"`
 }
 
 type desiredView struct {
@@ -86,7 +86,7 @@ func (s *Server) getPerson(rq *request) (int, any, error) {
 		return 0, nil, err
 	}
 	for _, t := range s.app.Policy.Targets {
-		ts := targetState{Target: t.Name, Unmanaged: []unmanagedView{}, PendingActions: []actionView{}}
+		ts := targetState{Target: t.Name, Unmanaged: []unmanagedView{}, PendingActions: []ActionView{}}
 		unmanaged := map[string]bool{}
 		for _, u := range um {
 			if u.Target == t.Name {
@@ -106,7 +106,7 @@ func (s *Server) getPerson(rq *request) (int, any, error) {
 		}
 		for i := range pending {
 			if pending[i].Target == t.Name {
-				ts.PendingActions = append(ts.PendingActions, toActionView(&pending[i]))
+				ts.PendingActions = append(ts.PendingActions, ToActionView(&pending[i]))
 			}
 		}
 		out.Targets = append(out.Targets, ts)

@@ -16,38 +16,13 @@ import (
 	"github.com/accord-iam/accord/internal/store"
 )
 
-// driftView is one drift record: a difference a reconciliation found
-// between a target and what accord manages.
-type driftView struct {
-	ID             int64      `json:"id"`
-	Target         string     `json:"target"`
-	Class          string     `json:"class"`
-	Person         string     `json:"person"`
-	NativeID       string     `json:"native_id"`
-	Subject        string     `json:"subject"`
-	Expected       string     `json:"expected"`
-	Actual         string     `json:"actual"`
-	Detail         string     `json:"detail"`
-	Action         string     `json:"action"`
-	Reconciliation string     `json:"reconciliation"`
-	DetectedAt     time.Time  `json:"detected_at"`
-	SeenAt         time.Time  `json:"seen_at"`
-	ResolvedAt     *time.Time `json:"resolved_at"`
-}
-
-func toDriftView(d recon.DriftItem) driftView {
-	return driftView{ID: d.ID, Target: d.Target, Class: d.Class, Person: d.Person, NativeID: d.NativeID, Subject: d.Subject,
-		Expected: d.Expected, Actual: d.Actual, Detail: d.Detail, Action: d.Action, Reconciliation: d.ReconID,
-		DetectedAt: d.DetectedAt, SeenAt: d.SeenAt, ResolvedAt: d.ResolvedAt}
-}
-
 // driftList is a page of drift with the counts of everything that
 // matched, not only of the page.
 type driftList struct {
-	Items  []driftView    `json:"items"`
-	Next   string         `json:"next"`
-	Counts map[string]int `json:"counts"`
-	Total  int            `json:"total"`
+	Items  []recon.DriftItem `json:"items"`
+	Next   string            `json:"next"`
+	Counts map[string]int    `json:"counts"`
+	Total  int               `json:"total"`
 }
 
 // accessView is one row of the access report: who has what on which
@@ -82,7 +57,7 @@ func (s *Server) listDrift(rq *request) (int, any, error) {
 		Resolved: p.bool("all")}
 	s.checkTargetParam(p, q.Target)
 	asCSV := rq.wantsCSV(p)
-	win := newWindow[driftView](p)
+	win := newWindow[recon.DriftItem](p)
 	if err := p.err(); err != nil {
 		return 0, nil, err
 	}
@@ -102,7 +77,7 @@ func (s *Server) listDrift(rq *request) (int, any, error) {
 	err = recon.Drift(rq.Context(), st, q, func(d recon.DriftItem) error {
 		out.Counts[d.Class]++
 		out.Total++
-		win.add(toDriftView(d))
+		win.add(d)
 		return nil
 	})
 	if err != nil {

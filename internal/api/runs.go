@@ -54,7 +54,7 @@ func (s *Server) enforceRoute(rq *request) (int, any, error) {
 // whether a threshold would hold them. Nothing is stored.
 type planView struct {
 	Persons   int                         `json:"persons"`
-	Actions   []actionView                `json:"actions"`
+	Actions   []ActionView                `json:"actions"`
 	Summary   map[string]map[model.Op]int `json:"summary"`
 	Breaches  []model.Breach              `json:"breaches"`
 	WouldHold bool                        `json:"would_hold"`
@@ -91,12 +91,12 @@ func (s *Server) preview(rq *request) (int, any, error) {
 		return 0, nil, err
 	}
 	out := planView{
-		Persons: pv.Result.Persons, Actions: []actionView{}, Summary: plan.Count(pv.Result.Jobs), Breaches: orEmpty(pv.Breaches),
+		Persons: pv.Result.Persons, Actions: []ActionView{}, Summary: plan.Count(pv.Result.Jobs), Breaches: orEmpty(pv.Breaches),
 		WouldHold: len(pv.Breaches) > 0, Excluded: toExcludedViews(pv.Result.Excluded), Busy: []busyView{},
 		Problems: []string{}, Desired: []desiredTargetView{},
 	}
 	for i := range pv.Result.Jobs {
-		out.Actions = append(out.Actions, toActionViews(pv.Result.Jobs[i].Actions)...)
+		out.Actions = append(out.Actions, ToActionViews(pv.Result.Jobs[i].Actions)...)
 	}
 	for _, b := range pv.Result.Busy {
 		out.Busy = append(out.Busy, busyView{Person: b.Person, Target: b.Target})
@@ -139,17 +139,17 @@ func (s *Server) listRuns(rq *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	views := make([]runView, len(runs))
+	views := make([]RunView, len(runs))
 	for i := range runs {
-		views[i] = toRunView(&runs[i])
+		views[i] = ToRunView(&runs[i])
 	}
-	return http.StatusOK, pageOf(rq, views, q.Limit-1, "before", func(v runView) string { return v.ID }), nil
+	return http.StatusOK, pageOf(rq, views, q.Limit-1, "before", func(v RunView) string { return v.ID }), nil
 }
 
 // runDetail is a run with its actions: what a client polls to follow it.
 type runDetail struct {
-	Run     runView      `json:"run"`
-	Actions []actionView `json:"actions"`
+	Run     RunView      `json:"run"`
+	Actions []ActionView `json:"actions"`
 }
 
 func (s *Server) getRun(rq *request) (int, any, error) {
@@ -168,7 +168,7 @@ func (s *Server) runDetail(rq *request, id string, status int) (int, any, error)
 	if err != nil {
 		return 0, nil, err
 	}
-	return status, runDetail{Run: toRunView(&r), Actions: toActionViews(acts)}, nil
+	return status, runDetail{Run: ToRunView(&r), Actions: ToActionViews(acts)}, nil
 }
 
 func (s *Server) approveRun(rq *request) (int, any, error) {
@@ -215,7 +215,7 @@ func (s *Server) listActions(rq *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, pageOf(rq, toActionViews(acts), q.Limit-1, "after", func(v actionView) string { return strconv.FormatInt(v.ID, 10) }), nil
+	return http.StatusOK, pageOf(rq, ToActionViews(acts), q.Limit-1, "after", func(v ActionView) string { return strconv.FormatInt(v.ID, 10) }), nil
 }
 
 func (s *Server) getAction(rq *request) (int, any, error) {
@@ -230,7 +230,7 @@ func (s *Server) getAction(rq *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, toActionView(&a), nil
+	return http.StatusOK, ToActionView(&a), nil
 }
 
 func (s *Server) listAudit(rq *request) (int, any, error) {

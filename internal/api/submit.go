@@ -53,7 +53,7 @@ func (s *Server) runAnswer(ctx context.Context, rq *request, run *model.Run, res
 	if res == nil {
 		res = &runResult{}
 	}
-	res.Actions = []actionView{}
+	res.Actions = []ActionView{}
 	if run == nil {
 		if res.Message == "" {
 			res.Message = "nothing to do: the target already matches policy"
@@ -68,8 +68,8 @@ func (s *Server) runAnswer(ctx context.Context, rq *request, run *model.Run, res
 	if err != nil {
 		return 0, nil, err
 	}
-	rv := toRunView(&r)
-	res.Run, res.Actions = &rv, toActionViews(acts)
+	rv := ToRunView(&r)
+	res.Run, res.Actions = &rv, ToActionViews(acts)
 	rq.header = http.Header{"Location": {rv.Link}}
 	res.Message = fmt.Sprintf("run %s created with %d actions", r.ID, len(acts))
 	if r.State == model.RunHeld {

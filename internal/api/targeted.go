@@ -241,7 +241,7 @@ func (s *Server) unmanage(rq *request) (int, any, error) {
 		return 0, nil, err
 	}
 	uv := toUnmanagedView(u)
-	res := &runResult{Unmanaged: &uv, Actions: []actionView{},
+	res := &runResult{Unmanaged: &uv, Actions: []ActionView{},
 		Message: fmt.Sprintf("entitlement %s of person %s on %s is unmanaged: accord neither grants nor revokes it until it is managed again", ent, key, target)}
 	rq.note.message = res.Message
 	return http.StatusOK, res, nil

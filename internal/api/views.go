@@ -10,9 +10,12 @@ import (
 
 // The JSON shapes of the API. They are declared here, apart from the
 // model, so that renaming a Go field never changes the wire format
-// silently; openapi.json documents each of them.
+// silently; openapi.json documents each of them. RunView and ActionView
+// are exported because the CLI's --json output uses them too: one shape
+// of a run or an action wherever accord prints one.
 
-type runView struct {
+// RunView is the JSON shape of a run.
+type RunView struct {
 	ID         string                    `json:"id"`
 	Trigger    string                    `json:"trigger"`
 	Scope      string                    `json:"scope"`
@@ -26,8 +29,9 @@ type runView struct {
 	Link       string                    `json:"link"`
 }
 
-func toRunView(r *model.Run) runView {
-	v := runView{
+// ToRunView converts a run.
+func ToRunView(r *model.Run) RunView {
+	v := RunView{
 		ID: r.ID, Trigger: r.Trigger, Scope: r.Scope, State: r.State, Breaches: r.Breaches, Note: r.Note,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, FinishedAt: timePtr(r.FinishedAt), Counts: r.Counts,
 		Link: runLink(r.ID),
@@ -43,7 +47,8 @@ func toRunView(r *model.Run) runView {
 
 func runLink(id string) string { return "/api/v1/runs/" + id }
 
-type actionView struct {
+// ActionView is the JSON shape of an action.
+type ActionView struct {
 	ID           int64              `json:"id"`
 	RunID        string             `json:"run_id"`
 	JobID        int64              `json:"job_id"`
@@ -64,8 +69,9 @@ type actionView struct {
 	FinishedAt   *time.Time         `json:"finished_at"`
 }
 
-func toActionView(a *model.Action) actionView {
-	return actionView{
+// ToActionView converts an action.
+func ToActionView(a *model.Action) ActionView {
+	return ActionView{
 		ID: a.ID, RunID: a.RunID, JobID: a.JobID, Seq: a.Seq, Person: a.PersonKey, Target: a.Target, Op: a.Op,
 		Entitlements: orEmpty(a.Entitlements), Attributes: attrs(a.Attributes), Previous: attrs(a.Previous),
 		NativeID: a.NativeID, Reason: a.Reason, State: a.State, Attempts: a.Attempts, Error: a.Error,
@@ -73,10 +79,11 @@ func toActionView(a *model.Action) actionView {
 	}
 }
 
-func toActionViews(as []model.Action) []actionView {
-	out := make([]actionView, len(as))
+// ToActionViews converts actions.
+func ToActionViews(as []model.Action) []ActionView {
+	out := make([]ActionView, len(as))
 	for i := range as {
-		out[i] = toActionView(&as[i])
+		out[i] = ToActionView(&as[i])
 	}
 	return out
 }
@@ -125,8 +132,8 @@ func toUnmanagedView(u store.Unmanaged) unmanagedView {
 // runResult is the answer of every route that may create a run: the run
 // (null when there was nothing to do), its actions, and what was left out.
 type runResult struct {
-	Run     *runView     `json:"run"`
-	Actions []actionView `json:"actions"`
+	Run     *RunView     `json:"run"`
+	Actions []ActionView `json:"actions"`
 	// Message says in words what happened ("nothing to do", "held: ...").
 	Message   string         `json:"message"`
 	Excluded  []excludedView `json:"excluded,omitempty"`

@@ -15,22 +15,24 @@ import (
 	"github.com/accord-iam/accord/internal/store"
 )
 
-// DriftItem is a drift record as reports show it (CLI --json, API).
+// DriftItem is a drift record as reports show it: the one JSON shape of
+// `accord drift --json` and of the API (openapi.json documents it, every
+// field always present).
 type DriftItem struct {
 	ID         int64      `json:"id"`
 	Target     string     `json:"target"`
 	Class      string     `json:"class"`
-	Person     string     `json:"person,omitempty"`
-	NativeID   string     `json:"native_id,omitempty"`
-	Subject    string     `json:"subject,omitempty"`
-	Expected   string     `json:"expected,omitempty"`
-	Actual     string     `json:"actual,omitempty"`
-	Detail     string     `json:"detail,omitempty"`
+	Person     string     `json:"person"`
+	NativeID   string     `json:"native_id"`
+	Subject    string     `json:"subject"`
+	Expected   string     `json:"expected"`
+	Actual     string     `json:"actual"`
+	Detail     string     `json:"detail"`
 	Action     string     `json:"action"`
 	ReconID    string     `json:"reconciliation"`
 	DetectedAt time.Time  `json:"detected_at"`
 	SeenAt     time.Time  `json:"seen_at"`
-	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
+	ResolvedAt *time.Time `json:"resolved_at"`
 }
 
 // Item converts a store record.
