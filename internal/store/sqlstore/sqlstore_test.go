@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -40,21 +41,23 @@ func openSQLite(t testing.TB) *sqlstore.Store {
 	return s
 }
 
-// postgresDSN returns ACCORD_TEST_POSTGRES_DSN after checking the server
-// answers. Without it the test is skipped, unless ACCORD_REQUIRE_SERVICES
-// is set: then a missing database fails the test.
+// defaultPostgresDSN is the local server the README's machines run; the
+// suite uses it when ACCORD_TEST_POSTGRES_DSN names no other.
+const defaultPostgresDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// postgresDSN returns ACCORD_TEST_POSTGRES_DSN (or the local default)
+// after checking the server answers. A machine without PostgreSQL skips
+// the PostgreSQL half of the suite, unless ACCORD_REQUIRE_SERVICES is set
+// (as .ci/run sets it): then a missing database fails the test.
 func postgresDSN(t testing.TB) string {
 	t.Helper()
-	dsn := os.Getenv("ACCORD_TEST_POSTGRES_DSN")
+	dsn := cmp.Or(os.Getenv("ACCORD_TEST_POSTGRES_DSN"), defaultPostgresDSN)
 	missing := func(why string, args ...any) {
 		t.Helper()
 		if os.Getenv("ACCORD_REQUIRE_SERVICES") != "" {
 			t.Fatalf("PostgreSQL is required (ACCORD_REQUIRE_SERVICES is set): "+why, args...)
 		}
 		t.Skipf("PostgreSQL not available: "+why, args...)
-	}
-	if dsn == "" {
-		missing("ACCORD_TEST_POSTGRES_DSN is not set")
 	}
 	db, err := sql.Open("pgx", dsn)
 	if err == nil {
