@@ -82,9 +82,10 @@ func New(s Settings, accountAttributes []string, opts ...httpx.Option) (*Conn, e
 // Capabilities follow from the operations configured.
 func (c *Conn) Capabilities() connector.Capabilities {
 	has := func(name string) bool { return c.cp.ops[name] != nil }
-	caps := connector.Capabilities{GatesRequests: true,
+	caps := connector.Capabilities{
 		Read: has(opGet), Find: has(opFind), List: has(opListAccounts),
 		ListEntitlements: has(opListEntitlements), Delete: has(opDelete), MaxBatch: 1,
+		GatesRequests: true, // every request goes through httpx, which calls the gate
 	}
 	for _, name := range []string{opGrant, opRevoke} {
 		if o := c.cp.ops[name]; o != nil && o.batch > caps.MaxBatch {

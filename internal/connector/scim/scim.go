@@ -78,10 +78,11 @@ func New(s Settings, accountAttributes []string, opts ...httpx.Option) (*Conn, e
 // groups per call; a call that fails part-way may be repeated whole,
 // since adding a member twice or removing a non-member is harmless.
 func (c *Conn) Capabilities() connector.Capabilities {
-	return connector.Capabilities{GatesRequests: true,
+	return connector.Capabilities{
 		Read: true, Find: true, List: true, ListEntitlements: true, Delete: true,
 		MaxBatch:           c.set.MaxBatch,
 		EntitlementsOnRead: !c.set.Quirks.NoGroupsOnUser,
+		GatesRequests:      true, // every request goes through httpx, which calls the gate
 	}
 }
 
