@@ -280,7 +280,7 @@ func (a *App) Enforce(ctx context.Context, f Filter, trigger string) (*model.Run
 		return nil, nil, err
 	}
 	run, err := plan.Submit(ctx, a.Store, plan.Submission{
-		Trigger: trigger, Scope: plan.ScopeOf(&plan.Planner{Person: f.Person, Target: f.Target}), Result: pv.Result, Breaches: pv.Breaches, Now: a.Now(),
+		Trigger: trigger, Scope: plan.ScopeOf(f.Person, f.Target), Result: pv.Result, Breaches: pv.Breaches, Now: a.Now(),
 	})
 	if err != nil {
 		return nil, pv, err

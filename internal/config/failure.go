@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/accord-iam/accord/internal/yamlx"
+)
 
 // Failure tunes how the engine meets a failing target: when to call it
 // down (circuit breaking), how often to probe it, how many retries it may
@@ -57,7 +61,7 @@ func (f *Failure) applyDefaults() {
 
 func (c *Config) validateFailure(p *problems, i int) {
 	f := c.Targets[i].Failure
-	base := "targets[" + itoa(i) + "].failure"
+	base := yamlx.Index("targets", i) + ".failure"
 	if f.OpenAfter < 1 {
 		p.add(base+".open_after", "must be at least 1")
 	}

@@ -3,7 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
-	"strconv"
+	"slices"
 	"strings"
 
 	"github.com/accord-iam/accord/internal/connector"
@@ -113,7 +113,7 @@ func (c *Config) validateTarget(p *problems, i int, seen map[string]string) {
 	}
 	for name, m := range t.Account {
 		path := yamlx.Join(base+".account", name)
-		if !contains(MappingTypes, m.Type) {
+		if !slices.Contains(MappingTypes, m.Type) {
 			p.add(path+".type", "must be one of %s, not %q", strings.Join(MappingTypes, ", "), m.Type)
 		}
 		if strings.TrimSpace(m.Value) == "" {
@@ -199,14 +199,3 @@ func (t *Target) AccountAttributeNames() []string {
 	}
 	return out
 }
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func itoa(i int) string { return strconv.Itoa(i) }

@@ -32,11 +32,10 @@ type EventType string
 
 // Event types.
 const (
-	EventAction   EventType = "action"    // an action reached a state after an attempt
-	EventJobDone  EventType = "job_done"  // a job has nothing left to do for now
-	EventRunDone  EventType = "run_done"  // a run finished
-	EventLeased   EventType = "leased"    // jobs were leased
-	EventCommitOK EventType = "commit_ok" // reserved for observers of durability
+	EventAction  EventType = "action"   // an action reached a state after an attempt
+	EventJobDone EventType = "job_done" // a job has nothing left to do for now
+	EventRunDone EventType = "run_done" // a run finished
+	EventLeased  EventType = "leased"   // jobs were leased
 )
 
 // Event is reported to Options.OnEvent, for progress output, metrics and

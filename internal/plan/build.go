@@ -114,14 +114,14 @@ type Submission struct {
 	Now      time.Time
 }
 
-// ScopeOf describes a planner's filters for humans and for supersession.
-func ScopeOf(p *Planner) string {
+// ScopeOf describes a plan's filters for humans and for supersession.
+func ScopeOf(person, target string) string {
 	var parts []string
-	if p.Person != "" {
-		parts = append(parts, "person="+p.Person)
+	if person != "" {
+		parts = append(parts, "person="+person)
 	}
-	if p.Target != "" {
-		parts = append(parts, "target="+p.Target)
+	if target != "" {
+		parts = append(parts, "target="+target)
 	}
 	if len(parts) == 0 {
 		return "all"
