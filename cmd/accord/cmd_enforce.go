@@ -32,13 +32,8 @@ func (c *cli) enforceCmd() *cobra.Command {
 			"With --wait it also executes the run (and any unfinished earlier run) in this process and waits for the end.\n" +
 			"A run over a threshold is held: nothing executes until 'accord runs approve RUN_ID' (exit code 3).",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
 			ctx := cmd.Context()
-			a, err := c.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer a.Close(context.WithoutCancel(ctx))
 			if doImport {
 				sums, err := a.Import(ctx, "")
 				c.printImport(sums)
@@ -70,7 +65,7 @@ func (c *cli) enforceCmd() *cobra.Command {
 				return nil
 			}
 			return c.execute(ctx, a)
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&f.Person, "person", "", "enforce for one person (by key)")
 	cmd.Flags().StringVar(&f.Target, "target", "", "enforce on one target")

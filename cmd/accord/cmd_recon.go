@@ -56,13 +56,8 @@ func (c *cli) reconcileCmd() *cobra.Command {
 			"policy says converge, plans the fixes as a run, held like any run when over a threshold (exit code 3).\n" +
 			"--dry-run reads and reports, and changes nothing.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
 			ctx := cmd.Context()
-			a, err := c.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer a.Close(context.WithoutCancel(ctx))
 			env := reconEnv(a)
 			targets := env.Targets()
 			if target != "" {
@@ -102,7 +97,7 @@ func (c *cli) reconcileCmd() *cobra.Command {
 				return fail(exitHeld, nil)
 			}
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&target, "target", "", "reconcile one target (default: every target that can list accounts)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "read and report only: change no known state, record no drift, plan no run")

@@ -88,20 +88,20 @@ type AccessFilter struct {
 type AccessRow struct {
 	Person      string `json:"person"`
 	Target      string `json:"target"`
-	NativeID    string `json:"native_id,omitempty"`
+	NativeID    string `json:"native_id"`
 	State       string `json:"account_state"`
-	Entitlement string `json:"entitlement,omitempty"`
+	Entitlement string `json:"entitlement"`
 	// Roles that grant it under today's policy ("(birthright)" for
 	// birthright entitlements); empty when policy does not grant it.
-	Roles []string `json:"roles,omitempty"`
+	Roles []string `json:"roles"`
 	// Unmanaged: an operator told accord to leave it alone.
-	Unmanaged bool `json:"unmanaged,omitempty"`
+	Unmanaged bool `json:"unmanaged"`
 	// Since is when accord granted it (RunID) or a reconciliation first
 	// saw it.
-	Since *time.Time `json:"since,omitempty"`
-	RunID string     `json:"granted_by_run,omitempty"`
+	Since *time.Time `json:"since"`
+	RunID string     `json:"granted_by_run"`
 	// VerifiedAt is when a reconciliation last read it on the target.
-	VerifiedAt *time.Time `json:"verified_at,omitempty"`
+	VerifiedAt *time.Time `json:"verified_at"`
 	// OnTarget: "yes" or "no" as the last reconciliation read it,
 	// "unknown" when it was not read.
 	OnTarget string `json:"on_target"`
