@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -221,6 +222,10 @@ func TestQuickstart(t *testing.T) {
 	require.Contains(t, out, "excluded: E0999")
 	require.Contains(t, out, "succeeded: 34 created, 0 updated, 0 enabled, 87 granted, 0 revoked, 0 disabled, 0 deleted, 0 failed")
 	require.Contains(t, out, "the target now has 34 accounts (34 active)")
+	// Not a terminal: progress comes as plain lines, never a bar's
+	// control characters.
+	require.Contains(t, out, "progress: 68/68 actions done")
+	require.NotContains(t, out, "\r")
 
 	code, out = accord(t, dir, "quickstart", "--day", "2")
 	require.Equal(t, 0, code, out)
@@ -257,4 +262,38 @@ func TestServeStopsWhenTheAPICannotListen(t *testing.T) {
 	code, out := accord(t, w.dir, "serve", "-c", "accord.yaml")
 	require.Equal(t, 1, code, out)
 	require.Contains(t, out, "api.listen")
+}
+
+// TestPlanJSONAndHeldExitCode: the what-if as JSON for one person (with
+// the desired state and why), and a run over a threshold exits 3 with
+// the threshold, limit and planned count, executing nothing.
+func TestPlanJSONAndHeldExitCode(t *testing.T) {
+	w := newE2E(t, 30, 4)
+	code, out := accord(t, w.dir, "enforce", "--import", "--wait", "-c", "accord.yaml")
+	require.Equal(t, 0, code, out)
+
+	code, out = accord(t, w.dir, "plan", "--person", "E0001", "--json", "-c", "accord.yaml")
+	require.Equal(t, 0, code, out)
+	var pv struct {
+		Actions []map[string]any `json:"actions"`
+		Desired []struct {
+			Target string `json:"target"`
+			Desire string `json:"desire"`
+			Reason string `json:"reason"`
+		} `json:"desired"`
+		Held bool `json:"held"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &pv), out)
+	require.Empty(t, pv.Actions, "in accord already")
+	require.Len(t, pv.Desired, 1)
+	require.Equal(t, "enabled", pv.Desired[0].Desire)
+	require.False(t, pv.Held)
+
+	// HR sends an empty file: everyone would be a leaver.
+	require.NoError(t, os.WriteFile(filepath.Join(w.dir, "hr.csv"), []byte("employee_id,first_name,last_name,email,department,start_date,end_date\n"), 0o600))
+	before := len(w.sim.Requests())
+	code, out = accord(t, w.dir, "enforce", "--import", "--wait", "-c", "accord.yaml")
+	require.Equal(t, 3, code, out)
+	require.Contains(t, out, "is HELD: overall disables: 30 planned, limit 10% (= 3)")
+	require.Len(t, w.sim.Requests(), before, "nothing executed")
 }

@@ -66,26 +66,26 @@ const (
 
 // Grant is one desired entitlement and the roles that give it.
 type Grant struct {
-	Entitlement string
-	Roles       []string
+	Entitlement string   `json:"entitlement"`
+	Roles       []string `json:"roles"`
 }
 
 // DesiredAccount is what policy says one person should have on one target.
 type DesiredAccount struct {
-	Target     string
-	PersonKey  string
-	Desire     Desire
-	Attributes Attributes
+	Target     string     `json:"target"`
+	PersonKey  string     `json:"person"`
+	Desire     Desire     `json:"desire"`
+	Attributes Attributes `json:"attributes"`
 	// Grants are sorted by entitlement and unique.
-	Grants []Grant
+	Grants []Grant `json:"grants"`
 	// Reason explains the desire in words: "joiner", "leaver", "rehire",
 	// "out of scope", "grace period over".
-	Reason string
+	Reason string `json:"reason"`
 	// DeleteAfterDays, for a disabled desire whose deletion date is not
 	// known from HR (out of scope), deletes the account this many days
 	// after it was disabled; DeleteByGrace says whether to do so at all.
-	DeleteByGrace   bool
-	DeleteAfterDays int
+	DeleteByGrace   bool `json:"delete_by_grace"`
+	DeleteAfterDays int  `json:"delete_after_days"`
 }
 
 // Op is what an action does.
