@@ -7,11 +7,15 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/accord-iam/accord/internal/app"
+	"github.com/accord-iam/accord/internal/audit"
+	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/store"
 	"github.com/accord-iam/accord/internal/targetsim"
 )
 
@@ -19,7 +23,10 @@ import (
 // latency and, in the same run, a plain Go HTTP load generator sending the
 // same kinds of requests with the same concurrency: the ratio of their
 // request rates is what accord's bookkeeping (durable outcomes, audit,
-// leases, read-backs) costs.
+// leases, read-backs) costs. A third leg sends accord's own requests
+// through its connector with no engine and no store, which splits that
+// cost in two; "cores" is CPU time over wall time, since on a small
+// machine every leg is CPU-bound and the ratio compares CPU per request.
 //
 //	go test -run '^$' -bench Throughput -benchtime 1x ./internal/app/
 //
@@ -39,6 +46,8 @@ func BenchmarkThroughput(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				accordRate, requests, elapsed := runAccord(b, c.persons, concurrency, c.latency)
 				rawRate := runRaw(b, requests, concurrency, c.latency)
+				connRate := runConnectorOnly(b, c.persons, concurrency, c.latency)
+				b.ReportMetric(connRate, "conn-req/s")
 				b.ReportMetric(accordRate, "accord-req/s")
 				b.ReportMetric(rawRate, "raw-req/s")
 				b.ReportMetric(accordRate/rawRate, "ratio")
@@ -69,10 +78,11 @@ func runAccord(b *testing.B, persons, concurrency int, latency time.Duration) (f
 	if err != nil || run == nil || run.State != model.RunPending {
 		b.Fatalf("enforce: %v %+v", err, run)
 	}
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	before := w.sim.Stats().Requests
 	w.runUntilDone(nil)
 	elapsed := time.Since(start)
+	b.ReportMetric((cpuTime()-cpu0).Seconds()/elapsed.Seconds(), "accord-cores")
 	reqs := int(w.sim.Stats().Requests - before)
 	r, _ := w.app.Store.GetRun(context.Background(), run.ID)
 	if r.State != model.RunSucceeded {
@@ -115,6 +125,7 @@ func runRaw(b *testing.B, requests, concurrency int, latency time.Duration) floa
 	var next atomic.Int64
 	var sent atomic.Int64
 	start := time.Now()
+	cpu0 := cpuTime()
 	var wg sync.WaitGroup
 	for w := 0; w < concurrency; w++ {
 		wg.Add(1)
@@ -132,5 +143,85 @@ func runRaw(b *testing.B, requests, concurrency int, latency time.Duration) floa
 		}()
 	}
 	wg.Wait()
-	return float64(sent.Load()) / time.Since(start).Seconds()
+	elapsed := time.Since(start)
+	b.ReportMetric((cpuTime()-cpu0).Seconds()/elapsed.Seconds(), "raw-cores")
+	return float64(sent.Load()) / elapsed.Seconds()
+}
+
+// cpuTime is the CPU time this process has used so far, user and system:
+// over a run's wall time it tells how many cores the run kept busy.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// runConnectorOnly sends accord's own requests — the same actions, through
+// the same connector, HTTP client and audit capture — with no engine and
+// no store: its rate over the raw generator's is what the connector's
+// side of a request costs, and accord's rate over it is what the engine
+// and the durable records cost.
+func runConnectorOnly(b *testing.B, persons, concurrency int, latency time.Duration) float64 {
+	b.Helper()
+	ctx := context.Background()
+	w := newSimWorld(b, persons, concurrency, targetsim.Options{DisableLog: true, PatchNoContent: true})
+	addLatency(b, w.sim, latency)
+	run, _, err := w.app.Enforce(ctx, app.Filter{}, "bench")
+	if err != nil || run == nil {
+		b.Fatalf("enforce: %v", err)
+	}
+	acts, err := w.app.Store.ListActions(ctx, store.ActionQuery{RunID: run.ID})
+	if err != nil {
+		b.Fatal(err)
+	}
+	byPerson := map[string][]model.Action{}
+	var keys []string
+	for _, a := range acts {
+		if byPerson[a.PersonKey] == nil {
+			keys = append(keys, a.PersonKey)
+		}
+		byPerson[a.PersonKey] = append(byPerson[a.PersonKey], a)
+	}
+	conn := w.app.Conns["saas"]
+	discard := audit.SinkFunc(func(context.Context, ...audit.Record) {})
+	var next atomic.Int64
+	before := w.sim.Stats().Requests
+	start, cpu0 := time.Now(), cpuTime()
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < int64(len(keys)); i = next.Add(1) - 1 {
+				var ref connector.AccountRef
+				for _, a := range byPerson[keys[i]] {
+					cctx := audit.WithCall(ctx, audit.Call{RunID: a.RunID, ActionID: a.ID, Attempt: 1, PersonKey: a.PersonKey, Target: a.Target, Operation: string(a.Op), Sink: discard})
+					switch a.Op {
+					case model.OpCreate:
+						acct, err := conn.Create(cctx, connector.CreateRequest{PersonKey: a.PersonKey, Attributes: a.Attributes, Entitlements: a.Entitlements})
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						ref = connector.AccountRef{PersonKey: a.PersonKey, NativeID: acct.NativeID, Link: acct.Link}
+					case model.OpGrant:
+						if err := conn.Grant(cctx, ref, a.Entitlements); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+					if _, err := conn.Get(cctx, ref); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.ReportMetric((cpuTime()-cpu0).Seconds()/elapsed.Seconds(), "conn-cores")
+	return float64(w.sim.Stats().Requests-before) / elapsed.Seconds()
 }
