@@ -141,9 +141,12 @@ func every(ctx context.Context, d time.Duration, f func()) {
 
 func (c *cli) simulatorCmd() *cobra.Command {
 	var (
-		addr  string
-		opts  targetsim.Options
-		token string
+		addr       string
+		opts       targetsim.Options
+		token      string
+		quota      int
+		quotaWin   time.Duration
+		quotaStyle string
 	)
 	cmd := &cobra.Command{
 		Use:   "simulator",
@@ -152,6 +155,13 @@ func (c *cli) simulatorCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if token != "" {
 				opts.Token = token
+			}
+			if quota > 0 {
+				q := targetsim.Quota{Limit: quota, Window: quotaWin, Style: targetsim.QuotaStyle(quotaStyle)}
+				if err := q.Check(); err != nil {
+					return fail(exitUsage, fmt.Errorf("--quota: %w", err))
+				}
+				opts.Quota = &q
 			}
 			err := targetsim.Serve(cmd.Context(), addr, opts, c.stdout)
 			if err != nil && !errors.Is(err, context.Canceled) {
@@ -163,5 +173,9 @@ func (c *cli) simulatorCmd() *cobra.Command {
 	cmd.Flags().StringVar(&addr, "listen", "127.0.0.1:8090", "address to listen on")
 	cmd.Flags().StringVar(&token, "token", "", "require this bearer token (for demos only; prefer ACCORD_SIM_TOKEN)")
 	cmd.Flags().Int64Var(&opts.Seed, "seed", 1, "seed for random faults")
+	cmd.Flags().IntVar(&quota, "quota", 0, "allow this many requests per --quota-window, announced in every answer (0: no quota)")
+	cmd.Flags().DurationVar(&quotaWin, "quota-window", time.Second, "the quota's window, in whole seconds")
+	cmd.Flags().StringVar(&quotaStyle, "quota-style", string(targetsim.QuotaXRateLimit),
+		"how answers announce the quota: x-ratelimit, ratelimit-reset or ratelimit")
 	return cmd
 }

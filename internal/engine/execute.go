@@ -177,7 +177,11 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 	a.Attempts, a.State = attempt, model.ActionRunning
 
 	began := time.Now()
-	res := e.attempt(connector.WithGate(audit.WithCall(ctx, call), t.gate), t, a, ref)
+	// The gate holds each request until the target takes it; the hold
+	// is how an answer announcing a spent rate-limit window pauses them
+	// all.
+	cctx := connector.WithHold(connector.WithGate(audit.WithCall(ctx, call), t.gate), t.pause)
+	res := e.attempt(cctx, t, a, ref)
 	now := e.opts.Now()
 	end := call.Base(audit.KindAttemptEnd)
 	end.Time = now

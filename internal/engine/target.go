@@ -40,7 +40,7 @@ type Target struct {
 	maxRate rate.Limit
 
 	mu          sync.Mutex
-	pauseUntil  time.Time // Retry-After
+	pauseUntil  time.Time // Retry-After, or a spent window's reset
 	circuit     string
 	consecutive int       // transient failures in a row
 	probeAt     time.Time // when an open or paused circuit may be probed
@@ -115,7 +115,8 @@ func (t *Target) do(ctx context.Context, f func() error) error {
 	return f()
 }
 
-// pause stops requests to the target until the given time (a Retry-After).
+// pause stops requests to the target until the given time (a Retry-After,
+// or the reset of a rate-limit window an answer said was spent).
 func (t *Target) pause(until time.Time) {
 	t.mu.Lock()
 	if until.After(t.pauseUntil) {

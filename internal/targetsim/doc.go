@@ -23,6 +23,11 @@
 //	sim.Requests()   // what was sent: method, path, query, headers, body, status, faults
 //	sim.Violations() // requests that ignored a Retry-After
 //
+// Options.Quota makes the simulator a rate-limited API: so many requests
+// per window, announced in every answer in one of the header styles real
+// APIs use, 429 past it. An answer saying nothing is left opens a window
+// like a Retry-After, so Violations also lists requests sent after it.
+//
 // # As a process
 //
 // Serve runs a simulator until its context ends and prints the base URL.

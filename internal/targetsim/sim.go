@@ -54,6 +54,9 @@ type Options struct {
 	// with several connections may have sent it before the 429 reached
 	// it. Zero counts every request inside the window.
 	InFlightGrace time.Duration
+	// Quota, if set, limits requests per window as a rate-limited API
+	// does, announcing it in every answer (see Quota).
+	Quota *Quota
 	// SeedFile is a JSON state file (see State) loaded by Serve. Callers of
 	// New load state with LoadState or LoadStateFile.
 	SeedFile string
@@ -76,6 +79,7 @@ type Sim struct {
 	scim     *SCIM
 	surfaces []surface
 	faults   *faults
+	quota    *quota
 	log      *reqLog
 	stats    *stats
 	base     atomic.Pointer[string]
@@ -88,6 +92,7 @@ type Sim struct {
 }
 
 // New builds a simulator; serve it with Start or mount Handler yourself.
+// It panics on an invalid Options.Quota (see Quota.Check).
 func New(opts Options) *Sim {
 	s := &Sim{opts: opts, now: opts.Now, sleep: opts.Sleep, mux: http.NewServeMux()}
 	if s.now == nil {
@@ -98,6 +103,11 @@ func New(opts Options) *Sim {
 	}
 	s.faults = newFaults(opts.Seed)
 	s.faults.grace = opts.InFlightGrace
+	q, err := newQuota(opts.Quota)
+	if err != nil {
+		panic(err) // a test's or the CLI's mistake: both check Quota first
+	}
+	s.quota = q
 	s.log = newReqLog(opts.LogLimit, opts.DisableLog)
 	s.stats = newStats()
 	s.scim = newSCIM(s, opts)
@@ -229,6 +239,17 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w, sim: s, entry: entry}
 	if s.faults.observe(now, entry.Seq, r.Method, r.URL.Path) {
 		s.log.markViolation(entry)
+	}
+	if s.quota != nil {
+		left, reset, ok := s.quota.take(now)
+		s.quota.announce(rec.Header(), left, reset, now)
+		if !ok || left == 0 {
+			s.faults.announce(now, reset)
+		}
+		if !ok {
+			writeSCIMError(rec, scimErr(http.StatusTooManyRequests, "", "over the quota of %d requests per %s", s.quota.q.Limit, s.quota.q.Window))
+			return
+		}
 	}
 	if tooBig {
 		writeSCIMError(rec, scimErr(http.StatusRequestEntityTooLarge, "", "request body is over %d bytes", maxBodyBytes))

@@ -187,8 +187,8 @@ func transportError(ctx context.Context, method, shownURL string, err error) *co
 func (r *Response) OK() bool { return r.Status >= 200 && r.Status < 300 }
 
 // Failure turns a non-2xx answer into a *connector.Error with the kind
-// for its status, the redacted start of the body, and the Retry-After a
-// 429 or 503 asked for. It returns nil for a 2xx answer; protocol
+// for its status, the redacted start of the body, and the wait a 429 or
+// 503 asked for (Retry-After, or the reset of a spent rate-limit window). It returns nil for a 2xx answer; protocol
 // connectors refine the result (SCIM's scimType, for one).
 func (r *Response) Failure() *connector.Error {
 	if r.OK() {
@@ -208,7 +208,7 @@ func (r *Response) Failure() *connector.Error {
 		if r.now != nil {
 			now = r.now
 		}
-		e.RetryAfter = connector.ParseRetryAfter(r.Header.Get("Retry-After"), now())
+		e.RetryAfter = connector.WaitFrom(r.Header, now())
 	}
 	return e
 }

@@ -237,3 +237,49 @@ func TestConfigSecretsAreReferences(t *testing.T) {
 	require.Equal(t, "auth.token", ps[0].Path)
 	require.NotContains(t, ps.Error(), "plain-text-token")
 }
+
+func TestSpentQuotaHoldsTheTarget(t *testing.T) {
+	cases := []struct {
+		name    string
+		status  int
+		header  http.Header
+		hold    time.Duration // 0: no hold
+		failure time.Duration // the wait Failure reports
+	}{
+		{"answer spends the window", 200, http.Header{"Ratelimit-Remaining": {"0"}, "Ratelimit-Reset": {"3"}}, 3 * time.Second, 0},
+		{"requests left", 200, http.Header{"Ratelimit-Remaining": {"5"}, "Ratelimit-Reset": {"3"}}, 0, 0},
+		{"429 with only a reset", 429, http.Header{"X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Reset": {"5"}}, 5 * time.Second, 5 * time.Second},
+		{"429 with Retry-After", 429, http.Header{"Retry-After": {"2"}}, 2 * time.Second, 2 * time.Second},
+		{"503 with Retry-After: the engine backs off, no hold", 503, http.Header{"Retry-After": {"2"}}, 0, 2 * time.Second},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				for k, v := range tc.header {
+					w.Header()[k] = v
+				}
+				w.WriteHeader(tc.status)
+			}))
+			defer srv.Close()
+			c := newClient(t, httpx.Config{})
+			ctx, rec := callCtx(t)
+			var held []time.Time
+			ctx = connector.WithHold(ctx, func(until time.Time) { held = append(held, until) })
+			before := time.Now()
+			resp := get(t, ctx, c, srv.URL)
+			after := time.Now()
+			if f := resp.Failure(); f != nil {
+				require.Equal(t, tc.failure, f.RetryAfter)
+			}
+			msg := rec.Records()[0].Message
+			if tc.hold == 0 {
+				require.Empty(t, held)
+				require.Empty(t, msg)
+				return
+			}
+			require.Len(t, held, 1)
+			require.WithinRange(t, held[0], before.Add(tc.hold), after.Add(tc.hold))
+			require.Contains(t, msg, "the target takes no more requests for", "the audit says why requests paused")
+		})
+	}
+}

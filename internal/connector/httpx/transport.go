@@ -21,6 +21,25 @@ import (
 // than this is a listing with a page size set far too high.
 const MaxBody = 32 << 20
 
+// holdForQuota tells the hold in ctx when an answer says the target takes
+// no more requests for a while: a 429, or any answer announcing that its
+// rate-limit window is spent. Every request to the target then waits,
+// not only the one that was refused. It returns a note for the audit.
+func holdForQuota(ctx context.Context, resp *http.Response) string {
+	now := time.Now()
+	wait, spent := connector.QuotaSpent(resp.Header, now)
+	if resp.StatusCode == http.StatusTooManyRequests {
+		wait = connector.WaitFrom(resp.Header, now)
+	} else if !spent {
+		return ""
+	}
+	if wait <= 0 {
+		return ""
+	}
+	connector.HoldFrom(ctx)(now.Add(wait))
+	return fmt.Sprintf("the target takes no more requests for %s: holding them", wait.Round(time.Millisecond))
+}
+
 // auditTransport is the bottom of every request, auth requests included:
 // it stamps the correlation header and writes one exchange record, so no
 // request can reach a target unaudited.
@@ -66,6 +85,7 @@ func (t *auditTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if resp.StatusCode >= 300 {
 			rec.ErrorKind = string(connector.KindForStatus(resp.StatusCode))
 		}
+		rec.Message = holdForQuota(ctx, resp)
 	}
 	rec.DurationMS = time.Since(start).Milliseconds()
 	if err != nil {
