@@ -91,6 +91,12 @@ func (l *alertLog) count(k notify.Kind) int {
 
 func newSimWorld(t testing.TB, persons, concurrency int, opts targetsim.Options) *simWorld {
 	t.Helper()
+	return newSimWorldWith(t, persons, concurrency, opts, nil)
+}
+
+// newSimWorldWith is newSimWorld with the config text passed through edit.
+func newSimWorldWith(t testing.TB, persons, concurrency int, opts targetsim.Options, edit func(cfg string) string) *simWorld {
+	t.Helper()
 	t.Setenv("CHAOS_SIM_TOKEN", "chaos-token-1234")
 	opts.Token = "chaos-token-1234"
 	sim := targetsim.New(opts)
@@ -102,7 +108,11 @@ func newSimWorld(t testing.TB, persons, concurrency int, opts targetsim.Options)
 		require.NoError(t, err)
 	}
 	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), fmt.Appendf(nil, simConfig, base, concurrency), 0o600))
+	cfg := fmt.Sprintf(simConfig, base, concurrency)
+	if edit != nil {
+		cfg = edit(cfg)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
 	w := &simWorld{t: t, dir: dir, sim: sim, alerts: &alertLog{}}
 	w.writeFeed(persons, nil)
 	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{Logger: testkit.QuietLogger()})

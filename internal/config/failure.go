@@ -33,7 +33,17 @@ type Failure struct {
 	// matters; a mismatch is an error of kind unverified. Default true
 	// where the connector can read.
 	Verify *bool `yaml:"verify"`
+	// Settle is how long the target may take to show its own writes
+	// (replication lag, as some directories have). Within it, a read-back
+	// that disagrees is read again, and a not_found for an account accord
+	// has just written is retried instead of taken for a deletion.
+	// Default 0: the target reads its own writes.
+	Settle time.Duration `yaml:"settle"`
 }
+
+// maxSettle bounds failure.settle: a target that takes longer than this
+// to show its own writes needs a reconciliation, not a worker waiting.
+const maxSettle = 10 * time.Minute
 
 // VerifyOn reports the effective verify setting.
 func (f Failure) VerifyOn() bool { return f.Verify == nil || *f.Verify }
@@ -76,5 +86,8 @@ func (c *Config) validateFailure(p *problems, i int) {
 	}
 	if f.RetryBurst < 1 {
 		p.add(base+".retry_burst", "must be at least 1")
+	}
+	if f.Settle < 0 || f.Settle > maxSettle {
+		p.add(base+".settle", "must be between 0 and %s", maxSettle)
 	}
 }

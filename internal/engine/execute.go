@@ -19,6 +19,10 @@ type result struct {
 	err     *connector.Error
 	change  *model.AccountChange
 	message string // a note for the audit: "already a member", "linked"
+	// settling is the rest of the target's settle window when err may
+	// only mean the target does not show accord's last write yet: the
+	// attempt is retried within the window rather than failed.
+	settling time.Duration
 }
 
 // runJob executes a job's actions in order. stop ends the job between
@@ -27,7 +31,7 @@ type result struct {
 // started is the action whose attempt start the dispatcher already made
 // durable with those of the other jobs of its lease (-1: none).
 func (e *Engine) runJob(stop, work context.Context, t *Target, job model.Job, started int) {
-	ref, err := e.accountRef(work, t, &job)
+	ref, written, err := e.accountRef(work, t, &job)
 	if err != nil {
 		e.log.Error("load account", "target", t.Name, "person", job.PersonKey, "error", err)
 		e.release(work, &job, e.opts.Now())
@@ -48,7 +52,7 @@ func (e *Engine) runJob(stop, work context.Context, t *Target, job model.Job, st
 				return
 			}
 		}
-		cont := e.runAction(work, t, &job, i, &ref, i == started)
+		cont := e.runAction(work, t, &job, i, &ref, &written, i == started)
 		if !cont {
 			return
 		}
@@ -128,26 +132,30 @@ func (e *Engine) release(ctx context.Context, job *model.Job, now time.Time) {
 }
 
 // accountRef loads what is known of the job's account: its native ID
-// and link values, needed by every operation but create.
-func (e *Engine) accountRef(ctx context.Context, t *Target, job *model.Job) (connector.AccountRef, error) {
+// and link values, needed by every operation but create, and when it was
+// last written (engine clock; zero when unknown).
+func (e *Engine) accountRef(ctx context.Context, t *Target, job *model.Job) (connector.AccountRef, time.Time, error) {
 	ref := connector.AccountRef{PersonKey: job.PersonKey}
 	if len(job.Actions) > 0 && job.Actions[0].Op == model.OpCreate && job.Actions[0].State == model.ActionPending && job.Actions[0].Attempts == 0 {
-		return ref, nil // a fresh create: nothing to load
+		return ref, time.Time{}, nil // a fresh create: nothing to load
 	}
 	acct, err := e.st.GetAccount(ctx, t.Name, job.PersonKey)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return ref, nil
+		return ref, time.Time{}, nil
 	case err != nil:
-		return ref, err
+		return ref, time.Time{}, err
 	}
 	ref.NativeID, ref.Link, ref.Attributes = acct.NativeID, acct.Link, acct.Attributes
-	return ref, nil
+	return ref, acct.UpdatedAt, nil
 }
 
 // runAction attempts job.Actions[i] once and records the outcome. It
 // returns whether the job should go on with its next action.
-func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int, ref *connector.AccountRef, started bool) bool {
+//
+// written is when accord last wrote the account; a successful write
+// moves it.
+func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int, ref *connector.AccountRef, written *time.Time, started bool) bool {
 	a := &job.Actions[i]
 	attempt := a.Attempts + 1
 	var exchanges atomic.Int32
@@ -181,7 +189,7 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 	// is how an answer announcing a spent rate-limit window pauses them
 	// all.
 	cctx := connector.WithHold(connector.WithGate(audit.WithCall(ctx, call), t.gate), t.pause)
-	res := e.attempt(cctx, t, a, ref)
+	res := e.attempt(cctx, t, a, ref, *written)
 	now := e.opts.Now()
 	end := call.Base(audit.KindAttemptEnd)
 	end.Time = now
@@ -193,6 +201,7 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 	cont := true
 	switch {
 	case res.err == nil:
+		*written = now
 		a.State, a.Error = model.ActionSucceeded, nil
 		end.Outcome = "succeeded"
 		b.Actions = append(b.Actions, store.ActionUpdate{ID: a.ID, State: a.State, Attempts: attempt, At: now})
@@ -200,8 +209,13 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 			res.change.At = now
 			b.Accounts = append(b.Accounts, *res.change)
 		}
-	case e.retryable(t, res.err, attempt, closed):
+	case res.settling > 0 || e.retryable(t, res.err, attempt, closed):
 		delay := max(res.err.RetryAfter, backoff(t.Retry, attempt))
+		if res.settling > 0 {
+			// Look again once the target has had time to show its own
+			// write, but not after the settle window has passed.
+			delay = min(max(delay, settleWait(attempt)), res.settling)
+		}
 		if res.err.Kind == connector.RateLimited {
 			// Nobody talks to the target before it said we may.
 			wait := res.err.RetryAfter

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/model"
@@ -9,7 +11,7 @@ import (
 
 // attempt performs one action against the target, turning the answers
 // that mean "already so" into success: every action is an ensure.
-func (e *Engine) attempt(ctx context.Context, t *Target, a *model.Action, ref *connector.AccountRef) result {
+func (e *Engine) attempt(ctx context.Context, t *Target, a *model.Action, ref *connector.AccountRef, written time.Time) result {
 	if a.Op != model.OpCreate && ref.NativeID == "" {
 		ref.NativeID = a.NativeID
 	}
@@ -26,18 +28,18 @@ func (e *Engine) attempt(ctx context.Context, t *Target, a *model.Action, ref *c
 		return e.create(ctx, t, a, ref, call)
 	case model.OpUpdate:
 		if err := call(func() error { return t.Conn.Update(ctx, *ref, a.Attributes) }); err != nil {
-			return gone(t, a, err)
+			return e.gone(t, a, err, written)
 		}
 		change.Attributes = a.Attributes
 		mergeAttrs(ref, a.Attributes)
 	case model.OpEnable:
 		if err := call(func() error { return t.Conn.Enable(ctx, *ref) }); err != nil {
-			return gone(t, a, err)
+			return e.gone(t, a, err, written)
 		}
 		change.State = model.AccountEnabled
 	case model.OpDisable:
 		if err := call(func() error { return t.Conn.Disable(ctx, *ref) }); err != nil {
-			return gone(t, a, err)
+			return e.gone(t, a, err, written)
 		}
 		change.State = model.AccountDisabled
 	case model.OpDelete:
@@ -53,7 +55,7 @@ func (e *Engine) attempt(ctx context.Context, t *Target, a *model.Action, ref *c
 	case model.OpGrant:
 		if err := call(func() error { return t.Conn.Grant(ctx, *ref, a.Entitlements) }); err != nil {
 			if err.Kind != connector.Conflict {
-				return gone(t, a, err)
+				return e.gone(t, a, err, written)
 			}
 			// "Already a member": believe it only after looking.
 			ok, rerr := e.hasEntitlements(ctx, t, ref, a.Entitlements)
@@ -98,9 +100,18 @@ func (e *Engine) attempt(ctx context.Context, t *Target, a *model.Action, ref *c
 // gone handles a not_found on an operation that needs the account: it was
 // deleted on the target behind our back. Known state forgets it, so the
 // next plan re-creates it per policy; this action fails visibly.
-func gone(t *Target, a *model.Action, err *connector.Error) result {
+//
+// Within the target's settle window after accord last wrote the account,
+// the target may just not show it yet (replication lag): the attempt is
+// retried instead, and the account kept.
+func (e *Engine) gone(t *Target, a *model.Action, err *connector.Error, written time.Time) result {
 	if err.Kind != connector.NotFound {
 		return result{err: err}
+	}
+	if left := written.Add(t.Failure.Settle).Sub(e.opts.Now()); !written.IsZero() && left > 0 {
+		return result{err: err, settling: left,
+			message: fmt.Sprintf("not found %s after accord wrote the account: the target may not show it yet (failure.settle %s)",
+				e.opts.Now().Sub(written).Round(time.Millisecond), t.Failure.Settle)}
 	}
 	return result{
 		err:     err,

@@ -5,19 +5,64 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/model"
 )
 
+// settleStep is the first wait before looking again at a write the target
+// does not show yet; it doubles up to settleStepMax.
+const (
+	settleStep    = 100 * time.Millisecond
+	settleStepMax = 2 * time.Second
+)
+
+// settleWait is the wait before the attempt after attempt n when the
+// target did not show accord's write yet: settleStep, doubling per
+// attempt up to settleStepMax.
+func settleWait(n int) time.Duration {
+	if n < 1 || n > 8 {
+		return settleStepMax
+	}
+	return min(settleStep<<(n-1), settleStepMax)
+}
+
 // verify reads the account back after a write and compares what the
 // action was about: the attributes it set, the active flag, the
 // memberships. A 200 that the target did not honour is an error of kind
 // unverified, never a green status.
+//
+// A target with replication lag (failure.settle) may not show a write
+// at once: the read-back is repeated, with a growing wait, until it
+// agrees or the settle window has passed. Only reads are repeated; the
+// write is not sent again.
 func (e *Engine) verify(ctx context.Context, t *Target, a *model.Action, ref *connector.AccountRef) *connector.Error {
 	if !t.Failure.VerifyOn() || !t.Conn.Capabilities().Read || ref.NativeID == "" {
 		return nil
 	}
+	deadline := time.Now().Add(t.Failure.Settle)
+	for n := 1; ; n++ {
+		verr := e.readBack(ctx, t, a, ref)
+		if verr == nil || verr.Kind != connector.Unverified {
+			return verr
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return verr
+		}
+		timer := time.NewTimer(min(settleWait(n), left))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return verr
+		case <-timer.C:
+		}
+	}
+}
+
+// readBack reads the account once and compares it with what a wrote.
+func (e *Engine) readBack(ctx context.Context, t *Target, a *model.Action, ref *connector.AccountRef) *connector.Error {
 	var got connector.Account
 	err := t.do(ctx, func() error {
 		var err error

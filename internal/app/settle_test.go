@@ -1,0 +1,74 @@
+package app_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/accord-iam/accord/internal/app"
+	"github.com/accord-iam/accord/internal/audit"
+	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/store"
+	"github.com/accord-iam/accord/internal/targetsim"
+)
+
+// TestSettleWaitsForALaggingTarget: a target with replication lag answers
+// 404 to the first reads of an account it has just created and to the
+// first membership change for it. With failure.settle, accord reads again
+// and retries the grant, and ends with exactly one account per person;
+// without it, the same answers are taken at their word: the read-back
+// fails and the grant's 404 makes accord forget the account.
+func TestSettleWaitsForALaggingTarget(t *testing.T) {
+	const persons = 6
+	for _, c := range []struct {
+		name   string
+		settle string
+	}{
+		{"with settle", "2s"},
+		{"without settle", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := newSimWorldWith(t, persons, 2, targetsim.Options{}, func(cfg string) string {
+				if c.settle == "" {
+					return cfg
+				}
+				return strings.Replace(cfg, "auth_probe: 200ms}", "auth_probe: 200ms, settle: "+c.settle+"}", 1)
+			})
+			lag := func(method, pattern string, times int) {
+				_, err := w.sim.AddFault(targetsim.Rule{Kind: targetsim.FaultFail, Method: method, Pattern: pattern, Status: 404, Times: times})
+				require.NoError(t, err)
+			}
+			lag("GET", "/scim/v2/Users/*", 2)
+			lag("PATCH", "/scim/v2/Groups/*", 1)
+			ctx := context.Background()
+			run, _, err := w.app.Enforce(ctx, app.Filter{}, "test")
+			require.NoError(t, err)
+			w.runUntilDone(nil)
+			r, err := w.app.Store.GetRun(ctx, run.ID)
+			require.NoError(t, err)
+			require.Equal(t, uint64(3), w.sim.Stats().Faults[targetsim.FaultFail], "every lagging answer was given")
+
+			if c.settle == "" {
+				require.Equal(t, model.RunFailed, r.State, "a 404 for a grant means the account is gone: %v", r.Counts)
+				failed, err := w.app.Store.ListActions(ctx, store.ActionQuery{RunID: run.ID, States: []model.ActionState{model.ActionFailed}})
+				require.NoError(t, err)
+				require.NotEmpty(t, failed)
+				return
+			}
+			require.Equal(t, model.RunSucceeded, r.State, "%v", r.Counts)
+			w.checkTarget(persons)
+			recs, err := w.app.Store.ListAudit(ctx, store.AuditQuery{RunID: run.ID, Kinds: []audit.Kind{audit.KindAttemptEnd}})
+			require.NoError(t, err)
+			settling := 0
+			for _, rec := range recs {
+				if rec.Outcome == "retry" && strings.Contains(rec.Message, "may not show it yet") {
+					settling++
+				}
+			}
+			require.Equal(t, 1, settling, "the grant answered 404 is retried once, and says why")
+			require.Equal(t, uint64(persons), w.sim.Stats().ByStatus[201], "one create per person: the lag never made accord create again")
+		})
+	}
+}
