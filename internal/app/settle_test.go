@@ -72,3 +72,34 @@ func TestSettleWaitsForALaggingTarget(t *testing.T) {
 		})
 	}
 }
+
+// TestSettleWaitsForALaggingSearch: the target refuses a create because
+// the account exists (409), but its search index does not show it yet.
+// With failure.settle accord looks again later and links the account
+// instead of failing the person or creating a second one.
+func TestSettleWaitsForALaggingSearch(t *testing.T) {
+	const persons = 4
+	w := newSimWorldWith(t, persons, 2, targetsim.Options{}, func(cfg string) string {
+		return strings.Replace(cfg, "auth_probe: 200ms}", "auth_probe: 200ms, settle: 2s}", 1)
+	})
+	_, err := w.sim.SCIM().CreateUser("p0@example.com", map[string]any{"active": true, "displayName": "Hand Made"})
+	require.NoError(t, err)
+	_, err = w.sim.AddFault(targetsim.Rule{Kind: targetsim.FaultFail, Method: "GET", Pattern: "/scim/v2/Users", Status: 200, Times: 1,
+		Body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":0,"itemsPerPage":0,"startIndex":1,"Resources":[]}`})
+	require.NoError(t, err)
+	ctx := context.Background()
+	run, _, err := w.app.Enforce(ctx, app.Filter{}, "test")
+	require.NoError(t, err)
+	w.runUntilDone(nil)
+	r, err := w.app.Store.GetRun(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, model.RunSucceeded, r.State, "%v", r.Counts)
+	require.Equal(t, uint64(1), w.sim.Stats().Faults[targetsim.FaultFail], "the search lagged once")
+	w.checkTarget(persons)
+	require.Equal(t, uint64(persons-1), w.sim.Stats().ByStatus[201], "the existing account was linked, not created again")
+	recs, err := w.app.Store.ListAudit(ctx, store.AuditQuery{RunID: run.ID, PersonKey: "E00000", Kinds: []audit.Kind{audit.KindAttemptEnd}})
+	require.NoError(t, err)
+	require.NotEmpty(t, recs)
+	require.Equal(t, "retry", recs[0].Outcome)
+	require.Contains(t, recs[0].Message, "does not show the account yet")
+}

@@ -141,7 +141,14 @@ func (e *Engine) create(ctx context.Context, t *Target, a *model.Action, ref *co
 			return err
 		})
 		if ferr != nil {
-			return result{err: ferr, message: "create answered conflict, and correlation failed"}
+			res := result{err: ferr, message: "create answered conflict, and correlation failed"}
+			if ferr.Kind == connector.NotFound && t.Failure.Settle > 0 && a.Attempts < t.Retry.MaxAttempts {
+				// The target says the account exists but its search does not
+				// show it yet: a lagging index, looked at again later.
+				res.settling = t.Failure.Settle
+				res.message = "create answered conflict, but the search does not show the account yet (failure.settle)"
+			}
+			return res
 		}
 		acct = found
 		ref.NativeID, ref.Link = found.NativeID, found.Link
