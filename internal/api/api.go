@@ -20,6 +20,7 @@ import (
 
 	"github.com/accord-iam/accord/internal/app"
 	"github.com/accord-iam/accord/internal/config"
+	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/engine"
 )
 
@@ -29,6 +30,9 @@ type Engine interface {
 	Wake()
 	// Status reports each target's circuit.
 	Status() []engine.TargetStatus
+	// Pacer returns a target's request pacing, which reconciliations in
+	// this process share.
+	Pacer(target string) (connector.Gate, connector.Hold, bool)
 }
 
 // Options configure a Server.

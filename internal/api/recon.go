@@ -85,13 +85,17 @@ func (s *Server) runReconJobs(ctx context.Context) {
 // does. Each call gets its own Env: recon fills in defaults in place.
 func (s *Server) reconEnv() *recon.Env {
 	a := s.app
-	return &recon.Env{
+	env := &recon.Env{
 		Store: a.Store, Config: a.Cfg, Policy: a.Policy, Conns: a.Conns, Now: a.Now, Log: s.log, Notifier: a.Notifier,
 		Owner: s.recons.owner, Lease: reconLease,
 		Planner: func(ctx context.Context, target string) (*plan.Planner, error) {
 			return a.Planner(ctx, app.Filter{Target: target})
 		},
 	}
+	if s.eng != nil {
+		env.Pacer = s.eng.Pacer
+	}
+	return env
 }
 
 // reconView is a reconciliation as the API shows it.

@@ -131,6 +131,23 @@ func (t *Target) pausedUntil() time.Time {
 	return t.pauseUntil
 }
 
+// Pacer returns what paces requests to the target: the gate each request
+// passes (pauses, the rate limit) and the hold with which an answer
+// pauses them all.
+func (t *Target) Pacer() (connector.Gate, connector.Hold) { return t.gate, t.pause }
+
+// Pacer returns the pacer of the engine's target of that name, so that
+// other traffic to the target in this process (reconciliation) shares
+// one rate limit and one pause with the engine's.
+func (e *Engine) Pacer(target string) (connector.Gate, connector.Hold, bool) {
+	t, ok := e.targets[target]
+	if !ok {
+		return nil, nil, false
+	}
+	g, h := t.Pacer()
+	return g, h, true
+}
+
 // gate waits until a request to the target is allowed: after any pause
 // the target asked for, and within the rate limit.
 func (t *Target) gate(ctx context.Context) error {

@@ -140,6 +140,13 @@ func (r *run) readMemberships(ctx context.Context) error {
 func (r *run) retry(ctx context.Context, what string, f func() error) error {
 	rt := r.tcfg.Retry
 	for attempt := 1; ; attempt++ {
+		if !r.conn.Capabilities().GatesRequests {
+			// The connector does not pass its requests through the gate
+			// itself: each call waits for it instead.
+			if err := r.gate(ctx); err != nil {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+		}
 		err := f()
 		if err == nil {
 			return nil

@@ -39,6 +39,7 @@ import (
 	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/config"
 	"github.com/accord-iam/accord/internal/connector"
+	"github.com/accord-iam/accord/internal/engine"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/notify"
 	"github.com/accord-iam/accord/internal/plan"
@@ -58,6 +59,11 @@ type Env struct {
 	Now      func() time.Time
 	Log      *slog.Logger
 	Notifier notify.Notifier
+	// Pacer, if set, returns the engine's pacing of a target's requests
+	// (pauses and rate limit), so that reconciling and enforcing in one
+	// process share them. Without it, or for a target it does not know,
+	// a reconciliation paces its own requests by the target's config.
+	Pacer func(target string) (connector.Gate, connector.Hold, bool)
 	// Owner names this process in reconciliation leases (default: host,
 	// process ID and a random suffix).
 	Owner string
@@ -188,6 +194,10 @@ func Reconcile(ctx context.Context, env *Env, target string, opts Options) (*Res
 	if r.opts.Sample <= 0 {
 		r.opts.Sample = 50
 	}
+	// Every request to the target waits for its pauses and rate limit,
+	// shared with the engine's when it runs in this process.
+	r.gate, r.hold = r.pacer()
+	ctx = connector.WithHold(connector.WithGate(ctx, r.gate), r.hold)
 	if resumed {
 		env.Log.Info("resuming reconciliation", "target", target, "recon_id", rec.ID, "phase", rec.Phase, "pages", rec.Pages, "accounts", rec.Accounts)
 	}
@@ -215,6 +225,8 @@ type run struct {
 	conn connector.Connector
 	rec  store.Recon
 	res  *Result
+	gate connector.Gate
+	hold connector.Hold
 
 	// Set by classify.
 	planner    *plan.Planner
@@ -224,6 +236,17 @@ type run struct {
 	// orphan accounts to disable or delete.
 	fixPersons []string
 	orphans    []orphanFix
+}
+
+// pacer is the engine's pacing of the target when there is one, else
+// pacing of this reconciliation's own by the target's config.
+func (r *run) pacer() (connector.Gate, connector.Hold) {
+	if r.env.Pacer != nil {
+		if g, h, ok := r.env.Pacer(r.tcfg.Name); ok {
+			return g, h
+		}
+	}
+	return engine.NewTarget(r.tcfg, r.conn).Pacer()
 }
 
 func (r *run) do(ctx context.Context) error {

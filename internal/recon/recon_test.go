@@ -2,9 +2,11 @@ package recon_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/accord-iam/accord/internal/notify"
 	"github.com/accord-iam/accord/internal/recon"
 	"github.com/accord-iam/accord/internal/store"
+	"github.com/accord-iam/accord/internal/targetsim"
 )
 
 const convergeMost = "orphan: report, missing: converge, attribute: converge, extra_entitlement: report, " +
@@ -375,4 +378,25 @@ func TestCannotReconcileUnknownTarget(t *testing.T) {
 	_, err := recon.Reconcile(context.Background(), w.env(), "nope", recon.Options{})
 	require.ErrorContains(t, err, `no target named "nope"`)
 	require.True(t, slices.Equal([]string{"saas"}, w.env().Targets()))
+}
+
+// TestReconciliationHoldsForASpentQuota: a target that announces its
+// quota in every answer is read page by page without one 429: an answer
+// saying the window is spent holds the next page until the reset.
+func TestReconciliationHoldsForASpentQuota(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOpts{drift: convergeMost})
+	w.feed(staff...)
+	w.enforce()
+	for i := range 15 {
+		w.scim.createUser(fmt.Sprintf("hand%d@example.com", i), true, nil)
+	}
+	require.NoError(t, w.sim.SetQuota(&targetsim.Quota{Limit: 2, Window: time.Second, Style: targetsim.QuotaRateLimitReset}))
+	before := w.sim.Stats()
+	res := w.reconcile(recon.Options{DryRun: true})
+	after := w.sim.Stats()
+	require.Equal(t, 18, res.Recon.Accounts)
+	require.Greater(t, after.Requests-before.Requests, uint64(4), "the reading spans several windows")
+	require.Equal(t, before.ByStatus[429], after.ByStatus[429], "no page was refused")
+	require.Empty(t, w.sim.Violations(), "no page was asked for inside a spent window")
 }

@@ -59,6 +59,17 @@ func (q Quota) Check() error {
 	return fmt.Errorf("unknown quota style %q (want %s, %s or %s)", q.Style, QuotaXRateLimit, QuotaRateLimitReset, QuotaRateLimitField)
 }
 
+// SetQuota puts a quota in force from now on, with a fresh window; nil
+// lifts it.
+func (s *Sim) SetQuota(q *Quota) error {
+	c, err := newQuota(q)
+	if err != nil {
+		return err
+	}
+	s.quota.Store(c)
+	return nil
+}
+
 func newQuota(q *Quota) (*quota, error) {
 	if q == nil {
 		return nil, nil

@@ -79,7 +79,7 @@ type Sim struct {
 	scim     *SCIM
 	surfaces []surface
 	faults   *faults
-	quota    *quota
+	quota    atomic.Pointer[quota]
 	log      *reqLog
 	stats    *stats
 	base     atomic.Pointer[string]
@@ -103,11 +103,9 @@ func New(opts Options) *Sim {
 	}
 	s.faults = newFaults(opts.Seed)
 	s.faults.grace = opts.InFlightGrace
-	q, err := newQuota(opts.Quota)
-	if err != nil {
+	if err := s.SetQuota(opts.Quota); err != nil {
 		panic(err) // a test's or the CLI's mistake: both check Quota first
 	}
-	s.quota = q
 	s.log = newReqLog(opts.LogLimit, opts.DisableLog)
 	s.stats = newStats()
 	s.scim = newSCIM(s, opts)
@@ -240,14 +238,14 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.faults.observe(now, entry.Seq, r.Method, r.URL.Path) {
 		s.log.markViolation(entry)
 	}
-	if s.quota != nil {
-		left, reset, ok := s.quota.take(now)
-		s.quota.announce(rec.Header(), left, reset, now)
+	if q := s.quota.Load(); q != nil {
+		left, reset, ok := q.take(now)
+		q.announce(rec.Header(), left, reset, now)
 		if !ok || left == 0 {
 			s.faults.announce(now, reset)
 		}
 		if !ok {
-			writeSCIMError(rec, scimErr(http.StatusTooManyRequests, "", "over the quota of %d requests per %s", s.quota.q.Limit, s.quota.q.Window))
+			writeSCIMError(rec, scimErr(http.StatusTooManyRequests, "", "over the quota of %d requests per %s", q.q.Limit, q.q.Window))
 			return
 		}
 	}
