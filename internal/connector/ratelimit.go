@@ -33,6 +33,7 @@ const epochSeconds = 1e9
 // client to wait: Retry-After when present, else the reset of the
 // rate-limit window. Zero when the answer says neither.
 func WaitFrom(h http.Header, now time.Time) time.Duration {
+	now = targetClock(h, now)
 	if d := ParseRetryAfter(h.Get("Retry-After"), now); d > 0 {
 		return d
 	}
@@ -55,6 +56,7 @@ func WaitFrom(h http.Header, now time.Time) time.Duration {
 // (the latest reset of the spent windows). A client that knows this holds
 // its requests instead of collecting 429s.
 func QuotaSpent(h http.Header, now time.Time) (time.Duration, bool) {
+	now = targetClock(h, now)
 	var d time.Duration
 	if rem, ok := headerRemaining(h); ok && rem <= 0 {
 		d = headerReset(h, now)
@@ -66,6 +68,28 @@ func QuotaSpent(h http.Header, now time.Time) (time.Duration, bool) {
 	}
 	return d, d > 0
 }
+
+// targetClock is now by the target's own clock when the answer's Date
+// says it is off from ours: a reset given as a time, or a Retry-After
+// date, is then read against the clock that wrote it, and a target whose
+// clock is minutes off is still waited for as long as it means. A Date
+// within clockSlack of ours is taken for the same clock: it is whole
+// seconds, and reading against it would add up to a second to each wait.
+func targetClock(h http.Header, now time.Time) time.Time {
+	t, err := http.ParseTime(h.Get("Date"))
+	if err != nil {
+		return now
+	}
+	if d := t.Sub(now); d > clockSlack || d < -clockSlack {
+		return t
+	}
+	return now
+}
+
+// clockSlack is how far a target's Date may be from our clock before it
+// is taken for a different clock: network time, the Date's rounding to
+// whole seconds, and the time the answer took to arrive.
+const clockSlack = 2 * time.Second
 
 // headerRemaining reads the requests left in the window from the
 // *-Remaining headers, the lowest any announces.

@@ -70,3 +70,24 @@ func TestHoldInContext(t *testing.T) {
 	HoldFrom(ctx)(at)
 	require.Equal(t, at, got)
 }
+
+func TestResetTimesAreReadAgainstTheTargetsClock(t *testing.T) {
+	ours := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	theirs := ours.Add(-5 * time.Minute) // the target's clock is five minutes slow
+	reset := strconv.FormatInt(theirs.Add(30*time.Second).Unix(), 10)
+	h := header("Date", theirs.Format(http.TimeFormat), "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", reset)
+	wait, spent := QuotaSpent(h, ours)
+	require.True(t, spent)
+	require.Equal(t, 30*time.Second, wait, "by our clock the reset is long past; by the target's it is 30s away")
+	require.Equal(t, 30*time.Second, WaitFrom(h, ours))
+	require.Equal(t, 20*time.Second, WaitFrom(header("Date", theirs.Format(http.TimeFormat),
+		"Retry-After", theirs.Add(20*time.Second).Format(http.TimeFormat)), ours), "a Retry-After date too")
+	require.Equal(t, 7*time.Second, WaitFrom(header("Date", "yesterday", "Retry-After", "7"), ours), "a bad Date is ignored")
+
+	// A Date that agrees with our clock to the second is our clock: its
+	// rounding to whole seconds adds nothing to the wait.
+	later := ours.Add(700 * time.Millisecond)
+	wait, _ = QuotaSpent(header("Date", ours.Format(http.TimeFormat), "X-RateLimit-Remaining", "0",
+		"X-RateLimit-Reset", strconv.FormatInt(ours.Add(time.Second).Unix(), 10)), later)
+	require.Equal(t, 300*time.Millisecond, wait)
+}

@@ -106,6 +106,9 @@ func TestFailureKindsByStatus(t *testing.T) {
 				if tc.retryAfter != "" {
 					w.Header().Set("Retry-After", tc.retryAfter)
 				}
+				// The target's clock agrees with the client's: a
+				// Retry-After date is read against the answer's Date.
+				w.Header().Set("Date", clk.Now().Format(http.TimeFormat))
 				if tc.status == 302 {
 					w.Header().Set("Location", "https://elsewhere.example/x")
 				}
