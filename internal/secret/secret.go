@@ -192,8 +192,13 @@ func SensitiveHeader(name string, extra ...string) bool {
 	return strings.Contains(l, "token") || strings.Contains(l, "secret") || strings.Contains(l, "password")
 }
 
-// sensitiveKey matches JSON keys and form fields whose values are secrets.
-var sensitiveKey = regexp.MustCompile(`(?i)"(password|passwd|secret|client_secret|token|access_token|refresh_token|id_token|api_key|apikey)"\s*:\s*"(?:[^"\\]|\\.)*"`)
+// sensitiveKey matches JSON members whose values are secrets: any key
+// naming a password, secret, token, credential or key of the API, private
+// or access kind, in whatever case or spelling an API chose
+// ("password", "newPassword", "client_secret", "accessToken", "apiKey").
+// A plain "key" is not enough: "employeeKey" is an identifier, not a
+// credential.
+var sensitiveKey = regexp.MustCompile(`(?i)"([^"\\]*(?:password|passwd|passphrase|secret|token|credential|api_?key|private_?key|access_?key)[^"\\]*)"\s*:\s*"(?:[^"\\]|\\.)*"`)
 
 // RedactBody masks registered secrets and the values of credential-like
 // JSON keys (a password in a create-user body, a token in a login answer).
@@ -208,12 +213,26 @@ func RedactBody(s string) string {
 // sensitiveStems are in every key sensitiveKey matches; a body without
 // any of them skips the regular expression, which would otherwise cost
 // more than the request itself on large answers.
-var sensitiveStems = []string{"pass", "secret", "token", "key"}
+var sensitiveStems = []string{"pass", "secret", "token", "credential", "key"}
 
 func mayHaveSensitiveKey(s string) bool {
-	l := strings.ToLower(s)
 	for _, stem := range sensitiveStems {
-		if strings.Contains(l, stem) {
+		if containsFold(s, stem) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsFold reports whether s contains the lower-case ASCII word w in
+// any case, without the copy strings.ToLower would make of every body.
+func containsFold(s, w string) bool {
+	first, upper := w[0], w[0]-'a'+'A'
+	for i := 0; i+len(w) <= len(s); i++ {
+		if c := s[i]; c != first && c != upper {
+			continue
+		}
+		if strings.EqualFold(s[i:i+len(w)], w) {
 			return true
 		}
 	}
