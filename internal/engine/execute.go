@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -268,18 +269,19 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 		cont = false
 	}
 	b.Audit = append(b.Audit, end)
-	logAttrs := []any{"run_id", a.RunID, "action_id", a.ID, "person", a.PersonKey, "target", a.Target, "op", a.Op, "attempt", attempt, "outcome", end.Outcome}
-	if res.err != nil {
-		logAttrs = append(logAttrs, "error_kind", res.err.Kind, "error", res.err.Error())
-	}
+	level := slog.LevelInfo
 	if cont {
 		e.commit.Async(b)
-		e.log.Debug("action", logAttrs...)
-	} else {
-		if err := e.commit.Wait(context.WithoutCancel(ctx), b); err != nil {
-			e.log.Error("record outcome", "action", a.ID, "error", err)
+		level = slog.LevelDebug // a success is in the audit; the log keeps what needs a look
+	} else if err := e.commit.Wait(context.WithoutCancel(ctx), b); err != nil {
+		e.log.Error("record outcome", "action", a.ID, "error", err)
+	}
+	if e.log.Enabled(ctx, level) {
+		logAttrs := []any{"run_id", a.RunID, "action_id", a.ID, "person", a.PersonKey, "target", a.Target, "op", a.Op, "attempt", attempt, "outcome", end.Outcome}
+		if res.err != nil {
+			logAttrs = append(logAttrs, "error_kind", res.err.Kind, "error", res.err.Error())
 		}
-		e.log.Info("action", logAttrs...)
+		e.log.Log(ctx, level, "action", logAttrs...)
 	}
 	ev := Event{Type: EventAction, Action: a, Target: t.Name, Outcome: end.Outcome, ErrorKind: end.ErrorKind, Duration: time.Since(began)}
 	e.emit(ev)
