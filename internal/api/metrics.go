@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -131,6 +132,12 @@ var (
 		"Jobs currently leased by a worker, by target.", []string{"target"}, nil)
 	circuitDesc = prometheus.NewDesc("accord_circuit_state",
 		"1 for the target's current circuit state, 0 for the others.", []string{"target", "state"}, nil)
+	pausedDesc = prometheus.NewDesc("accord_target_paused_seconds",
+		"Seconds until requests to the target resume after a pause it asked for (Retry-After, a spent rate-limit window); 0 when not paused.",
+		[]string{"target"}, nil)
+	rateDesc = prometheus.NewDesc("accord_target_rate_limit",
+		"Requests per second the engine allows the target now: the configured rate, lowered after 429s and recovering (absent when unlimited).",
+		[]string{"target"}, nil)
 )
 
 var circuitStates = []string{engine.CircuitClosed, engine.CircuitOpen, engine.CircuitHalfOpen, engine.CircuitPaused}
@@ -140,6 +147,8 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- queueOldestDesc
 	ch <- leasedDesc
 	ch <- circuitDesc
+	ch <- pausedDesc
+	ch <- rateDesc
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -155,6 +164,17 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	circuits := map[string]string{}
 	for _, st := range s.status() {
 		circuits[st.Name] = st.Circuit
+		if s.eng == nil {
+			continue
+		}
+		paused := 0.0
+		if !st.PausedUntil.IsZero() {
+			paused = max(0, time.Until(st.PausedUntil).Seconds())
+		}
+		ch <- prometheus.MustNewConstMetric(pausedDesc, prometheus.GaugeValue, paused, st.Name)
+		if st.RateLimit > 0 && !math.IsInf(float64(st.RateLimit), 1) {
+			ch <- prometheus.MustNewConstMetric(rateDesc, prometheus.GaugeValue, float64(st.RateLimit), st.Name)
+		}
 	}
 	for i := range s.app.Cfg.Targets {
 		name := s.app.Cfg.Targets[i].Name

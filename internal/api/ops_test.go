@@ -134,6 +134,7 @@ func TestMetricsAreExposed(t *testing.T) {
 		`accord_queue_oldest_pending_seconds{target="saas"} 0`,
 		`accord_circuit_state{state="closed",target="saas"} 1`,
 		`accord_circuit_state{state="open",target="saas"} 0`,
+		`accord_target_paused_seconds{target="saas"} 0`,
 		`accord_leaver_latency_seconds_count 1`,
 		`accord_runs_finished_total{state="succeeded"}`,
 		`accord_api_requests_total{code="401",method="GET",route="/api/v1/runs"} 1`,
