@@ -103,6 +103,12 @@ func (s *Server) Observe(ev engine.Event) {
 	if ev.Type == engine.EventAction && ev.Outcome == "succeeded" && ev.Action != nil && isLeaverDisable(ev.Action) {
 		s.observeLeaver(ev.Action, s.app.Now())
 	}
+	if ev.Type == engine.EventAction && ev.AccountGone && ev.Action != nil && s.follow.goneOnce(ev.Action.PersonKey, s.app.Now(), s.app.Cfg.Engine.Schedule) {
+		// Deleted on the target behind accord's back: planned again at
+		// once, so that policy re-creates it now, not at the next
+		// scheduled run.
+		s.follow.add(ev.Action.PersonKey)
+	}
 	switch ev.Type {
 	case engine.EventAction, engine.EventJobDone, engine.EventRunDone:
 		s.follow.nudge()

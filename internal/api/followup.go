@@ -20,6 +20,30 @@ type followUp struct {
 	mu      sync.Mutex
 	persons map[string]bool
 	kick    chan struct{}
+	// gone is when each person was last planned again because an account
+	// of theirs had vanished from a target.
+	gone map[string]time.Time
+}
+
+// goneOnce reports whether a person whose account vanished may be planned
+// again now: at most once per every, so that a target that keeps losing
+// what accord creates gets a run per schedule, not a run per engine cycle.
+func (f *followUp) goneOnce(person string, now time.Time, every time.Duration) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.gone == nil {
+		f.gone = map[string]time.Time{}
+	}
+	if last, ok := f.gone[person]; ok && now.Sub(last) < every {
+		return false
+	}
+	for p, t := range f.gone {
+		if now.Sub(t) >= every {
+			delete(f.gone, p) // spent entries do not pile up
+		}
+	}
+	f.gone[person] = now
+	return true
 }
 
 func newFollowUp() *followUp {

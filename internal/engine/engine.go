@@ -51,6 +51,10 @@ type Event struct {
 	Outcome   string
 	ErrorKind string
 	Duration  time.Duration
+	// AccountGone: the attempt found the account no longer exists on the
+	// target, and known state forgot it. Policy may want it re-created,
+	// which only a new plan can tell.
+	AccountGone bool
 }
 
 // Options tune an engine.

@@ -283,7 +283,8 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 		}
 		e.log.Log(ctx, level, "action", logAttrs...)
 	}
-	ev := Event{Type: EventAction, Action: a, Target: t.Name, Outcome: end.Outcome, ErrorKind: end.ErrorKind, Duration: time.Since(began)}
+	ev := Event{Type: EventAction, Action: a, Target: t.Name, Outcome: end.Outcome, ErrorKind: end.ErrorKind, Duration: time.Since(began),
+		AccountGone: end.Outcome == "failed" && res.change != nil && res.change.Delete}
 	e.emit(ev)
 	if end.Outcome == "failed" {
 		e.opts.Notifier.Notify(ctx, notify.Event{Kind: notify.ActionFailed, Time: now, Target: t.Name, RunID: a.RunID, Action: a.ID,
