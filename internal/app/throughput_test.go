@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -32,6 +34,9 @@ import (
 //
 // A second case adds 20ms to every answer, as a SaaS on the internet
 // takes: there the target, not accord, sets the pace.
+//
+// ACCORD_BENCH_POSTGRES_DSN, if set, puts accord's store in PostgreSQL
+// instead of SQLite: a DSN whose search_path names an empty schema.
 func BenchmarkThroughput(b *testing.B) {
 	const concurrency = 8
 	for _, c := range []struct {
@@ -72,7 +77,12 @@ func runAccord(b *testing.B, persons, concurrency int, latency time.Duration) (f
 	b.Helper()
 	// PATCH answers 204 (RFC 7644 allows it) so that rendering groups of
 	// thousands of members does not dominate both sides of the comparison.
-	w := newSimWorld(b, persons, concurrency, targetsim.Options{DisableLog: true, PatchNoContent: true})
+	w := newSimWorldWith(b, persons, concurrency, targetsim.Options{DisableLog: true, PatchNoContent: true}, func(cfg string) string {
+		if os.Getenv("ACCORD_BENCH_POSTGRES_DSN") == "" {
+			return cfg
+		}
+		return strings.Replace(cfg, "store:\n  path: accord.db\n", "store:\n  driver: postgres\n  dsn: ${env:ACCORD_BENCH_POSTGRES_DSN}\n", 1)
+	})
 	addLatency(b, w.sim, latency)
 	run, _, err := w.app.Enforce(context.Background(), app.Filter{}, "bench")
 	if err != nil || run == nil || run.State != model.RunPending {
