@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,13 +38,14 @@ func WaitFrom(h http.Header, now time.Time) time.Duration {
 	if d := ParseRetryAfter(h.Get("Retry-After"), now); d > 0 {
 		return d
 	}
-	if d, ok := QuotaSpent(h, now); ok {
+	policies := rateLimitField(h)
+	if d, ok := spentFor(h, policies, now); ok {
 		return d
 	}
 	// A refusal that names no spent policy: the soonest reset any policy
 	// announces is the first moment trying again makes sense.
 	d := headerReset(h, now)
-	for _, p := range rateLimitField(h) {
+	for _, p := range policies {
 		if r := p.resetIn(); r > 0 && (d == 0 || r < d) {
 			d = r
 		}
@@ -54,14 +56,25 @@ func WaitFrom(h http.Header, now time.Time) time.Duration {
 // QuotaSpent reports whether an answer, whatever its status, says a
 // rate-limit window has no request left, and how long until it resets
 // (the latest reset of the spent windows). A client that knows this holds
-// its requests instead of collecting 429s.
+// its requests instead of collecting 429s. It runs on every answer: one
+// that says nothing of the kind costs a few header lookups.
 func QuotaSpent(h http.Header, now time.Time) (time.Duration, bool) {
-	now = targetClock(h, now)
+	policies := rateLimitField(h)
+	rem, ok := headerRemaining(h)
+	if (!ok || rem > 0) && !slices.ContainsFunc(policies, func(p quotaPolicy) bool { return p.remaining == 0 }) {
+		return 0, false
+	}
+	return spentFor(h, policies, targetClock(h, now))
+}
+
+// spentFor is QuotaSpent with the RateLimit field parsed and the clock
+// chosen.
+func spentFor(h http.Header, policies []quotaPolicy, now time.Time) (time.Duration, bool) {
 	var d time.Duration
 	if rem, ok := headerRemaining(h); ok && rem <= 0 {
 		d = headerReset(h, now)
 	}
-	for _, p := range rateLimitField(h) {
+	for _, p := range policies {
 		if p.remaining == 0 {
 			d = max(d, p.resetIn())
 		}

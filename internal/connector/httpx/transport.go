@@ -27,11 +27,11 @@ const MaxBody = 32 << 20
 // not only the one that was refused. It returns a note for the audit.
 func holdForQuota(ctx context.Context, resp *http.Response) string {
 	now := time.Now()
-	wait, spent := connector.QuotaSpent(resp.Header, now)
+	var wait time.Duration
 	if resp.StatusCode == http.StatusTooManyRequests {
 		wait = connector.WaitFrom(resp.Header, now)
-	} else if !spent {
-		return ""
+	} else {
+		wait, _ = connector.QuotaSpent(resp.Header, now)
 	}
 	if wait <= 0 {
 		return ""
