@@ -143,7 +143,7 @@ func (r *run) retry(ctx context.Context, what string, f func() error) error {
 		if !r.conn.Capabilities().GatesRequests {
 			// The connector does not pass its requests through the gate
 			// itself: each call waits for it instead.
-			if err := r.gate(ctx); err != nil {
+			if err := connector.GateFrom(ctx)(ctx); err != nil {
 				return fmt.Errorf("%s: %w", what, err)
 			}
 		}

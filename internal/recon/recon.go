@@ -196,8 +196,8 @@ func Reconcile(ctx context.Context, env *Env, target string, opts Options) (*Res
 	}
 	// Every request to the target waits for its pauses and rate limit,
 	// shared with the engine's when it runs in this process.
-	r.gate, r.hold = r.pacer()
-	ctx = connector.WithHold(connector.WithGate(ctx, r.gate), r.hold)
+	gate, hold := r.pacer()
+	ctx = connector.WithHold(connector.WithGate(ctx, gate), hold)
 	if resumed {
 		env.Log.Info("resuming reconciliation", "target", target, "recon_id", rec.ID, "phase", rec.Phase, "pages", rec.Pages, "accounts", rec.Accounts)
 	}
@@ -225,8 +225,6 @@ type run struct {
 	conn connector.Connector
 	rec  store.Recon
 	res  *Result
-	gate connector.Gate
-	hold connector.Hold
 
 	// Set by classify.
 	planner    *plan.Planner
