@@ -122,50 +122,68 @@ func (e *Engine) gone(t *Target, a *model.Action, err *connector.Error, written 
 
 // create makes the account; when the target says it already exists, it
 // correlates, links and converges instead of failing or duplicating.
+//
+// A create whose earlier attempt may have reached the target is in
+// doubt: it is looked up first and linked if there, and sent again only
+// if absent, so a target that accepts duplicate names never gets a
+// second account from a crash or a timeout.
 func (e *Engine) create(ctx context.Context, t *Target, a *model.Action, ref *connector.AccountRef, call func(func() error) *connector.Error) result {
 	var acct connector.Account
-	err := call(func() error {
-		var err error
-		acct, err = t.Conn.Create(ctx, connector.CreateRequest{PersonKey: a.PersonKey, Attributes: a.Attributes, Entitlements: a.Entitlements})
-		return err
-	})
-	msg := ""
+	existing, msg, err := e.resolveInDoubt(ctx, t, a, ref, call)
 	if err != nil {
-		if err.Kind != connector.Conflict {
-			return result{err: err}
-		}
-		var found connector.Account
-		ferr := call(func() error {
+		return result{err: err, message: msg}
+	}
+	if existing == nil {
+		err = call(func() error {
 			var err error
-			found, err = t.Conn.Find(ctx, a.Attributes)
+			acct, err = t.Conn.Create(ctx, connector.CreateRequest{PersonKey: a.PersonKey, Attributes: a.Attributes, Entitlements: a.Entitlements})
 			return err
 		})
-		if ferr != nil {
-			res := result{err: ferr, message: "create answered conflict, and correlation failed"}
-			if ferr.Kind == connector.NotFound && t.Failure.Settle > 0 && a.Attempts < t.Retry.MaxAttempts {
-				// The target says the account exists but its search does not
-				// show it yet: a lagging index, looked at again later.
-				res.settling = t.Failure.Settle
-				res.message = "create answered conflict, but the search does not show the account yet (failure.settle)"
+		if err == nil {
+			e.recordCreated(ctx, t, a, acct)
+		}
+	}
+	if err != nil || existing != nil {
+		var found connector.Account
+		if existing != nil {
+			found = *existing
+		} else {
+			if err.Kind != connector.Conflict {
+				return result{err: err, message: msg}
 			}
-			return res
+			ferr := call(func() error {
+				var err error
+				found, err = t.Conn.Find(ctx, a.Attributes)
+				return err
+			})
+			if ferr != nil {
+				res := result{err: ferr, message: "create answered conflict, and correlation failed"}
+				if ferr.Kind == connector.NotFound && t.Failure.Settle > 0 && a.Attempts < t.Retry.MaxAttempts {
+					// The target says the account exists but its search does not
+					// show it yet: a lagging index, looked at again later.
+					res.settling = t.Failure.Settle
+					res.message = "create answered conflict, but the search does not show the account yet (failure.settle)"
+				}
+				return res
+			}
+			msg = "already existed"
 		}
 		acct = found
 		ref.NativeID, ref.Link = found.NativeID, found.Link
 		changes := diff(a.Attributes, found.Attributes)
 		if len(changes) > 0 {
 			if uerr := call(func() error { return t.Conn.Update(ctx, *ref, changes) }); uerr != nil {
-				return result{err: uerr, message: "linked existing account " + found.NativeID + ", update failed",
+				return result{err: uerr, message: joinMsg(msg, "linked existing account "+found.NativeID+", update failed"),
 					change: linkChange(t, a, found, false)}
 			}
 		}
 		if !found.Active {
 			if eerr := call(func() error { return t.Conn.Enable(ctx, *ref) }); eerr != nil {
-				return result{err: eerr, message: "linked existing account " + found.NativeID + ", enable failed",
+				return result{err: eerr, message: joinMsg(msg, "linked existing account "+found.NativeID+", enable failed"),
 					change: linkChange(t, a, found, false)}
 			}
 		}
-		msg = "already existed: linked to " + found.NativeID + " and converged"
+		msg += ": linked to " + found.NativeID + " and converged"
 		if len(a.Entitlements) > 0 {
 			if gerr := call(func() error { return t.Conn.Grant(ctx, *ref, a.Entitlements) }); gerr != nil && gerr.Kind != connector.Conflict {
 				return result{err: gerr, message: msg, change: linkChange(t, a, found, true)}

@@ -28,6 +28,9 @@ type Request struct {
 	Faults    []FaultKind `json:"faults,omitempty"`
 	Rules     []string    `json:"rules,omitempty"`
 	Violation bool        `json:"violation,omitempty"`
+	// Done is when the simulator finished with the request (answered,
+	// or gave up on a client that left); zero while it is handled.
+	Done time.Time `json:"done,omitzero"`
 }
 
 // Injected reports whether a fault rule applied to the request.
@@ -79,6 +82,12 @@ func (l *reqLog) begin(now time.Time, r *http.Request, body []byte) *Request {
 func (l *reqLog) setStatus(e *Request, status int) {
 	l.mu.Lock()
 	e.Status = status
+	l.mu.Unlock()
+}
+
+func (l *reqLog) finish(e *Request, now time.Time) {
+	l.mu.Lock()
+	e.Done = now
 	l.mu.Unlock()
 }
 

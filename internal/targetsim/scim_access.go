@@ -154,11 +154,27 @@ func (s *SCIM) one(rt *resourceType, id string, byName bool) (Resource, bool) {
 	if byName {
 		id = t.unique[fold(id)]
 	}
+	// With duplicates this is the oldest user of the name; UserNameCounts
+	// shows the others.
 	r := t.byID[id]
 	if r == nil {
 		return Resource{}, false
 	}
 	return s.snapshot(rt, r), true
+}
+
+// UserNameCounts returns how many live users hold each userName (case
+// folded as the simulator compares them): with Options.AllowDuplicates,
+// any count over one is a duplicate account.
+func (s *SCIM) UserNameCounts() map[string]int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := map[string]int{}
+	s.users.each(func(r *resource) bool {
+		out[fold(r.str(userType.uniqueAttr))]++
+		return true
+	})
+	return out
 }
 
 // Users returns every user, in creation order.

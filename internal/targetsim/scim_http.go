@@ -112,15 +112,26 @@ func (s *SCIM) serveCreate(w http.ResponseWriter, r *http.Request, rt *resourceT
 	if err != nil {
 		return err
 	}
+	key := r.Header.Get(IdempotencyHeader)
 	s.mu.Lock()
+	if a, seen := s.idem[key]; seen && key != "" {
+		s.mu.Unlock()
+		writeResource(w, a.status, a.body, a.etag, a.location)
+		return nil
+	}
 	res, err := s.create(rt, attrs, "")
 	if err != nil {
 		s.mu.Unlock()
 		return err
 	}
-	body, etag := s.render(rt, res), res.etag()
+	a := idemAnswer{status: http.StatusCreated, body: s.render(rt, res), etag: res.etag(), location: s.sim.URL() + scimPrefix + rt.Endpoint + "/" + res.id}
+	if key != "" {
+		// Only a create is remembered: a refused request may be sent
+		// again with the same key and succeed.
+		s.idem[key] = a
+	}
 	s.mu.Unlock()
-	writeResource(w, http.StatusCreated, body, etag, s.sim.URL()+scimPrefix+rt.Endpoint+"/"+res.id)
+	writeResource(w, a.status, a.body, a.etag, a.location)
 	return nil
 }
 
@@ -325,7 +336,7 @@ func (s *SCIM) list(rt *resourceType, cf *compiledFilter, start, count int) (int
 		if r := t.byID[cf.byID]; r != nil {
 			take(r)
 		}
-	case cf != nil && cf.indexed:
+	case cf != nil && cf.indexed && !t.dups:
 		if r := t.byID[t.unique[cf.byName]]; r != nil {
 			take(r)
 		}

@@ -40,23 +40,52 @@ type table struct {
 	byID   map[string]*resource
 	order  []*resource
 	dead   int
-	unique map[string]string // fold(userName or displayName) -> id
+	unique map[string]string // fold(userName or displayName) -> id (the oldest, with dups)
+	// dups: the unique attribute is not enforced (Options.AllowDuplicates);
+	// unique then indexes one holder of each name, and lookups by name
+	// scan.
+	dups bool
 }
 
-func newTable(rt *resourceType) *table {
-	return &table{rt: rt, byID: map[string]*resource{}, unique: map[string]string{}}
+func newTable(rt *resourceType, dups bool) *table {
+	return &table{rt: rt, byID: map[string]*resource{}, unique: map[string]string{}, dups: dups}
 }
 
 func (t *table) insert(r *resource) {
 	t.byID[r.id] = r
 	t.order = append(t.order, r)
-	t.unique[fold(r.str(t.rt.uniqueAttr))] = r.id
+	t.index(fold(r.str(t.rt.uniqueAttr)), r.id)
+}
+
+// index makes id a holder of key, unless (with duplicates) one is.
+func (t *table) index(key, id string) {
+	if _, taken := t.unique[key]; !taken || !t.dups {
+		t.unique[key] = id
+	}
+}
+
+// unindex drops id as the holder of key; with duplicates another live
+// holder of the name, if any, takes its place.
+func (t *table) unindex(key, id string) {
+	if t.unique[key] != id {
+		return
+	}
+	delete(t.unique, key)
+	if !t.dups {
+		return
+	}
+	for _, x := range t.order {
+		if !x.dead && x.id != id && fold(x.str(t.rt.uniqueAttr)) == key {
+			t.unique[key] = x.id
+			return
+		}
+	}
 }
 
 func (t *table) remove(r *resource) {
 	r.dead = true
 	delete(t.byID, r.id)
-	delete(t.unique, fold(r.str(t.rt.uniqueAttr)))
+	t.unindex(fold(r.str(t.rt.uniqueAttr)), r.id)
 	t.dead++
 	if t.dead > 64 && t.dead*2 > len(t.order) {
 		live := make([]*resource, 0, len(t.order)-t.dead)
@@ -90,10 +119,21 @@ type SCIM struct {
 	groups   *table
 	memberOf map[string]map[string]struct{} // member id -> ids of the groups listing it
 	version  uint64
+	// idem holds the first answer to each idempotency key (POST).
+	idem map[string]idemAnswer
+
+	allowDups bool
+}
+
+type idemAnswer struct {
+	status   int
+	body     []byte
+	etag     string
+	location string
 }
 
 func newSCIM(sim *Sim, opts Options) *SCIM {
-	s := &SCIM{sim: sim, token: opts.Token, maxResults: opts.MaxResults, patchNoContent: opts.PatchNoContent}
+	s := &SCIM{sim: sim, token: opts.Token, maxResults: opts.MaxResults, patchNoContent: opts.PatchNoContent, allowDups: opts.AllowDuplicates}
 	if s.maxResults <= 0 {
 		s.maxResults = DefaultMaxResults
 	}
@@ -104,9 +144,10 @@ func newSCIM(sim *Sim, opts Options) *SCIM {
 func (s *SCIM) reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.users = newTable(userType)
-	s.groups = newTable(groupType)
+	s.users = newTable(userType, s.allowDups)
+	s.groups = newTable(groupType, false)
 	s.memberOf = map[string]map[string]struct{}{}
+	s.idem = map[string]idemAnswer{}
 }
 
 func (s *SCIM) table(rt *resourceType) *table {
@@ -152,7 +193,7 @@ func (s *SCIM) create(rt *resourceType, attrs map[string]any, id string) (*resou
 	}
 	t := s.table(rt)
 	key := fold(attrs[rt.uniqueAttr].(string))
-	if other, ok := t.unique[key]; ok {
+	if other, ok := t.unique[key]; ok && !t.dups {
 		return nil, scimErr(409, "uniqueness", "%s %q is already taken by %s %s", rt.uniqueAttr, attrs[rt.uniqueAttr], rt.Name, other)
 	}
 	if id == "" {
@@ -184,7 +225,7 @@ func (s *SCIM) update(rt *resourceType, r *resource, attrs map[string]any) error
 	t := s.table(rt)
 	oldKey := fold(r.str(rt.uniqueAttr))
 	newKey := fold(attrs[rt.uniqueAttr].(string))
-	if other, ok := t.unique[newKey]; ok && other != r.id {
+	if other, ok := t.unique[newKey]; ok && other != r.id && !t.dups {
 		return scimErr(409, "uniqueness", "%s %q is already taken by %s %s", rt.uniqueAttr, attrs[rt.uniqueAttr], rt.Name, other)
 	}
 	oldName := r.str("displayName")
@@ -193,8 +234,8 @@ func (s *SCIM) update(rt *resourceType, r *resource, attrs map[string]any) error
 			return err
 		}
 	}
-	delete(t.unique, oldKey)
-	t.unique[newKey] = r.id
+	t.unindex(oldKey, r.id)
+	t.index(newKey, r.id)
 	s.touch(r, attrs)
 	if rt == groupType {
 		s.setMembership(r, oldName)

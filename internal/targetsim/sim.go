@@ -60,7 +60,17 @@ type Options struct {
 	// SeedFile is a JSON state file (see State) loaded by Serve. Callers of
 	// New load state with LoadState or LoadStateFile.
 	SeedFile string
+	// AllowDuplicates makes POST /Users with a userName already taken
+	// create a second user, as many REST APIs do, instead of answering
+	// 409: a client's own duplicate creates then show on the target
+	// (SCIM.UserNameCounts). Group names stay unique.
+	AllowDuplicates bool
 }
+
+// IdempotencyHeader is the request header under which the simulator
+// honours an idempotency key on POST: a key seen before gets the first
+// answer again, and nothing is created a second time.
+const IdempotencyHeader = "Idempotency-Key"
 
 // surface is one family of routes served behind the shared front.
 type surface interface {
@@ -82,6 +92,7 @@ type Sim struct {
 	quota    atomic.Pointer[quota]
 	log      *reqLog
 	stats    *stats
+	flight   inFlight
 	base     atomic.Pointer[string]
 
 	seedMu sync.Mutex
@@ -233,6 +244,11 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	body, tooBig := readBody(r)
 	entry := s.log.begin(now, r, body)
+	s.flight.enter()
+	defer func() {
+		s.flight.leave()
+		s.log.finish(entry, s.now())
+	}()
 	s.stats.request()
 	rec := &recorder{ResponseWriter: w, sim: s, entry: entry}
 	if s.faults.observe(now, entry.Seq, r.Method, r.URL.Path) {

@@ -1,0 +1,89 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/accord-iam/accord/internal/connector"
+	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/store"
+)
+
+// inDoubt reports whether an earlier attempt of a may have changed the
+// target without accord knowing: its start was recorded (Attempts) and
+// either no outcome followed (the process died: the action is still
+// running in the store) or the outcome does not rule out that the
+// target acted (a timeout, a dropped connection, a 5xx after the body
+// was sent). Only an answer that refused the request settles it.
+func inDoubt(a *model.Action) bool {
+	if a.Attempts == 0 {
+		return false
+	}
+	if a.State == model.ActionRunning || a.Error == nil {
+		return true
+	}
+	switch connector.Kind(a.Error.Kind) {
+	case connector.Validation, connector.Auth, connector.Forbidden, connector.RateLimited, connector.Unsupported:
+		return false
+	}
+	return true
+}
+
+// resolveInDoubt looks up the account of a create in doubt before it is
+// sent again. It returns the account when the target has it, else nil
+// and a note for the audit; an error when the lookup itself failed (the
+// create is then retried later, never sent blind).
+//
+// A native ID recorded from the earlier answer is asked for directly;
+// otherwise the connector's correlation (Find) is used.
+func (e *Engine) resolveInDoubt(ctx context.Context, t *Target, a *model.Action, ref *connector.AccountRef, call func(func() error) *connector.Error) (*connector.Account, string, *connector.Error) {
+	if !inDoubt(a) {
+		return nil, "", nil
+	}
+	var acct connector.Account
+	if ref.NativeID != "" {
+		err := call(func() error {
+			var err error
+			acct, err = t.Conn.Get(ctx, *ref)
+			return err
+		})
+		switch {
+		case err == nil:
+			return &acct, "in doubt from an earlier attempt: the recorded account is on the target", nil
+		case err.Kind != connector.NotFound:
+			return nil, "in doubt from an earlier attempt: reading the recorded account failed", err
+		}
+	}
+	if !t.Conn.Capabilities().Find {
+		// Nothing to look with: the idempotency key, where configured,
+		// is what keeps the target from acting twice.
+		return nil, "in doubt from an earlier attempt, and the target cannot look accounts up: sent again", nil
+	}
+	err := call(func() error {
+		var err error
+		acct, err = t.Conn.Find(ctx, a.Attributes)
+		return err
+	})
+	switch {
+	case err == nil:
+		return &acct, "in doubt from an earlier attempt: found on the target", nil
+	case err.Kind == connector.NotFound:
+		return nil, "in doubt from an earlier attempt: not on the target, sent again", nil
+	case err.Kind == connector.Conflict:
+		return nil, "in doubt from an earlier attempt: several accounts on the target match; not creating another", err
+	}
+	return nil, "in doubt from an earlier attempt: looking the account up failed; not sent again yet", err
+}
+
+// recordCreated makes the target's answer to a create durable before
+// the read-back, which may wait behind other requests: a crash from here
+// on leaves the account linked by its native ID instead of a create in
+// doubt. Attributes and grants are recorded only once verified.
+func (e *Engine) recordCreated(ctx context.Context, t *Target, a *model.Action, acct connector.Account) {
+	ch := linkChange(t, a, acct, true)
+	ch.Attributes, ch.At = nil, e.opts.Now()
+	if err := e.commit.Wait(context.WithoutCancel(ctx), store.Batch{Accounts: []model.AccountChange{*ch}}); err != nil {
+		// The outcome's commit records the link again; only the crash
+		// window stays as wide as before.
+		e.log.Error("record created account", "action", a.ID, "target", t.Name, "error", err)
+	}
+}
