@@ -177,5 +177,7 @@ func (c *cli) simulatorCmd() *cobra.Command {
 	cmd.Flags().DurationVar(&quotaWin, "quota-window", time.Second, "the quota's window, in whole seconds")
 	cmd.Flags().StringVar(&quotaStyle, "quota-style", string(targetsim.QuotaXRateLimit),
 		"how answers announce the quota: x-ratelimit, ratelimit-reset or ratelimit")
+	cmd.Flags().BoolVar(&opts.AllowDuplicates, "allow-duplicates", false,
+		"POST /Users with a taken userName creates a second user, as many REST APIs do, instead of 409")
 	return cmd
 }

@@ -231,5 +231,18 @@ func (c *Client) Close(ctx context.Context) error {
 // It has no timeout of its own: bound its requests with the context.
 func (c *Client) HTTPClient() *http.Client { return c.raw }
 
+// IdempotencyKey returns the configured idempotency header and its value
+// for a non-idempotent write under ctx: the action's run/action ID, the
+// same for every attempt of the action. It returns "" when no header is
+// configured or ctx carries no action (an auth or reconciliation call).
+// Connectors add it to their create (and other non-idempotent) requests.
+func (c *Client) IdempotencyKey(ctx context.Context) (header, value string) {
+	call := audit.CallFrom(ctx)
+	if c.cfg.IdempotencyHeader == "" || call.ActionID == 0 {
+		return "", ""
+	}
+	return c.cfg.IdempotencyHeader, call.CorrelationID()
+}
+
 // CorrelationHeader is the header name the client stamps.
 func (c *Client) CorrelationHeader() string { return c.cfg.CorrelationHeader }

@@ -205,9 +205,10 @@ func TestConfigCheck(t *testing.T) {
 			"auth.token_url (line 3): must be an http:// or https:// URL, got \"ftp://x\"",
 			"auth.auth_style (line 5): must be header, params or auto, not \"body\"",
 		}},
-		{"bad header and timeout", "correlation_header: 'X Bad'\ntimeout: -1s", []string{
+		{"bad header and timeout", "correlation_header: 'X Bad'\ntimeout: -1s\nidempotency_header: 'Key:'", []string{
 			"correlation_header (line 1): \"X Bad\" is not a valid HTTP header name",
 			"timeout (line 2): must not be negative",
+			"idempotency_header (line 3): \"Key:\" is not a valid HTTP header name",
 		}},
 	}
 	for _, tc := range cases {

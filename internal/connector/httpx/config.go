@@ -36,6 +36,12 @@ type Config struct {
 	Auth AuthConfig `yaml:"auth"`
 	// CorrelationHeader carries the run/action ID to the target.
 	CorrelationHeader string `yaml:"correlation_header"`
+	// IdempotencyHeader, when set, carries the run/action ID on writes
+	// the target must not apply twice (a create's POST), for targets that
+	// answer a repeated key with the first answer: a create resent after a
+	// crash or a timeout then cannot make a second account. Off by
+	// default: a target that does not know the header ignores it at best.
+	IdempotencyHeader string `yaml:"idempotency_header"`
 	// Timeout bounds one request, from dialling to the last byte of the
 	// answer. A retry after a 401 gets its own.
 	Timeout time.Duration `yaml:"timeout"`
@@ -133,6 +139,9 @@ func (c Config) Check(node *yaml.Node, base string) yamlx.Problems {
 	}
 	if h := c.CorrelationHeader; h != "" && !validHeaderName(h) {
 		add(yamlx.Join(base, "correlation_header"), "%q is not a valid HTTP header name", h)
+	}
+	if h := c.IdempotencyHeader; h != "" && !validHeaderName(h) {
+		add(yamlx.Join(base, "idempotency_header"), "%q is not a valid HTTP header name", h)
 	}
 	ab := yamlx.Join(base, "auth")
 	a := c.Auth

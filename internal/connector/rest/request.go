@@ -97,6 +97,9 @@ func (c *Conn) callURL(ctx context.Context, o *op, vals map[string]any, override
 	if err != nil {
 		return nil, err
 	}
+	if k, v := c.http.IdempotencyKey(ctx); k != "" && o.nonIdempotent() && req.Header.Get(k) == "" {
+		req.Header.Set(k, v)
+	}
 	resp, err := c.http.Do(ctx, req)
 	if err != nil {
 		return nil, err
@@ -105,6 +108,20 @@ func (c *Conn) callURL(ctx context.Context, o *op, vals map[string]any, override
 		return resp, e
 	}
 	return resp, nil
+}
+
+// nonIdempotent reports a write that, sent twice, may act twice: a POST
+// that changes something (a create, a membership added by POST). Reads
+// sent as POST (a search) carry no idempotency key.
+func (o *op) nonIdempotent() bool {
+	if o.method != http.MethodPost {
+		return false
+	}
+	switch o.name {
+	case opGet, opFind, opListAccounts, opListEntitlements:
+		return false
+	}
+	return true
 }
 
 func (o *op) ok(status int) bool {

@@ -17,6 +17,7 @@ import (
 //	  url: https://api.example.com/v1            # operation URLs are paths under it
 //	  auth: {type: api_key, header: x-api-key, key: "${env:KEY}"}   # see httpx.AuthConfig;
 //	                                             # type session logs in once and keeps the cookie
+//	  idempotency_header: Idempotency-Key        # off by default; run/action ID on POST writes
 //	  headers: {Accept: application/json}        # sent with every request
 //	  response:                                  # how an account reads in any answer
 //	    id: $.id                                 # default

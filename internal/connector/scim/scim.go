@@ -180,7 +180,11 @@ func (c *Conn) Create(ctx context.Context, req connector.CreateRequest) (connect
 	}
 	body["active"] = true
 	ensureSchemas(body, coreUserURN)
-	resp, err := c.do(ctx, http.MethodPost, users, body, names)
+	var hdr []string
+	if k, v := c.http.IdempotencyKey(ctx); k != "" {
+		hdr = []string{k, v}
+	}
+	resp, err := c.do(ctx, http.MethodPost, users, body, names, hdr...)
 	if err != nil {
 		return connector.Account{}, err
 	}

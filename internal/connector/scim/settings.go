@@ -19,6 +19,7 @@ import (
 //	  url: https://example.com/scim/v2          # base URL; /Users, /Groups under it
 //	  auth: {type: bearer, token: "${env:SCIM_TOKEN}"}   # see httpx.AuthConfig
 //	  correlation_header: X-Correlation-ID      # default
+//	  idempotency_header: Idempotency-Key       # off by default; run/action ID on creates
 //	  timeout: 30s                              # per request
 //	  user_filter: userName                     # or: 'externalId eq "{{employeeId}}" and active eq true'
 //	  entitlements_by: displayName              # id (default) or displayName
