@@ -183,6 +183,9 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 			return false
 		}
 	}
+	// Whether an earlier attempt may have acted is read from the state
+	// the store had, before this attempt's start replaces it.
+	doubt := inDoubt(a)
 	a.Attempts, a.State = attempt, model.ActionRunning
 
 	began := time.Now()
@@ -190,7 +193,7 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 	// is how an answer announcing a spent rate-limit window pauses them
 	// all.
 	cctx := connector.WithHold(connector.WithGate(audit.WithCall(ctx, call), t.gate), t.pause)
-	res := e.attempt(cctx, t, a, ref, *written)
+	res := e.attempt(cctx, t, a, ref, *written, doubt)
 	now := e.opts.Now()
 	end := call.Base(audit.KindAttemptEnd)
 	end.Time = now

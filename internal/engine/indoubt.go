@@ -8,7 +8,8 @@ import (
 	"github.com/accord-iam/accord/internal/store"
 )
 
-// inDoubt reports whether an earlier attempt of a may have changed the
+// inDoubt reports, from a as the store had it before this attempt's
+// start, whether an earlier attempt may have changed the
 // target without accord knowing: its start was recorded (Attempts) and
 // either no outcome followed (the process died: the action is still
 // running in the store) or the outcome does not rule out that the
@@ -35,8 +36,8 @@ func inDoubt(a *model.Action) bool {
 //
 // A native ID recorded from the earlier answer is asked for directly;
 // otherwise the connector's correlation (Find) is used.
-func (e *Engine) resolveInDoubt(ctx context.Context, t *Target, a *model.Action, ref *connector.AccountRef, call func(func() error) *connector.Error) (*connector.Account, string, *connector.Error) {
-	if !inDoubt(a) {
+func (e *Engine) resolveInDoubt(ctx context.Context, t *Target, a *model.Action, ref *connector.AccountRef, call func(func() error) *connector.Error, doubt bool) (*connector.Account, string, *connector.Error) {
+	if !doubt {
 		return nil, "", nil
 	}
 	var acct connector.Account

@@ -11,7 +11,8 @@ import (
 
 // attempt performs one action against the target, turning the answers
 // that mean "already so" into success: every action is an ensure.
-func (e *Engine) attempt(ctx context.Context, t *Target, a *model.Action, ref *connector.AccountRef, written time.Time) result {
+// doubt says an earlier attempt may have acted without accord knowing.
+func (e *Engine) attempt(ctx context.Context, t *Target, a *model.Action, ref *connector.AccountRef, written time.Time, doubt bool) result {
 	if a.Op != model.OpCreate && ref.NativeID == "" {
 		ref.NativeID = a.NativeID
 	}
@@ -25,7 +26,7 @@ func (e *Engine) attempt(ctx context.Context, t *Target, a *model.Action, ref *c
 	change := &model.AccountChange{Target: t.Name, PersonKey: a.PersonKey}
 	switch a.Op {
 	case model.OpCreate:
-		return e.create(ctx, t, a, ref, call)
+		return e.create(ctx, t, a, ref, call, doubt)
 	case model.OpUpdate:
 		if err := call(func() error { return t.Conn.Update(ctx, *ref, a.Attributes) }); err != nil {
 			return e.gone(t, a, err, written)
@@ -127,9 +128,9 @@ func (e *Engine) gone(t *Target, a *model.Action, err *connector.Error, written 
 // doubt: it is looked up first and linked if there, and sent again only
 // if absent, so a target that accepts duplicate names never gets a
 // second account from a crash or a timeout.
-func (e *Engine) create(ctx context.Context, t *Target, a *model.Action, ref *connector.AccountRef, call func(func() error) *connector.Error) result {
+func (e *Engine) create(ctx context.Context, t *Target, a *model.Action, ref *connector.AccountRef, call func(func() error) *connector.Error, doubt bool) result {
 	var acct connector.Account
-	existing, msg, err := e.resolveInDoubt(ctx, t, a, ref, call)
+	existing, msg, err := e.resolveInDoubt(ctx, t, a, ref, call, doubt)
 	if err != nil {
 		return result{err: err, message: msg}
 	}
