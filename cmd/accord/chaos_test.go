@@ -158,7 +158,7 @@ func TestChaosRunConvergesThroughFaults(t *testing.T) {
 // checkExact asserts the simulator holds exactly one active account per
 // person with exactly the memberships policy gives (all-staff for all,
 // crm and sales-drive for Sales, github and jira for Engineering).
-func (w *e2eWorld) checkExact(t *testing.T, persons int) {
+func (w *e2eWorld) checkExact(t testing.TB, persons int) {
 	t.Helper()
 	users := w.sim.SCIM().Users()
 	require.Len(t, users, persons, "one account per person, no duplicate")

@@ -142,7 +142,7 @@ func TestEnforceKilledMidRunResumesExactly(t *testing.T) {
 	}
 }
 
-func openStore(t *testing.T, dir string) store.Store {
+func openStore(t testing.TB, dir string) store.Store {
 	t.Helper()
 	cfgPath := filepath.Join(dir, "accord.yaml")
 	_, err := os.Stat(cfgPath)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -106,17 +107,26 @@ func TestClusterKilledNodesMakeNoDuplicates(t *testing.T) {
 	}
 	waitConverged(t, w, persons, 120*time.Second, nodes...)
 
-	requireNoDuplicates(t, w.sim)
-	w.checkExact(t, persons)
-	requireAllDone(t, openStore(t, w.dir))
+	// Each promise is reported on its own, so that one broken promise
+	// does not hide another.
 	reqs := w.sim.Requests()
-	for _, o := range targetsim.Overlaps(reqs, actionOf) {
+	inFlight, perSecond := observedPacing(w.sim, reqs)
+	t.Logf("%d persons, %d requests; at the target: at most %d in flight, %d in one second", persons, len(reqs), inFlight, perSecond)
+	overlaps := targetsim.Overlaps(reqs, actionOf)
+	for i, o := range overlaps {
+		if i == 10 {
+			t.Errorf("... %d more", len(overlaps)-i)
+			break
+		}
 		t.Errorf("action %s executed twice at once: %s %s at %s..%s and %s %s at %s..%s", o.Key,
 			o.First.Method, o.First.Path, o.First.Time.Format(time.StampMicro), o.First.Done.Format(time.StampMicro),
 			o.Then.Method, o.Then.Path, o.Then.Time.Format(time.StampMicro), o.Then.Done.Format(time.StampMicro))
 	}
-	inFlight, perSecond := observedPacing(w.sim, reqs)
-	t.Logf("%d persons, %d requests; at the target: at most %d in flight, %d in one second", persons, len(reqs), inFlight, perSecond)
+	if dups := duplicates(w.sim); len(dups) > 0 {
+		t.Errorf("%d persons with more than one account: %v", len(dups), dups[:min(len(dups), 10)])
+	}
+	w.checkExact(t, persons)
+	requireAllDone(t, openStore(t, w.dir))
 }
 
 // observedPacing is what the target saw of the cluster's pacing: the most
@@ -170,9 +180,15 @@ type node struct {
 
 // startNode starts `accord serve` in dir, in a PID namespace of its own
 // when ownNS (killing unshare then kills the node: --kill-child).
-func startNode(t *testing.T, dir, name string, ownNS bool) *node {
+func startNode(t testing.TB, dir, name string, ownNS bool) *node {
 	t.Helper()
-	cmd := accordCmd(t, dir, "serve", "-c", "accord.yaml")
+	return startNodeWith(t, dir, name, "accord.yaml", ownNS)
+}
+
+// startNodeWith is startNode with a config file of the node's own.
+func startNodeWith(t testing.TB, dir, name, config string, ownNS bool) *node {
+	t.Helper()
+	cmd := accordCmd(t, dir, "serve", "-c", config)
 	if ownNS {
 		cmd.Args = append([]string{"unshare", "--pid", "--fork", "--kill-child", cmd.Path}, cmd.Args[1:]...)
 		cmd.Path = "/usr/bin/unshare"
@@ -213,7 +229,7 @@ func startNode(t *testing.T, dir, name string, ownNS bool) *node {
 }
 
 // kill ends the node with SIGKILL and waits for it to be gone.
-func (n *node) kill(t *testing.T) {
+func (n *node) kill(t testing.TB) {
 	t.Helper()
 	require.NoError(t, n.cmd.Process.Kill())
 	<-n.exited
@@ -221,7 +237,7 @@ func (n *node) kill(t *testing.T) {
 }
 
 // apiAddr waits for the node's API to listen.
-func (n *node) apiAddr(t *testing.T) string {
+func (n *node) apiAddr(t testing.TB) string {
 	t.Helper()
 	if n.addr != "" {
 		return n.addr
@@ -280,7 +296,7 @@ func raceEnforce(t *testing.T, nodes []*node, key string) {
 // waitForRequests waits until the target has seen want requests; a node
 // exiting by itself meanwhile fails the test. Across processes there is
 // no event to wait on: this polls.
-func waitForRequests(t *testing.T, sim *targetsim.Sim, want int, nodes ...*node) {
+func waitForRequests(t testing.TB, sim *targetsim.Sim, want int, nodes ...*node) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for len(sim.Requests()) < want {
@@ -300,7 +316,7 @@ func waitForRequests(t *testing.T, sim *targetsim.Sim, want int, nodes ...*node)
 
 // waitConverged waits until the target has an account per person and the
 // store no unfinished run, then stops the nodes.
-func waitConverged(t *testing.T, w *e2eWorld, persons int, limit time.Duration, nodes ...*node) {
+func waitConverged(t testing.TB, w *e2eWorld, persons int, limit time.Duration, nodes ...*node) {
 	t.Helper()
 	st := openStore(t, w.dir)
 	ctx := context.Background()
@@ -333,20 +349,27 @@ func waitConverged(t *testing.T, w *e2eWorld, persons int, limit time.Duration, 
 	}
 }
 
-func requireNoDuplicates(t *testing.T, sim *targetsim.Sim) {
+func requireNoDuplicates(t testing.TB, sim *targetsim.Sim) {
 	t.Helper()
+	require.Empty(t, duplicates(sim), "persons with more than one account")
+}
+
+// duplicates lists the user names held by more than one account, with
+// their count, in order.
+func duplicates(sim *targetsim.Sim) []string {
 	var dups []string
 	for name, n := range sim.SCIM().UserNameCounts() {
 		if n > 1 {
 			dups = append(dups, fmt.Sprintf("%s (%d)", name, n))
 		}
 	}
-	require.Empty(t, dups, "persons with more than one account")
+	slices.Sort(dups)
+	return dups
 }
 
 // requireAllDone: every action succeeded (or was cancelled by a newer
 // plan), none left running, pending or failed.
-func requireAllDone(t *testing.T, st store.Store) {
+func requireAllDone(t testing.TB, st store.Store) {
 	t.Helper()
 	acts, err := st.ListActions(context.Background(), store.ActionQuery{})
 	require.NoError(t, err)

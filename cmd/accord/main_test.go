@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 }
 
 // accordCmd prepares the accord process with args.
-func accordCmd(t *testing.T, dir string, args ...string) *exec.Cmd {
+func accordCmd(t testing.TB, dir string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(accordBinary(t), args...)
 	cmd.Dir = dir
@@ -59,7 +59,7 @@ var (
 // and targets, and the race detector makes the embedded SQLite engine
 // (transpiled C, every memory access instrumented) ten times slower. Races
 // are the business of the in-process tests; these get a normal build.
-func accordBinary(t *testing.T) string {
+func accordBinary(t testing.TB) string {
 	t.Helper()
 	if !raceEnabled {
 		return os.Args[0]
@@ -81,7 +81,7 @@ func accordBinary(t *testing.T) string {
 }
 
 // accord runs accord to completion and returns its exit code and output.
-func accord(t *testing.T, dir string, args ...string) (int, string) {
+func accord(t testing.TB, dir string, args ...string) (int, string) {
 	t.Helper()
 	cmd := accordCmd(t, dir, args...)
 	var out bytes.Buffer
@@ -147,7 +147,7 @@ func newE2E(t *testing.T, persons, concurrency int) *e2eWorld {
 
 // newE2EWith is newE2E with simulator options and an edit of the config
 // text (to add sections).
-func newE2EWith(t *testing.T, persons, concurrency int, opts targetsim.Options, edit func(string) string) *e2eWorld {
+func newE2EWith(t testing.TB, persons, concurrency int, opts targetsim.Options, edit func(string) string) *e2eWorld {
 	t.Helper()
 	opts.Token = "sim-secret-token"
 	sim := targetsim.New(opts)
