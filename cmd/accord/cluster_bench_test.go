@@ -72,6 +72,9 @@ func clusterRate(b *testing.B, n, persons int) float64 {
 	}
 	waitConverged(b, w, persons, 5*time.Minute, nodes...)
 	elapsed := time.Since(start)
+	for _, n := range nodes {
+		n.kill(b)
+	}
 	w.checkExact(b, persons)
 	return float64(len(w.sim.Requests())-before) / elapsed.Seconds()
 }
@@ -94,6 +97,7 @@ func failover(b *testing.B, persons int) (first, last time.Duration) {
 	victim.kill(b)
 	killed := time.Now()
 	waitConverged(b, w, persons, 5*time.Minute, survivor)
+	survivor.kill(b)
 	w.checkExact(b, persons)
 
 	started := map[string]bool{}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -162,65 +161,20 @@ func openStore(t testing.TB, dir string) store.Store {
 // person with exactly the desired memberships, and every action succeeded.
 func TestServeKilledRepeatedlyLosesNothing(t *testing.T) {
 	const persons = 1000
-	w := newE2E(t, persons, 8)
-	cfgPath := filepath.Join(w.dir, "accord.yaml")
-	cfg, err := os.ReadFile(cfgPath)
-	require.NoError(t, err)
-	cfg = append(cfg, []byte("api:\n  listen: 127.0.0.1:0\n")...)
-	require.NoError(t, os.WriteFile(cfgPath, cfg, 0o600))
-
+	w := newE2EWith(t, persons, 8, targetsim.Options{}, withAPI)
 	rng := rand.New(rand.NewPCG(11, 3))
-	serve := func() (*exec.Cmd, *strings.Builder, chan error) {
-		cmd := accordCmd(t, w.dir, "serve", "-c", "accord.yaml", "--log-level", "warn")
-		out := &strings.Builder{}
-		cmd.Stdout, cmd.Stderr = out, out
-		require.NoError(t, cmd.Start())
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		return cmd, out, exited
+	n := startNode(t, w.dir, "serve", false)
+	for range 20 {
+		waitForRequests(t, w.sim, len(w.sim.Requests())+1+rng.IntN(300), n)
+		n.kill(t)
+		n = startNode(t, w.dir, "serve", false)
 	}
-	for kill := 0; kill < 20; kill++ {
-		before := len(w.sim.Requests())
-		cmd, out, exited := serve()
-		want := before + 1 + rng.IntN(300)
-		for len(w.sim.Requests()) < want {
-			select {
-			case err := <-exited:
-				t.Fatalf("serve exited by itself: %v\n%s", err, out)
-			case <-time.After(time.Millisecond):
-			}
-		}
-		require.NoError(t, cmd.Process.Kill())
-		<-exited
-	}
-	// The last one runs to the end.
-	cmd, out, exited := serve()
-	st := openStore(t, w.dir)
-	ctx := context.Background()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		users := len(w.sim.SCIM().Users())
-		runs, err := st.ListRuns(ctx, store.RunQuery{States: []model.RunState{model.RunPending, model.RunRunning, model.RunHeld}})
-		require.NoError(t, err)
-		if users >= persons && len(runs) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not done: %d users, unfinished runs %+v\n%s", users, runs, out)
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("serve exited: %v\n%s", err, out)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	require.NoError(t, <-exited, out.String())
+	// The last one runs to the end, and stops when asked.
+	waitConverged(t, w, persons, 60*time.Second, n)
+	require.NoError(t, n.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, <-n.exited, n.out.String())
+	n.killed = true
 
 	w.checkExact(t, persons)
-	acts, err := st.ListActions(ctx, store.ActionQuery{})
-	require.NoError(t, err)
-	for _, a := range acts {
-		require.Contains(t, []model.ActionState{model.ActionSucceeded, model.ActionCancelled}, a.State, "action %d %s %s: %+v", a.ID, a.Op, a.PersonKey, a.Error)
-	}
+	requireAllDone(t, openStore(t, w.dir))
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -16,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -52,6 +50,7 @@ func TestServeKilledAgainstDuplicatingTargetMakesNoDuplicates(t *testing.T) {
 		n = startNode(t, w.dir, "serve", false)
 	}
 	waitConverged(t, w, persons, 90*time.Second, n)
+	n.kill(t)
 	requireNoDuplicates(t, w.sim)
 	w.checkExact(t, persons)
 	requireAllDone(t, openStore(t, w.dir))
@@ -106,6 +105,9 @@ func TestClusterKilledNodesMakeNoDuplicates(t *testing.T) {
 		}
 	}
 	waitConverged(t, w, persons, 120*time.Second, nodes...)
+	for _, n := range nodes {
+		n.kill(t)
+	}
 
 	// Each promise is reported on its own, so that one broken promise
 	// does not hide another.
@@ -171,7 +173,7 @@ type node struct {
 	name   string
 	ownNS  bool
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *testkit.SyncBuffer
 	api    chan string // the API address, once listening
 	addr   string
 	exited chan error
@@ -196,7 +198,7 @@ func startNodeWith(t testing.TB, dir, name, config string, ownNS bool) *node {
 			cmd.Path = p
 		}
 	}
-	n := &node{name: name, ownNS: ownNS, cmd: cmd, out: &syncBuffer{}, api: make(chan string, 1), exited: make(chan error, 1)}
+	n := &node{name: name, ownNS: ownNS, cmd: cmd, out: &testkit.SyncBuffer{}, api: make(chan string, 1), exited: make(chan error, 1)}
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	cmd.Stdout = n.out
@@ -315,7 +317,7 @@ func waitForRequests(t testing.TB, sim *targetsim.Sim, want int, nodes ...*node)
 }
 
 // waitConverged waits until the target has an account per person and the
-// store no unfinished run, then stops the nodes.
+// store no unfinished run; a node exiting meanwhile fails the test.
 func waitConverged(t testing.TB, w *e2eWorld, persons int, limit time.Duration, nodes ...*node) {
 	t.Helper()
 	st := openStore(t, w.dir)
@@ -343,9 +345,6 @@ func waitConverged(t testing.TB, w *e2eWorld, persons int, limit time.Duration, 
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
-	}
-	for _, n := range nodes {
-		n.kill(t)
 	}
 }
 
@@ -385,28 +384,4 @@ func envInt(name string, def int) int {
 		return n
 	}
 	return def
-}
-
-// syncBuffer is a log a process writes while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) WriteString(p string) {
-	s.mu.Lock()
-	s.b.WriteString(p)
-	s.mu.Unlock()
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

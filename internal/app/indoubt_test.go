@@ -31,14 +31,8 @@ func TestTimedOutCreateIsLookedUpNotResent(t *testing.T) {
 	_, err := w.sim.AddFault(targetsim.Rule{Kind: targetsim.FaultSlow, Method: "POST", Pattern: "/scim/v2/Users",
 		Delay: targetsim.Duration(5 * time.Second), Times: 3})
 	require.NoError(t, err)
-	ctx := context.Background()
-	run, _, err := w.app.Enforce(ctx, app.Filter{}, "test")
-	require.NoError(t, err)
-	w.runUntilDone(nil)
-
-	r, err := w.app.Store.GetRun(ctx, run.ID)
-	require.NoError(t, err)
-	require.Equal(t, model.RunSucceeded, r.State, "%v", r.Counts)
+	run := w.enforceToEnd(t)
+	require.Equal(t, model.RunSucceeded, run.State, "%v", run.Counts)
 	require.Equal(t, uint64(3), w.sim.Stats().Faults[targetsim.FaultSlow], "three creates timed out after the target acted")
 	requireNoDuplicates(t, w.sim)
 	w.checkTarget(persons)
@@ -96,6 +90,19 @@ func TestCrashedCreateIsResolvedBeforeItIsRepeated(t *testing.T) {
 	require.Len(t, w.sim.RequestsTo("POST", "/scim/v2/Users"), 1, "only the create that never left is sent")
 }
 
+// enforceToEnd plans a run for everyone, executes it to its end and
+// returns it as stored.
+func (w *simWorld) enforceToEnd(t *testing.T) model.Run {
+	t.Helper()
+	ctx := context.Background()
+	run, _, err := w.app.Enforce(ctx, app.Filter{}, "test")
+	require.NoError(t, err)
+	w.runUntilDone(nil)
+	r, err := w.app.Store.GetRun(ctx, run.ID)
+	require.NoError(t, err)
+	return r
+}
+
 func requireNoDuplicates(t *testing.T, sim *targetsim.Sim) {
 	t.Helper()
 	for name, n := range sim.SCIM().UserNameCounts() {
@@ -136,10 +143,7 @@ func TestCreatedAccountIsRecordedBeforeTheReadBack(t *testing.T) {
 	_, err := w.sim.AddFault(targetsim.Rule{Kind: targetsim.FaultLatency, Method: "GET", Pattern: "/scim/v2/Users/*",
 		Delay: targetsim.Duration(time.Millisecond), Times: 1})
 	require.NoError(t, err)
-	ctx := context.Background()
-	_, _, err = w.app.Enforce(ctx, app.Filter{}, "test")
-	require.NoError(t, err)
-	w.runUntilDone(nil)
+	w.enforceToEnd(t)
 
 	s := <-during
 	require.NoError(t, s.err, "the account is known while its read-back is in flight")

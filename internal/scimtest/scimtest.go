@@ -5,7 +5,6 @@ package scimtest
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -13,10 +12,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/accord-iam/accord/internal/testkit"
 )
 
 // readyWithin bounds the wait for the server's ready line; node starts
@@ -46,7 +46,7 @@ func StartReal(t testing.TB) (baseURL, token string) {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "SCIM_TOKEN="+token)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var stderr syncBuffer
+	var stderr testkit.SyncBuffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -124,21 +124,4 @@ func randomToken(t testing.TB) string {
 		t.Fatalf("scimtest: %v", err)
 	}
 	return "scimtest-" + hex.EncodeToString(b)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
