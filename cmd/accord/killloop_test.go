@@ -192,11 +192,10 @@ func startNodeWith(t testing.TB, dir, name, config string, ownNS bool) *node {
 	t.Helper()
 	cmd := accordCmd(t, dir, "serve", "-c", config)
 	if ownNS {
+		unshare, err := exec.LookPath("unshare")
+		require.NoError(t, err)
 		cmd.Args = append([]string{"unshare", "--pid", "--fork", "--kill-child", cmd.Path}, cmd.Args[1:]...)
-		cmd.Path = "/usr/bin/unshare"
-		if p, err := exec.LookPath("unshare"); err == nil {
-			cmd.Path = p
-		}
+		cmd.Path = unshare
 	}
 	n := &node{name: name, ownNS: ownNS, cmd: cmd, out: &testkit.SyncBuffer{}, api: make(chan string, 1), exited: make(chan error, 1)}
 	stderr, err := cmd.StderrPipe()
