@@ -384,3 +384,37 @@ func envInt(name string, def int) int {
 	}
 	return def
 }
+
+// TestSimulatorAllowDuplicatesFlag: `accord simulator --allow-duplicates`
+// takes a second user with a taken userName, as the kill loops' target
+// does; without the flag the second is refused with 409.
+func TestSimulatorAllowDuplicatesFlag(t *testing.T) {
+	for _, c := range []struct {
+		flags  []string
+		second int
+	}{
+		{[]string{"--allow-duplicates"}, http.StatusCreated},
+		{nil, http.StatusConflict},
+	} {
+		cmd := accordCmd(t, t.TempDir(), append([]string{"simulator", "--listen", "127.0.0.1:0"}, c.flags...)...)
+		stdout, err := cmd.StdoutPipe()
+		require.NoError(t, err)
+		require.NoError(t, cmd.Start())
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		})
+		sc := bufio.NewScanner(stdout)
+		require.True(t, sc.Scan(), "the simulator prints its base URL")
+		base := strings.TrimSpace(sc.Text())
+		post := func() int {
+			resp, err := http.Post(base+"/scim/v2/Users", "application/scim+json",
+				strings.NewReader(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ann@example.com"}`))
+			require.NoError(t, err)
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		require.Equal(t, http.StatusCreated, post(), "%v", c.flags)
+		require.Equal(t, c.second, post(), "%v", c.flags)
+	}
+}
