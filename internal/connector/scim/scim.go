@@ -20,7 +20,7 @@ import (
 
 func init() {
 	connector.Register("scim", connector.Settled(check, func(s Settings, spec connector.Spec) (connector.Connector, error) {
-		return New(s, spec.AccountAttributes)
+		return New(s, spec.AccountAttributes, httpx.WithSessionStore(spec.Sessions, spec.Target, spec.Logger))
 	}))
 }
 
