@@ -79,6 +79,15 @@ func New(s Settings, accountAttributes []string, opts ...httpx.Option) (*Conn, e
 	return c, nil
 }
 
+// IdentityAttributes are the attributes find matches accounts by: the
+// target's user name, which must never be sent empty.
+func (c *Conn) IdentityAttributes() []string {
+	if f := c.cp.ops[opFind]; f != nil {
+		return f.match
+	}
+	return nil
+}
+
 // Capabilities follow from the operations configured.
 func (c *Conn) Capabilities() connector.Capabilities {
 	has := func(name string) bool { return c.cp.ops[name] != nil }

@@ -171,3 +171,11 @@ func TestSessionKeyChecks(t *testing.T) {
 	require.NotEmpty(t, ps)
 	require.Contains(t, strings.Join(ps, "\n"), "must be a secret reference")
 }
+
+// The attributes find matches by are the target's user name: planning
+// refuses to send them empty (internal/app).
+func TestIdentityAttributesAreFindsMatch(t *testing.T) {
+	t.Parallel()
+	_, c := jcSim(t)
+	require.Equal(t, []string{"username"}, c.IdentityAttributes())
+}

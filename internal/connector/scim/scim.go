@@ -74,6 +74,11 @@ func New(s Settings, accountAttributes []string, opts ...httpx.Option) (*Conn, e
 	return c, nil
 }
 
+// IdentityAttributes: SCIM identifies a User by userName (RFC 7643
+// §4.1.1), which must never be sent empty, whether or not the server
+// publishes /Schemas.
+func (c *Conn) IdentityAttributes() []string { return []string{"userName"} }
+
 // Capabilities: one PATCH per group for Grant and Revoke, up to max_batch
 // groups per call; a call that fails part-way may be repeated whole,
 // since adding a member twice or removing a non-member is harmless.
