@@ -47,14 +47,20 @@ func sessionStore(t *testing.T) *sqlstore.Store {
 	return st
 }
 
+// keptWorld is a one-session-per-user simulator, a store, and the
+// settings of a target whose session is kept in it.
+func keptWorld(t *testing.T) (*targetsim.Sim, *sqlstore.Store, string) {
+	t.Helper()
+	sim, base := startSim(t, sessionOptions())
+	return sim, sessionStore(t), settings(jumpcloud, base, keptSessionAuth(t, "a-session-key-of-some-length"))
+}
+
 // A process killed without logging out leaves its session open on a
 // target that allows one per account; the next process takes it up from
 // the store instead of being refused, and logs it out when it stops.
 func TestSessionSurvivesACrashAndIsLoggedOutAtShutdown(t *testing.T) {
 	t.Parallel()
-	sim, base := startSim(t, sessionOptions())
-	st := sessionStore(t)
-	src := settings(jumpcloud, base, keptSessionAuth(t, "a-session-key-of-some-length"))
+	sim, st, src := keptWorld(t)
 	ctx := context.Background()
 
 	first := openProcess(t, src, st)
@@ -100,9 +106,7 @@ func TestSessionSurvivesACrashAndIsLoggedOutAtShutdown(t *testing.T) {
 // login, and the new session is kept in its place.
 func TestKeptSessionTheTargetEndedIsReplaced(t *testing.T) {
 	t.Parallel()
-	sim, base := startSim(t, sessionOptions())
-	st := sessionStore(t)
-	src := settings(jumpcloud, base, keptSessionAuth(t, "a-session-key-of-some-length"))
+	sim, st, src := keptWorld(t)
 	ctx := context.Background()
 	create(t, ctx, openProcess(t, src, st), "ann")
 	old, err := st.LoadSession(ctx, "jc")
