@@ -183,3 +183,20 @@ func TestIdentityAttributesAreFindsMatch(t *testing.T) {
 	_, c := jcSim(t)
 	require.Equal(t, []string{"username"}, c.IdentityAttributes())
 }
+
+// A target that refuses the second session with another status says so
+// only in words: they are enough to tell it from refused credentials.
+func TestSessionAlreadyOpenToldInWords(t *testing.T) {
+	t.Parallel()
+	o := sessionOptions()
+	o.SessionOpenStatus = 403
+	sim, base := startSim(t, o)
+	ctx := context.Background()
+	create(t, ctx, openProcess(t, settings(jumpcloud, base, sessionAuth(t)), nil), "ann") // then killed
+
+	_, err := openProcess(t, settings(jumpcloud, base, sessionAuth(t)), nil).Create(ctx, connector.CreateRequest{Attributes: person("bob")})
+	require.ErrorIs(t, err, connector.ErrSessionOpen)
+	require.Contains(t, err.Error(), "answered 403: ")
+	require.Contains(t, err.Error(), "a session is already open for "+simUser)
+	require.Equal(t, 1, sim.REST().Logins())
+}
