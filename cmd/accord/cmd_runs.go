@@ -152,7 +152,9 @@ func (c *cli) actionsCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
 			if failed {
-				q.States = append(q.States, model.ActionFailed)
+				// Failures a later success has made good are history, not
+				// work: --state failed lists them too.
+				q.States, q.Standing = append(q.States, model.ActionFailed), true
 			}
 			for _, s := range states {
 				q.States = append(q.States, model.ActionState(s))
@@ -168,7 +170,7 @@ func (c *cli) actionsCmd() *cobra.Command {
 			return nil
 		}),
 	}
-	list.Flags().BoolVar(&failed, "failed", false, "only failed actions")
+	list.Flags().BoolVar(&failed, "failed", false, "only failures still standing (not made good by a later success of the same operation; --state failed lists every failure)")
 	list.Flags().StringSliceVar(&states, "state", nil, "only actions in these states")
 	list.Flags().StringVar(&q.RunID, "run", "", "only this run")
 	list.Flags().StringVar(&q.PersonKey, "person", "", "only this person")

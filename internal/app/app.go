@@ -99,10 +99,14 @@ func Open(ctx context.Context, path string, opts Options) (*App, error) {
 			QueueSize: wh.QueueSize, MaxAttempts: wh.MaxAttempts, Logger: opts.Logger})
 		a.Notifier = notify.Multi{a.Notifier, a.webhook}
 	}
+	// A store that keeps sessions lets a restarted accord take up the
+	// logins its targets still hold.
+	sessions, _ := st.(connector.SessionStore)
 	for i := range cfg.Targets {
 		t := &cfg.Targets[i]
 		c, err := connector.Open(ctx, t.Type, connector.Spec{
 			Target: t.Name, Settings: &t.Connection, AccountAttributes: t.AccountAttributeNames(), Logger: opts.Logger,
+			Sessions: sessions,
 		})
 		if err != nil {
 			a.Close(ctx)
@@ -112,6 +116,8 @@ func Open(ctx context.Context, path string, opts Options) (*App, error) {
 	}
 	return a, nil
 }
+
+var _ connector.SessionStore = (*sqlstore.Store)(nil)
 
 // OpenStore opens the configured store.
 func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {

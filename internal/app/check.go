@@ -27,28 +27,44 @@ func (e *AttributeError) Error() string {
 	return fmt.Sprintf("person %s on %s: %s", e.PersonKey, e.Target, strings.Join(parts, "; "))
 }
 
+// identifier is implemented by connectors whose target identifies an
+// account by some of its attributes (SCIM userName, a REST find's
+// match): those must never be sent empty.
+type identifier interface {
+	IdentityAttributes() []string
+}
+
 // checkAttributes drops from res the jobs whose create or update the
-// target would refuse for a mapped value, recording why in res.Problems.
+// target would refuse for a mapped value, or that would send an identity
+// attribute (the user name) empty, recording why in res.Problems.
 func (a *App) checkAttributes(ctx context.Context, res *plan.Result) {
 	checkers := map[string]connector.AttributeChecker{}
+	ids := map[string][]string{}
 	for name, c := range a.Conns {
 		if ch, ok := c.(connector.AttributeChecker); ok {
 			checkers[name] = ch
 		}
+		if id, ok := c.(identifier); ok {
+			ids[name] = id.IdentityAttributes()
+		}
 	}
-	if len(checkers) == 0 {
+	if len(checkers) == 0 && len(ids) == 0 {
 		return
 	}
 	kept := res.Jobs[:0]
 	for _, j := range res.Jobs {
 		ch := checkers[j.Target]
 		var probs []connector.AttributeProblem
-		if ch != nil {
-			for _, act := range j.Actions {
-				if act.Op == model.OpCreate || act.Op == model.OpUpdate {
-					probs = append(probs, ch.CheckAttributes(ctx, act.Op == model.OpCreate, act.Attributes)...)
-				}
+		for _, act := range j.Actions {
+			if act.Op != model.OpCreate && act.Op != model.OpUpdate {
+				continue
 			}
+			var these []connector.AttributeProblem
+			if ch != nil {
+				these = ch.CheckAttributes(ctx, act.Op == model.OpCreate, act.Attributes)
+			}
+			probs = append(probs, these...)
+			probs = append(probs, emptyIdentity(ids[j.Target], act.Attributes, these)...)
 		}
 		if len(probs) > 0 {
 			res.Problems = append(res.Problems, &AttributeError{PersonKey: j.PersonKey, Target: j.Target, Problems: probs})
@@ -57,4 +73,29 @@ func (a *App) checkAttributes(ctx context.Context, res *plan.Result) {
 		kept = append(kept, j)
 	}
 	res.Jobs = kept
+}
+
+// emptyIdentity reports the identity attributes attrs gives empty, unless
+// the target's own check has said so already.
+func emptyIdentity(names []string, attrs model.Attributes, told []connector.AttributeProblem) []connector.AttributeProblem {
+	var out []connector.AttributeProblem
+	for _, n := range names {
+		for k, v := range attrs {
+			if !strings.EqualFold(k, n) || !model.ValueEqual(v, nil) || reported(told, k) {
+				continue
+			}
+			out = append(out, connector.AttributeProblem{Attribute: k,
+				Message: "the target identifies accounts by it, and the mapping gives an empty value; nothing is sent for this person"})
+		}
+	}
+	return out
+}
+
+func reported(ps []connector.AttributeProblem, attr string) bool {
+	for _, p := range ps {
+		if strings.EqualFold(p.Attribute, attr) {
+			return true
+		}
+	}
+	return false
 }

@@ -268,3 +268,24 @@ func TestPlanRefusesValuesTheTargetSchemaRejects(t *testing.T) {
 		require.Equal(t, "GET", r.Method, "only discovery reads: %s %s", r.Method, r.Path)
 	}
 }
+
+// TestPlanRefusesAnEmptyUserName: a user name that renders empty fails
+// that person at plan time with a clear message, even where the target
+// publishes no schema to say userName is required; nothing is sent for
+// them, and the others are planned.
+func TestPlanRefusesAnEmptyUserName(t *testing.T) {
+	w := newSimWorldWith(t, 3, 2, targetsim.Options{}, func(cfg string) string {
+		cfg = strings.Replace(cfg, "      entitlements_by: displayName\n", "      entitlements_by: displayName\n      discovery: false\n", 1)
+		return strings.Replace(cfg, `userName: "{{ email }}"`, `userName: '{{ department == "Finance" ? "" : email }}'`, 1)
+	})
+	pv, err := w.app.Plan(context.Background(), app.Filter{}, false)
+	require.NoError(t, err)
+	require.Len(t, pv.Result.Problems, 1)
+	require.Equal(t, "person E00002 on saas: account.userName: the target identifies accounts by it, and the mapping gives an empty value; nothing is sent for this person",
+		pv.Result.Problems[0].Error())
+	var planned []string
+	for _, j := range pv.Result.Jobs {
+		planned = append(planned, j.PersonKey)
+	}
+	require.ElementsMatch(t, []string{"E00000", "E00001"}, planned)
+}

@@ -26,6 +26,8 @@ type Spec struct {
 	Settings          *yaml.Node
 	AccountAttributes []string
 	Logger            *slog.Logger
+	// Sessions keeps login sessions across restarts; nil keeps none.
+	Sessions SessionStore
 }
 
 // Factory makes connectors of one type.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -324,9 +325,15 @@ func (t *Target) record(ctx context.Context, job int64, err *connector.Error, no
 			was := t.circuit
 			t.circuit, t.probeAt, t.probeJob = CircuitPaused, now.Add(t.Failure.AuthProbe), 0
 			t.reason = "credentials refused after a refresh: " + err.Error()
+			msg := fmt.Sprintf("target %s refuses accord's credentials; its queue is paused until they work (%s)", t.Name, err.Error())
+			if errors.Is(err, connector.ErrSessionOpen) {
+				// The credentials are right: the target holds another session.
+				t.reason = "login refused, a session is already open: " + err.Error()
+				msg = fmt.Sprintf("target %s already holds a session for accord's user and refuses another login; "+
+					"its queue is paused and login is tried again every %s (%s)", t.Name, t.Failure.AuthProbe, err.Error())
+			}
 			if was != CircuitHalfOpen || t.probeWait == 0 {
-				ev = &notify.Event{Kind: notify.TargetAuthFailed, Time: now, Target: t.Name,
-					Message: fmt.Sprintf("target %s refuses accord's credentials; its queue is paused until they work (%s)", t.Name, err.Error())}
+				ev = &notify.Event{Kind: notify.TargetAuthFailed, Time: now, Target: t.Name, Message: msg}
 			}
 			t.probeWait = t.Failure.AuthProbe
 		} else {

@@ -229,7 +229,7 @@ func (c *compiler) condition(path, src string, env map[string]any) *vm.Program {
 	opts := append([]expr.Option{expr.Env(env), expr.AsBool()}, tmpl.Functions...)
 	prog, err := expr.Compile(src, opts...)
 	if err != nil {
-		if n, ok := tmpl.UnknownName(err); ok {
+		if n, ok := tmpl.UnknownName(src, env); ok {
 			c.fail(path, "unknown person attribute %q in %q", n, src)
 		} else {
 			c.fail(path, "bad condition %q: %s", src, firstLine(err))

@@ -76,7 +76,8 @@ type Env struct {
 type Options struct {
 	// DryRun reads the target and classifies, and changes nothing else:
 	// no known state, no drift records, no run, no alert. (accord's copy
-	// of what the target holds is refreshed: it is a copy, not state.)
+	// of what the target holds is refreshed: it is a copy, not state; and
+	// the requests sent are audited, as every request is.)
 	DryRun bool
 	// Trigger says who asked: "cli", "serve", "api".
 	Trigger string
@@ -198,6 +199,9 @@ func Reconcile(ctx context.Context, env *Env, target string, opts Options) (*Res
 	// shared with the engine's when it runs in this process.
 	gate, hold := r.pacer()
 	ctx = connector.WithHold(connector.WithGate(ctx, gate), hold)
+	// Every request is evidence like an action's: audited under the
+	// reconciliation's ID, which also travels as the correlation ID.
+	ctx = audit.WithCall(ctx, audit.Call{RunID: rec.ID, Target: target, Operation: "reconcile", Sink: r.auditSink()})
 	if resumed {
 		env.Log.Info("resuming reconciliation", "target", target, "recon_id", rec.ID, "phase", rec.Phase, "pages", rec.Pages, "accounts", rec.Accounts)
 	}
@@ -321,6 +325,14 @@ func (r *run) finish(ctx context.Context) error {
 	if err := st.UpdateRecon(ctx, r.env.Owner, r.rec); err != nil {
 		return err
 	}
+	if r.res.Run != nil {
+		// The engine resolves the drift a converge run fixed when the run
+		// finishes; one that finished before the run was recorded here
+		// is caught now.
+		if _, err := st.ResolveFixedDrift(ctx, r.res.Run.ID, now); err != nil {
+			return err
+		}
+	}
 	r.progress(-1)
 	if !r.opts.DryRun {
 		rec := audit.Record{Time: now, Kind: audit.KindEvent, Target: r.rec.Target, Operation: "reconcile",
@@ -335,6 +347,19 @@ func (r *run) finish(ctx context.Context) error {
 	r.env.Log.Info("reconciled", "target", r.rec.Target, "recon_id", r.rec.ID, "accounts", r.rec.Accounts,
 		"drift", r.res.Total(), "dry_run", r.opts.DryRun)
 	return nil
+}
+
+// auditSink writes exchange records to the store as they come: a
+// listing is a few requests per page, and a crash must not lose them.
+func (r *run) auditSink() audit.Sink {
+	return audit.SinkFunc(func(ctx context.Context, recs ...audit.Record) {
+		for i := range recs {
+			recs[i].Actor = "reconcile"
+		}
+		if err := r.env.Store.AppendAudit(context.WithoutCancel(ctx), recs); err != nil {
+			r.env.Log.Warn("audit reconciliation request", "target", r.rec.Target, "recon_id", r.rec.ID, "error", err)
+		}
+	})
 }
 
 func (r *run) summary() string {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/config"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/notify"
@@ -101,6 +102,15 @@ func TestHandChangesAreFoundAndConverged(t *testing.T) {
 			require.NotEqual(t, cidID, w.scim.userID("cid@example.com"), "deleted account re-created")
 			require.ElementsMatch(t, []string{"all-staff", "crm"}, w.scim.groupsOf("cid@example.com"))
 			require.ElementsMatch(t, []string{"all-staff", "crm", "github"}, w.scim.groupsOf("bob@example.com"), "report only: left alone")
+
+			// The run's fixes resolve their drift when it finishes, not at
+			// the next reconciliation; report-only drift stays open.
+			var stillOpen []string
+			for _, d := range w.drift(store.DriftQuery{Target: "saas"}) {
+				stillOpen = append(stillOpen, d.Class)
+			}
+			require.ElementsMatch(t, []string{config.DriftOrphan, config.DriftAmbiguous, config.DriftExtraEntitlement}, stillOpen,
+				"converged drift is resolved by the run that fixed it")
 
 			again := w.reconcile(recon.Options{})
 			require.Equal(t, map[string]int{config.DriftOrphan: 1, config.DriftAmbiguous: 1, config.DriftExtraEntitlement: 1}, classes(again))
@@ -399,4 +409,38 @@ func TestReconciliationHoldsForASpentQuota(t *testing.T) {
 	require.Greater(t, after.Requests-before.Requests, uint64(4), "the reading spans several windows")
 	require.Equal(t, before.ByStatus[429], after.ByStatus[429], "no page was refused")
 	require.Empty(t, w.sim.Violations(), "no page was asked for inside a spent window")
+}
+
+// Reconciliation's list requests are evidence like an action's: each is
+// audited under the reconciliation's ID, which the target also got as
+// the correlation ID, dry run or not.
+func TestReconciliationRequestsAreAudited(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOpts{})
+	w.feed(staff[:2]...)
+	w.enforce()
+	for _, dry := range []bool{false, true} {
+		res := w.reconcile(recon.Options{DryRun: dry})
+		recs, err := w.app.Store.ListAudit(context.Background(), store.AuditQuery{RunID: res.Recon.ID, Kinds: []audit.Kind{audit.KindExchange}})
+		require.NoError(t, err)
+		lists := 0
+		for _, r := range recs {
+			require.Equal(t, "saas", r.Target)
+			require.Equal(t, "reconcile", r.Actor)
+			require.Equal(t, res.Recon.ID, r.RequestHeaders["X-Correlation-Id"], "%s %s", r.Method, r.URL)
+			require.NotZero(t, r.Status)
+			if r.Method == "GET" && strings.Contains(r.URL, "/Users") {
+				lists++
+			}
+		}
+		require.GreaterOrEqual(t, lists, 1, "the account listing is audited (dry run %v): %d records", dry, len(recs))
+		// The target saw the same ID.
+		seen := 0
+		for _, q := range w.sim.Requests() {
+			if q.Header.Get("X-Correlation-ID") == res.Recon.ID {
+				seen++
+			}
+		}
+		require.Equal(t, len(recs), seen, "one audit record per request the target got")
+	}
 }

@@ -56,6 +56,11 @@ type ReconStore interface {
 	// ResolveDrift closes the target's open records that reconciliation
 	// reconID did not find again.
 	ResolveDrift(ctx context.Context, target, reconID string, at time.Time) (int, error)
+	// ResolveFixedDrift closes the open records whose fix run runID (a
+	// reconciliation's converge run) has carried out: those of a person,
+	// or orphan account, whose job in the run succeeded. FinishRuns does
+	// the same for every run it finishes.
+	ResolveFixedDrift(ctx context.Context, runID string, at time.Time) (int, error)
 	// EachDrift streams drift records ordered by target, person key,
 	// native ID, class and subject.
 	EachDrift(ctx context.Context, q DriftQuery, fn func(Drift) error) error

@@ -149,8 +149,12 @@ type ActionQuery struct {
 	Target    string
 	States    []model.ActionState
 	ErrorKind string
-	AfterID   int64
-	Limit     int
+	// Standing leaves out failed actions superseded by a later success of
+	// the same operation for the same person, target and entitlements:
+	// what is listed as failed is still failing.
+	Standing bool
+	AfterID  int64
+	Limit    int
 }
 
 // AuditQuery filters audit records, in ID order.

@@ -79,6 +79,10 @@ type RESTOptions struct {
 	SessionTTL, TokenTTL time.Duration
 	// MaxResults caps a list page (default DefaultMaxResults).
 	MaxResults int
+	// SessionOpenStatus is the status of a login refused because the
+	// user's one session is open (default 409); some targets answer 403
+	// or 400 and say why only in words.
+	SessionOpenStatus int
 }
 
 // RESTCall is one request the REST surface received: the path exactly as

@@ -6,15 +6,16 @@
 package tmpl
 
 import (
-	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
 	"unicode"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/conf"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 	"golang.org/x/text/runes"
 	"golang.org/x/text/transform"
@@ -108,64 +109,139 @@ func ASCII(s string) string {
 // Parse compiles src against env (a map or struct whose shape declares
 // the names an expression may use). opts are passed to every expression,
 // e.g. expr.AsBool() to require a type for a single-hole template.
+//
+// Only "{{" opens a hole, so literal braces need no escape: a JSON body
+// such as {"profile": {"suspended": true}} is plain text. A literal "{{"
+// is written as an expression giving it: {{ "{{" }}.
 func Parse(src string, env any, opts ...expr.Option) (*Template, error) {
+	pieces, err := Split(src)
+	if err != nil {
+		return nil, err
+	}
 	t := &Template{src: src}
-	rest := src
-	for {
-		i := strings.Index(rest, "{{")
-		if i < 0 {
-			if strings.Contains(rest, "}}") {
-				return nil, errors.New("unmatched }} in template")
+	// A lone hole (space around it aside) keeps its expression's type.
+	single := len(pieces) == 3 && strings.TrimSpace(pieces[0]) == "" && strings.TrimSpace(pieces[2]) == ""
+	for i, p := range pieces {
+		if i%2 == 0 {
+			if p != "" && !single {
+				t.parts = append(t.parts, part{lit: p})
 			}
-			if rest != "" {
-				t.parts = append(t.parts, part{lit: rest})
-			}
-			break
-		}
-		if i > 0 {
-			if strings.Contains(rest[:i], "}}") {
-				return nil, errors.New("unmatched }} in template")
-			}
-			t.parts = append(t.parts, part{lit: rest[:i]})
-		}
-		rest = rest[i+2:]
-		j := strings.Index(rest, "}}")
-		if j < 0 {
-			return nil, errors.New("unclosed {{ in template")
-		}
-		code := strings.TrimSpace(rest[:j])
-		if code == "" {
-			return nil, errors.New("empty {{ }} in template")
+			continue
 		}
 		o := append([]expr.Option{expr.Env(env)}, Functions...)
-		if len(opts) > 0 && t.single(rest[j+2:]) {
+		if single {
 			o = append(o, opts...)
 		}
-		prog, err := expr.Compile(code, o...)
+		prog, err := expr.Compile(p, o...)
 		if err != nil {
-			return nil, friendly(code, err)
+			return nil, friendly(p, env, err)
 		}
-		t.parts = append(t.parts, part{prog: prog, src: code})
-		rest = rest[j+2:]
+		t.parts = append(t.parts, part{prog: prog, src: p})
 	}
 	return t, nil
 }
 
-// single reports whether the hole being compiled is the whole template.
-func (t *Template) single(after string) bool {
-	return len(t.parts) == 0 && strings.TrimSpace(after) == "" && strings.HasPrefix(strings.TrimSpace(t.src), "{{")
+// Split cuts src into literal text and holes: pieces[i] is literal text
+// when i is even and the trimmed code of a hole when odd, so the result
+// always has an odd length. A hole ends at the first "}}" outside the
+// expression's own string literals and braces, so {{ {"a": 1} }} and
+// {{ "}}" }} are single holes and {"x": {{ v }}}} closes its objects.
+func Split(src string) ([]string, error) {
+	var out []string
+	for {
+		i := strings.Index(src, "{{")
+		if i < 0 {
+			return append(out, src), nil
+		}
+		code, rest, err := hole(src[i+2:])
+		if err != nil {
+			return nil, err
+		}
+		if code == "" {
+			return nil, fmt.Errorf("empty {{ }} in template at offset %d", len(src)-len(src[i:]))
+		}
+		out = append(out, src[:i], code)
+		src = rest
+	}
 }
 
-var unknownName = regexp.MustCompile(`unknown name ([A-Za-z_][A-Za-z0-9_]*)`)
+// hole reads one expression up to its closing "}}" and returns the
+// trimmed code and what follows the hole.
+func hole(s string) (code, rest string, err error) {
+	depth := 0
+	var quote byte
+	for k := 0; k < len(s); k++ {
+		c := s[k]
+		switch {
+		case quote != 0:
+			if c == '\\' && quote != '`' {
+				k++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'' || c == '`':
+			quote = c
+		case c == '{':
+			depth++
+		case c == '}' && depth == 0 && k+1 < len(s) && s[k+1] == '}':
+			return strings.TrimSpace(s[:k]), s[k+2:], nil
+		case c == '}' && depth > 0:
+			depth--
+		}
+	}
+	return "", "", fmt.Errorf("unclosed {{ in template: {{%s", clip(s))
+}
 
-// UnknownName extracts the undeclared name from a compile error, if that
-// is what the error is about.
-func UnknownName(err error) (string, bool) {
-	m := unknownName.FindStringSubmatch(err.Error())
-	if m == nil {
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+// UnknownName finds the first name in code that env does not declare and
+// that is neither one of accord's functions, an expr builtin nor a name
+// the expression binds itself (let). It reads the expression's syntax
+// tree, so it does not depend on the wording of expr's errors.
+func UnknownName(code string, env any) (string, bool) {
+	tree, err := parser.Parse(code)
+	if err != nil {
 		return "", false
 	}
-	return m[1], true
+	c := conf.CreateNew()
+	c.WithEnv(env)
+	for _, o := range Functions {
+		o(c)
+	}
+	f := &nameFinder{conf: c, bound: map[string]bool{"$env": true}}
+	ast.Walk(&tree.Node, f)
+	for _, n := range f.seen {
+		if !f.bound[n] {
+			return n, true
+		}
+	}
+	return "", false
+}
+
+type nameFinder struct {
+	conf  *conf.Config
+	bound map[string]bool // let names, in scope anywhere: a rare shadowing is not worth a scope stack
+	seen  []string        // undeclared names in the order the walk met them
+}
+
+func (f *nameFinder) Visit(n *ast.Node) {
+	switch x := (*n).(type) {
+	case *ast.VariableDeclaratorNode:
+		f.bound[x.Name] = true
+	case *ast.IdentifierNode:
+		if _, ok := f.conf.Env.Get(&f.conf.NtCache, x.Value); ok {
+			return
+		}
+		if f.conf.Functions[x.Value] != nil || f.conf.Builtins[x.Value] != nil {
+			return
+		}
+		f.seen = append(f.seen, x.Value)
+	}
 }
 
 // Error is a template compile error with the expression it is about.
@@ -188,9 +264,9 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-func friendly(code string, err error) error {
+func friendly(code string, env any, err error) error {
 	e := &Error{Expr: code, Err: err}
-	if n, ok := UnknownName(err); ok {
+	if n, ok := UnknownName(code, env); ok {
 		e.Name = n
 	}
 	return e

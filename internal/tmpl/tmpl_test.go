@@ -39,12 +39,13 @@ func TestEvalKeepsTypeOfSingleExpression(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	for src, want := range map[string]string{
-		"{{ mail }}":    `unknown name "mail" in {{ mail }}`,
-		"{{ first":      "unclosed {{",
-		"first }}":      "unmatched }}",
-		"{{ }}":         "empty {{ }}",
-		"{{ first + }}": "in {{ first + }}",
-		"a{{first}}b}}": "unmatched }}",
+		"{{ mail }}":             `unknown name "mail" in {{ mail }}`,
+		"{{ first":               "unclosed {{",
+		"{{ }}":                  "empty {{ }}",
+		"{{ first + }}":          "in {{ first + }}",
+		"{{ {\"a\": first }":     "unclosed {{",
+		"{{ nick + first }}":     `unknown name "nick"`,
+		"{{ let x = 1; x + y }}": `unknown name "y"`,
 	} {
 		_, err := tmpl.Parse(src, env)
 		require.Error(t, err, src)
@@ -64,4 +65,43 @@ func TestRenderEscapesOnlyTheValues(t *testing.T) {
 
 func TestASCII(t *testing.T) {
 	require.Equal(t, "Jose Muller strasse Lodz aeo", tmpl.ASCII("José Müller straße Łódź æø"))
+}
+
+// A JSON body is literal text with holes: its own braces, "}}" included,
+// are text, and a literal "{{" is written as an expression.
+func TestLiteralBraces(t *testing.T) {
+	vals := map[string]any{"first": "Ann", "active": true}
+	for src, want := range map[string]string{
+		`{"profile": {"suspended": true}}`:         `{"profile": {"suspended": true}}`,
+		`{"profile": {"suspended": {{ active }}}}`: `{"profile": {"suspended": true}}`,
+		`{"n": "{{ first }}"}}`:                    `{"n": "Ann"}}`,
+		`a {{ "{{" }} b }} c`:                      `a {{ b }} c`,
+		`{{ {"k": first}.k }}-{{ "}}" }}`:          `Ann-}}`,
+		`{{ first == "}}" ? "x" : 'y}}' }}`:        `y}}`,
+	} {
+		tp, err := tmpl.Parse(src, env)
+		require.NoError(t, err, src)
+		got, err := tp.Render(vals, nil)
+		require.NoError(t, err, src)
+		require.Equal(t, want, got, src)
+	}
+}
+
+// Unknown names are read from the expression's syntax tree, so names
+// bound by the expression itself, functions and builtins are not taken
+// for undeclared ones.
+func TestUnknownNameFromSyntaxTree(t *testing.T) {
+	for code, want := range map[string]string{
+		"mail":                         "mail",
+		"lower(ascii(first)) + nick":   "nick",
+		"let x = first; x + y":         "y",
+		"map([1, 2], # + level) + zz":  "zz",
+		"upper(first)":                 "",
+		"let x = 1; x + level":         "",
+		"date_of(start) + ascii(last)": "",
+	} {
+		got, ok := tmpl.UnknownName(code, env)
+		require.Equal(t, want != "", ok, code)
+		require.Equal(t, want, got, code)
+	}
 }

@@ -50,10 +50,10 @@ type Ender interface {
 // now is the clock for token expiry (nil: time.Now). A session auth
 // whose requests are paths needs the base URL: use New with WithBaseURL.
 func NewAuth(cfg AuthConfig, now func() time.Time) (Auth, error) {
-	return newAuth(cfg, now, "")
+	return newAuth(cfg, now, "", nil)
 }
 
-func newAuth(cfg AuthConfig, now func() time.Time, base string) (Auth, error) {
+func newAuth(cfg AuthConfig, now func() time.Time, base string, keep *keepSpec) (Auth, error) {
 	if now == nil {
 		now = time.Now
 	}
@@ -84,7 +84,7 @@ func newAuth(cfg AuthConfig, now func() time.Time, base string) (Auth, error) {
 	case AuthOAuth2:
 		return newOAuth2(cfg, now)
 	case AuthSession:
-		return newSession(cfg, base)
+		return newSession(cfg, base, keep)
 	}
 	return nil, fmt.Errorf("auth.type: unknown auth type %q", cfg.Type)
 }

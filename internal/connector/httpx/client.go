@@ -34,6 +34,7 @@ type options struct {
 	now     func() time.Time
 	base    http.RoundTripper
 	baseURL string
+	keep    *keepSpec
 }
 
 // WithAuth replaces the auth built from the config, for connectors that
@@ -61,7 +62,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	}
 	auth := o.auth
 	if auth == nil {
-		auth = newLazyAuth(cfg.Auth, o.now, o.baseURL)
+		auth = newLazyAuth(cfg.Auth, o.now, o.baseURL, o.keep)
 	}
 	base := o.base
 	if base == nil {

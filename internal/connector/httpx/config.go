@@ -107,6 +107,10 @@ type AuthConfig struct {
 	Cookie    string          `yaml:"cookie"`
 	TokenPath string          `yaml:"token_path"`
 	Prefix    *string         `yaml:"prefix"`
+	// SessionKey seals the session (cookies or token) kept in the store,
+	// so a restarted accord takes up the session the target still holds
+	// instead of being refused a second one. Unset: nothing is kept.
+	SessionKey secret.Ref `yaml:"session_key"`
 }
 
 // keysByType lists the keys each type accepts besides `type`.
@@ -116,7 +120,7 @@ var keysByType = map[string][]string{
 	AuthBearer:  {"token"},
 	AuthAPIKey:  {"header", "query", "key"},
 	AuthOAuth2:  {"token_url", "client_id", "client_secret", "scopes", "endpoint_params", "auth_style", "refresh_before"},
-	AuthSession: {"username", "password", "login", "logout", "cookie", "token_path", "header", "prefix"},
+	AuthSession: {"username", "password", "login", "logout", "cookie", "token_path", "header", "prefix", "session_key"},
 }
 
 // Check reports what is wrong with c beyond its YAML shape. node is the
@@ -210,7 +214,7 @@ func (c Config) Check(node *yaml.Node, base string) yamlx.Problems {
 func (c Config) CheckSecrets(base string) yamlx.Problems {
 	var ps yamlx.Problems
 	ab := yamlx.Join(base, "auth")
-	for key, ref := range map[string]secret.Ref{"password": c.Auth.Password, "token": c.Auth.Token, "key": c.Auth.Key, "client_secret": c.Auth.ClientSecret} {
+	for key, ref := range map[string]secret.Ref{"password": c.Auth.Password, "token": c.Auth.Token, "key": c.Auth.Key, "client_secret": c.Auth.ClientSecret, "session_key": c.Auth.SessionKey} {
 		if ref.IsZero() {
 			continue
 		}
@@ -247,6 +251,7 @@ func (a AuthConfig) setKeys() []string {
 	add("cookie", a.Cookie != "")
 	add("token_path", a.TokenPath != "")
 	add("prefix", a.Prefix != nil)
+	add("session_key", !a.SessionKey.IsZero())
 	return ks
 }
 

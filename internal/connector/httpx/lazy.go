@@ -16,13 +16,14 @@ type lazyAuth struct {
 	cfg  AuthConfig
 	now  func() time.Time
 	base string
+	keep *keepSpec
 
 	mu sync.Mutex
 	a  Auth
 }
 
-func newLazyAuth(cfg AuthConfig, now func() time.Time, base string) *lazyAuth {
-	return &lazyAuth{cfg: cfg, now: now, base: base}
+func newLazyAuth(cfg AuthConfig, now func() time.Time, base string, keep *keepSpec) *lazyAuth {
+	return &lazyAuth{cfg: cfg, now: now, base: base, keep: keep}
 }
 
 // get builds the auth once it can; a failure is not kept, so setting a
@@ -33,7 +34,7 @@ func (l *lazyAuth) get() (Auth, error) {
 	if l.a != nil {
 		return l.a, nil
 	}
-	a, err := newAuth(l.cfg, l.now, l.base)
+	a, err := newAuth(l.cfg, l.now, l.base, l.keep)
 	if err != nil {
 		return nil, &connector.Error{Kind: connector.Auth, Message: "credentials unavailable: " + err.Error(), Err: err}
 	}

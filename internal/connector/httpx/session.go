@@ -173,15 +173,19 @@ type sessionAuth struct {
 	token              jp.Expr // nil: the session is in cookies
 	header, prefix     string
 
-	mu    sync.Mutex
-	jar   *cookiejar.Jar
-	open  bool
-	names []string // the cookies that carry the session
-	cred  string   // what identifies the current session on a request
-	tok   string
+	keep *keeper // nil: the session is not kept across restarts
+
+	mu      sync.Mutex
+	jar     *cookiejar.Jar
+	open    bool
+	names   []string // the cookies that carry the session
+	cred    string   // what identifies the current session on a request
+	tok     string
+	cookies map[string]keptCookie // the cookies set, as kept
+	tried   bool                  // a kept session was looked for
 }
 
-func newSession(c AuthConfig, base string) (*sessionAuth, error) {
+func newSession(c AuthConfig, base string, ks *keepSpec) (*sessionAuth, error) {
 	if c.Login == nil {
 		return nil, fmt.Errorf("auth.login: is required for auth type session")
 	}
@@ -205,6 +209,15 @@ func newSession(c AuthConfig, base string) (*sessionAuth, error) {
 		return nil, fmt.Errorf("auth.password: %w", err)
 	}
 	a.password = pw
+	if !c.SessionKey.IsZero() {
+		key, err := c.SessionKey.Resolve()
+		if err != nil {
+			return nil, fmt.Errorf("auth.session_key: %w", err)
+		}
+		if a.keep, err = newKeeper(ks, key, c.Username, a.base); err != nil {
+			return nil, err
+		}
+	}
 	if c.TokenPath != "" {
 		if a.token, err = jp.ParseString(c.TokenPath); err != nil {
 			return nil, fmt.Errorf("auth.token_path: %w", err)
@@ -224,6 +237,10 @@ func newSession(c AuthConfig, base string) (*sessionAuth, error) {
 // Authorize opens a session if none is open and adds it to req.
 func (a *sessionAuth) Authorize(ctx context.Context, d Doer, req *http.Request) error {
 	a.mu.Lock()
+	if !a.open && a.keep != nil && !a.tried {
+		a.tried = true
+		a.restoreLocked(ctx)
+	}
 	if !a.open {
 		if err := a.loginLocked(ctx, d); err != nil {
 			a.mu.Unlock()
@@ -280,11 +297,17 @@ func (a *sessionAuth) Observe(resp *http.Response) {
 		return
 	}
 	a.jar.SetCookies(resp.Request.URL, cookies)
+	rolled := false
 	for _, c := range cookies {
 		if slices.Contains(a.names, c.Name) {
 			secret.Register(c.Value)
 			a.cred = a.fingerprint(a.jar.Cookies(resp.Request.URL))
+			rolled = true
 		}
+	}
+	if rolled && a.keep != nil {
+		a.noteCookiesLocked(resp.Request.URL, cookies)
+		a.keep.save(context.WithoutCancel(resp.Request.Context()), a.snapshotLocked())
 	}
 }
 
@@ -388,6 +411,9 @@ func (a *sessionAuth) loginLocked(ctx context.Context, d Doer) error {
 		return err
 	}
 	if !a.login.ok(resp.StatusCode) {
+		if sessionAlreadyOpen(resp.StatusCode, body) {
+			return a.alreadyOpen(req, resp, body)
+		}
 		e := refused("login", req, resp, body)
 		// A refused login is a credentials problem whatever the status a
 		// target chose for it; only overload and outages are transient.
@@ -430,6 +456,11 @@ func (a *sessionAuth) loginLocked(ctx context.Context, d Doer) error {
 	if a.token != nil {
 		a.cred = a.prefix + tok
 	}
+	if a.keep != nil {
+		a.cookies = nil
+		a.noteCookiesLocked(req.URL, cookies)
+		a.keep.save(ctx, a.snapshotLocked())
+	}
 	return nil
 }
 
@@ -441,9 +472,11 @@ func (a *sessionAuth) End(ctx context.Context, d Doer) error {
 		return nil
 	}
 	jar, tok := a.jar, a.tok
-	a.open, a.tok, a.cred, a.names = false, "", "", nil
+	a.open, a.tok, a.cred, a.names, a.cookies = false, "", "", nil, nil
 	a.jar, _ = cookiejar.New(nil)
 	if a.logout == nil {
+		// The session stays open on the target: kept, the next start
+		// takes it up instead of being refused a second one.
 		return nil
 	}
 	req, err := a.build(ctx, a.logout)
@@ -453,13 +486,55 @@ func (a *sessionAuth) End(ctx context.Context, d Doer) error {
 	a.apply(req, jar, tok)
 	resp, body, err := a.send(d, req)
 	if err != nil {
-		return err
+		return err // still kept: the session may be open yet
 	}
 	// A session the target has already ended cannot be ended again.
 	if a.logout.ok(resp.StatusCode) || resp.StatusCode == http.StatusUnauthorized {
+		if a.keep != nil {
+			a.keep.forget(ctx)
+		}
 		return nil
 	}
 	return refused("logout", req, resp, body)
+}
+
+// sessionAlreadyOpen tells a login refused because the account already
+// has a session (409, or the target's words saying so) from a login
+// refused for its credentials.
+func sessionAlreadyOpen(status int, body []byte) bool {
+	if status == http.StatusConflict {
+		return true
+	}
+	if status < 400 || status >= 500 {
+		return false
+	}
+	b := strings.ToLower(string(body))
+	return strings.Contains(b, "session") && (strings.Contains(b, "already") || strings.Contains(b, "active session") ||
+		strings.Contains(b, "concurrent") || strings.Contains(b, "too many"))
+}
+
+// alreadyOpen reports a login refused because the target holds a session
+// for the account: an auth failure (the target's queue waits and login is
+// tried again), but one that new credentials would not cure.
+func (a *sessionAuth) alreadyOpen(req *http.Request, resp *http.Response, body []byte) *connector.Error {
+	e := refused("login", req, resp, body)
+	said := strings.TrimSpace(audit.Excerpt(string(body)))
+	if said == "" {
+		said = "(no words)"
+	}
+	remedy := "end the old session on the target (log it out there) or wait for it to expire"
+	if a.logout == nil {
+		remedy += "; configure auth.logout so accord ends its session when it stops"
+	}
+	if a.keep == nil {
+		remedy += "; set auth.session_key so a restarted accord takes up the session it had"
+	}
+	e.Kind = connector.Auth
+	e.Message = secret.Redact(fmt.Sprintf("session login: the target already holds a session for user %q and refuses another "+
+		"(%s %s answered %d: %s); %s. accord tries to log in again while the target's queue waits",
+		a.username, req.Method, audit.RedactURL(req.URL.String()), resp.StatusCode, said, remedy))
+	e.Err = connector.ErrSessionOpen
+	return e
 }
 
 // refused describes a session request's answer that is not a success,

@@ -32,6 +32,9 @@ func TestCheckAcceptsAValidTarget(t *testing.T) {
 	require.Empty(t, problems(t, settings(jumpcloud, "https://api.example.com/v1", `{type: session, username: u, password: "${env:PW}",
     login: {url: /session, body: '{"username": {{ username }}, "password": {{ password }}}'}}`), mapping))
 	require.Empty(t, problems(t, settings(batchTarget, "https://api.example.com/v1", `{type: none}`), mapping))
+	// Literal braces in a body are JSON, not template syntax (issue 13).
+	require.Empty(t, problems(t, withOp("disable", `{url: "/users/{{ native_id }}", method: PUT, body: '{"profile": {"suspended": true}}'}`), mapping))
+	require.Empty(t, problems(t, withOp("enable", `{url: "/users/{{ native_id }}", method: PUT, body: '{"profile": {"suspended": {{ false }}}}'}`), mapping))
 }
 
 func TestCheckProblems(t *testing.T) {

@@ -19,7 +19,7 @@ import (
 
 func init() {
 	connector.Register("rest", connector.Settled(check, func(s Settings, spec connector.Spec) (connector.Connector, error) {
-		return New(s, spec.AccountAttributes)
+		return New(s, spec.AccountAttributes, httpx.WithSessionStore(spec.Sessions, spec.Target, spec.Logger))
 	}))
 }
 
@@ -77,6 +77,15 @@ func New(s Settings, accountAttributes []string, opts ...httpx.Option) (*Conn, e
 		c.keyQuery = s.Auth.Query
 	}
 	return c, nil
+}
+
+// IdentityAttributes are the attributes find matches accounts by: the
+// target's user name, which must never be sent empty.
+func (c *Conn) IdentityAttributes() []string {
+	if f := c.cp.ops[opFind]; f != nil {
+		return f.match
+	}
+	return nil
 }
 
 // Capabilities follow from the operations configured.

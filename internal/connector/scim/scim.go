@@ -20,7 +20,7 @@ import (
 
 func init() {
 	connector.Register("scim", connector.Settled(check, func(s Settings, spec connector.Spec) (connector.Connector, error) {
-		return New(s, spec.AccountAttributes)
+		return New(s, spec.AccountAttributes, httpx.WithSessionStore(spec.Sessions, spec.Target, spec.Logger))
 	}))
 }
 
@@ -73,6 +73,11 @@ func New(s Settings, accountAttributes []string, opts ...httpx.Option) (*Conn, e
 	}
 	return c, nil
 }
+
+// IdentityAttributes: SCIM identifies a User by userName (RFC 7643
+// §4.1.1), which must never be sent empty, whether or not the server
+// publishes /Schemas.
+func (c *Conn) IdentityAttributes() []string { return []string{"userName"} }
 
 // Capabilities: one PATCH per group for Grant and Revoke, up to max_batch
 // groups per call; a call that fails part-way may be repeated whole,

@@ -15,7 +15,7 @@ import (
 // Settings configure a SCIM 2.0 target:
 //
 //	type: scim
-//	settings:
+//	connection:
 //	  url: https://example.com/scim/v2          # base URL; /Users, /Groups under it
 //	  auth: {type: bearer, token: "${env:SCIM_TOKEN}"}   # see httpx.AuthConfig
 //	  correlation_header: X-Correlation-ID      # default

@@ -102,6 +102,11 @@ func (s *Store) ListActions(ctx context.Context, q store.ActionQuery) ([]model.A
 	eq(&f, "target", q.Target)
 	f.in("state", strs(q.States))
 	eq(&f, "error_kind", q.ErrorKind)
+	if q.Standing {
+		f.add(`NOT (state = 'failed' AND EXISTS (SELECT 1 FROM actions s WHERE s.person_key = actions.person_key
+			AND s.id > actions.id AND s.target = actions.target AND s.op = actions.op
+			AND s.entitlements = actions.entitlements AND s.state = 'succeeded'))`)
+	}
 	if q.AfterID > 0 {
 		f.add("id > ?", q.AfterID)
 	}

@@ -350,6 +350,9 @@ func (s *Store) FinishRuns(ctx context.Context, at time.Time) ([]model.Run, erro
 			if err != nil {
 				return err
 			}
+			if _, err := resolveFixedDrift(ctx, tx, id, micros(at)); err != nil {
+				return err
+			}
 			run, err := getRun(ctx, tx, id)
 			if err != nil {
 				return err

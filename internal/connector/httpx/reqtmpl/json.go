@@ -47,7 +47,7 @@ func ParseJSON(src string, env Env) (*JSON, error) {
 		return nil, err // unbalanced braces and the like, reported as tmpl does
 	}
 	j := &JSON{src: src}
-	pieces := split(src)
+	pieces, _ := tmpl.Split(src) // tmpl.Parse has accepted src
 	inString, escaped := false, false
 	for i, p := range pieces {
 		if i%2 == 0 {

@@ -54,8 +54,9 @@ func (e Env) parse(src string) (*tmpl.Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, code := range holes(src) {
-		if err := e.checkKeys(code); err != nil {
+	pieces, _ := tmpl.Split(src) // tmpl.Parse has accepted src
+	for i := 1; i < len(pieces); i += 2 {
+		if err := e.checkKeys(pieces[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -100,43 +101,6 @@ func (v *keyVisitor) Visit(n *ast.Node) {
 	known := append([]string(nil), keys...)
 	sort.Strings(known)
 	v.err = &KeyError{Name: id.Value, Key: prop.Value, Expr: v.code, Known: known}
-}
-
-// holes returns the code of every {{ }} in src, in order. src has been
-// accepted by tmpl.Parse, so every hole is closed.
-func holes(src string) []string {
-	var out []string
-	for {
-		i := strings.Index(src, "{{")
-		if i < 0 {
-			return out
-		}
-		src = src[i+2:]
-		j := strings.Index(src, "}}")
-		if j < 0 {
-			return out
-		}
-		out = append(out, strings.TrimSpace(src[:j]))
-		src = src[j+2:]
-	}
-}
-
-// split cuts src into literal text and holes: pieces[i] is literal when
-// i is even, the code of a hole when odd.
-func split(src string) []string {
-	var out []string
-	for {
-		i := strings.Index(src, "{{")
-		if i < 0 {
-			return append(out, src)
-		}
-		j := strings.Index(src[i+2:], "}}")
-		if j < 0 {
-			return append(out, src)
-		}
-		out = append(out, src[:i], strings.TrimSpace(src[i+2:i+2+j]))
-		src = src[i+2+j+2:]
-	}
 }
 
 // Text is a template whose holes are rendered as text, for header values

@@ -26,7 +26,10 @@ func ParseURL(src string, env Env) (*URL, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, errors.New("empty URL")
 	}
-	pieces := split(src)
+	pieces, err := tmpl.Split(src)
+	if err != nil {
+		return nil, err
+	}
 	qi := -1 // index of the literal piece holding the '?'
 	for i := 0; i < len(pieces); i += 2 {
 		if strings.ContainsRune(pieces[i], '#') {
@@ -56,7 +59,6 @@ func ParseURL(src string, env Env) (*URL, error) {
 		querySrc = b.String()
 	}
 	u := &URL{src: src}
-	var err error
 	if u.path, err = env.parse(pathSrc); err != nil {
 		return nil, err
 	}
