@@ -143,7 +143,16 @@ func (s *Server) wrap(rt *Route) http.Handler {
 		defer cancel()
 		rq.Request = r.WithContext(ctx)
 		rq.Body = http.MaxBytesReader(sw, r.Body, s.cfg.MaxBodyBytes)
-		status, body, err := rt.h(rq)
+		var (
+			status int
+			body   any
+			err    error
+		)
+		if e := checkPath(r, rt.Path); e != nil {
+			err = e
+		} else {
+			status, body, err = rt.h(rq)
+		}
 		for k, vs := range rq.header {
 			sw.Header()[k] = vs
 		}
