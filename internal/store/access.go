@@ -68,7 +68,9 @@ type APIKey struct {
 func (k *APIKey) Revoked() bool { return !k.RevokedAt.IsZero() }
 
 // Expired reports whether the key has expired at now.
-func (k *APIKey) Expired(now time.Time) bool { return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) }
+func (k *APIKey) Expired(now time.Time) bool {
+	return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt)
+}
 
 // Unmanaged is one entitlement accord leaves alone for one person.
 type Unmanaged struct {
