@@ -14,6 +14,7 @@ import (
 	"github.com/accord-iam/accord/internal/api"
 	"github.com/accord-iam/accord/internal/app"
 	"github.com/accord-iam/accord/internal/store"
+	"github.com/accord-iam/accord/internal/textsafe"
 )
 
 func init() {
@@ -31,10 +32,17 @@ type keyJSON struct {
 	CreatedBy string     `json:"created_by"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 	RevokedBy string     `json:"revoked_by,omitempty"`
+	// ExpiresAt is absent for a key that never expires; a rotated key's
+	// is the end of its grace period.
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	ReplacedBy string     `json:"replaced_by,omitempty"`
+	// State is active, expired, rotated (in its grace period) or revoked.
+	State string `json:"state"`
 }
 
-func toKeyJSON(k *store.APIKey) keyJSON {
-	out := keyJSON{ID: k.ID, Name: k.Name, Scopes: k.Scopes, CreatedAt: k.CreatedAt, CreatedBy: k.CreatedBy, RevokedBy: k.RevokedBy}
+func toKeyJSON(k *store.APIKey, now time.Time) keyJSON {
+	out := keyJSON{ID: k.ID, Name: k.Name, Scopes: k.Scopes, CreatedAt: k.CreatedAt, CreatedBy: k.CreatedBy, RevokedBy: k.RevokedBy,
+		ReplacedBy: k.ReplacedBy, State: keyState(k, now)}
 	if out.Scopes == nil {
 		out.Scopes = []string{}
 	}
@@ -42,7 +50,44 @@ func toKeyJSON(k *store.APIKey) keyJSON {
 		t := k.RevokedAt
 		out.RevokedAt = &t
 	}
+	if !k.ExpiresAt.IsZero() {
+		t := k.ExpiresAt
+		out.ExpiresAt = &t
+	}
 	return out
+}
+
+func keyState(k *store.APIKey, now time.Time) string {
+	switch {
+	case k.Revoked():
+		return "revoked"
+	case k.Expired(now):
+		return "expired"
+	case k.ReplacedBy != "":
+		return "rotated"
+	}
+	return "active"
+}
+
+// keyStateText is keyState with the when and who, for the table.
+func keyStateText(k *store.APIKey, now time.Time) string {
+	switch st := keyState(k, now); st {
+	case "revoked":
+		return "revoked " + k.RevokedAt.Format(time.RFC3339) + " by " + k.RevokedBy
+	case "expired":
+		return "expired " + k.ExpiresAt.Format(time.RFC3339)
+	case "rotated":
+		return "rotated, valid until " + k.ExpiresAt.Format(time.RFC3339)
+	default:
+		return st
+	}
+}
+
+func expiryText(k *store.APIKey) string {
+	if k.ExpiresAt.IsZero() {
+		return "never"
+	}
+	return k.ExpiresAt.Format(time.RFC3339)
 }
 
 // openStore opens only the store: managing keys needs no target, nor the
@@ -63,10 +108,12 @@ func (c *cli) openStore(ctx context.Context) (store.Store, error) {
 }
 
 func (c *cli) keysCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "keys", Short: "create, list and revoke API keys"}
+	cmd := &cobra.Command{Use: "keys", Short: "create, list, rotate and revoke API keys"}
 	var (
-		name   string
-		scopes []string
+		name    string
+		scopes  []string
+		expires string
+		grace   time.Duration
 	)
 	create := &cobra.Command{
 		Use:   "create --name NAME --scope SCOPE...",
@@ -76,25 +123,31 @@ func (c *cli) keysCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			now := time.Now().UTC()
+			until, err := expiryFlag(expires, now)
+			if err != nil {
+				return err
+			}
 			st, err := c.openStore(ctx)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			key, k, err := api.CreateKey(ctx, st, name, scopes, "cli:"+currentUser(), time.Now().UTC())
+			key, k, err := api.CreateKey(ctx, st, name, scopes, until, "cli:"+currentUser(), now)
 			if err != nil {
 				return fail(exitFailed, err)
 			}
 			if c.jsonOut {
-				out := toKeyJSON(&k)
+				out := toKeyJSON(&k, now)
 				out.Key = key
 				return json.NewEncoder(c.stdout).Encode(out)
 			}
-			fmt.Fprintf(c.stdout, "API key %q created (id %s, scopes %s).\n", k.Name, k.ID, strings.Join(k.Scopes, ", "))
+			fmt.Fprintf(c.stdout, "API key %q created (id %s, scopes %s, expires %s).\n", k.Name, k.ID, strings.Join(k.Scopes, ", "), expiryText(&k))
 			fmt.Fprintf(c.stdout, "It is shown only now; store it in a secret manager and send it as 'Authorization: Bearer <key>':\n\n%s\n", key)
 			return nil
 		},
 	}
+	create.Flags().StringVar(&expires, "expires", "", "when the key stops working: a lifetime (90d, 36h), a date (2027-01-31) or a time (RFC 3339); default never")
 	create.Flags().StringVar(&name, "name", "", "a name for the key (who or what uses it); shown in the audit trail")
 	create.Flags().StringSliceVar(&scopes, "scope", nil, "a scope the key grants, repeatable or comma-separated: "+strings.Join(api.Scopes, ", "))
 	create.Flags().BoolVar(&c.jsonOut, "json", false, "print JSON")
@@ -115,21 +168,20 @@ func (c *cli) keysCmd() *cobra.Command {
 			if err != nil {
 				return fail(exitFailed, err)
 			}
+			now := time.Now().UTC()
 			if c.jsonOut {
 				out := make([]keyJSON, len(keys))
 				for i := range keys {
-					out[i] = toKeyJSON(&keys[i])
+					out[i] = toKeyJSON(&keys[i], now)
 				}
 				return json.NewEncoder(c.stdout).Encode(out)
 			}
 			tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tSCOPES\tCREATED\tBY\tSTATE")
-			for _, k := range keys {
-				state := "active"
-				if k.Revoked() {
-					state = "revoked " + k.RevokedAt.Format(time.RFC3339) + " by " + k.RevokedBy
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, strings.Join(k.Scopes, ","), k.CreatedAt.Format(time.RFC3339), k.CreatedBy, state)
+			fmt.Fprintln(tw, "ID\tNAME\tSCOPES\tCREATED\tBY\tEXPIRES\tSTATE")
+			for i := range keys {
+				k := &keys[i]
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, strings.Join(k.Scopes, ","), k.CreatedAt.Format(time.RFC3339),
+					textsafe.Escape(k.CreatedBy), expiryText(k), textsafe.Escape(keyStateText(k, now)))
 			}
 			return tw.Flush()
 		},
@@ -157,6 +209,55 @@ func (c *cli) keysCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(create, list, revoke)
+	rotate := &cobra.Command{
+		Use:   "rotate NAME|ID [--grace 24h]",
+		Short: "give a key a new secret under the same name; the old one works for the grace period",
+		Long: "Rotate an API key: a new key with the same name and scopes is printed once, and the old key keeps " +
+			"working for --grace (0: it stops at once), so that clients can switch over without an outage. " +
+			"The new key lasts as long as the old one was made to, unless --expires says otherwise.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			now := time.Now().UTC()
+			until, err := expiryFlag(expires, now)
+			if err != nil {
+				return err
+			}
+			st, err := c.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			key, old, k, err := api.RotateKey(ctx, st, args[0], grace, until, "cli:"+currentUser(), now)
+			if err != nil {
+				return fail(exitFailed, err)
+			}
+			if c.jsonOut {
+				out := toKeyJSON(&k, now)
+				out.Key = key
+				return json.NewEncoder(c.stdout).Encode(out)
+			}
+			fmt.Fprintf(c.stdout, "API key %q rotated: new id %s (expires %s); the old id %s works until %s.\n",
+				k.Name, k.ID, expiryText(&k), old.ID, old.ExpiresAt.Format(time.RFC3339))
+			fmt.Fprintf(c.stdout, "The new key is shown only now; store it in a secret manager and send it as 'Authorization: Bearer <key>':\n\n%s\n", key)
+			return nil
+		},
+	}
+	rotate.Flags().DurationVar(&grace, "grace", 24*time.Hour, "how long the old key keeps working (0: not at all)")
+	rotate.Flags().StringVar(&expires, "expires", "", "when the new key stops working: a lifetime (90d, 36h), a date or a time; default: the old key's lifetime")
+	rotate.Flags().BoolVar(&c.jsonOut, "json", false, "print JSON")
+	cmd.AddCommand(create, list, revoke, rotate)
 	return cmd
+}
+
+// expiryFlag reads --expires; "" is never.
+func expiryFlag(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := api.ParseExpiry(s, now)
+	if err != nil {
+		return t, fail(exitUsage, fmt.Errorf("--expires: %w", err))
+	}
+	return t, nil
 }
