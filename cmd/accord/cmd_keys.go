@@ -21,57 +21,9 @@ func init() {
 	extraCommands = append(extraCommands, (*cli).keysCmd)
 }
 
-// keyJSON is a key as `keys create --json` and `keys list --json` print
-// it; Key (the secret) only at creation.
-type keyJSON struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
-	Scopes    []string   `json:"scopes"`
-	Key       string     `json:"key,omitempty"`
-	CreatedAt time.Time  `json:"created_at"`
-	CreatedBy string     `json:"created_by"`
-	RevokedAt *time.Time `json:"revoked_at,omitempty"`
-	RevokedBy string     `json:"revoked_by,omitempty"`
-	// ExpiresAt is absent for a key that never expires; a rotated key's
-	// is the end of its grace period.
-	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
-	ReplacedBy string     `json:"replaced_by,omitempty"`
-	// State is active, expired, rotated (in its grace period) or revoked.
-	State string `json:"state"`
-}
-
-func toKeyJSON(k *store.APIKey, now time.Time) keyJSON {
-	out := keyJSON{ID: k.ID, Name: k.Name, Scopes: k.Scopes, CreatedAt: k.CreatedAt, CreatedBy: k.CreatedBy, RevokedBy: k.RevokedBy,
-		ReplacedBy: k.ReplacedBy, State: keyState(k, now)}
-	if out.Scopes == nil {
-		out.Scopes = []string{}
-	}
-	if k.Revoked() {
-		t := k.RevokedAt
-		out.RevokedAt = &t
-	}
-	if !k.ExpiresAt.IsZero() {
-		t := k.ExpiresAt
-		out.ExpiresAt = &t
-	}
-	return out
-}
-
-func keyState(k *store.APIKey, now time.Time) string {
-	switch {
-	case k.Revoked():
-		return "revoked"
-	case k.Expired(now):
-		return "expired"
-	case k.ReplacedBy != "":
-		return "rotated"
-	}
-	return "active"
-}
-
 // keyStateText is keyState with the when and who, for the table.
 func keyStateText(k *store.APIKey, now time.Time) string {
-	switch st := keyState(k, now); st {
+	switch st := api.KeyState(k, now); st {
 	case "revoked":
 		return "revoked " + k.RevokedAt.Format(time.RFC3339) + " by " + k.RevokedBy
 	case "expired":
@@ -138,7 +90,7 @@ func (c *cli) keysCmd() *cobra.Command {
 				return fail(exitFailed, err)
 			}
 			if c.jsonOut {
-				out := toKeyJSON(&k, now)
+				out := api.ToKeyView(&k, now)
 				out.Key = key
 				return json.NewEncoder(c.stdout).Encode(out)
 			}
@@ -170,9 +122,9 @@ func (c *cli) keysCmd() *cobra.Command {
 			}
 			now := time.Now().UTC()
 			if c.jsonOut {
-				out := make([]keyJSON, len(keys))
+				out := make([]api.KeyView, len(keys))
 				for i := range keys {
-					out[i] = toKeyJSON(&keys[i], now)
+					out[i] = api.ToKeyView(&keys[i], now)
 				}
 				return json.NewEncoder(c.stdout).Encode(out)
 			}
@@ -233,7 +185,7 @@ func (c *cli) keysCmd() *cobra.Command {
 				return fail(exitFailed, err)
 			}
 			if c.jsonOut {
-				out := toKeyJSON(&k, now)
+				out := api.ToKeyView(&k, now)
 				out.Key = key
 				return json.NewEncoder(c.stdout).Encode(out)
 			}
@@ -243,7 +195,7 @@ func (c *cli) keysCmd() *cobra.Command {
 			return nil
 		},
 	}
-	rotate.Flags().DurationVar(&grace, "grace", 24*time.Hour, "how long the old key keeps working (0: not at all)")
+	rotate.Flags().DurationVar(&grace, "grace", api.DefaultGrace, "how long the old key keeps working (0: not at all)")
 	rotate.Flags().StringVar(&expires, "expires", "", "when the new key stops working: a lifetime (90d, 36h), a date or a time; default: the old key's lifetime")
 	rotate.Flags().BoolVar(&c.jsonOut, "json", false, "print JSON")
 	cmd.AddCommand(create, list, revoke, rotate)

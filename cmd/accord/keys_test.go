@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/accord-iam/accord/internal/api"
 )
 
 // Issue 12: keys create --expires and keys rotate --grace, end to end
@@ -21,8 +23,8 @@ func TestKeysExpireAndRotate(t *testing.T) {
 		code := run(t.Context(), append(args, "-c", cfg), &out, &out)
 		return code, out.String()
 	}
-	decode := func(s string) keyJSON {
-		var k keyJSON
+	decode := func(s string) api.KeyView {
+		var k api.KeyView
 		require.NoError(t, json.Unmarshal([]byte(s), &k), s)
 		return k
 	}
@@ -45,7 +47,7 @@ func TestKeysExpireAndRotate(t *testing.T) {
 
 	code, out = cli("keys", "list", "--json")
 	require.Equal(t, 0, code, out)
-	var keys []keyJSON
+	var keys []api.KeyView
 	require.NoError(t, json.Unmarshal([]byte(out), &keys))
 	require.Len(t, keys, 2)
 	require.Equal(t, "rotated", keys[0].State)

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
@@ -95,13 +96,13 @@ func allows(k *store.APIKey, scope string) bool {
 // time the full key exists outside the caller.
 func CreateKey(ctx context.Context, st store.Store, name string, scopes []string, expires time.Time, actor string, now time.Time) (string, store.APIKey, error) {
 	if !keyNamePattern.MatchString(name) {
-		return "", store.APIKey{}, fmt.Errorf("key name %q: use 1 to 64 letters, digits and _ . : @ -, starting with a letter or digit", name)
+		return "", store.APIKey{}, invalid("name", fmt.Sprintf("key name %q: use 1 to 64 letters, digits and _ . : @ -, starting with a letter or digit", name))
 	}
 	if !expires.IsZero() && !expires.After(now) {
-		return "", store.APIKey{}, fmt.Errorf("expiry %s is not in the future", expires.Format(time.RFC3339))
+		return "", store.APIKey{}, invalid("expires", fmt.Sprintf("expiry %s is not in the future", expires.Format(time.RFC3339)))
 	}
 	if len(scopes) == 0 {
-		return "", store.APIKey{}, fmt.Errorf("a key needs at least one scope (%s)", strings.Join(Scopes, ", "))
+		return "", store.APIKey{}, invalid("scopes", fmt.Sprintf("a key needs at least one scope (%s)", strings.Join(Scopes, ", ")))
 	}
 	var bad []string
 	for _, s := range scopes {
@@ -110,7 +111,7 @@ func CreateKey(ctx context.Context, st store.Store, name string, scopes []string
 		}
 	}
 	if len(bad) > 0 {
-		return "", store.APIKey{}, fmt.Errorf("unknown scope %s (known: %s)", strings.Join(bad, ", "), strings.Join(Scopes, ", "))
+		return "", store.APIKey{}, invalid("scopes", fmt.Sprintf("unknown scope %s (known: %s)", strings.Join(bad, ", "), strings.Join(Scopes, ", ")))
 	}
 	scopes = slices.Clone(scopes)
 	slices.Sort(scopes)
@@ -141,7 +142,7 @@ func untilText(expires time.Time) string {
 // says otherwise.
 func RotateKey(ctx context.Context, st store.Store, ref string, grace time.Duration, expires time.Time, actor string, now time.Time) (string, store.APIKey, store.APIKey, error) {
 	if grace < 0 {
-		return "", store.APIKey{}, store.APIKey{}, fmt.Errorf("grace period %s is negative", grace)
+		return "", store.APIKey{}, store.APIKey{}, invalid("grace", fmt.Sprintf("grace period %s is negative", grace))
 	}
 	old, err := FindKey(ctx, st, ref)
 	if err != nil {
@@ -153,13 +154,13 @@ func RotateKey(ctx context.Context, st store.Store, ref string, grace time.Durat
 	case old.ReplacedBy != "":
 		return "", old, store.APIKey{}, fmt.Errorf("API key %q (id %s) was rotated already; rotate the current key by its name: %w", old.Name, old.ID, store.ErrConflict)
 	case old.Expired(now):
-		return "", old, store.APIKey{}, fmt.Errorf("API key %q (id %s) expired at %s; create a new one instead", old.Name, old.ID, old.ExpiresAt.UTC().Format(time.RFC3339))
+		return "", old, store.APIKey{}, conflictf("API key %q (id %s) expired at %s; create a new one instead", old.Name, old.ID, old.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 	if expires.IsZero() && !old.ExpiresAt.IsZero() {
 		expires = now.Add(old.ExpiresAt.Sub(old.CreatedAt))
 	}
 	if !expires.IsZero() && !expires.After(now) {
-		return "", old, store.APIKey{}, fmt.Errorf("expiry %s is not in the future", expires.Format(time.RFC3339))
+		return "", old, store.APIKey{}, invalid("expires", fmt.Sprintf("expiry %s is not in the future", expires.Format(time.RFC3339)))
 	}
 	full, id, secret := newKey()
 	next := store.APIKey{ID: id, Name: old.Name, Scopes: old.Scopes, Hash: hashSecret(secret), CreatedAt: now, CreatedBy: actor, ExpiresAt: expires}
@@ -260,4 +261,143 @@ func keyEvent(ctx context.Context, st store.Store, now time.Time, actor, op, msg
 	// The key exists (or is revoked) whether or not this record is
 	// written; a failure here must not undo it.
 	_ = st.AppendAudit(ctx, []audit.Record{{Time: now, Kind: audit.KindEvent, Operation: op, Actor: actor, Message: msg, Outcome: "succeeded"}})
+}
+
+// KeyView is a key as the API and `accord keys ... --json` show it: never
+// its secret, except Key once, in the answer that created it.
+type KeyView struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Scopes    []string   `json:"scopes"`
+	Key       string     `json:"key,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	CreatedBy string     `json:"created_by"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	RevokedBy string     `json:"revoked_by,omitempty"`
+	// ExpiresAt is absent for a key that never expires; a rotated key's
+	// is the end of its grace period.
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	ReplacedBy string     `json:"replaced_by,omitempty"`
+	// State is active, rotated (in its grace period), expired or revoked.
+	State string `json:"state"`
+}
+
+// ToKeyView converts a key, judging its state at now.
+func ToKeyView(k *store.APIKey, now time.Time) KeyView {
+	out := KeyView{ID: k.ID, Name: k.Name, Scopes: k.Scopes, CreatedAt: k.CreatedAt, CreatedBy: k.CreatedBy, RevokedBy: k.RevokedBy,
+		ReplacedBy: k.ReplacedBy, State: KeyState(k, now)}
+	if out.Scopes == nil {
+		out.Scopes = []string{}
+	}
+	if k.Revoked() {
+		t := k.RevokedAt
+		out.RevokedAt = &t
+	}
+	if !k.ExpiresAt.IsZero() {
+		t := k.ExpiresAt
+		out.ExpiresAt = &t
+	}
+	return out
+}
+
+// KeyState is active, rotated, expired or revoked.
+func KeyState(k *store.APIKey, now time.Time) string {
+	switch {
+	case k.Revoked():
+		return "revoked"
+	case k.Expired(now):
+		return "expired"
+	case k.ReplacedBy != "":
+		return "rotated"
+	}
+	return "active"
+}
+
+type createKeyBody struct {
+	Name    string   `json:"name"`
+	Scopes  []string `json:"scopes"`
+	Expires string   `json:"expires"`
+}
+
+type rotateKeyBody struct {
+	Grace   string `json:"grace"`
+	Expires string `json:"expires"`
+}
+
+func (s *Server) listKeys(rq *request) (int, any, error) {
+	if _, err := rq.params(); err != nil {
+		return 0, nil, err
+	}
+	keys, err := s.app.Store.ListAPIKeys(rq.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	now := s.app.Now()
+	out := make([]KeyView, len(keys))
+	for i := range keys {
+		out[i] = ToKeyView(&keys[i], now)
+	}
+	return http.StatusOK, map[string]any{"keys": out}, nil
+}
+
+func (s *Server) createKey(rq *request) (int, any, error) {
+	var body createKeyBody
+	if err := decodeBody(rq.Request, &body, true); err != nil {
+		return 0, nil, err
+	}
+	now := s.app.Now()
+	expires, err := expiryField(body.Expires, now)
+	if err != nil {
+		return 0, nil, err
+	}
+	full, k, err := CreateKey(rq.Context(), s.app.Store, body.Name, body.Scopes, expires, rq.actor(), now)
+	if err != nil {
+		return 0, nil, err
+	}
+	rq.note.message = fmt.Sprintf("API key %q (id %s) created%s", k.Name, k.ID, untilText(expires))
+	out := ToKeyView(&k, now)
+	out.Key = full
+	return http.StatusCreated, out, nil
+}
+
+func (s *Server) rotateKey(rq *request) (int, any, error) {
+	var body rotateKeyBody
+	if err := decodeBody(rq.Request, &body, false); err != nil {
+		return 0, nil, err
+	}
+	now := s.app.Now()
+	grace := DefaultGrace
+	if body.Grace != "" {
+		g, err := time.ParseDuration(body.Grace)
+		if err != nil {
+			return 0, nil, invalid("grace", fmt.Sprintf("%q is not a duration such as 24h or 0s", body.Grace))
+		}
+		grace = g
+	}
+	expires, err := expiryField(body.Expires, now)
+	if err != nil {
+		return 0, nil, err
+	}
+	full, old, k, err := RotateKey(rq.Context(), s.app.Store, rq.PathValue("name"), grace, expires, rq.actor(), now)
+	if err != nil {
+		return 0, nil, err
+	}
+	rq.note.message = fmt.Sprintf("API key %q rotated: id %s replaces id %s, valid until %s", k.Name, k.ID, old.ID, old.ExpiresAt.UTC().Format(time.RFC3339))
+	out := ToKeyView(&k, now)
+	out.Key = full
+	return http.StatusCreated, out, nil
+}
+
+// DefaultGrace is how long a rotated key keeps working unless told.
+const DefaultGrace = 24 * time.Hour
+
+func expiryField(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := ParseExpiry(s, now)
+	if err != nil {
+		return t, invalid("expires", err.Error())
+	}
+	return t, nil
 }

@@ -131,3 +131,56 @@ func TestFailedAuthenticationIsSlowedPerClientAddress(t *testing.T) {
 	rec = call("198.51.100.1:4000", w.keys[api.ScopeRead])
 	require.Equal(t, http.StatusOK, rec.Code, "another address is not held back")
 }
+
+// Issue 12: the same over the API, for tools that hand out keys.
+func TestKeysOverTheAPI(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	now := w.app.Now()
+	r := w.admin("POST", "/api/v1/keys", map[string]any{"name": "itsm", "scopes": []string{"persons:write"}, "expires": "30d"}, http.StatusCreated)
+	created := r.json(t)
+	key := created["key"].(string)
+	require.Equal(t, "active", created["state"])
+	at := func(v any) time.Time {
+		t.Helper()
+		tm, err := time.Parse(time.RFC3339Nano, v.(string))
+		require.NoError(t, err)
+		return tm
+	}
+	require.WithinDuration(t, now.AddDate(0, 0, 30), at(created["expires_at"]), time.Minute)
+
+	r = w.admin("POST", "/api/v1/keys/itsm/rotate", map[string]any{"grace": "0s"}, http.StatusCreated)
+	rotated := r.json(t)
+	require.NotEqual(t, key, rotated["key"])
+	require.WithinDuration(t, at(created["expires_at"]), at(rotated["expires_at"]), time.Minute, "the same lifetime")
+	require.Equal(t, http.StatusUnauthorized, w.do("GET", "/api/v1/persons/E1", key, nil).status, "no grace: the old key stops")
+
+	r = w.admin("GET", "/api/v1/keys", nil, http.StatusOK)
+	states := map[string]string{}
+	for _, k := range r.json(t)["keys"].([]any) {
+		m := k.(map[string]any)
+		require.NotContains(t, m, "key", "a list never shows a secret")
+		states[m["id"].(string)] = m["state"].(string)
+	}
+	require.Equal(t, "expired", states[created["id"].(string)])
+	require.Equal(t, "active", states[rotated["id"].(string)])
+
+	for _, c := range []struct {
+		path string
+		body any
+		want string
+	}{
+		{"/api/v1/keys", map[string]any{"name": "x", "scopes": []string{"read"}, "expires": "soon"}, "expires: expiry \"soon\": use a lifetime"},
+		{"/api/v1/keys", map[string]any{"name": "x", "scopes": []string{"root"}}, "scopes: unknown scope \"root\""},
+		{"/api/v1/keys/itsm/rotate", map[string]any{"grace": "a while"}, "grace: \"a while\" is not a duration"},
+	} {
+		r := w.do("POST", c.path, w.keys[api.ScopeAdmin], c.body)
+		require.Equal(t, http.StatusBadRequest, r.status, r.text())
+		require.Contains(t, errorMessage(t, r), c.want)
+	}
+	r = w.do("POST", "/api/v1/keys", w.keys[api.ScopeAdmin], map[string]any{"name": "itsm", "scopes": []string{"read"}})
+	require.Equal(t, http.StatusConflict, r.status, r.text())
+	r = w.do("POST", "/api/v1/keys/nobody/rotate", w.keys[api.ScopeAdmin], nil)
+	require.Equal(t, http.StatusNotFound, r.status, r.text())
+	requireNoKeyIn(t, w, key, rotated["key"].(string))
+}
