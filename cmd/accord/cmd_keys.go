@@ -74,29 +74,10 @@ func (c *cli) keysCmd() *cobra.Command {
 			" (admin implies all). Only a hash is stored: keep the key in a secret manager.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			now := time.Now().UTC()
-			until, err := expiryFlag(expires, now)
-			if err != nil {
-				return err
-			}
-			st, err := c.openStore(ctx)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			key, k, err := api.CreateKey(ctx, st, name, scopes, until, "cli:"+currentUser(), now)
-			if err != nil {
-				return fail(exitFailed, err)
-			}
-			if c.jsonOut {
-				out := api.ToKeyView(&k, now)
-				out.Key = key
-				return json.NewEncoder(c.stdout).Encode(out)
-			}
-			fmt.Fprintf(c.stdout, "API key %q created (id %s, scopes %s, expires %s).\n", k.Name, k.ID, strings.Join(k.Scopes, ", "), expiryText(&k))
-			fmt.Fprintf(c.stdout, "It is shown only now; store it in a secret manager and send it as 'Authorization: Bearer <key>':\n\n%s\n", key)
-			return nil
+			return c.printNewKey(cmd.Context(), expires, func(st store.Store, until, now time.Time) (string, store.APIKey, string, error) {
+				key, k, err := api.CreateKey(cmd.Context(), st, name, scopes, until, "cli:"+currentUser(), now)
+				return key, k, fmt.Sprintf("API key %q created (id %s, scopes %s, expires %s).", k.Name, k.ID, strings.Join(k.Scopes, ", "), expiryText(&k)), err
+			})
 		},
 	}
 	create.Flags().StringVar(&expires, "expires", "", "when the key stops working: a lifetime (90d, 36h), a date (2027-01-31) or a time (RFC 3339); default never")
@@ -169,30 +150,11 @@ func (c *cli) keysCmd() *cobra.Command {
 			"The new key lasts as long as the old one was made to, unless --expires says otherwise.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			now := time.Now().UTC()
-			until, err := expiryFlag(expires, now)
-			if err != nil {
-				return err
-			}
-			st, err := c.openStore(ctx)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			key, old, k, err := api.RotateKey(ctx, st, args[0], grace, until, "cli:"+currentUser(), now)
-			if err != nil {
-				return fail(exitFailed, err)
-			}
-			if c.jsonOut {
-				out := api.ToKeyView(&k, now)
-				out.Key = key
-				return json.NewEncoder(c.stdout).Encode(out)
-			}
-			fmt.Fprintf(c.stdout, "API key %q rotated: new id %s (expires %s); the old id %s works until %s.\n",
-				k.Name, k.ID, expiryText(&k), old.ID, old.ExpiresAt.Format(time.RFC3339))
-			fmt.Fprintf(c.stdout, "The new key is shown only now; store it in a secret manager and send it as 'Authorization: Bearer <key>':\n\n%s\n", key)
-			return nil
+			return c.printNewKey(cmd.Context(), expires, func(st store.Store, until, now time.Time) (string, store.APIKey, string, error) {
+				key, old, k, err := api.RotateKey(cmd.Context(), st, args[0], grace, until, "cli:"+currentUser(), now)
+				return key, k, fmt.Sprintf("API key %q rotated: new id %s (expires %s); the old id %s works until %s.",
+					k.Name, k.ID, expiryText(&k), old.ID, old.ExpiresAt.Format(time.RFC3339)), err
+			})
 		},
 	}
 	rotate.Flags().DurationVar(&grace, "grace", api.DefaultGrace, "how long the old key keeps working (0: not at all)")
@@ -200,6 +162,33 @@ func (c *cli) keysCmd() *cobra.Command {
 	rotate.Flags().BoolVar(&c.jsonOut, "json", false, "print JSON")
 	cmd.AddCommand(create, list, revoke, rotate)
 	return cmd
+}
+
+// printNewKey runs issue, which stores a new key (created or rotated),
+// and prints the key: the one place the CLI shows a secret, once.
+func (c *cli) printNewKey(ctx context.Context, expires string, issue func(st store.Store, until, now time.Time) (string, store.APIKey, string, error)) error {
+	now := time.Now().UTC()
+	until, err := expiryFlag(expires, now)
+	if err != nil {
+		return err
+	}
+	st, err := c.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	key, k, headline, err := issue(st, until, now)
+	if err != nil {
+		return fail(exitFailed, err)
+	}
+	if c.jsonOut {
+		out := api.ToKeyView(&k, now)
+		out.Key = key
+		return json.NewEncoder(c.stdout).Encode(out)
+	}
+	fmt.Fprintln(c.stdout, headline)
+	fmt.Fprintf(c.stdout, "It is shown only now; store it in a secret manager and send it as 'Authorization: Bearer <key>':\n\n%s\n", key)
+	return nil
 }
 
 // expiryFlag reads --expires; "" is never.
