@@ -36,3 +36,8 @@ func TestSyntaxErrorsPointAtTheLineAndKey(t *testing.T) {
 		})
 	}
 }
+
+func TestProblemPathIsPrintedEscaped(t *testing.T) {
+	p := yamlx.Problem{Path: "targets[0].na\u202eme", Line: 3, Msg: "unknown key"}
+	require.Equal(t, `targets[0].na\u202eme (line 3): unknown key`, p.String())
+}

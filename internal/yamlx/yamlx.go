@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/accord-iam/accord/internal/textsafe"
 )
 
 // Problem is one thing wrong with the input.
@@ -27,6 +29,8 @@ type Problem struct {
 }
 
 func (p Problem) String() string {
+	// A path is made of the file's own keys, which may hold anything.
+	p.Path = textsafe.Escape(p.Path)
 	switch {
 	case p.Path != "" && p.Line > 0:
 		return fmt.Sprintf("%s (line %d): %s", p.Path, p.Line, p.Msg)
