@@ -139,7 +139,8 @@ func untilText(expires time.Time) string {
 // a new secret under the same name and scopes. The old key stays valid
 // for grace (0: not at all) so that clients can switch over. The new key
 // expires after as long as the old one was made to last, unless expires
-// says otherwise.
+// says otherwise. An expired key may be rotated too (its name is still
+// taken); the grace period never revives it.
 func RotateKey(ctx context.Context, st store.Store, ref string, grace time.Duration, expires time.Time, actor string, now time.Time) (string, store.APIKey, store.APIKey, error) {
 	if grace < 0 {
 		return "", store.APIKey{}, store.APIKey{}, invalid("grace", fmt.Sprintf("grace period %s is negative", grace))
@@ -153,8 +154,6 @@ func RotateKey(ctx context.Context, st store.Store, ref string, grace time.Durat
 		return "", old, store.APIKey{}, fmt.Errorf("API key %q (id %s) is revoked; create a new one instead: %w", old.Name, old.ID, store.ErrConflict)
 	case old.ReplacedBy != "":
 		return "", old, store.APIKey{}, fmt.Errorf("API key %q (id %s) was rotated already; rotate the current key by its name: %w", old.Name, old.ID, store.ErrConflict)
-	case old.Expired(now):
-		return "", old, store.APIKey{}, conflictf("API key %q (id %s) expired at %s; create a new one instead", old.Name, old.ID, old.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 	if expires.IsZero() && !old.ExpiresAt.IsZero() {
 		expires = now.Add(old.ExpiresAt.Sub(old.CreatedAt))

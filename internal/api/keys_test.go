@@ -50,6 +50,13 @@ func TestExpiredKeyIsRefusedWithAClearMessage(t *testing.T) {
 	}
 	require.True(t, found, "the refusal is audited under the key's name")
 
+	// As the message says, rotating gives the name a working key; the
+	// grace period does not revive the expired one.
+	fresh, _, _, err := api.RotateKey(ctx, w.app.Store, "old", time.Hour, time.Time{}, "test", now)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, w.do("GET", "/api/v1/runs", fresh, nil).status)
+	require.Equal(t, http.StatusUnauthorized, w.do("GET", "/api/v1/runs", old, nil).status)
+
 	_, _, err = api.CreateKey(ctx, w.app.Store, "past", []string{api.ScopeRead}, now.Add(-time.Second), "test", now)
 	require.ErrorContains(t, err, "is not in the future")
 }
