@@ -17,6 +17,7 @@ import (
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/plan"
 	"github.com/accord-iam/accord/internal/store"
+	"github.com/accord-iam/accord/internal/textsafe"
 )
 
 func (c *cli) enforceCmd() *cobra.Command {
@@ -193,7 +194,7 @@ func (c *cli) printOutcome(ctx context.Context, a *app.App, runs []model.Run) er
 			if act.Error != nil {
 				msg = act.Error.Kind + ": " + act.Error.Message
 			}
-			fmt.Fprintf(c.stdout, "  action %d %s %s on %s %s: %s\n", act.ID, act.State, act.Op, act.Target, act.PersonKey, msg)
+			fmt.Fprintf(c.stdout, "  action %d %s %s on %s %s: %s\n", act.ID, act.State, act.Op, act.Target, textsafe.Escape(act.PersonKey), textsafe.Escape(msg))
 		}
 	}
 	fmt.Fprintln(c.stdout, "next: 'accord audit --run RUN_ID' shows every request and answer; 'accord plan' shows what is left to do")

@@ -14,35 +14,32 @@ import (
 	"github.com/accord-iam/accord/internal/api"
 	"github.com/accord-iam/accord/internal/app"
 	"github.com/accord-iam/accord/internal/store"
+	"github.com/accord-iam/accord/internal/textsafe"
 )
 
 func init() {
 	extraCommands = append(extraCommands, (*cli).keysCmd)
 }
 
-// keyJSON is a key as `keys create --json` and `keys list --json` print
-// it; Key (the secret) only at creation.
-type keyJSON struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
-	Scopes    []string   `json:"scopes"`
-	Key       string     `json:"key,omitempty"`
-	CreatedAt time.Time  `json:"created_at"`
-	CreatedBy string     `json:"created_by"`
-	RevokedAt *time.Time `json:"revoked_at,omitempty"`
-	RevokedBy string     `json:"revoked_by,omitempty"`
+// keyStateText is keyState with the when and who, for the table.
+func keyStateText(k *store.APIKey, now time.Time) string {
+	switch st := api.KeyState(k, now); st {
+	case "revoked":
+		return "revoked " + k.RevokedAt.Format(time.RFC3339) + " by " + k.RevokedBy
+	case "expired":
+		return "expired " + k.ExpiresAt.Format(time.RFC3339)
+	case "rotated":
+		return "rotated, valid until " + k.ExpiresAt.Format(time.RFC3339)
+	default:
+		return st
+	}
 }
 
-func toKeyJSON(k *store.APIKey) keyJSON {
-	out := keyJSON{ID: k.ID, Name: k.Name, Scopes: k.Scopes, CreatedAt: k.CreatedAt, CreatedBy: k.CreatedBy, RevokedBy: k.RevokedBy}
-	if out.Scopes == nil {
-		out.Scopes = []string{}
+func expiryText(k *store.APIKey) string {
+	if k.ExpiresAt.IsZero() {
+		return "never"
 	}
-	if k.Revoked() {
-		t := k.RevokedAt
-		out.RevokedAt = &t
-	}
-	return out
+	return k.ExpiresAt.Format(time.RFC3339)
 }
 
 // openStore opens only the store: managing keys needs no target, nor the
@@ -63,10 +60,12 @@ func (c *cli) openStore(ctx context.Context) (store.Store, error) {
 }
 
 func (c *cli) keysCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "keys", Short: "create, list and revoke API keys"}
+	cmd := &cobra.Command{Use: "keys", Short: "create, list, rotate and revoke API keys"}
 	var (
-		name   string
-		scopes []string
+		name    string
+		scopes  []string
+		expires string
+		grace   time.Duration
 	)
 	create := &cobra.Command{
 		Use:   "create --name NAME --scope SCOPE...",
@@ -75,26 +74,13 @@ func (c *cli) keysCmd() *cobra.Command {
 			" (admin implies all). Only a hash is stored: keep the key in a secret manager.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			st, err := c.openStore(ctx)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			key, k, err := api.CreateKey(ctx, st, name, scopes, "cli:"+currentUser(), time.Now().UTC())
-			if err != nil {
-				return fail(exitFailed, err)
-			}
-			if c.jsonOut {
-				out := toKeyJSON(&k)
-				out.Key = key
-				return json.NewEncoder(c.stdout).Encode(out)
-			}
-			fmt.Fprintf(c.stdout, "API key %q created (id %s, scopes %s).\n", k.Name, k.ID, strings.Join(k.Scopes, ", "))
-			fmt.Fprintf(c.stdout, "It is shown only now; store it in a secret manager and send it as 'Authorization: Bearer <key>':\n\n%s\n", key)
-			return nil
+			return c.printNewKey(cmd.Context(), expires, func(st store.Store, until, now time.Time) (string, store.APIKey, string, error) {
+				key, k, err := api.CreateKey(cmd.Context(), st, name, scopes, until, "cli:"+currentUser(), now)
+				return key, k, fmt.Sprintf("API key %q created (id %s, scopes %s, expires %s).", k.Name, k.ID, strings.Join(k.Scopes, ", "), expiryText(&k)), err
+			})
 		},
 	}
+	create.Flags().StringVar(&expires, "expires", "", "when the key stops working: a lifetime (90d, 36h), a date (2027-01-31) or a time (RFC 3339); default never")
 	create.Flags().StringVar(&name, "name", "", "a name for the key (who or what uses it); shown in the audit trail")
 	create.Flags().StringSliceVar(&scopes, "scope", nil, "a scope the key grants, repeatable or comma-separated: "+strings.Join(api.Scopes, ", "))
 	create.Flags().BoolVar(&c.jsonOut, "json", false, "print JSON")
@@ -115,21 +101,20 @@ func (c *cli) keysCmd() *cobra.Command {
 			if err != nil {
 				return fail(exitFailed, err)
 			}
+			now := time.Now().UTC()
 			if c.jsonOut {
-				out := make([]keyJSON, len(keys))
+				out := make([]api.KeyView, len(keys))
 				for i := range keys {
-					out[i] = toKeyJSON(&keys[i])
+					out[i] = api.ToKeyView(&keys[i], now)
 				}
 				return json.NewEncoder(c.stdout).Encode(out)
 			}
 			tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tSCOPES\tCREATED\tBY\tSTATE")
-			for _, k := range keys {
-				state := "active"
-				if k.Revoked() {
-					state = "revoked " + k.RevokedAt.Format(time.RFC3339) + " by " + k.RevokedBy
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, strings.Join(k.Scopes, ","), k.CreatedAt.Format(time.RFC3339), k.CreatedBy, state)
+			fmt.Fprintln(tw, "ID\tNAME\tSCOPES\tCREATED\tBY\tEXPIRES\tSTATE")
+			for i := range keys {
+				k := &keys[i]
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, strings.Join(k.Scopes, ","), k.CreatedAt.Format(time.RFC3339),
+					textsafe.Escape(k.CreatedBy), expiryText(k), textsafe.Escape(keyStateText(k, now)))
 			}
 			return tw.Flush()
 		},
@@ -157,6 +142,63 @@ func (c *cli) keysCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(create, list, revoke)
+	rotate := &cobra.Command{
+		Use:   "rotate NAME|ID [--grace 24h]",
+		Short: "give a key a new secret under the same name; the old one works for the grace period",
+		Long: "Rotate an API key: a new key with the same name and scopes is printed once, and the old key keeps " +
+			"working for --grace (0: it stops at once), so that clients can switch over without an outage. " +
+			"The new key lasts as long as the old one was made to, unless --expires says otherwise.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.printNewKey(cmd.Context(), expires, func(st store.Store, until, now time.Time) (string, store.APIKey, string, error) {
+				key, old, k, err := api.RotateKey(cmd.Context(), st, args[0], grace, until, "cli:"+currentUser(), now)
+				return key, k, fmt.Sprintf("API key %q rotated: new id %s (expires %s); the old id %s works until %s.",
+					k.Name, k.ID, expiryText(&k), old.ID, old.ExpiresAt.Format(time.RFC3339)), err
+			})
+		},
+	}
+	rotate.Flags().DurationVar(&grace, "grace", api.DefaultGrace, "how long the old key keeps working (0: not at all)")
+	rotate.Flags().StringVar(&expires, "expires", "", "when the new key stops working: a lifetime (90d, 36h), a date or a time; default: the old key's lifetime")
+	rotate.Flags().BoolVar(&c.jsonOut, "json", false, "print JSON")
+	cmd.AddCommand(create, list, revoke, rotate)
 	return cmd
+}
+
+// printNewKey runs issue, which stores a new key (created or rotated),
+// and prints the key: the one place the CLI shows a secret, once.
+func (c *cli) printNewKey(ctx context.Context, expires string, issue func(st store.Store, until, now time.Time) (string, store.APIKey, string, error)) error {
+	now := time.Now().UTC()
+	until, err := expiryFlag(expires, now)
+	if err != nil {
+		return err
+	}
+	st, err := c.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	key, k, headline, err := issue(st, until, now)
+	if err != nil {
+		return fail(exitFailed, err)
+	}
+	if c.jsonOut {
+		out := api.ToKeyView(&k, now)
+		out.Key = key
+		return json.NewEncoder(c.stdout).Encode(out)
+	}
+	fmt.Fprintln(c.stdout, headline)
+	fmt.Fprintf(c.stdout, "It is shown only now; store it in a secret manager and send it as 'Authorization: Bearer <key>':\n\n%s\n", key)
+	return nil
+}
+
+// expiryFlag reads --expires; "" is never.
+func expiryFlag(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := api.ParseExpiry(s, now)
+	if err != nil {
+		return t, fail(exitUsage, fmt.Errorf("--expires: %w", err))
+	}
+	return t, nil
 }

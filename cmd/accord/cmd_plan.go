@@ -14,6 +14,7 @@ import (
 	"github.com/accord-iam/accord/internal/app"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/plan"
+	"github.com/accord-iam/accord/internal/textsafe"
 )
 
 func (c *cli) planCmd() *cobra.Command {
@@ -83,7 +84,7 @@ func (c *cli) printPreview(pv *app.Preview, today model.Date) {
 		j := &res.Jobs[i]
 		for k := range j.Actions {
 			a := &j.Actions[k]
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t(%s)\n", j.PersonKey, j.Target, a.Op, actionDetail(a), a.Reason)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t(%s)\n", textsafe.Escape(j.PersonKey), j.Target, a.Op, textsafe.Escape(actionDetail(a)), a.Reason)
 		}
 	}
 	tw.Flush()
@@ -99,10 +100,10 @@ func (c *cli) printPreview(pv *app.Preview, today model.Date) {
 		fmt.Fprintln(w)
 	}
 	for _, e := range res.Excluded {
-		fmt.Fprintf(w, "  excluded: %s (%s)\n", e.PersonKey, e.Reason)
+		fmt.Fprintf(w, "  excluded: %s (%s)\n", textsafe.Escape(e.PersonKey), e.Reason)
 	}
 	for _, b := range res.Busy {
-		fmt.Fprintf(w, "  waiting: %s on %s has unfinished work in an earlier run\n", b.Person, b.Target)
+		fmt.Fprintf(w, "  waiting: %s on %s has unfinished work in an earlier run\n", textsafe.Escape(b.Person), b.Target)
 	}
 	for _, p := range res.Problems {
 		fmt.Fprintf(w, "  problem: %v\n", p)
@@ -191,13 +192,17 @@ func printActions(w io.Writer, acts []model.Action) {
 		if a.Error != nil {
 			errText = a.Error.Kind + ": " + a.Error.Message
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", a.ID, a.RunID, a.PersonKey, a.Target, a.Op,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", a.ID, a.RunID, textsafe.Escape(a.PersonKey), a.Target, a.Op,
 			truncate(actionDetail(a), 60), a.State, a.Attempts, truncate(errText, 100))
 	}
 	tw.Flush()
 }
 
+// truncate shortens a value for a table cell, escaped first: values come
+// from HR feeds and targets, and a control or bidi character in them
+// must not reach the terminal.
 func truncate(s string, n int) string {
+	s = textsafe.Escape(s)
 	r := []rune(s)
 	if len(r) <= n {
 		return s

@@ -19,6 +19,7 @@ import (
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/plan"
 	"github.com/accord-iam/accord/internal/targetsim"
+	"github.com/accord-iam/accord/internal/textsafe"
 )
 
 const quickstartTokenEnv = "ACCORD_QUICKSTART_TOKEN"
@@ -131,7 +132,7 @@ func (c *cli) quickstart(ctx context.Context, dir string, day int) error {
 		return fail(exitFailed, err)
 	}
 	for _, e := range pv.Result.Excluded {
-		fmt.Fprintf(c.stdout, "excluded: %s (%s)\n", e.PersonKey, e.Reason)
+		fmt.Fprintf(c.stdout, "excluded: %s (%s)\n", textsafe.Escape(e.PersonKey), e.Reason)
 	}
 	var execErr error
 	switch {

@@ -22,6 +22,7 @@ import (
 	"github.com/accord-iam/accord/internal/plan"
 	"github.com/accord-iam/accord/internal/recon"
 	"github.com/accord-iam/accord/internal/store"
+	"github.com/accord-iam/accord/internal/textsafe"
 )
 
 func init() {
@@ -137,7 +138,7 @@ func (c *cli) printReconcile(res *recon.Result) {
 		tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  CLASS\tPERSON\tACCOUNT\tSUBJECT\tEXPECTED\tACTUAL\tACTION")
 		for _, d := range res.Sample {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Class, d.PersonKey, d.NativeID, d.Subject, d.Expected, d.Actual, d.Action)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Class, textsafe.Escape(d.PersonKey), textsafe.Escape(d.NativeID), textsafe.Escape(d.Subject), textsafe.Escape(d.Expected), textsafe.Escape(d.Actual), d.Action)
 		}
 		_ = tw.Flush()
 	}
@@ -321,8 +322,8 @@ func (c *cli) printDrift(ctx context.Context, a *app.App, q store.DriftQuery) er
 		if d.ResolvedAt != nil {
 			detected += " (resolved " + d.ResolvedAt.Format("2006-01-02 15:04") + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Target, d.Class, d.Person, d.NativeID, d.Subject,
-			d.Expected, d.Actual, d.Action, detected, d.Detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Target, d.Class, textsafe.Escape(d.Person), textsafe.Escape(d.NativeID), textsafe.Escape(d.Subject),
+			textsafe.Escape(d.Expected), textsafe.Escape(d.Actual), d.Action, detected, textsafe.Escape(d.Detail))
 		return nil
 	})
 	if err != nil {

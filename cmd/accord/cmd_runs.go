@@ -15,6 +15,7 @@ import (
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/plan"
 	"github.com/accord-iam/accord/internal/store"
+	"github.com/accord-iam/accord/internal/textsafe"
 )
 
 func (c *cli) runsCmd() *cobra.Command {
@@ -44,7 +45,7 @@ func (c *cli) runsCmd() *cobra.Command {
 			tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "RUN\tCREATED\tSTATE\tTRIGGER\tSCOPE\tACTIONS\tNOTE")
 			for _, r := range runs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.CreatedAt.Format(time.RFC3339), r.State, r.Trigger, r.Scope, countsLine(r.Counts), truncate(r.Note, 80))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.CreatedAt.Format(time.RFC3339), r.State, textsafe.Escape(r.Trigger), textsafe.Escape(r.Scope), countsLine(r.Counts), truncate(r.Note, 80))
 			}
 			return tw.Flush()
 		}),
@@ -73,12 +74,12 @@ func (c *cli) runsCmd() *cobra.Command {
 				}{Run: api.ToRunView(&r), Actions: api.ToActionViews(acts)}
 				return json.NewEncoder(c.stdout).Encode(out)
 			}
-			fmt.Fprintf(c.stdout, "run %s: %s (trigger %s, scope %s, created %s)\n", r.ID, r.State, r.Trigger, r.Scope, r.CreatedAt.Format(time.RFC3339))
+			fmt.Fprintf(c.stdout, "run %s: %s (trigger %s, scope %s, created %s)\n", r.ID, r.State, textsafe.Escape(r.Trigger), textsafe.Escape(r.Scope), r.CreatedAt.Format(time.RFC3339))
 			if len(r.Breaches) > 0 {
 				fmt.Fprintf(c.stdout, "thresholds exceeded: %s\n", plan.DescribeBreaches(r.Breaches))
 			}
 			if r.Note != "" {
-				fmt.Fprintf(c.stdout, "note: %s\n", r.Note)
+				fmt.Fprintf(c.stdout, "note: %s\n", textsafe.Escape(r.Note))
 			}
 			fmt.Fprintf(c.stdout, "actions: %s\n", countsLine(r.Counts))
 			printActions(c.stdout, acts)
@@ -198,7 +199,7 @@ func (c *cli) actionsCmd() *cobra.Command {
 			if err != nil {
 				return fail(exitFailed, err)
 			}
-			fmt.Fprintf(c.stdout, "action %d (%s on %s for %s) queued for retry\n", act.ID, act.Op, act.Target, act.PersonKey)
+			fmt.Fprintf(c.stdout, "action %d (%s on %s for %s) queued for retry\n", act.ID, act.Op, act.Target, textsafe.Escape(act.PersonKey))
 			if wait {
 				return c.execute(cmd.Context(), a)
 			}
@@ -238,7 +239,7 @@ func (c *cli) auditCmd() *cobra.Command {
 			fmt.Fprintln(tw, "ID\tTIME\tRUN\tACTION\tPERSON\tTARGET\tKIND\tDETAIL")
 			for _, r := range recs {
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Time.Format("2006-01-02T15:04:05.000Z07:00"), r.RunID,
-					actionRef(r), r.PersonKey, r.Target, r.Kind, truncate(auditDetail(r), 140))
+					actionRef(r), textsafe.Escape(r.PersonKey), r.Target, r.Kind, truncate(auditDetail(r), 140))
 			}
 			return tw.Flush()
 		}),

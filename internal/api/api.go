@@ -62,7 +62,9 @@ type Server struct {
 	// authAudit bounds how many requests refused without a known key are
 	// audited per second.
 	authAudit *rate.Limiter
-	learned   leaverLearned
+	// authBackoff slows down failed authentication per client address.
+	authBackoff *authBackoff
+	learned     leaverLearned
 }
 
 // New builds a server; Run starts its background work.
@@ -74,8 +76,9 @@ func New(o Options) *Server {
 	cfg := o.App.Cfg.API.WithDefaults()
 	s := &Server{
 		app: o.App, eng: o.Engine, cfg: cfg, log: o.Logger,
-		limiters:  map[string]*rate.Limiter{},
-		authAudit: rate.NewLimiter(20, 200),
+		limiters:    map[string]*rate.Limiter{},
+		authAudit:   rate.NewLimiter(20, 200),
+		authBackoff: newAuthBackoff(authMaxClients),
 	}
 	s.metrics = newMetrics(s)
 	s.follow = newFollowUp()

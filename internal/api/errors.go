@@ -26,6 +26,7 @@ const (
 	CodeExcluded         = "excluded"
 	CodeUnsupportedType  = "unsupported_media_type"
 	CodeRateLimited      = "rate_limited"
+	CodeTooLarge         = "too_large"
 	CodeTimeout          = "timeout"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
@@ -111,15 +112,15 @@ func writeError(w http.ResponseWriter, e *Error) {
 }
 
 // decodeBody reads a JSON object into v, strictly: unknown fields, wrong
-// types, trailing data and oversize bodies are 400s saying exactly what is
-// wrong. An empty body leaves v as it is unless required.
+// types, trailing data and control or bidi characters are 400s, an
+// oversize body a 413, each saying exactly what is wrong. An empty body leaves v as it is unless required.
 func decodeBody(r *http.Request, v any, required bool) error {
 	data, err := io.ReadAll(r.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest,
-				Message: fmt.Sprintf("the request body is larger than the limit of %d bytes", mbe.Limit),
+			return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
+				Message: fmt.Sprintf("the request body is larger than the limit of %d bytes (api.max_body_bytes)", mbe.Limit),
 				Details: map[string]any{"limit_bytes": mbe.Limit}}
 		}
 		return badRequest("could not read the request body: %v", err)
@@ -144,6 +145,9 @@ func decodeBody(r *http.Request, v any, required bool) error {
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return badRequest("unexpected data after the JSON object at byte %d", dec.InputOffset())
+	}
+	if e := checkStrings(data); e != nil {
+		return e
 	}
 	return nil
 }

@@ -184,7 +184,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 
 func (w *world) newKey(name string, scopes ...string) string {
 	w.t.Helper()
-	key, _, err := api.CreateKey(context.Background(), w.app.Store, name, scopes, "test", w.app.Now())
+	key, _, err := api.CreateKey(context.Background(), w.app.Store, name, scopes, time.Time{}, "test", w.app.Now())
 	require.NoError(w.t, err)
 	return key
 }

@@ -143,7 +143,16 @@ func (s *Server) wrap(rt *Route) http.Handler {
 		defer cancel()
 		rq.Request = r.WithContext(ctx)
 		rq.Body = http.MaxBytesReader(sw, r.Body, s.cfg.MaxBodyBytes)
-		status, body, err := rt.h(rq)
+		var (
+			status int
+			body   any
+			err    error
+		)
+		if e := checkPath(r, rt.Path); e != nil {
+			err = e
+		} else {
+			status, body, err = rt.h(rq)
+		}
 		for k, vs := range rq.header {
 			sw.Header()[k] = vs
 		}
@@ -169,25 +178,38 @@ func (s *Server) wrap(rt *Route) http.Handler {
 // checks its scope. It answers and returns false when the request may not
 // go on; refusals are audited under the key's name, never the key.
 func (s *Server) admit(w http.ResponseWriter, rq *request) bool {
+	addr := clientAddr(rq.RemoteAddr)
+	if wait := s.authBackoff.wait(addr, s.app.Now()); wait > 0 {
+		s.metrics.authFailure("backoff")
+		s.refuseBackoff(w, addr, wait)
+		return false
+	}
 	key, why := s.authenticate(rq)
 	if key == nil || why != "" {
 		s.metrics.authFailure("unauthenticated")
 		s.auditRefusal(rq, key, http.StatusUnauthorized, why)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="accord"`)
 		msg := "a valid API key is required: send it as Authorization: Bearer <key>"
-		if key != nil && key.Revoked() {
-			msg = "this API key was revoked"
+		if key != nil {
+			msg = refusedKeyMessage(key, why, s.app.Now())
+		}
+		// The failure that starts the backoff is still answered 401, with
+		// the wait added so the client knows before its next try.
+		if wait := s.authBackoff.failed(addr, s.app.Now()); wait > 0 {
+			w.Header().Set("Retry-After", retryAfter(wait))
+			msg += fmt.Sprintf("; too many failed attempts from %s: wait %s before the next", addr, wait.Round(time.Second))
 		}
 		writeError(w, errorf(http.StatusUnauthorized, CodeUnauthorized, "%s", msg))
 		return false
 	}
+	s.authBackoff.succeeded(addr)
 	rq.key = key
 	if lim := s.limiter(key.ID); !lim.Allow() {
 		s.metrics.authFailure("rate_limited")
 		wait := lim.Reserve()
 		delay := wait.Delay()
 		wait.Cancel()
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(max(delay.Seconds(), 1)))))
+		w.Header().Set("Retry-After", retryAfter(delay))
 		writeError(w, errorf(http.StatusTooManyRequests, CodeRateLimited,
 			"rate limit of %g requests per second (burst %d) exceeded for this key; retry later", s.cfg.RateLimit.PerSecond, s.cfg.RateLimit.Burst))
 		return false
@@ -203,6 +225,39 @@ func (s *Server) admit(w http.ResponseWriter, rq *request) bool {
 	}
 	return true
 }
+
+func (s *Server) refuseBackoff(w http.ResponseWriter, addr string, wait time.Duration) {
+	w.Header().Set("Retry-After", retryAfter(wait))
+	writeError(w, &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
+		Message: fmt.Sprintf("too many failed authentications from %s; retry in %s (the wait doubles with each further failure, up to %s)",
+			addr, wait.Round(time.Second), authMaxWait),
+		Details: map[string]any{"retry_after_seconds": math.Ceil(wait.Seconds())}})
+}
+
+// retryAfter is a Retry-After value: whole seconds, at least 1.
+func retryAfter(d time.Duration) string {
+	return strconv.Itoa(int(math.Ceil(max(d.Seconds(), 1))))
+}
+
+// refusedKeyMessage tells the holder of a known key why it was refused,
+// and what to do; a wrong secret gets the generic answer.
+func refusedKeyMessage(k *store.APIKey, why string, now time.Time) string {
+	switch {
+	case why == wrongSecret:
+		return "a valid API key is required: send it as Authorization: Bearer <key>"
+	case k.Revoked():
+		return "this API key was revoked"
+	case k.ReplacedBy != "":
+		return fmt.Sprintf("this API key was replaced by a rotation and its grace period ended at %s; use the new key of %q",
+			k.ExpiresAt.UTC().Format(time.RFC3339), k.Name)
+	case k.Expired(now):
+		return fmt.Sprintf("this API key expired at %s; rotate it ('accord keys rotate %s') or create a new one",
+			k.ExpiresAt.UTC().Format(time.RFC3339), k.Name)
+	}
+	return "a valid API key is required: send it as Authorization: Bearer <key>"
+}
+
+const wrongSecret = "wrong secret for the key"
 
 // authenticate returns the key presented, if it is valid. When the key is
 // known but not valid (wrong secret, revoked), it is returned with the
@@ -229,10 +284,16 @@ func (s *Server) authenticate(rq *request) (*store.APIKey, string) {
 		return nil, "key lookup failed"
 	}
 	if !secretMatches(&k, secret) {
-		return &k, "wrong secret for the key"
+		return &k, wrongSecret
 	}
 	if k.Revoked() {
 		return &k, "revoked key (revoked " + k.RevokedAt.Format(time.RFC3339) + " by " + k.RevokedBy + ")"
+	}
+	if now := s.app.Now(); k.Expired(now) {
+		if k.ReplacedBy != "" {
+			return &k, "rotated key past its grace period (ended " + k.ExpiresAt.UTC().Format(time.RFC3339) + ", replaced by " + k.ReplacedBy + ")"
+		}
+		return &k, "expired key (expired " + k.ExpiresAt.UTC().Format(time.RFC3339) + ")"
 	}
 	return &k, ""
 }

@@ -87,6 +87,8 @@ func TestPersonRecordsAreValidatedAgainstTheSchema(t *testing.T) {
 	}{
 		{"key differs from path", "/api/v1/persons/E1", "PUT", `{"attributes": {"employee_id": "E2", "first_name": "A", "last_name": "B", "email": "a@example.com", "start_date": "2026-01-01"}}`, "a key cannot change over the API"},
 		{"unknown source", "/api/v1/persons", "POST", `{"source": "payroll", "attributes": {}}`, `no source named "payroll"`},
+		{"bidi override in the path's key", "/api/v1/persons/E%E2%80%AE1/end-employment", "POST", `{}`, "path parameter key contains an invisible bidirectional-text character, U+202E (right-to-left override), at character 2"},
+		{"NUL in a record's key", "/api/v1/persons", "POST", `{"attributes": {"employee_id": "E\u00007", "first_name": "A", "last_name": "B", "email": "a@example.com", "start_date": "2026-01-01"}}`, "attributes.employee_id: contains a control character, U+0000 (NUL), at character 2"},
 		{"no attributes", "/api/v1/persons", "POST", `{"source": "hr"}`, "attributes: required"},
 		{"end before start", "/api/v1/persons/E1/end-employment", "POST", `{"date": "2025-12-31"}`, "before the start of employment (2026-01-01)"},
 		{"end not a date", "/api/v1/persons/E1/end-employment", "POST", `{"date": "31/12/2026"}`, "not a date in the form YYYY-MM-DD"},
@@ -117,13 +119,19 @@ func TestBadRequestBodies(t *testing.T) {
 		{"wrong type", `{"note": 42}`, `field "note": expected a string, got number`, 400},
 		{"not an object", `["x"]`, "expected a JSON object, got array", 400},
 		{"trailing data", `{"note": "x"} {"note": "y"}`, "unexpected data after the JSON object", 400},
-		{"oversize", big, "larger than the limit of 4096 bytes", 400},
+		{"oversize", big, "the request body is larger than the limit of 4096 bytes (api.max_body_bytes)", 413},
+		{"NUL in a string", `{"note": "a\u0000b"}`, "note: contains a control character, U+0000 (NUL), at character 2", 400},
+		{"bidi override in a string", "{\"note\": \"ok \u202e\"}", "note: contains an invisible bidirectional-text character, U+202E (right-to-left override), at character 4", 400},
 	}
 	for _, c := range cases {
 		r := w.do("POST", "/api/v1/persons/E1/entitlements/saas/crm/unmanage", w.keys[api.ScopeActionsWrite], c.body)
 		require.Equal(t, c.status, r.status, "%s: %s", c.name, r.text())
 		e := r.json(t)["error"].(map[string]any)
-		require.Equal(t, api.CodeBadRequest, e["code"], c.name)
+		code := map[int]string{400: api.CodeBadRequest, 413: api.CodeTooLarge}[c.status]
+		if strings.HasPrefix(c.name, "NUL") || strings.HasPrefix(c.name, "bidi") {
+			code = api.CodeValidation
+		}
+		require.Equal(t, code, e["code"], c.name)
 		require.Contains(t, e["message"], c.want, c.name)
 	}
 	um, err := w.app.Store.ListUnmanaged(t.Context(), "E1")

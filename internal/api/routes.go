@@ -53,6 +53,10 @@ func (s *Server) routeTable() []Route {
 		{Method: get, Path: "/api/v1/reconciliations/{id}", Scope: ScopeRead, h: s.getRecon},
 		{Method: get, Path: "/api/v1/drift", Scope: ScopeRead, h: s.listDrift},
 		{Method: get, Path: "/api/v1/reports/access", Scope: ScopeRead, h: s.accessReport},
+
+		{Method: get, Path: "/api/v1/keys", Scope: ScopeAdmin, h: s.listKeys},
+		{Method: post, Path: "/api/v1/keys", Scope: ScopeAdmin, h: s.createKey},
+		{Method: post, Path: "/api/v1/keys/{name}/rotate", Scope: ScopeAdmin, h: s.rotateKey},
 	}
 }
 

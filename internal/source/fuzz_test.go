@@ -16,11 +16,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/accord-iam/accord/internal/textsafe"
 )
 
 // fuzzSpec has a column of every type, and every role.
 func fuzzSpec(format string) *Spec {
-	return &Spec{
+	s := &Spec{
 		Name: "fuzz", Format: format, Key: "id", Start: "start", End: "end", PreviousKey: "prev",
 		Columns: []Column{
 			{Name: "id", Type: "string"},
@@ -33,6 +35,10 @@ func fuzzSpec(format string) *Spec {
 			{Name: "prev", Type: "string"},
 		},
 	}
+	for i := range s.Columns {
+		s.Columns[i].MaxLength = fuzzMaxLength
+	}
+	return s
 }
 
 func addSeeds(f *testing.F, ext string, extra ...string) {
@@ -69,8 +75,25 @@ func requireWellFormed(t *testing.T, s *Spec, data []byte) {
 		keys[p.Key] = true
 		_, encErr := json.Marshal(p.Attributes)
 		require.NoError(t, encErr)
+		// Input hygiene: nothing accepted carries a control or bidi
+		// character (a tab only in free text), or is over its length.
+		_, clean := textsafe.Check(p.Key, false)
+		require.True(t, clean, "key %q", p.Key)
+		for name, v := range p.Attributes {
+			str, ok := v.(string)
+			if !ok {
+				continue
+			}
+			_, clean := textsafe.Check(str, name != s.Key && name != s.PreviousKey)
+			require.True(t, clean, "%s = %q", name, str)
+			require.LessOrEqual(t, utf8.RuneCountInString(str), fuzzMaxLength, "%s", name)
+		}
 	}
 }
+
+// fuzzMaxLength is every fuzzSpec column's max_length: short, so that
+// the fuzzer reaches it.
+const fuzzMaxLength = 16
 
 func FuzzReadCSV(f *testing.F) {
 	addSeeds(f, "csv",
@@ -80,6 +103,8 @@ func FuzzReadCSV(f *testing.F) {
 		"\"",
 		"id,\"",
 		"id,n,b,e,k,start,end,prev\n,,,,,,,\n \" a\" ,\"b\"x,,,,,,\n",
+		"id,prev\nP\x001,C\u202e1\nP2,\"C\t2\"\nP3,\x85\n",
+		"id,prev\nP1,"+strings.Repeat("é", fuzzMaxLength+1)+"\n",
 	)
 	s := fuzzSpec("csv")
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -92,6 +117,8 @@ func FuzzReadJSONL(f *testing.F) {
 		`{"id":"P1","n":1,"b":true,"e":"a@b.c","k":"x","start":"2020-01-01","end":"01.02.2021","prev":"C1"}`,
 		`{"id":"P\u00e9\ud83d\ude00","n":1e3,"x":{"a":[1,{"b":"]"}]}}`,
 		`{"id":"P1","id":"P2"}`,
+		`{"id":"P\u0000","prev":"\u2066x\u2069"}`,
+		`{"id":"P1\t","prev":"a\u001bb"}`,
 		`{`,
 		`{"id":`,
 	)

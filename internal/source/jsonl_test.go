@@ -31,6 +31,12 @@ var jsonTypes = []struct {
 }{
 	{"string", source.Column{Type: "string"}, `" Ada "`, "Ada", ""},
 	{"string escapes", source.Column{Type: "string"}, `"caf\u00e9 \"x\"\n"`, `café "x"`, ""},
+	{"string with an escaped NUL", source.Column{Type: "string"}, `"a\u0000b"`, nil, "contains a control character, U+0000 (NUL), at character 2"},
+	{"string with a bidi override", source.Column{Type: "string"}, `"adm\u202ein"`, nil, "U+202E (right-to-left override), at character 4"},
+	{"string with a raw C1 control", source.Column{Type: "string"}, "\"a\u0085b\"", nil, "U+0085"},
+	{"string with a tab", source.Column{Type: "string"}, `"a\tb"`, "a\tb", ""},
+	{"string over max_length", source.Column{Type: "string", MaxLength: 3}, `"abcd"`, nil, "is 4 characters long; the column allows at most 3 (max_length)"},
+	{"string at max_length in characters", source.Column{Type: "string", MaxLength: 3}, `"äöü"`, "äöü", ""},
 	{"string blank", source.Column{Type: "string"}, `"  "`, nil, ""},
 	{"string null", source.Column{Type: "string"}, `null`, nil, ""},
 	{"string required null", source.Column{Type: "string", Required: true}, `null`, nil, "required value is empty"},

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/textsafe"
 )
 
 // schema is a checked Spec prepared for reading.
@@ -32,6 +33,10 @@ type column struct {
 	required bool
 	values   []string
 	layout   string
+	maxLen   int
+	// allowTab lets tabs into free text; never into keys, which are
+	// matched and printed.
+	allowTab bool
 	// boxed holds the enum values as interfaces, and dates the dates
 	// parsed so far: feeds repeat them on many rows, and sharing one
 	// boxed value spares an allocation per cell.
@@ -62,7 +67,11 @@ func (s *Spec) compile() (*schema, error) {
 	}
 	for i, c := range s.Columns {
 		t, _ := ParseType(c.Type)
-		col := column{name: c.Name, typ: t, required: c.Required || c.Name == s.Key, values: c.Values, layout: c.Format}
+		col := column{name: c.Name, typ: t, required: c.Required || c.Name == s.Key, values: c.Values, layout: c.Format,
+			maxLen: c.MaxLength, allowTab: t == String && c.Name != s.Key && c.Name != s.PreviousKey}
+		if col.maxLen == 0 {
+			col.maxLen = DefaultMaxLength
+		}
 		switch t {
 		case Date:
 			if col.layout == "" {
@@ -153,6 +162,17 @@ func (c *column) parse(v cell) (any, string) {
 	s := strings.TrimSpace(v.text)
 	if s == "" {
 		return nil, ""
+	}
+	// Checked after trimming: a CR or LF an export leaves at the end of a
+	// value never reaches a target, one inside it would.
+	if bad, ok := textsafe.Check(s, c.allowTab); !ok {
+		return nil, bad.Reason()
+	}
+	// Bytes bound characters from above, so most values skip the count.
+	if len(s) > c.maxLen {
+		if n := utf8.RuneCountInString(s); n > c.maxLen {
+			return nil, fmt.Sprintf("is %d characters long; the column allows at most %d (max_length)", n, c.maxLen)
+		}
 	}
 	switch c.typ {
 	case Int:

@@ -49,7 +49,19 @@ type Column struct {
 	Required bool     `yaml:"required"`
 	Values   []string `yaml:"values"` // enum only: the allowed values
 	Format   string   `yaml:"format"` // date only: a Go layout, default 2006-01-02
+	// MaxLength bounds a value in characters (after trimming); 0 means
+	// DefaultMaxLength. A value over it rejects the feed: a target would
+	// refuse or cut it, and a million-character name is a broken export.
+	MaxLength int `yaml:"max_length"`
 }
+
+// DefaultMaxLength is a column's maximum length when it declares none:
+// longer than any name, title or address HR systems hold.
+const DefaultMaxLength = 1024
+
+// maxMaxLength is the most a column may declare: a record is at most
+// maxRecord bytes anyway.
+const maxMaxLength = maxRecord
 
 // Type is the type of a column and of the attribute it becomes.
 type Type int
@@ -228,6 +240,12 @@ func checkColumn(c Column, base string, add func(path, format string, args ...an
 		}
 	} else if ok && len(c.Values) > 0 {
 		add(base+".values", "only enum columns have values")
+	}
+	switch {
+	case c.MaxLength < 0:
+		add(base+".max_length", "must be positive (or left out for the default of %d characters), not %d", DefaultMaxLength, c.MaxLength)
+	case c.MaxLength > maxMaxLength:
+		add(base+".max_length", "must be at most %d characters (a record's limit), not %d", maxMaxLength, c.MaxLength)
 	}
 	if c.Format != "" {
 		if ok && t != Date {

@@ -20,6 +20,11 @@ type AccessStore interface {
 	// RevokeAPIKey marks a key revoked at `at` by actor. ErrNotFound if
 	// absent, ErrConflict if it is already revoked.
 	RevokeAPIKey(ctx context.Context, id string, at time.Time, actor string) error
+	// RotateAPIKey stores next and, in the same transaction, marks the
+	// current key oldID as replaced by it and valid until oldUntil (its
+	// grace period). ErrNotFound if oldID is absent, ErrConflict if it is
+	// revoked or was rotated already.
+	RotateAPIKey(ctx context.Context, oldID string, oldUntil time.Time, next APIKey) error
 
 	// SetUnmanaged records that accord neither grants nor revokes one
 	// entitlement of one person on one target. Setting it again replaces
@@ -52,10 +57,20 @@ type APIKey struct {
 	// RevokedAt is zero while the key is valid.
 	RevokedAt time.Time
 	RevokedBy string
+	// ExpiresAt is when the key stops being valid; zero for never. A
+	// rotated key's is the end of its grace period.
+	ExpiresAt time.Time
+	// ReplacedBy is the ID of the key that replaced this one by rotation.
+	ReplacedBy string
 }
 
 // Revoked reports whether the key was revoked.
 func (k *APIKey) Revoked() bool { return !k.RevokedAt.IsZero() }
+
+// Expired reports whether the key has expired at now.
+func (k *APIKey) Expired(now time.Time) bool {
+	return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt)
+}
 
 // Unmanaged is one entitlement accord leaves alone for one person.
 type Unmanaged struct {

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/accord-iam/accord/internal/textsafe"
 )
 
 // Problem is one thing wrong with the input.
@@ -27,6 +29,8 @@ type Problem struct {
 }
 
 func (p Problem) String() string {
+	// A path is made of the file's own keys, which may hold anything.
+	p.Path = textsafe.Escape(p.Path)
 	switch {
 	case p.Path != "" && p.Line > 0:
 		return fmt.Sprintf("%s (line %d): %s", p.Path, p.Line, p.Msg)
@@ -73,11 +77,13 @@ func Join(base, key string) string {
 // Index joins an index to a path.
 func Index(base string, i int) string { return base + "[" + strconv.Itoa(i) + "]" }
 
-// Parse reads a document and returns its root content node.
+// Parse reads a document and returns its root content node. A syntax
+// error is a Problems of one, at the line that broke the document and
+// with the key path that encloses it.
 func Parse(data []byte) (*yaml.Node, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, err
+		return nil, Problems{syntaxProblem(data, err)}
 	}
 	if doc.Kind == 0 {
 		return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: 1}, nil

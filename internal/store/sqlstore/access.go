@@ -10,18 +10,19 @@ import (
 	"github.com/accord-iam/accord/internal/store"
 )
 
-const apiKeyCols = `id, name, scopes, secret_hash, created_at, created_by, revoked_at, revoked_by`
+const apiKeyCols = `id, name, scopes, secret_hash, created_at, created_by, revoked_at, revoked_by, expires_at, replaced_by`
 
 func scanAPIKey(sc scanner) (store.APIKey, error) {
 	var (
 		k                store.APIKey
 		scopes           string
 		created, revoked int64
+		expires          int64
 	)
-	if err := sc.Scan(&k.ID, &k.Name, &scopes, &k.Hash, &created, &k.CreatedBy, &revoked, &k.RevokedBy); err != nil {
+	if err := sc.Scan(&k.ID, &k.Name, &scopes, &k.Hash, &created, &k.CreatedBy, &revoked, &k.RevokedBy, &expires, &k.ReplacedBy); err != nil {
 		return k, err
 	}
-	k.CreatedAt, k.RevokedAt = fromMicros(created), fromMicros(revoked)
+	k.CreatedAt, k.RevokedAt, k.ExpiresAt = fromMicros(created), fromMicros(revoked), fromMicros(expires)
 	var err error
 	if k.Scopes, err = decStrings(scopes); err != nil {
 		return k, fmt.Errorf("api key %s: scopes: %w", k.ID, err)
@@ -35,19 +36,67 @@ func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey) error {
 	switch {
 	case k.ID == "" || k.Name == "" || k.Hash == "":
 		return errors.New("create api key: id, name and hash are required")
-	case k.Revoked():
-		return errors.New("create api key: a new key cannot be revoked already")
+	case k.Revoked() || k.ReplacedBy != "":
+		return errors.New("create api key: a new key cannot be revoked or replaced already")
 	}
-	err := s.write(ctx, func(tx conn) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (`+apiKeyCols+`) VALUES (?, ?, ?, ?, ?, ?, 0, '')`,
-			k.ID, k.Name, encStrings(k.Scopes), k.Hash, s.orNow(k.CreatedAt), k.CreatedBy)
-		return err
-	})
+	err := s.write(ctx, func(tx conn) error { return s.insertAPIKey(ctx, tx, k) })
 	if err != nil && s.d.uniqueViolation(err) {
 		return fmt.Errorf("api key %q: the id or the name is taken: %w", k.Name, store.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("create api key: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) insertAPIKey(ctx context.Context, tx conn, k store.APIKey) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (`+apiKeyCols+`) VALUES (?, ?, ?, ?, ?, ?, 0, '', ?, '')`,
+		k.ID, k.Name, encStrings(k.Scopes), k.Hash, s.orNow(k.CreatedAt), k.CreatedBy, micros(k.ExpiresAt))
+	return err
+}
+
+// RotateAPIKey replaces a current key by next, keeping the old one valid
+// until oldUntil, in one transaction: a rotation either happened or not.
+func (s *Store) RotateAPIKey(ctx context.Context, oldID string, oldUntil time.Time, next store.APIKey) error {
+	switch {
+	case next.ID == "" || next.Name == "" || next.Hash == "":
+		return errors.New("rotate api key: id, name and hash are required")
+	case next.Revoked() || next.ReplacedBy != "":
+		return errors.New("rotate api key: a new key cannot be revoked or replaced already")
+	}
+	err := s.write(ctx, func(tx conn) error {
+		// The old key's expiry only ever moves earlier: a grace period
+		// does not extend a key that was about to expire.
+		res, err := tx.ExecContext(ctx, `UPDATE api_keys SET replaced_by = ?,
+			expires_at = CASE WHEN expires_at <> 0 AND expires_at < ? THEN expires_at ELSE ? END
+			WHERE id = ? AND name = ? AND revoked_at = 0 AND replaced_by = ''`,
+			next.ID, micros(oldUntil), micros(oldUntil), oldID, next.Name)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			var name, replacedBy string
+			var revoked int64
+			err := tx.QueryRowContext(ctx, `SELECT name, revoked_at, replaced_by FROM api_keys WHERE id = ?`, oldID).Scan(&name, &revoked, &replacedBy)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				return notFound("api key", oldID)
+			case err != nil:
+				return err
+			case name != next.Name:
+				return fmt.Errorf("api key %s is named %q, not %q: a rotation keeps the name", oldID, name, next.Name)
+			case revoked != 0:
+				return fmt.Errorf("api key %s was revoked at %s: %w", oldID, fromMicros(revoked).Format(time.RFC3339), store.ErrConflict)
+			}
+			return fmt.Errorf("api key %s was rotated already (replaced by %s): %w", oldID, replacedBy, store.ErrConflict)
+		}
+		return s.insertAPIKey(ctx, tx, next)
+	})
+	if err != nil && s.d.uniqueViolation(err) {
+		return fmt.Errorf("api key %q: the id is taken: %w", next.Name, store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("rotate api key: %w", err)
 	}
 	return nil
 }

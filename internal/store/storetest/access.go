@@ -29,6 +29,7 @@ var accessTests = []test{
 	{"APIKeyRoundTrip", testAPIKeyRoundTrip},
 	{"APIKeyRevoke", testAPIKeyRevoke},
 	{"APIKeyUniqueness", testAPIKeyUniqueness},
+	{"APIKeyExpiryAndRotation", testAPIKeyExpiryAndRotation},
 	{"UnmanagedSetListUnset", testUnmanaged},
 	{"AttemptOutcomes", testAttemptOutcomes},
 }
@@ -147,4 +148,47 @@ func testAttemptOutcomes(t *testing.T, s store.Store) {
 	got, err = s.AttemptOutcomes(ctx(t), at(time.Hour))
 	require.NoError(t, err)
 	require.Empty(t, got)
+}
+
+// Issue 12: keys may expire, and a rotation hands the name to a new key
+// while the old one stays valid for a grace period.
+func testAPIKeyExpiryAndRotation(t *testing.T, s store.Store) {
+	k := apiKey("k1", "ci", at(0), "read")
+	k.ExpiresAt = at(90 * 24 * time.Hour)
+	require.NoError(t, s.CreateAPIKey(ctx(t), k))
+	got, err := s.GetAPIKey(ctx(t), "k1")
+	require.NoError(t, err)
+	require.Equal(t, k, got, "expiry reads back")
+	require.False(t, got.Expired(at(90*24*time.Hour-time.Microsecond)))
+	require.True(t, got.Expired(at(90*24*time.Hour)))
+
+	next := apiKey("k2", "ci", at(time.Hour), "read")
+	require.NoError(t, s.RotateAPIKey(ctx(t), "k1", at(25*time.Hour), next))
+	old, err := s.GetAPIKey(ctx(t), "k1")
+	require.NoError(t, err)
+	require.Equal(t, "k2", old.ReplacedBy)
+	require.Equal(t, at(25*time.Hour), old.ExpiresAt, "valid for the grace period only")
+	require.False(t, old.Revoked())
+	cur, err := s.GetAPIKey(ctx(t), "k2")
+	require.NoError(t, err)
+	require.Equal(t, next, cur)
+
+	require.ErrorIs(t, s.RotateAPIKey(ctx(t), "k1", at(26*time.Hour), apiKey("k3", "ci", at(2*time.Hour))), store.ErrConflict, "rotated already")
+	_, err = s.GetAPIKey(ctx(t), "k3")
+	require.ErrorIs(t, err, store.ErrNotFound, "a refused rotation stores nothing")
+	require.ErrorIs(t, s.RotateAPIKey(ctx(t), "nope", at(0), apiKey("k3", "ci", at(2*time.Hour))), store.ErrNotFound)
+	require.Error(t, s.RotateAPIKey(ctx(t), "k2", at(0), apiKey("k3", "other", at(2*time.Hour))), "a rotation keeps the name")
+	require.ErrorIs(t, s.CreateAPIKey(ctx(t), apiKey("k4", "ci", at(3*time.Hour))), store.ErrConflict, "the name belongs to the new key")
+
+	// A grace period never extends a key that expires sooner.
+	short := apiKey("s1", "short", at(0))
+	short.ExpiresAt = at(time.Hour)
+	require.NoError(t, s.CreateAPIKey(ctx(t), short))
+	require.NoError(t, s.RotateAPIKey(ctx(t), "s1", at(48*time.Hour), apiKey("s2", "short", at(time.Minute))))
+	old, err = s.GetAPIKey(ctx(t), "s1")
+	require.NoError(t, err)
+	require.Equal(t, at(time.Hour), old.ExpiresAt)
+
+	require.NoError(t, s.RevokeAPIKey(ctx(t), "k2", at(4*time.Hour), "cli"))
+	require.ErrorIs(t, s.RotateAPIKey(ctx(t), "k2", at(5*time.Hour), apiKey("k5", "ci", at(5*time.Hour))), store.ErrConflict, "revoked")
 }
