@@ -34,7 +34,7 @@ func (c *cli) enforceCmd() *cobra.Command {
 			"--wait returns with exit code 4 (stalled) when nothing left can move: every remaining action waits on a\n" +
 			"target whose credentials are refused or whose circuit is open, or the store cannot be written.",
 		Args: cobra.NoArgs,
-		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
+		RunE: stallWhenUnwritable(&wait, c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
 			ctx := cmd.Context()
 			if doImport {
 				sums, err := a.Import(ctx, "")
@@ -67,7 +67,7 @@ func (c *cli) enforceCmd() *cobra.Command {
 				return nil
 			}
 			return c.execute(ctx, a)
-		}),
+		})),
 	}
 	cmd.Flags().StringVar(&f.Person, "person", "", "enforce for one person (by key)")
 	cmd.Flags().StringVar(&f.Target, "target", "", "enforce on one target")

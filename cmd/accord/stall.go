@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/spf13/cobra"
+
 	"github.com/accord-iam/accord/internal/app"
 	"github.com/accord-iam/accord/internal/engine"
+	"github.com/accord-iam/accord/internal/store"
 )
 
 // targetStatuser is what the stall check needs of the engine: each
@@ -72,6 +75,24 @@ func orUnknown(s string) string {
 		return "no reason recorded"
 	}
 	return s
+}
+
+// stallWhenUnwritable makes a waiting command that failed because the
+// store refuses writes (at open, import or planning) end as stalled, like
+// one that found it out while executing: the wait cannot succeed until
+// the store is fixed, whichever step noticed first.
+func stallWhenUnwritable(wait *bool, run func(*cobra.Command, []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		err := run(cmd, args)
+		if *wait && errors.Is(err, store.ErrUnwritable) {
+			var ee *exitError
+			if errors.As(err, &ee) && ee.err != nil {
+				err = ee.err
+			}
+			return fail(exitStalled, fmt.Errorf("%w: the store cannot be written: %w", errStalled, err))
+		}
+		return err
+	}
 }
 
 // errStalled is the error of a wait that ended because nothing could move.

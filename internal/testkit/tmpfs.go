@@ -74,3 +74,21 @@ func FillDisk(t testing.TB, dir string) string {
 	}
 	return path
 }
+
+// BindReadOnly stacks a read-only bind mount of dir on dir itself: files
+// already open stay writable, but the path is now on a read-only mount,
+// as after an operator remounts a data directory read-only under a
+// running daemon (a plain remount is refused while files are open).
+func BindReadOnly(t testing.TB, dir string) {
+	t.Helper()
+	for _, args := range [][]string{{"--bind", dir, dir}, {"-o", "remount,bind,ro", dir}} {
+		if out, err := exec.Command("mount", args...).CombinedOutput(); err != nil {
+			t.Fatalf("mount %v: %v: %s", args, err, out)
+		}
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
+			t.Errorf("unmount the bind of %s: %v: %s", dir, err, out)
+		}
+	})
+}
