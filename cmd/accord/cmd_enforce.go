@@ -117,6 +117,7 @@ func (c *cli) execute(ctx context.Context, a *app.App) error {
 	// idle: a tick passed without any action moving. Only then is it
 	// worth asking whether anything can move at all.
 	idle := false
+	watch := newStallWatch(a, eng)
 	for {
 		var final int
 		finished, final, err = runStates(ctx, a, ids)
@@ -127,7 +128,7 @@ func (c *cli) execute(ctx context.Context, a *app.App) error {
 			break
 		}
 		if idle {
-			why, serr := stalled(ctx, a, eng)
+			why, serr := watch.stalled(ctx)
 			if serr == nil && len(why) > 0 {
 				stop()
 				<-done

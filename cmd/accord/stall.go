@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,13 +25,29 @@ type writeProber interface {
 	ProbeWrite(ctx context.Context) error
 }
 
+// stallWatch decides whether the remaining work of a --wait can move.
+// It remembers since when each target's circuit has been open: a target
+// that is down for a moment (its circuit opens, a probe closes it again)
+// is ridden out, and only one still down after its slowest probe interval
+// (failure.probe_max) counts as stalled. Refused credentials count at once:
+// they do not mend themselves.
+type stallWatch struct {
+	a         *app.App
+	eng       targetStatuser
+	now       func() time.Time
+	openSince map[string]time.Time
+}
+
+func newStallWatch(a *app.App, eng targetStatuser) *stallWatch {
+	return &stallWatch{a: a, eng: eng, now: time.Now, openSince: map[string]time.Time{}}
+}
+
 // stalled returns why the remaining work cannot move — every target with
 // unfinished actions is paused (credentials refused or unavailable) or
-// has its circuit open, or the store refuses writes — one line per cause,
-// or nil while something can still move. 'enforce --wait' then returns
-// instead of waiting forever for an operator it does not tell.
-func stalled(ctx context.Context, a *app.App, eng targetStatuser) ([]string, error) {
-	if p, ok := a.Store.(writeProber); ok {
+// has been down past its grace, or the store refuses writes — one line
+// per cause, or nil while something can still move.
+func (w *stallWatch) stalled(ctx context.Context) ([]string, error) {
+	if p, ok := w.a.Store.(writeProber); ok {
 		if err := p.ProbeWrite(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -38,13 +55,22 @@ func stalled(ctx context.Context, a *app.App, eng targetStatuser) ([]string, err
 			return []string{"the store cannot be written: " + err.Error()}, nil
 		}
 	}
-	queue, err := a.Store.QueueStats(ctx, a.Now())
+	now := w.now()
+	circuits := map[string]engine.TargetStatus{}
+	for _, st := range w.eng.Status() {
+		circuits[st.Name] = st
+		switch st.Circuit {
+		case engine.CircuitClosed:
+			delete(w.openSince, st.Name)
+		case engine.CircuitOpen, engine.CircuitHalfOpen:
+			if _, ok := w.openSince[st.Name]; !ok {
+				w.openSince[st.Name] = now
+			}
+		}
+	}
+	queue, err := w.a.Store.QueueStats(ctx, w.a.Now())
 	if err != nil {
 		return nil, err
-	}
-	circuits := map[string]engine.TargetStatus{}
-	for _, st := range eng.Status() {
-		circuits[st.Name] = st
 	}
 	var why []string
 	for target, q := range queue {
@@ -57,17 +83,29 @@ func stalled(ctx context.Context, a *app.App, eng targetStatuser) ([]string, err
 			why = append(why, fmt.Sprintf("target %s: not in the config (%d actions wait)", target, q.PendingActions))
 			continue
 		}
-		switch st.Circuit {
-		case engine.CircuitPaused:
+		switch {
+		case st.Circuit == engine.CircuitPaused:
 			why = append(why, fmt.Sprintf("target %s: paused: %s (%d actions wait)", target, orUnknown(st.Reason), q.PendingActions))
-		case engine.CircuitOpen:
-			why = append(why, fmt.Sprintf("target %s: circuit open: %s (%d actions wait)", target, orUnknown(st.Reason), q.PendingActions))
+		case st.Circuit == engine.CircuitOpen && now.Sub(w.openSince[target]) >= w.grace(target):
+			why = append(why, fmt.Sprintf("target %s: circuit open for %s: %s (%d actions wait)", target,
+				now.Sub(w.openSince[target]).Round(time.Second), orUnknown(st.Reason), q.PendingActions))
 		default:
-			return nil, nil // this target's work moves
+			return nil, nil // this target's work moves, or may soon
 		}
 	}
 	sort.Strings(why)
 	return why, nil
+}
+
+// grace is how long a target may be down before a wait on it is called
+// stalled: its slowest probe interval.
+func (w *stallWatch) grace(target string) time.Duration {
+	for i := range w.a.Cfg.Targets {
+		if t := &w.a.Cfg.Targets[i]; t.Name == target && t.Failure.ProbeMax > 0 {
+			return t.Failure.ProbeMax
+		}
+	}
+	return time.Minute
 }
 
 func orUnknown(s string) string {

@@ -1,16 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -19,23 +18,6 @@ import (
 	"github.com/accord-iam/accord/internal/targetsim"
 	"github.com/accord-iam/accord/internal/testkit"
 )
-
-// accordEnv is accord with more environment (later values win).
-func accordEnv(t *testing.T, dir string, env []string, args ...string) (int, string) {
-	t.Helper()
-	cmd := accordCmd(t, dir, args...)
-	cmd.Env = append(cmd.Env, env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
-	return code, out.String()
-}
 
 // TestWaitStallsWhileTheTargetRefusesCredentials: with a token the target
 // refuses, 'enforce --wait' returns with exit code 4 naming the target and
@@ -153,7 +135,7 @@ func firstActionID(t *testing.T, out string) string {
 // fixedStatus is an engine's view of its targets, fixed by the test.
 type fixedStatus []engine.TargetStatus
 
-func (f fixedStatus) Status() []engine.TargetStatus { return f }
+func (f *fixedStatus) Status() []engine.TargetStatus { return *f }
 
 // TestStalledDecides: with unfinished actions, the work can move while
 // their target is closed or probing, and cannot while it is paused or
@@ -172,16 +154,28 @@ func TestStalledDecides(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, run)
 
+	status := fixedStatus{{Name: "saas"}}
+	watch := newStallWatch(a, &status)
+	clock := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	watch.now = func() time.Time { return clock }
+	open := "10 consecutive failures, last: 503"
 	for _, tc := range []struct {
 		circuit, reason string
+		after           time.Duration // on the watch's clock, since the last step
 		want            string
 	}{
-		{engine.CircuitClosed, "", ""},
-		{engine.CircuitHalfOpen, "", ""},
-		{engine.CircuitPaused, "credentials refused: 401 bad token", "target saas: paused: credentials refused: 401 bad token (6 actions wait)"},
-		{engine.CircuitOpen, "10 consecutive failures, last: 503", "target saas: circuit open: 10 consecutive failures, last: 503 (6 actions wait)"},
+		{engine.CircuitClosed, "", 0, ""},
+		{engine.CircuitPaused, "credentials refused: 401 bad token", 0, "target saas: paused: credentials refused: 401 bad token (6 actions wait)"},
+		{engine.CircuitOpen, open, 0, ""}, // down for a moment: ridden out
+		{engine.CircuitHalfOpen, "", 30 * time.Second, ""},
+		{engine.CircuitOpen, open, 29 * time.Second, ""},
+		{engine.CircuitOpen, open, time.Second, "target saas: circuit open for 1m0s: " + open + " (6 actions wait)"},
+		{engine.CircuitClosed, "", 0, ""},
+		{engine.CircuitOpen, open, time.Second, ""}, // closed in between: a new outage
 	} {
-		why, err := stalled(ctx, a, fixedStatus{{Name: "saas", Circuit: tc.circuit, Reason: tc.reason}})
+		clock = clock.Add(tc.after)
+		status[0].Circuit, status[0].Reason = tc.circuit, tc.reason
+		why, err := watch.stalled(ctx)
 		require.NoError(t, err)
 		if tc.want == "" {
 			require.Empty(t, why, tc.circuit)
@@ -191,7 +185,8 @@ func TestStalledDecides(t *testing.T) {
 	}
 
 	testkit.FillDisk(t, disk)
-	why, err := stalled(ctx, a, fixedStatus{{Name: "saas", Circuit: engine.CircuitClosed}})
+	status[0].Circuit = engine.CircuitClosed
+	why, err := watch.stalled(ctx)
 	require.NoError(t, err)
 	require.Len(t, why, 1)
 	require.Contains(t, why[0], "the store cannot be written: disk full")

@@ -18,15 +18,11 @@ import (
 // fails and names a full disk, although SQLite may still fit a one-row
 // commit in its WAL; freeing space makes the store writable again.
 func TestFullDiskFailsTheWriteProbe(t *testing.T) {
-	dir := testkit.Tmpfs(t, 8<<20)
-	path := filepath.Join(dir, "accord.db")
-	s, err := sqlstore.OpenSQLite(t.Context(), path)
-	require.NoError(t, err)
-	defer s.Close()
+	s, dir, path := tmpfsStore(t)
 	require.NoError(t, s.ProbeWrite(t.Context()))
 
 	filler := testkit.FillDisk(t, dir)
-	err = s.ProbeWrite(t.Context())
+	err := s.ProbeWrite(t.Context())
 	require.ErrorIs(t, err, store.ErrUnwritable)
 	require.ErrorContains(t, err, "disk full")
 	require.ErrorContains(t, err, path)
@@ -38,17 +34,13 @@ func TestFullDiskFailsTheWriteProbe(t *testing.T) {
 // TestFullDiskWriteIsNamed: a write that does not fit fails as an
 // unwritable store, named a full disk, not as SQLite's bare code.
 func TestFullDiskWriteIsNamed(t *testing.T) {
-	dir := testkit.Tmpfs(t, 8<<20)
-	path := filepath.Join(dir, "accord.db")
-	s, err := sqlstore.OpenSQLite(t.Context(), path)
-	require.NoError(t, err)
-	defer s.Close()
+	s, dir, _ := tmpfsStore(t)
 	testkit.FillDisk(t, dir)
 	big := make([]audit.Record, 2000)
 	for i := range big {
 		big[i] = audit.Record{Time: time.Now(), Kind: audit.KindEvent, Message: string(make([]byte, 2000))}
 	}
-	err = s.AppendAudit(t.Context(), big)
+	err := s.AppendAudit(t.Context(), big)
 	require.ErrorIs(t, err, store.ErrUnwritable)
 	require.ErrorContains(t, err, "disk full")
 }
@@ -83,4 +75,15 @@ func TestPostgresWriteProbe(t *testing.T) {
 	err = ro.ProbeWrite(t.Context())
 	require.ErrorIs(t, err, store.ErrUnwritable)
 	require.ErrorContains(t, err, "database is read-only")
+}
+
+// tmpfsStore opens a SQLite store on a small tmpfs of its own.
+func tmpfsStore(t *testing.T) (s *sqlstore.Store, dir, path string) {
+	t.Helper()
+	dir = testkit.Tmpfs(t, 8<<20)
+	path = filepath.Join(dir, "accord.db")
+	s, err := sqlstore.OpenSQLite(t.Context(), path)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s, dir, path
 }
