@@ -29,7 +29,7 @@ type writeProber interface {
 // It remembers since when each target's circuit has been open: a target
 // that is down for a moment (its circuit opens, a probe closes it again)
 // is ridden out, and only one still down after its slowest probe interval
-// (failure.probe_max) counts as stalled. Refused credentials count at once:
+// (failure.probe_max, at least a minute) counts as stalled. Refused credentials count at once:
 // they do not mend themselves.
 type stallWatch struct {
 	a         *app.App
@@ -98,15 +98,21 @@ func (w *stallWatch) stalled(ctx context.Context) ([]string, error) {
 }
 
 // grace is how long a target may be down before a wait on it is called
-// stalled: its slowest probe interval.
+// stalled: its slowest probe interval, and never less than minGrace, as a
+// target with fast probes may still need a while to come back (a
+// restart, a failover).
 func (w *stallWatch) grace(target string) time.Duration {
 	for i := range w.a.Cfg.Targets {
-		if t := &w.a.Cfg.Targets[i]; t.Name == target && t.Failure.ProbeMax > 0 {
-			return t.Failure.ProbeMax
+		if t := &w.a.Cfg.Targets[i]; t.Name == target {
+			return max(t.Failure.ProbeMax, minGrace)
 		}
 	}
-	return time.Minute
+	return minGrace
 }
+
+// minGrace is the least time a target's circuit must stay open before a
+// wait on it gives up.
+const minGrace = time.Minute
 
 func orUnknown(s string) string {
 	if s == "" {
