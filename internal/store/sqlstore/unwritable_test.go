@@ -87,3 +87,16 @@ func tmpfsStore(t *testing.T) (s *sqlstore.Store, dir, path string) {
 	t.Cleanup(func() { _ = s.Close() })
 	return s, dir, path
 }
+
+// BenchmarkProbeWrite is what one /readyz costs the store (SQLite: the
+// file system's word and a one-row commit on the writer).
+func BenchmarkProbeWrite(b *testing.B) {
+	s, err := sqlstore.OpenSQLite(b.Context(), filepath.Join(b.TempDir(), "accord.db"))
+	require.NoError(b, err)
+	defer s.Close()
+	for b.Loop() {
+		if err := s.ProbeWrite(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
