@@ -32,7 +32,8 @@ func (c *cli) enforceCmd() *cobra.Command {
 			"With --wait it also executes the run (and any unfinished earlier run) in this process and waits for the end.\n" +
 			"A run over a threshold is held: nothing executes until 'accord runs approve RUN_ID' (exit code 3).\n" +
 			"--wait returns with exit code 4 (stalled) when nothing left can move: every remaining action waits on a\n" +
-			"target whose credentials are refused or whose circuit is open, or the store cannot be written.",
+			"target whose credentials are refused or whose circuit has stayed open past failure.probe_max (at least a\n" +
+			"minute), or the store cannot be written.",
 		Args: cobra.NoArgs,
 		RunE: stallWhenUnwritable(&wait, c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
 			ctx := cmd.Context()
