@@ -9,20 +9,31 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/accord-iam/accord/internal/app"
-	"github.com/accord-iam/accord/internal/secret"
 	"github.com/accord-iam/accord/internal/source"
 )
 
 func (c *cli) configCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "config", Short: "work with the config file"}
+	var syntaxOnly bool
 	check := &cobra.Command{
 		Use:   "check",
 		Short: "validate the config without touching any target; print every problem",
-		Args:  cobra.NoArgs,
+		Long: "check validates the config and resolves every secret reference (${env:…}, ${file:…}) without printing\n" +
+			"any value: a missing variable or file is a problem with its key path. --syntax-only skips resolving,\n" +
+			"for CI that checks a config where its secrets are not present.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, _, probs, err := app.Check(c.configPath)
 			if err != nil {
 				return fail(exitFailed, err)
+			}
+			if !syntaxOnly {
+				sprobs, err := app.CheckSecrets(c.configPath)
+				if err != nil {
+					return fail(exitFailed, err)
+				}
+				probs = append(probs, sprobs...)
+				probs.Sort()
 			}
 			if len(probs) > 0 {
 				if c.jsonOut {
@@ -35,7 +46,7 @@ func (c *cli) configCmd() *cobra.Command {
 				}
 				return fail(exitFailed, nil)
 			}
-			warnings := secretWarnings(cfg.Store.DSN)
+			var warnings []string
 			for i := range cfg.Sources {
 				p := cfg.Resolve(cfg.Sources[i].Path)
 				if _, err := os.Stat(p); err != nil {
@@ -53,21 +64,9 @@ func (c *cli) configCmd() *cobra.Command {
 		},
 	}
 	check.Flags().BoolVar(&c.jsonOut, "json", false, "print the result as JSON")
+	check.Flags().BoolVar(&syntaxOnly, "syntax-only", false, "do not resolve secret references (CI without the secrets)")
 	cmd.AddCommand(check)
 	return cmd
-}
-
-func secretWarnings(refs ...secret.Ref) []string {
-	var out []string
-	for _, r := range refs {
-		if r.IsZero() {
-			continue
-		}
-		if err := r.Check(); err != nil {
-			out = append(out, err.Error())
-		}
-	}
-	return out
 }
 
 func (c *cli) importCmd() *cobra.Command {

@@ -31,9 +31,12 @@ func (c *cli) enforceCmd() *cobra.Command {
 		Short: "plan and queue a run that brings targets in accord with policy",
 		Long: "enforce plans from the persons and known accounts in the store, checks thresholds, and stores the run.\n" +
 			"With --wait it also executes the run (and any unfinished earlier run) in this process and waits for the end.\n" +
-			"A run over a threshold is held: nothing executes until 'accord runs approve RUN_ID' (exit code 3).",
+			"A run over a threshold is held: nothing executes until 'accord runs approve RUN_ID' (exit code 3).\n" +
+			"--wait returns with exit code 4 (stalled) when nothing left can move: every remaining action waits on a\n" +
+			"target whose credentials are refused or whose circuit has stayed open past failure.probe_max (at least a\n" +
+			"minute), or the store cannot be written.",
 		Args: cobra.NoArgs,
-		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
+		RunE: stallWhenUnwritable(&wait, c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
 			ctx := cmd.Context()
 			if doImport {
 				sums, err := a.Import(ctx, "")
@@ -66,7 +69,7 @@ func (c *cli) enforceCmd() *cobra.Command {
 				return nil
 			}
 			return c.execute(ctx, a)
-		}),
+		})),
 	}
 	cmd.Flags().StringVar(&f.Person, "person", "", "enforce for one person (by key)")
 	cmd.Flags().StringVar(&f.Target, "target", "", "enforce on one target")
@@ -113,6 +116,10 @@ func (c *cli) execute(ctx context.Context, a *app.App) error {
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	var finished []model.Run
+	// idle: a tick passed without any action moving. Only then is it
+	// worth asking whether anything can move at all.
+	idle := false
+	watch := newStallWatch(a, eng)
 	for {
 		var final int
 		finished, final, err = runStates(ctx, a, ids)
@@ -122,6 +129,20 @@ func (c *cli) execute(ctx context.Context, a *app.App) error {
 		if err == nil && len(finished) == len(ids) {
 			break
 		}
+		if idle {
+			why, serr := watch.stalled(ctx)
+			if serr == nil && len(why) > 0 {
+				stop()
+				<-done
+				prog.finish()
+				fmt.Fprintln(c.stdout, "stalled: the remaining actions cannot move until this is fixed:")
+				for _, w := range why {
+					fmt.Fprintln(c.stdout, "  "+w)
+				}
+				fmt.Fprintln(c.stdout, "they stay queued and resume at the next 'accord enforce --wait' or in 'accord serve'")
+				return fail(exitStalled, fmt.Errorf("%w: %s", errStalled, strings.Join(why, "; ")))
+			}
+		}
 		select {
 		case <-ctx.Done():
 			stop()
@@ -130,7 +151,9 @@ func (c *cli) execute(ctx context.Context, a *app.App) error {
 			fmt.Fprintln(c.stdout, "interrupted: unfinished actions stay queued and resume at the next 'accord enforce --wait' or 'accord serve'")
 			return fail(exitFailed, nil)
 		case <-changed:
+			idle = false
 		case <-tick.C:
+			idle = true
 		}
 	}
 	stop()

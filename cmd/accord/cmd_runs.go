@@ -183,7 +183,7 @@ func (c *cli) actionsCmd() *cobra.Command {
 	var wait bool
 	retry := &cobra.Command{
 		Use:   "retry ACTION_ID",
-		Short: "put a failed action (and the actions it blocked) back in the queue",
+		Short: "put a failed action (and the actions it blocked) back in the queue, or make a waiting one due now",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := strconv.ParseInt(args[0], 10, 64)
@@ -199,7 +199,11 @@ func (c *cli) actionsCmd() *cobra.Command {
 			if err != nil {
 				return fail(exitFailed, err)
 			}
-			fmt.Fprintf(c.stdout, "action %d (%s on %s for %s) queued for retry\n", act.ID, act.Op, act.Target, textsafe.Escape(act.PersonKey))
+			if act.State == model.ActionPending {
+				fmt.Fprintf(c.stdout, "action %d (%s on %s for %s) was waiting after %d attempt(s); it is due now\n", act.ID, act.Op, act.Target, textsafe.Escape(act.PersonKey), act.Attempts)
+			} else {
+				fmt.Fprintf(c.stdout, "action %d (%s on %s for %s) queued for retry\n", act.ID, act.Op, act.Target, textsafe.Escape(act.PersonKey))
+			}
 			if wait {
 				return c.execute(cmd.Context(), a)
 			}

@@ -1,7 +1,9 @@
 // Command accord is the one binary: CLI and daemon.
 //
 // Exit codes: 0 done; 1 failed actions or bad input; 2 usage; 3 a run is
-// held by a threshold and waits for approval.
+// held by a threshold and waits for approval; 4 stalled: a --wait ended
+// because nothing left could move (targets paused or down, store not
+// writable).
 package main
 
 import (
@@ -34,6 +36,8 @@ const (
 	exitFailed = 1
 	exitUsage  = 2
 	exitHeld   = 3
+	// exitStalled: --wait returned because the remaining work cannot move.
+	exitStalled = 4
 )
 
 // Version is set at build time with -ldflags "-X main.Version=…".

@@ -83,7 +83,14 @@ func accordBinary(t testing.TB) string {
 // accord runs accord to completion and returns its exit code and output.
 func accord(t testing.TB, dir string, args ...string) (int, string) {
 	t.Helper()
+	return accordEnv(t, dir, nil, args...)
+}
+
+// accordEnv is accord with more environment (later values win).
+func accordEnv(t testing.TB, dir string, env []string, args ...string) (int, string) {
+	t.Helper()
 	cmd := accordCmd(t, dir, args...)
+	cmd.Env = append(cmd.Env, env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

@@ -81,6 +81,10 @@ func asError(err error) *Error {
 		return e
 	case errors.Is(err, store.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: err.Error()}
+	case errors.Is(err, store.ErrUnwritable):
+		// The store's own words name it (read-only, disk full): an
+		// operator needs them, and they hold no secret.
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: err.Error()}
 	case errors.Is(err, store.ErrConflict):
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: err.Error()}
 	case errors.Is(err, context.DeadlineExceeded):

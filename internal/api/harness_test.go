@@ -94,6 +94,8 @@ type worldOptions struct {
 	// simSleep replaces the simulator's wait for injected latency, so a
 	// test can hold a request at the target for as long as it needs.
 	simSleep func(ctx context.Context, d time.Duration) error
+	// dir holds the world (config, feed, store); default a temporary one.
+	dir string
 }
 
 // world is a running accord: store, engine, simulator, and the API over
@@ -136,7 +138,10 @@ func newWorld(t testing.TB, o worldOptions) *world {
 		_, err := sim.SCIM().CreateGroup(g)
 		require.NoError(t, err)
 	}
-	dir := t.TempDir()
+	dir := o.dir
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	tokenFile := filepath.Join(dir, "sim-token")
 	require.NoError(t, os.WriteFile(tokenFile, []byte(simToken), 0o600))
 	cfg := fmt.Sprintf(testConfig, base, tokenFile, o.disables, o.ratePerS, o.rateBurst, o.extra, o.revokes, o.reconcile)

@@ -125,7 +125,7 @@ func (s *Server) wrap(rt *Route) http.Handler {
 						Message: "internal error; the server log has the details under this request's ID"})
 				}
 				if rt.Mutates() && rq.key != nil {
-					s.auditRequest(rq, http.StatusInternalServerError, errors.New("internal error"))
+					_ = s.auditRequest(rq, http.StatusInternalServerError, errors.New("internal error"))
 				}
 			}
 			s.metrics.request(rt, r.Method, sw.status, time.Since(start))
@@ -153,6 +153,19 @@ func (s *Server) wrap(rt *Route) http.Handler {
 		} else {
 			status, body, err = rt.h(rq)
 		}
+		if rt.Mutates() && rq.key != nil {
+			// The record is written before the answer: a change whose
+			// record is lost must not be answered as a success.
+			st := status
+			if err != nil {
+				st = asError(err).Status
+			}
+			if aerr := s.auditRequest(rq, st, err); aerr != nil && st < 500 {
+				err = &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+					Message: "the request's audit record could not be written, so it is not reported as done (it may have partly happened: check the state before retrying): " + aerr.Error()}
+				rq.header = nil
+			}
+		}
 		for k, vs := range rq.header {
 			sw.Header()[k] = vs
 		}
@@ -167,9 +180,6 @@ func (s *Server) wrap(rt *Route) http.Handler {
 			s.sendDownload(sw, rq, status, d)
 		} else {
 			writeJSON(sw, status, body)
-		}
-		if rt.Mutates() && rq.key != nil {
-			s.auditRequest(rq, status, err)
 		}
 	})
 }
@@ -313,12 +323,12 @@ func (s *Server) auditRefusal(rq *request, key *store.APIKey, status int, why st
 		Method: rq.Method, URL: audit.RedactURL(rq.URL.RequestURI()), Status: status, Outcome: "refused",
 		Message: fmt.Sprintf("%s %s refused: %s (request %s, from %s)", rq.Method, rq.route.Path, why, rq.id, rq.RemoteAddr),
 	}
-	s.appendAudit(rq, rec)
+	_ = s.appendAudit(rq, rec) // a refusal reports no success: nothing to fail closed
 }
 
 // auditRequest records a request that changes (or tried to change)
 // something, with what it did.
-func (s *Server) auditRequest(rq *request, status int, err error) {
+func (s *Server) auditRequest(rq *request, status int, err error) error {
 	outcome := "succeeded"
 	switch {
 	case status >= 500:
@@ -336,15 +346,17 @@ func (s *Server) auditRequest(rq *request, status int, err error) {
 		Method: rq.Method, URL: audit.RedactURL(rq.URL.RequestURI()), Status: status, Outcome: outcome,
 		Message: strings.TrimSpace(msg + " (request " + rq.id + ")"),
 	}
-	s.appendAudit(rq, rec)
+	return s.appendAudit(rq, rec)
 }
 
-func (s *Server) appendAudit(rq *request, rec audit.Record) {
+func (s *Server) appendAudit(rq *request, rec audit.Record) error {
 	// The request's own deadline may have passed; the record must still
 	// be written.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(rq.Context()), 5*time.Second)
 	defer cancel()
 	if err := s.app.Store.AppendAudit(ctx, []audit.Record{rec}); err != nil {
 		s.log.Error("audit API request", "request_id", rq.id, "error", err)
+		return err
 	}
+	return nil
 }

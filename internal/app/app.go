@@ -213,7 +213,9 @@ func (a *App) ApplyFeed(ctx context.Context, s *source.Spec, persons []model.Per
 		Message: fmt.Sprintf("source %s: %d persons (%d added, %d updated, %d unchanged, %d newly missing, %d back, %d re-keyed)",
 			s.Name, len(persons), res.Added, res.Updated, res.Unchanged, res.Missing, res.Returned, res.Rekeyed)}
 	if err := a.Store.AppendAudit(ctx, []audit.Record{rec}); err != nil {
-		a.Log.Warn("audit import", "error", err)
+		// Fail closed: an import that left no audit record is not reported
+		// as done, whatever it changed.
+		return ImportSummary{}, fmt.Errorf("source %s: the feed was applied but its audit record could not be written, so the import is not reported as done: %w", s.Name, err)
 	}
 	a.Log.Info("imported", "source", s.Name, "persons", len(persons), "added", res.Added, "updated", res.Updated,
 		"missing", res.Missing, "returned", res.Returned, "rekeyed", res.Rekeyed)
@@ -299,7 +301,9 @@ func (a *App) Enforce(ctx context.Context, f Filter, trigger string) (*model.Run
 				Message: fmt.Sprintf("run %s is held for approval: %s", run.ID, run.Note),
 				Details: map[string]any{"breaches": run.Breaches, "scope": run.Scope, "trigger": trigger}})
 		}
-		a.event(ctx, run.ID, 0, trigger, "enforce", msg)
+		if err := a.event(ctx, run.ID, 0, trigger, "enforce", msg); err != nil {
+			return run, pv, fmt.Errorf("run %s was created but %w", run.ID, err)
+		}
 		a.Log.Info("run created", "run_id", run.ID, "state", run.State, "actions", pv.Result.Actions(), "scope", run.Scope)
 	}
 	return run, pv, nil
@@ -311,7 +315,9 @@ func (a *App) Approve(ctx context.Context, runID, actor string) error {
 	if err != nil {
 		return a.runStateError(ctx, runID, "approve", err)
 	}
-	a.event(ctx, runID, 0, actor, "approve", "run approved by "+actor)
+	if err := a.event(ctx, runID, 0, actor, "approve", "run approved by "+actor); err != nil {
+		return fmt.Errorf("run %s was approved but %w", runID, err)
+	}
 	return nil
 }
 
@@ -321,7 +327,9 @@ func (a *App) Cancel(ctx context.Context, runID, actor string) error {
 	if err != nil {
 		return a.runStateError(ctx, runID, "cancel", err)
 	}
-	a.event(ctx, runID, 0, actor, "cancel", "run cancelled by "+actor)
+	if err := a.event(ctx, runID, 0, actor, "cancel", "run cancelled by "+actor); err != nil {
+		return fmt.Errorf("run %s was cancelled but %w", runID, err)
+	}
 	return nil
 }
 
@@ -337,29 +345,77 @@ func (a *App) runStateError(ctx context.Context, runID, verb string, err error) 
 	return err
 }
 
-// Retry puts a failed action (and what it blocked) back in the queue.
+// Retry puts a failed action (and what it blocked) back in the queue, or
+// makes a pending action that waits out a backoff due now. The action
+// returned is as it was before; anything else is refused with what the
+// operator can do instead.
 func (a *App) Retry(ctx context.Context, id int64, actor string) (model.Action, error) {
-	act, err := a.Store.RetryAction(ctx, id, a.Now())
+	before, err := a.Store.GetAction(ctx, id)
 	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return before, fmt.Errorf("no action %d: %w", id, err)
+		}
+		return before, err
+	}
+	if _, err := a.Store.RetryAction(ctx, id, a.Now()); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			if cur, gerr := a.Store.GetAction(ctx, id); gerr == nil {
-				return act, fmt.Errorf("cannot retry action %d: it is %s, only failed actions can be retried: %w", id, cur.State, err)
+			cur, gerr := a.Store.GetAction(ctx, id)
+			if gerr != nil {
+				cur = before
 			}
+			return before, fmt.Errorf("cannot retry action %d: %s: %w", id, a.whyNoRetry(ctx, cur), err)
 		}
 		if errors.Is(err, store.ErrNotFound) {
-			return act, fmt.Errorf("no action %d: %w", id, err)
+			return before, fmt.Errorf("no action %d: %w", id, err)
 		}
-		return act, err
+		return before, err
 	}
-	a.event(ctx, act.RunID, act.ID, actor, "retry", fmt.Sprintf("action %d put back for retry by %s", id, actor))
-	return act, nil
+	msg := fmt.Sprintf("action %d put back for retry by %s", id, actor)
+	if before.State == model.ActionPending {
+		msg = fmt.Sprintf("action %d made due now by %s (it waited after %d attempts)", id, actor, before.Attempts)
+	}
+	if err := a.event(ctx, before.RunID, id, actor, "retry", msg); err != nil {
+		return before, fmt.Errorf("action %d is queued but %w", id, err)
+	}
+	return before, nil
 }
 
-func (a *App) event(ctx context.Context, runID string, actionID int64, actor, op, msg string) {
+// whyNoRetry says why an action cannot be retried, and what to do.
+func (a *App) whyNoRetry(ctx context.Context, act model.Action) string {
+	switch act.State {
+	case model.ActionSucceeded:
+		return "it succeeded; there is nothing to retry ('accord plan' shows whether anything is left to do)"
+	case model.ActionRunning:
+		return "it is being attempted now; wait for its outcome ('accord actions list --run " + act.RunID + "')"
+	case model.ActionSkipped:
+		why := "an earlier action of the same person on " + act.Target + " failed"
+		if act.Error != nil && act.Error.Message != "" {
+			why = act.Error.Message
+		}
+		return "it was skipped (" + why + "); retry the failed action, which revives this one"
+	case model.ActionCancelled:
+		return "its run was cancelled; 'accord enforce' plans what is still needed"
+	}
+	if r, err := a.Store.GetRun(ctx, act.RunID); err == nil {
+		switch r.State {
+		case model.RunHeld:
+			return fmt.Sprintf("its run %s is held for approval; 'accord runs approve %s' releases it", r.ID, r.ID)
+		case model.RunCancelled:
+			return fmt.Sprintf("its run %s was cancelled; 'accord enforce' plans what is still needed", r.ID)
+		}
+	}
+	return fmt.Sprintf("it is %s and its job is being attempted now; wait for its outcome", act.State)
+}
+
+// event records what an operator or trigger did. Its error must fail
+// the operation as reported: nothing reports success that was not
+// recorded.
+func (a *App) event(ctx context.Context, runID string, actionID int64, actor, op, msg string) error {
 	rec := audit.Record{Time: a.Now(), Kind: audit.KindEvent, RunID: runID, ActionID: actionID, Operation: op, Actor: actor, Message: msg}
 	if err := a.Store.AppendAudit(ctx, []audit.Record{rec}); err != nil {
-		a.Log.Warn("audit event", "error", err)
+		return fmt.Errorf("its audit record could not be written: %w", err)
 	}
+	return nil
 }
 
 // EngineOptions tune NewEngine.

@@ -3,11 +3,16 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/plan"
+	"github.com/accord-iam/accord/internal/secret"
+	"github.com/accord-iam/accord/internal/yamlx"
 )
 
 // AttributeError is a planned create or update whose mapped values the
@@ -98,4 +103,51 @@ func reported(ps []connector.AttributeProblem, attr string) bool {
 		}
 	}
 	return false
+}
+
+// CheckSecrets resolves every secret reference of the config at path
+// (`${env:…}`, `${file:…}`, wherever it stands: store, targets' auth,
+// webhook) without keeping any value, and reports each that cannot be
+// resolved now with its key path and line. A config that passes only
+// the syntax check would otherwise start, and its targets' actions wait
+// on credentials nobody will supply.
+func CheckSecrets(path string) (yamlx.Problems, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	root, err := yamlx.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var probs yamlx.Problems
+	var walk func(n *yaml.Node, at string)
+	walk = func(n *yaml.Node, at string) {
+		if n == nil {
+			return
+		}
+		switch n.Kind {
+		case yaml.AliasNode:
+			walk(n.Alias, at)
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				walk(n.Content[i+1], yamlx.Join(at, n.Content[i].Value))
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, yamlx.Index(at, i))
+			}
+		case yaml.ScalarNode:
+			ref, err := secret.Parse(n.Value)
+			if err != nil {
+				return // not a reference: the syntax check judges it
+			}
+			if err := ref.Check(); err != nil {
+				probs = append(probs, yamlx.Problem{Path: at, Line: n.Line, Msg: err.Error()})
+			}
+		}
+	}
+	walk(root, "")
+	probs.Sort()
+	return probs, nil
 }

@@ -18,6 +18,10 @@ var (
 	// ErrConflict: the object is not in the state the change expects (a
 	// compare-and-set failed), or a unique key is taken.
 	ErrConflict = errors.New("conflict")
+	// ErrUnwritable: the store refuses writes (a read-only file, mount or
+	// database, a full disk). The error's own text says which and where;
+	// callers fail closed on it instead of reporting success.
+	ErrUnwritable = errors.New("the store cannot be written")
 )
 
 // Store is accord's persistence. Methods are safe for concurrent use.
@@ -90,8 +94,11 @@ type Store interface {
 	// (or failed, when any action failed) and returns them.
 	FinishRuns(ctx context.Context, at time.Time) ([]model.Run, error)
 	// RetryAction puts a failed action back to pending, with the actions
-	// of its job that were skipped because of it, and makes its job and
-	// run runnable again. ErrConflict if the action has not failed.
+	// of its job that were skipped because of it, or makes a pending
+	// action's job due at `at` (no waiting out a backoff), and makes its
+	// job and run runnable again. ErrConflict if the action is neither
+	// failed nor pending, is being attempted, or its run is held or
+	// cancelled.
 	RetryAction(ctx context.Context, id int64, at time.Time) (model.Action, error)
 	// QueueStats reports unfinished work per target.
 	QueueStats(ctx context.Context, now time.Time) (map[string]QueueStat, error)

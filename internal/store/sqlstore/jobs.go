@@ -148,9 +148,11 @@ func (s *Store) LeaseOwners(ctx context.Context) ([]string, error) {
 }
 
 // RetryAction revives a failed action and the actions of its job skipped
-// because of it, and makes the job due at `at` and its run running again.
-// ErrConflict when the action has not failed, its job is leased, or its
-// run was cancelled (a cancelled run stays cancelled).
+// because of it, or makes a pending action's job due at `at` (an operator
+// who asks for a retry does not want to wait out a backoff), and makes
+// the job due at `at` and its run running again. ErrConflict, saying
+// why, when the action is neither failed nor pending, its job is leased
+// (being attempted), or its run is held or cancelled.
 func (s *Store) RetryAction(ctx context.Context, id int64, at time.Time) (model.Action, error) {
 	var out model.Action
 	err := s.write(ctx, func(tx conn) error {
@@ -158,8 +160,8 @@ func (s *Store) RetryAction(ctx context.Context, id int64, at time.Time) (model.
 		if err != nil {
 			return err
 		}
-		if a.State != model.ActionFailed {
-			return fmt.Errorf("retry action %d: it is %s, not failed: %w", id, a.State, store.ErrConflict)
+		if a.State != model.ActionFailed && a.State != model.ActionPending {
+			return fmt.Errorf("retry action %d: it is %s, neither failed nor pending: %w", id, a.State, store.ErrConflict)
 		}
 		var jobState, runState string
 		err = tx.QueryRowContext(ctx, `SELECT j.state, r.state FROM jobs j JOIN runs r ON r.id = j.run_id
@@ -172,6 +174,19 @@ func (s *Store) RetryAction(ctx context.Context, id int64, at time.Time) (model.
 			return fmt.Errorf("retry action %d: its job is leased: %w", id, store.ErrConflict)
 		case runState == string(model.RunCancelled):
 			return fmt.Errorf("retry action %d: run %q is cancelled: %w", id, a.RunID, store.ErrConflict)
+		case runState == string(model.RunHeld):
+			return fmt.Errorf("retry action %d: run %q is held for approval: %w", id, a.RunID, store.ErrConflict)
+		}
+		if a.State == model.ActionPending {
+			res, err := tx.ExecContext(ctx, `UPDATE jobs SET next_at = ? WHERE id = ? AND state = 'pending'`, micros(at), a.JobID)
+			if err != nil {
+				return fmt.Errorf("retry action %d: %w", id, err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				return fmt.Errorf("retry action %d: its job is %s: %w", id, jobState, store.ErrConflict)
+			}
+			out = a
+			return nil
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE actions SET state = 'pending', error = '', error_kind = '',
 			finished_at = 0, updated_at = ?

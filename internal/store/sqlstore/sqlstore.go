@@ -36,6 +36,9 @@ type Store struct {
 	rq  conn
 	d   dialect
 	now func() time.Time
+	// path is the SQLite database file, to name it when it cannot be
+	// written.
+	path string
 	// stmts holds the prepared bulk statements (see warm).
 	stmts sync.Map
 	// cache holds the other prepared statements, by text.
@@ -70,8 +73,11 @@ func Open(ctx context.Context, driver, dsn string, opts ...Option) (*Store, erro
 	var err error
 	switch driver {
 	case "sqlite", "sqlite3":
-		s.d = sqliteDialect
+		s.d, s.path = sqliteDialect, dsn
 		s.w, s.r, err = openSQLite(ctx, dsn, cmp.Or(o.maxConns, max(4, runtime.GOMAXPROCS(0))))
+		if err != nil && dsn != "" {
+			err = nameSQLite(dsn, err)
+		}
 	case "postgres", "postgresql", "pgx":
 		s.d = postgresDialect
 		s.w, err = openPostgres(ctx, dsn, cmp.Or(o.maxConns, max(10, 2*runtime.GOMAXPROCS(0))))
@@ -240,7 +246,7 @@ func (s *Store) tryWrite(ctx context.Context, fn func(tx conn) error) (err error
 	s.cache.prepareWrites(ctx, s.w)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
+		return s.named(fmt.Errorf("store: begin: %w", err))
 	}
 	defer func() {
 		if err != nil {
@@ -250,10 +256,10 @@ func (s *Store) tryWrite(ctx context.Context, fn func(tx conn) error) (err error
 	c := s.conn(tx)
 	c.writeTx = true
 	if err = fn(c); err != nil {
-		return err
+		return s.named(err)
 	}
 	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
+		return s.named(fmt.Errorf("store: commit: %w", err))
 	}
 	return nil
 }

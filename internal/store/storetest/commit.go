@@ -17,6 +17,7 @@ var commitTests = []test{
 	{"CommitAtomic", testCommitAtomic},
 	{"RetryActionRevivesSkipped", testRetryAction},
 	{"RetryActionConflicts", testRetryConflicts},
+	{"RetryActionMakesPendingDue", testRetryPending},
 	{"QueueStats", testQueueStats},
 }
 
@@ -170,15 +171,45 @@ func testRetryAction(t *testing.T, s store.Store) {
 
 func testRetryConflicts(t *testing.T, s store.Store) {
 	_, jobs := newRun(t, s, "r1", model.RunPending, t0, job{"E1", "crm", []model.Op{model.OpUpdate}})
-	_, err := s.RetryAction(ctx(t), jobs[0].Actions[0].ID, t0)
-	require.ErrorIs(t, err, store.ErrConflict, "a pending action cannot be retried")
-	_, err = s.RetryAction(ctx(t), 987654, t0)
+	_, err := s.RetryAction(ctx(t), 987654, t0)
 	require.ErrorIs(t, err, store.ErrNotFound)
 
+	_, held := newRun(t, s, "held", model.RunHeld, t0, job{"E2", "crm", []model.Op{model.OpUpdate}})
+	_, err = s.RetryAction(ctx(t), held[0].Actions[0].ID, t0)
+	require.ErrorIs(t, err, store.ErrConflict, "a held run's action waits for approval, not for a retry")
+	require.ErrorContains(t, err, "held")
+
 	lease(t, s, "w", "", 1, t0)
+	_, err = s.RetryAction(ctx(t), jobs[0].Actions[0].ID, t0)
+	require.ErrorIs(t, err, store.ErrConflict, "an action being attempted cannot be retried")
 	finishJob(t, s, jobs[0], model.ActionSucceeded, t0)
 	_, err = s.RetryAction(ctx(t), jobs[0].Actions[0].ID, t0)
 	require.ErrorIs(t, err, store.ErrConflict, "a succeeded action cannot be retried")
+}
+
+// testRetryPending: a pending action waiting out a backoff is made due
+// at once by a retry, and keeps its state and attempts.
+func testRetryPending(t *testing.T, s store.Store) {
+	_, jobs := newRun(t, s, "r1", model.RunPending, t0, job{"E1", "crm", []model.Op{model.OpUpdate}})
+	got := lease(t, s, "w", "", 1, t0)
+	require.Len(t, got, 1)
+	backoffUntil := at(time.Hour)
+	a := jobs[0].Actions[0]
+	require.NoError(t, s.Commit(ctx(t), store.Batch{
+		Actions: []store.ActionUpdate{{ID: a.ID, State: model.ActionPending, Attempts: 2, At: t0,
+			Error: &model.ActionError{Kind: "unavailable", Message: "503 from the target"}}},
+		Jobs: []store.JobUpdate{{ID: jobs[0].ID, State: model.JobPending, Attempts: 2, NextAt: backoffUntil, At: t0}},
+	}))
+	now := at(time.Minute)
+	require.Empty(t, lease(t, s, "w", "", 1, now), "waiting out its backoff")
+
+	r, err := s.RetryAction(ctx(t), a.ID, now)
+	require.NoError(t, err)
+	require.Equal(t, model.ActionPending, r.State)
+	require.Equal(t, 2, r.Attempts, "a retry is not an attempt")
+	got = lease(t, s, "w", "", 1, now)
+	require.Len(t, got, 1, "due now")
+	require.Equal(t, now, got[0].NextAt)
 }
 
 func testQueueStats(t *testing.T, s store.Store) {
