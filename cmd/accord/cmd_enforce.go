@@ -191,7 +191,7 @@ func (c *cli) printOutcome(ctx context.Context, a *app.App, runs []model.Run) er
 			}
 			msg := ""
 			if act.Error != nil {
-				msg = act.Error.Kind + ": " + act.Error.Message
+				msg = act.Error.Line()
 			}
 			fmt.Fprintf(c.stdout, "  action %d %s %s on %s %s: %s\n", act.ID, act.State, act.Op, act.Target, act.PersonKey, msg)
 		}

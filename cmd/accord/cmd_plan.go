@@ -189,7 +189,7 @@ func printActions(w io.Writer, acts []model.Action) {
 		a := &acts[i]
 		errText := ""
 		if a.Error != nil {
-			errText = a.Error.Kind + ": " + a.Error.Message
+			errText = a.Error.Line()
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", a.ID, a.RunID, a.PersonKey, a.Target, a.Op,
 			truncate(actionDetail(a), 60), a.State, a.Attempts, truncate(errText, 100))

@@ -47,6 +47,9 @@ type Error struct {
 	Status int
 	// Message says what went wrong, in words, secrets redacted.
 	Message string
+	// Reason is what the target said, in its own words (a SCIM detail, a
+	// JSON error's message, else the start of the body), secrets redacted.
+	Reason string
 	// Excerpt is the start of the target's answer, secrets redacted.
 	Excerpt string
 	// Attribute names the offending attribute when the target says which.
@@ -65,9 +68,26 @@ func (e *Error) Error() string {
 		b.WriteString(strconv.Itoa(e.Status))
 		b.WriteString(")")
 	}
-	if e.Message != "" {
+	if t := e.Text(); t != "" {
 		b.WriteString(": ")
-		b.WriteString(e.Message)
+		b.WriteString(t)
+	}
+	return b.String()
+}
+
+// Text is the failure without its kind and status, for places that show
+// those in columns of their own (an action's error, an alert): the
+// message, the target's words quoted, and the attribute it names.
+func (e *Error) Text() string {
+	var b strings.Builder
+	b.WriteString(e.Message)
+	if e.Reason != "" && !strings.Contains(e.Message, e.Reason) {
+		if b.Len() > 0 {
+			b.WriteString(": ")
+		}
+		b.WriteString("the target said \"")
+		b.WriteString(e.Reason)
+		b.WriteString("\"")
 	}
 	if e.Attribute != "" {
 		b.WriteString(" [attribute ")

@@ -60,6 +60,9 @@ type Options struct {
 	// SeedFile is a JSON state file (see State) loaded by Serve. Callers of
 	// New load state with LoadState or LoadStateFile.
 	SeedFile string
+	// SCIM makes the SCIM surface act like particular servers (see
+	// Behaviours).
+	SCIM Behaviours
 }
 
 // surface is one family of routes served behind the shared front.
