@@ -24,6 +24,12 @@ type result struct {
 	// only mean the target does not show accord's last write yet: the
 	// attempt is retried within the window rather than failed.
 	settling time.Duration
+	// unverifiable: the target accepted the change, and nothing it offers
+	// can show it.
+	unverifiable bool
+	// park, on a failure, keeps the planner from planning the same create
+	// again (see model.Park).
+	park *model.Park
 }
 
 // runJob executes a job's actions in order. stop ends the job between
@@ -204,7 +210,10 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 	case res.err == nil:
 		*written = now
 		a.State, a.Error = model.ActionSucceeded, nil
-		end.Outcome = "succeeded"
+		if res.unverifiable {
+			a.State = model.ActionUnverifiable
+		}
+		end.Outcome = string(a.State)
 		b.Actions = append(b.Actions, store.ActionUpdate{ID: a.ID, State: a.State, Attempts: attempt, At: now})
 		if res.change != nil {
 			res.change.At = now
@@ -267,6 +276,10 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 		}
 		b.Jobs = append(b.Jobs, store.JobUpdate{ID: job.ID, State: model.JobFailed, Attempts: job.Attempts, At: now})
 		cont = false
+		if res.park != nil {
+			res.park.At = now
+			e.park(ctx, *res.park)
+		}
 	}
 	b.Audit = append(b.Audit, end)
 	level := slog.LevelInfo

@@ -12,9 +12,10 @@ import (
 // any message a person wrote, short enough for a table cell and an alert.
 const maxReason = 300
 
-// messageMembers are the JSON members targets put their words in, most
-// specific first: SCIM's detail, then what common REST APIs use.
-var messageMembers = []string{"detail", "message", "error_description", "error", "title", "errorMessage", "description"}
+// messageMembers are the JSON members targets put their words in, in
+// reading order: a heading (problem+json's title, OAuth's error code, a
+// framework's "Bad Request") before the sentence that explains it.
+var messageMembers = []string{"title", "error", "detail", "message", "error_description", "errorMessage", "description"}
 
 // attributeMembers name the attribute a target says is wrong.
 var attributeMembers = []string{"attribute", "field", "param", "parameter", "path", "property"}

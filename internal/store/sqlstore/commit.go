@@ -11,8 +11,7 @@ import (
 )
 
 var (
-	actionStates = []model.ActionState{model.ActionPending, model.ActionRunning, model.ActionSucceeded,
-		model.ActionFailed, model.ActionSkipped, model.ActionCancelled}
+	actionStates = model.ActionStates
 	jobStates = []model.JobState{model.JobPending, model.JobLeased, model.JobSucceeded, model.JobFailed, model.JobCancelled}
 
 	actionsUpdate = updateSpec("actions", `state = v.column2, attempts = v.column3, error = v.column4,
