@@ -61,6 +61,7 @@ func previewJSON(pv *app.Preview) map[string]any {
 		"excluded": pv.Result.Excluded,
 		"problems": problems,
 		"busy":     busy,
+		"parked":   orEmptyParks(pv.Result.Parked),
 		"breaches": pv.Breaches,
 		"held":     len(pv.Breaches) > 0,
 		"persons":  pv.Result.Persons,
@@ -103,6 +104,9 @@ func (c *cli) printPreview(pv *app.Preview, today model.Date) {
 	}
 	for _, b := range res.Busy {
 		fmt.Fprintf(w, "  waiting: %s on %s has unfinished work in an earlier run\n", b.Person, b.Target)
+	}
+	for _, pk := range res.Parked {
+		fmt.Fprintf(w, "  %s\n", plan.DescribeParked(pk))
 	}
 	for _, p := range res.Problems {
 		fmt.Fprintf(w, "  problem: %v\n", p)
@@ -203,4 +207,11 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+func orEmptyParks(ps []model.Park) []model.Park {
+	if ps == nil {
+		return []model.Park{}
+	}
+	return ps
 }

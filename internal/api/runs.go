@@ -13,7 +13,7 @@ import (
 
 var (
 	runStates    = []string{"held", "pending", "running", "succeeded", "failed", "cancelled"}
-	actionStates = []string{"pending", "running", "succeeded", "failed", "skipped", "cancelled"}
+	actionStates = []string{"pending", "running", "succeeded", "unverifiable", "failed", "skipped", "cancelled"}
 	auditKinds   = []string{string(audit.KindAttemptStart), string(audit.KindExchange), string(audit.KindAttemptEnd), string(audit.KindEvent)}
 )
 
