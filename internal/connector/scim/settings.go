@@ -41,11 +41,11 @@ type Settings struct {
 	EntitlementBy string `yaml:"entitlements_by"`
 	// Patch: unset follows the target's ServiceProviderConfig (PATCH when
 	// it is offered or not declared); false always PUTs.
-	Patch        *bool  `yaml:"patch"`
-	PageSize     int    `yaml:"page_size"`
-	MaxBatch     int    `yaml:"max_batch"`
-	BatchMembers int    `yaml:"batch_members"`
-	Discovery    *bool  `yaml:"discovery"`
+	Patch        *bool `yaml:"patch"`
+	PageSize     int   `yaml:"page_size"`
+	MaxBatch     int   `yaml:"max_batch"`
+	BatchMembers int   `yaml:"batch_members"`
+	Discovery    *bool `yaml:"discovery"`
 	// CreateMissingGroups: a grant to a group the target does not have
 	// creates it (POST /Groups) and is sent again. Only with
 	// entitlements_by: displayName, since a group's id is the server's

@@ -12,7 +12,7 @@ import (
 
 var (
 	actionStates = model.ActionStates
-	jobStates = []model.JobState{model.JobPending, model.JobLeased, model.JobSucceeded, model.JobFailed, model.JobCancelled}
+	jobStates    = []model.JobState{model.JobPending, model.JobLeased, model.JobSucceeded, model.JobFailed, model.JobCancelled}
 
 	actionsUpdate = updateSpec("actions", `state = v.column2, attempts = v.column3, error = v.column4,
 		error_kind = v.column5, updated_at = v.column6, finished_at = v.column7`,
