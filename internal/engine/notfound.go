@@ -71,9 +71,14 @@ func (e *Engine) grantNotFound(ctx context.Context, t *Target, a *model.Action, 
 			return result{message: fmt.Sprintf("created missing entitlement %s on %s", ents, t.Name)}, true
 		}
 	}
+	what := "entitlement " + ents + " does not"
+	if len(a.Entitlements) > 1 {
+		// A batched grant: the target's words say which one.
+		what = "an entitlement among " + ents + " does"
+	}
 	return result{err: &connector.Error{Kind: connector.NotFound, Status: err.Status, Reason: err.Reason, Attribute: err.Attribute, Err: err,
-		Message: fmt.Sprintf("entitlement %s does not exist on %s (the account %s exists there): create it on the target, or let accord create missing groups, or correct the policy; then retry",
-			ents, t.Name, ref.NativeID)}}, false
+		Message: fmt.Sprintf("%s not exist on %s (the account %s exists there): create it on the target, or let accord create missing groups, or correct the policy; then retry",
+			what, t.Name, ref.NativeID)}}, false
 }
 
 // revokeNotFound resolves a not_found answered to a revoke. If the
