@@ -71,7 +71,7 @@ func (e *Engine) grantNotFound(ctx context.Context, t *Target, a *model.Action, 
 			return result{message: fmt.Sprintf("created missing entitlement %s on %s", ents, t.Name)}, true
 		}
 	}
-	what := "entitlement " + ents + " does not"
+	what := "entitlement " + ents + " does"
 	if len(a.Entitlements) > 1 {
 		// A batched grant: the target's words say which one.
 		what = "an entitlement among " + ents + " does"
