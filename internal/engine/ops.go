@@ -120,16 +120,27 @@ func (e *Engine) gone(t *Target, a *model.Action, err *connector.Error, written 
 	if err.Kind != connector.NotFound {
 		return result{err: err}
 	}
-	if left := written.Add(t.Failure.Settle).Sub(e.opts.Now()); !written.IsZero() && left > 0 {
-		return result{err: err, settling: left,
-			message: fmt.Sprintf("not found %s after accord wrote the account: the target may not show it yet (failure.settle %s)",
-				e.opts.Now().Sub(written).Round(time.Millisecond), t.Failure.Settle)}
+	if res, ok := e.settling(t, err, written); ok {
+		return res
 	}
 	return result{
 		err:     err,
 		change:  &model.AccountChange{Target: t.Name, PersonKey: a.PersonKey, Delete: true},
 		message: "the account no longer exists on the target; the next run re-creates it",
 	}
+}
+
+// settling says whether a not_found may only mean that the target does
+// not show accord's last write yet: within its settle window after accord
+// wrote the account, the attempt is retried instead of concluded.
+func (e *Engine) settling(t *Target, err *connector.Error, written time.Time) (result, bool) {
+	left := written.Add(t.Failure.Settle).Sub(e.opts.Now())
+	if written.IsZero() || left <= 0 {
+		return result{}, false
+	}
+	return result{err: err, settling: left,
+		message: fmt.Sprintf("not found %s after accord wrote the account: the target may not show it yet (failure.settle %s)",
+			e.opts.Now().Sub(written).Round(time.Millisecond), t.Failure.Settle)}, true
 }
 
 // create makes the account; when the target says it already exists, it
