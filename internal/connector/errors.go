@@ -76,19 +76,28 @@ func (e *Error) Error() string {
 }
 
 // Text is the failure without its kind and status, for places that show
-// those in columns of their own (an action's error, an alert): the
-// message, the target's words quoted, and the attribute it names.
+// those in columns of their own (an action's error, an alert, the audit):
+// the target's words first, quoted, with the attribute it names, so that
+// a line cut at the end still shows them; then accord's account of what
+// was asked.
 func (e *Error) Text() string {
 	var b strings.Builder
-	b.WriteString(e.Message)
 	if e.Reason != "" && !strings.Contains(e.Message, e.Reason) {
-		if b.Len() > 0 {
-			b.WriteString(": ")
-		}
 		b.WriteString("the target said \"")
 		b.WriteString(e.Reason)
 		b.WriteString("\"")
+		if e.Attribute != "" {
+			b.WriteString(" [attribute ")
+			b.WriteString(e.Attribute)
+			b.WriteString("]")
+		}
+		if e.Message != "" {
+			b.WriteString(" — ")
+			b.WriteString(e.Message)
+		}
+		return secret.Redact(b.String())
 	}
+	b.WriteString(e.Message)
 	if e.Attribute != "" {
 		b.WriteString(" [attribute ")
 		b.WriteString(e.Attribute)

@@ -1,7 +1,6 @@
 package model
 
 import (
-	"strings"
 	"time"
 )
 
@@ -159,23 +158,10 @@ type ActionError struct {
 	Attribute string `json:"attribute,omitempty"`
 }
 
-// Line is the error on one line with its kind named once, the target's
-// words first: a table cell or a summary line cut at the end still shows
-// them.
+// Line is the error on one line with its kind named once; the message
+// starts with the target's words where it has them.
 func (e *ActionError) Line() string {
-	said := `the target said "` + e.Reason + `"`
-	i := strings.Index(e.Message, said)
-	if e.Reason == "" || i < 0 {
-		return e.Kind + ": " + e.Message
-	}
-	s := e.Kind + ": " + said
-	if e.Attribute != "" {
-		s += " [attribute " + e.Attribute + "]"
-	}
-	if rest := strings.TrimSuffix(strings.TrimSpace(e.Message[:i]), ":"); rest != "" {
-		s += " — " + rest
-	}
-	return s
+	return e.Kind + ": " + e.Message
 }
 
 // Action is one ensure-step on one account: planned, stored, then executed.
