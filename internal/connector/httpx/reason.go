@@ -3,7 +3,6 @@ package httpx
 import (
 	"encoding/json"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/accord-iam/accord/internal/secret"
 )
@@ -137,15 +136,12 @@ func plainText(s string) string {
 	return strings.Join(strings.Fields(b.String()), " ")
 }
 
-// clip cuts s to maxReason bytes on a rune boundary, folding white space.
+// clip cuts s to maxReason bytes, folding white space; a character cut
+// in two is dropped rather than shown broken.
 func clip(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) <= maxReason {
 		return s
 	}
-	cut := maxReason
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
+	return strings.ToValidUTF8(s[:maxReason], "") + "…"
 }

@@ -3,6 +3,7 @@ package httpx_test
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -37,4 +38,7 @@ func TestTargetReason(t *testing.T) {
 	}
 	reason, _ := httpx.TargetReason([]byte(long))
 	require.Less(t, len(reason), 310, "a long body is cut")
+	reason, _ = httpx.TargetReason([]byte("x" + strings.Repeat("é", 500)))
+	require.True(t, utf8.ValidString(reason), "no character is cut in two")
+	require.True(t, strings.HasSuffix(reason, "é…"), reason)
 }
