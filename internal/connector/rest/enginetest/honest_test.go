@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/accord-iam/accord/internal/app"
 	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/notify"
 	"github.com/accord-iam/accord/internal/store"
 	"github.com/accord-iam/accord/internal/targetsim"
 	"github.com/accord-iam/accord/internal/testkit"
@@ -22,8 +24,33 @@ import (
 // show memberships, a missing group, and the target's words.
 
 type restWorld struct {
-	sim *targetsim.Sim
-	app *app.App
+	sim    *targetsim.Sim
+	app    *app.App
+	alerts *alerts
+}
+
+// alerts records the alerts accord sends.
+type alerts struct {
+	mu  sync.Mutex
+	evs []notify.Event
+}
+
+func (a *alerts) Notify(_ context.Context, ev notify.Event) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.evs = append(a.evs, ev)
+}
+
+func (a *alerts) of(kind notify.Kind) []notify.Event {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []notify.Event
+	for _, ev := range a.evs {
+		if ev.Kind == kind {
+			out = append(out, ev)
+		}
+	}
+	return out
 }
 
 // newRESTWorld serves the simulator's REST API with the given groups and
@@ -53,12 +80,14 @@ func newRESTWorld(t *testing.T, groups []string, edit func(string) string, rows 
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(hr.Header()+strings.Join(rows, "\n")+"\n"), 0o600))
 	now := func() time.Time { return time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC) }
+	rec := &alerts{}
 	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{Now: now, Logger: testkit.QuietLogger()})
 	require.NoError(t, err)
 	t.Cleanup(func() { a.Close(context.Background()) })
+	a.Notifier = rec
 	_, err = a.Import(context.Background(), "")
 	require.NoError(t, err)
-	return &restWorld{sim: sim, app: a}
+	return &restWorld{sim: sim, app: a, alerts: rec}
 }
 
 func (w *restWorld) run(t *testing.T) (model.Run, []model.Action) {
@@ -174,4 +203,9 @@ func TestTargetWordsInTheFailure(t *testing.T) {
 	require.True(t, strings.HasPrefix(e.Line(), `validation: the target said "username is required and must be a string" — create: POST `), e.Line())
 	require.Equal(t, 1, strings.Count(e.Line(), "validation"), e.Line())
 	require.NotContains(t, e.Message, "validation", "the kind has its own field")
+
+	alerts := w.alerts.of(notify.ActionFailed)
+	require.Len(t, alerts, 1)
+	require.Contains(t, alerts[0].Message, `validation: the target said "username is required and must be a string"`)
+	require.Equal(t, "username is required and must be a string", alerts[0].Details["reason"])
 }
