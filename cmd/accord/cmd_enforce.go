@@ -193,9 +193,13 @@ func (c *cli) printOutcome(ctx context.Context, a *app.App, runs []model.Run) er
 		}
 		done := map[model.Op]int{}
 		var bad []model.Action
+		unverifiable := 0
 		for _, act := range acts {
 			switch act.State {
-			case model.ActionSucceeded:
+			case model.ActionSucceeded, model.ActionUnverifiable:
+				if act.State == model.ActionUnverifiable {
+					unverifiable++
+				}
 				n := 1
 				if act.Op == model.OpGrant || act.Op == model.OpRevoke {
 					n = len(act.Entitlements)
@@ -207,6 +211,11 @@ func (c *cli) printOutcome(ctx context.Context, a *app.App, runs []model.Run) er
 		}
 		failed += len(bad)
 		fmt.Fprintf(c.stdout, "run %s %s: %s\n", r.ID, r.State, outcomeLine(done, len(bad)))
+		if unverifiable > 0 {
+			// Accepted by the target, but nothing it offers can show it:
+			// said apart, never counted as verified.
+			fmt.Fprintf(c.stdout, "  %d unverifiable: the target accepted them but cannot show the result ('accord actions list --run %s --state unverifiable')\n", unverifiable, r.ID)
+		}
 		sort.Slice(bad, func(i, j int) bool { return bad[i].ID < bad[j].ID })
 		for i, act := range bad {
 			if i == 10 {
@@ -215,7 +224,7 @@ func (c *cli) printOutcome(ctx context.Context, a *app.App, runs []model.Run) er
 			}
 			msg := ""
 			if act.Error != nil {
-				msg = act.Error.Kind + ": " + act.Error.Message
+				msg = act.Error.Line()
 			}
 			fmt.Fprintf(c.stdout, "  action %d %s %s on %s %s: %s\n", act.ID, act.State, act.Op, act.Target, textsafe.Escape(act.PersonKey), textsafe.Escape(msg))
 		}

@@ -62,6 +62,7 @@ func previewJSON(pv *app.Preview) map[string]any {
 		"excluded": pv.Result.Excluded,
 		"problems": problems,
 		"busy":     busy,
+		"parked":   orEmptyParks(pv.Result.Parked),
 		"breaches": pv.Breaches,
 		"held":     len(pv.Breaches) > 0,
 		"persons":  pv.Result.Persons,
@@ -104,6 +105,9 @@ func (c *cli) printPreview(pv *app.Preview, today model.Date) {
 	}
 	for _, b := range res.Busy {
 		fmt.Fprintf(w, "  waiting: %s on %s has unfinished work in an earlier run\n", textsafe.Escape(b.Person), b.Target)
+	}
+	for _, pk := range res.Parked {
+		fmt.Fprintf(w, "  %s\n", plan.DescribeParked(pk))
 	}
 	for _, p := range res.Problems {
 		fmt.Fprintf(w, "  problem: %v\n", p)
@@ -190,7 +194,7 @@ func printActions(w io.Writer, acts []model.Action) {
 		a := &acts[i]
 		errText := ""
 		if a.Error != nil {
-			errText = a.Error.Kind + ": " + a.Error.Message
+			errText = a.Error.Line()
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", a.ID, a.RunID, textsafe.Escape(a.PersonKey), a.Target, a.Op,
 			truncate(actionDetail(a), 60), a.State, a.Attempts, truncate(errText, 100))
@@ -208,4 +212,11 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+func orEmptyParks(ps []model.Park) []model.Park {
+	if ps == nil {
+		return []model.Park{}
+	}
+	return ps
 }

@@ -124,9 +124,8 @@ func (c *cli) runsCmd() *cobra.Command {
 }
 
 func countsLine(m map[model.ActionState]int) string {
-	order := []model.ActionState{model.ActionPending, model.ActionRunning, model.ActionSucceeded, model.ActionFailed, model.ActionSkipped, model.ActionCancelled}
 	s := ""
-	for _, st := range order {
+	for _, st := range model.ActionStates {
 		if n := m[st]; n > 0 {
 			if s != "" {
 				s += ", "

@@ -13,7 +13,7 @@ import (
 
 var (
 	runStates    = []string{"held", "pending", "running", "succeeded", "failed", "cancelled"}
-	actionStates = []string{"pending", "running", "succeeded", "failed", "skipped", "cancelled"}
+	actionStates = []string{"pending", "running", "succeeded", "unverifiable", "failed", "skipped", "cancelled"}
 	auditKinds   = []string{string(audit.KindAttemptStart), string(audit.KindExchange), string(audit.KindAttemptEnd), string(audit.KindEvent)}
 )
 
@@ -60,6 +60,7 @@ type planView struct {
 	WouldHold bool                        `json:"would_hold"`
 	Excluded  []excludedView              `json:"excluded"`
 	Busy      []busyView                  `json:"busy"`
+	Parked    []model.Park                `json:"parked"`
 	Problems  []string                    `json:"problems"`
 	// Desired is policy's view of the person, when the plan is for one.
 	Desired []desiredTargetView `json:"desired"`
@@ -93,6 +94,7 @@ func (s *Server) preview(rq *request) (int, any, error) {
 	out := planView{
 		Persons: pv.Result.Persons, Actions: []ActionView{}, Summary: plan.Count(pv.Result.Jobs), Breaches: orEmpty(pv.Breaches),
 		WouldHold: len(pv.Breaches) > 0, Excluded: toExcludedViews(pv.Result.Excluded), Busy: []busyView{},
+		Parked:   append([]model.Park{}, pv.Result.Parked...),
 		Problems: []string{}, Desired: []desiredTargetView{},
 	}
 	for i := range pv.Result.Jobs {

@@ -47,6 +47,9 @@ type Error struct {
 	Status int
 	// Message says what went wrong, in words, secrets redacted.
 	Message string
+	// Reason is what the target said, in its own words (a SCIM detail, a
+	// JSON error's message, else the start of the body), secrets redacted.
+	Reason string
 	// Excerpt is the start of the target's answer, secrets redacted.
 	Excerpt string
 	// Attribute names the offending attribute when the target says which.
@@ -65,10 +68,36 @@ func (e *Error) Error() string {
 		b.WriteString(strconv.Itoa(e.Status))
 		b.WriteString(")")
 	}
-	if e.Message != "" {
+	if t := e.Text(); t != "" {
 		b.WriteString(": ")
-		b.WriteString(e.Message)
+		b.WriteString(t)
 	}
+	return b.String()
+}
+
+// Text is the failure without its kind and status, for places that show
+// those in columns of their own (an action's error, an alert, the audit):
+// the target's words first, quoted, with the attribute it names, so that
+// a line cut at the end still shows them; then accord's account of what
+// was asked.
+func (e *Error) Text() string {
+	var b strings.Builder
+	if e.Reason != "" && !strings.Contains(e.Message, e.Reason) {
+		b.WriteString("the target said \"")
+		b.WriteString(e.Reason)
+		b.WriteString("\"")
+		if e.Attribute != "" {
+			b.WriteString(" [attribute ")
+			b.WriteString(e.Attribute)
+			b.WriteString("]")
+		}
+		if e.Message != "" {
+			b.WriteString(" — ")
+			b.WriteString(e.Message)
+		}
+		return secret.Redact(b.String())
+	}
+	b.WriteString(e.Message)
 	if e.Attribute != "" {
 		b.WriteString(" [attribute ")
 		b.WriteString(e.Attribute)

@@ -24,6 +24,12 @@ type result struct {
 	// only mean the target does not show accord's last write yet: the
 	// attempt is retried within the window rather than failed.
 	settling time.Duration
+	// unverifiable: the target accepted the change, and nothing it offers
+	// can show it.
+	unverifiable bool
+	// park, on a failure, keeps the planner from planning the same create
+	// again (see model.Park).
+	park *model.Park
 }
 
 // runJob executes a job's actions in order. stop ends the job between
@@ -207,7 +213,10 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 	case res.err == nil:
 		*written = now
 		a.State, a.Error = model.ActionSucceeded, nil
-		end.Outcome = "succeeded"
+		if res.unverifiable {
+			a.State = model.ActionUnverifiable
+		}
+		end.Outcome = string(a.State)
 		b.Actions = append(b.Actions, store.ActionUpdate{ID: a.ID, State: a.State, Attempts: attempt, At: now})
 		if res.change != nil {
 			res.change.At = now
@@ -237,7 +246,7 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 		}
 		a.State, a.Error = model.ActionPending, actionError(res.err)
 		end.Outcome, end.ErrorKind, end.Status = "retry", string(res.err.Kind), res.err.Status
-		end.Message = joinMsg(res.message, fmt.Sprintf("%s; retry in %s", res.err.Error(), delay.Round(time.Millisecond)))
+		end.Message = joinMsg(res.message, fmt.Sprintf("%s; retry in %s", res.err.Text(), delay.Round(time.Millisecond)))
 		b.Actions = append(b.Actions, store.ActionUpdate{ID: a.ID, State: a.State, Attempts: attempt, Error: a.Error, At: now})
 		job.Attempts++
 		b.Jobs = append(b.Jobs, store.JobUpdate{ID: job.ID, State: model.JobPending, Attempts: job.Attempts, NextAt: now.Add(delay), At: now})
@@ -251,7 +260,7 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 	default:
 		a.State, a.Error = model.ActionFailed, actionError(res.err)
 		end.Outcome, end.ErrorKind, end.Status = "failed", string(res.err.Kind), res.err.Status
-		end.Message = joinMsg(res.message, res.err.Error())
+		end.Message = joinMsg(res.message, res.err.Text())
 		b.Actions = append(b.Actions, store.ActionUpdate{ID: a.ID, State: a.State, Attempts: attempt, Error: a.Error, At: now})
 		if res.change != nil {
 			res.change.At = now
@@ -270,6 +279,10 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 		}
 		b.Jobs = append(b.Jobs, store.JobUpdate{ID: job.ID, State: model.JobFailed, Attempts: job.Attempts, At: now})
 		cont = false
+		if res.park != nil {
+			res.park.At = now
+			e.park(ctx, *res.park)
+		}
 	}
 	b.Audit = append(b.Audit, end)
 	level := slog.LevelInfo
@@ -291,8 +304,8 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 	e.emit(ev)
 	if end.Outcome == "failed" {
 		e.opts.Notifier.Notify(ctx, notify.Event{Kind: notify.ActionFailed, Time: now, Target: t.Name, RunID: a.RunID, Action: a.ID,
-			Person: a.PersonKey, Message: fmt.Sprintf("action %d (%s for %s on %s) failed: %s", a.ID, a.Op, a.PersonKey, t.Name, end.Message),
-			Details: map[string]any{"error_kind": end.ErrorKind, "status": end.Status}})
+			Person: a.PersonKey, Message: fmt.Sprintf("action %d (%s for %s on %s) failed: %s", a.ID, a.Op, a.PersonKey, t.Name, joinMsg(a.Error.Line(), res.message)),
+			Details: map[string]any{"error_kind": end.ErrorKind, "status": end.Status, "reason": a.Error.Reason, "attribute": a.Error.Attribute}})
 	}
 	return cont
 }
@@ -325,7 +338,8 @@ func (e *Engine) engineTime(at time.Time) time.Time {
 }
 
 func actionError(err *connector.Error) *model.ActionError {
-	return &model.ActionError{Kind: string(err.Kind), Message: err.Error(), Status: err.Status, Attribute: err.Attribute}
+	// The kind has a field of its own: the message does not repeat it.
+	return &model.ActionError{Kind: string(err.Kind), Message: err.Text(), Status: err.Status, Reason: err.Reason, Attribute: err.Attribute}
 }
 
 func joinMsg(a, b string) string {

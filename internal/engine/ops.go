@@ -24,6 +24,7 @@ func (e *Engine) attempt(ctx context.Context, t *Target, a *model.Action, ref *c
 		return connector.AsError(t.do(ctx, f))
 	}
 	change := &model.AccountChange{Target: t.Name, PersonKey: a.PersonKey}
+	note := "" // what was done on the way, for the audit
 	switch a.Op {
 	case model.OpCreate:
 		return e.create(ctx, t, a, ref, call, doubt)
@@ -54,48 +55,59 @@ func (e *Engine) attempt(ctx context.Context, t *Target, a *model.Action, ref *c
 		change.Delete = true
 		return result{change: change, message: msg}
 	case model.OpGrant:
-		if err := call(func() error { return t.Conn.Grant(ctx, *ref, a.Entitlements) }); err != nil {
+		err := call(func() error { return t.Conn.Grant(ctx, *ref, a.Entitlements) })
+		if err != nil && err.Kind == connector.NotFound {
+			// Which is missing, the account or the entitlement, is read
+			// before anything is concluded.
+			res, retry := e.grantNotFound(ctx, t, a, ref, err, written)
+			if !retry {
+				return res
+			}
+			note = res.message
+			err = call(func() error { return t.Conn.Grant(ctx, *ref, a.Entitlements) })
+			if err != nil && err.Kind == connector.NotFound {
+				return result{err: err, message: res.message}
+			}
+		}
+		if err != nil {
 			if err.Kind != connector.Conflict {
-				return e.gone(t, a, err, written)
+				return result{err: err}
 			}
 			// "Already a member": believe it only after looking.
-			ok, rerr := e.hasEntitlements(ctx, t, ref, a.Entitlements)
+			ok, seen, rerr := e.hasEntitlements(ctx, t, ref, a.Entitlements)
 			if rerr != nil {
 				return result{err: rerr, message: "grant answered conflict; reading the membership back failed"}
 			}
 			if !ok {
-				return result{err: &connector.Error{Kind: connector.Unverified, Status: err.Status,
+				return result{err: &connector.Error{Kind: connector.Unverified, Status: err.Status, Reason: err.Reason,
 					Message: "grant answered conflict (already a member), but the membership is not there: " + err.Message}}
 			}
 			change.Grant = a.Entitlements
+			if !seen {
+				return result{change: change, unverifiable: true,
+					message: "unverifiable: the target answered already a member, and nothing it offers can show the membership"}
+			}
 			return result{change: change, message: "already granted on the target (read back)"}
 		}
 		change.Grant = a.Entitlements
 	case model.OpRevoke:
-		msg := ""
 		if err := call(func() error { return t.Conn.Revoke(ctx, *ref, a.Entitlements) }); err != nil {
 			if err.Kind != connector.NotFound {
 				return result{err: err}
 			}
-			msg = "already revoked on the target"
+			return e.revokeNotFound(ctx, t, a, ref, err, written)
 		}
 		change.Revoke = a.Entitlements
-		if msg == "" {
-			if verr := e.verify(ctx, t, a, ref); verr != nil {
-				return result{err: verr}
-			}
-			msg = "verified"
-		}
-		return result{change: change, message: msg}
 	default:
 		return result{err: connector.Errorf(connector.Validation, "unknown operation %q", a.Op)}
 	}
-	if verr := e.verify(ctx, t, a, ref); verr != nil {
+	c, verr := e.verify(ctx, t, a, ref)
+	if verr != nil {
 		// Known state records what the target really holds only once a
 		// retry succeeds and verifies.
 		return result{err: verr}
 	}
-	return result{change: change, message: "verified"}
+	return result{change: change, message: joinMsg(note, c.note), unverifiable: c.unverifiable}
 }
 
 // gone handles a not_found on an operation that needs the account: it was
@@ -109,16 +121,27 @@ func (e *Engine) gone(t *Target, a *model.Action, err *connector.Error, written 
 	if err.Kind != connector.NotFound {
 		return result{err: err}
 	}
-	if left := written.Add(t.Failure.Settle).Sub(e.opts.Now()); !written.IsZero() && left > 0 {
-		return result{err: err, settling: left,
-			message: fmt.Sprintf("not found %s after accord wrote the account: the target may not show it yet (failure.settle %s)",
-				e.opts.Now().Sub(written).Round(time.Millisecond), t.Failure.Settle)}
+	if res, ok := e.settling(t, err, written); ok {
+		return res
 	}
 	return result{
 		err:     err,
 		change:  &model.AccountChange{Target: t.Name, PersonKey: a.PersonKey, Delete: true},
 		message: "the account no longer exists on the target; the next run re-creates it",
 	}
+}
+
+// settling says whether a not_found may only mean that the target does
+// not show accord's last write yet: within its settle window after accord
+// wrote the account, the attempt is retried instead of concluded.
+func (e *Engine) settling(t *Target, err *connector.Error, written time.Time) (result, bool) {
+	left := written.Add(t.Failure.Settle).Sub(e.opts.Now())
+	if written.IsZero() || left <= 0 {
+		return result{}, false
+	}
+	return result{err: err, settling: left,
+		message: fmt.Sprintf("not found %s after accord wrote the account: the target may not show it yet (failure.settle %s)",
+			e.opts.Now().Sub(written).Round(time.Millisecond), t.Failure.Settle)}, true
 }
 
 // create makes the account; when the target says it already exists, it
@@ -164,6 +187,10 @@ func (e *Engine) create(ctx context.Context, t *Target, a *model.Action, ref *co
 					// show it yet: a lagging index, looked at again later.
 					res.settling = t.Failure.Settle
 					res.message = "create answered conflict, but the search does not show the account yet (failure.settle)"
+					return res
+				}
+				if ferr.Kind == connector.NotFound {
+					return unresolvedConflict(t, a, err, ferr)
 				}
 				return res
 			}
@@ -195,13 +222,14 @@ func (e *Engine) create(ctx context.Context, t *Target, a *model.Action, ref *co
 	ref.Attributes = a.Attributes.Clone()
 	ch := linkChange(t, a, acct, true)
 	ch.Grant = append(ch.Grant, a.Entitlements...)
-	if verr := e.verify(ctx, t, a, ref); verr != nil {
+	c, verr := e.verify(ctx, t, a, ref)
+	if verr != nil {
 		// The account exists: link it even though the read-back
 		// disagrees, so a retry updates it instead of creating another.
 		ch.Attributes = nil
 		return result{err: verr, change: ch, message: msg}
 	}
-	return result{change: ch, message: joinMsg(msg, "verified")}
+	return result{change: ch, message: joinMsg(msg, c.note), unverifiable: c.unverifiable}
 }
 
 func linkChange(t *Target, a *model.Action, acct connector.Account, converged bool) *model.AccountChange {

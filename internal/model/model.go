@@ -128,19 +128,40 @@ const (
 	// was not attempted. Retrying the failed action revives it.
 	ActionSkipped   ActionState = "skipped"
 	ActionCancelled ActionState = "cancelled"
+	// ActionUnverifiable: the target accepted the change, but nothing it
+	// offers can show it (a membership on a target whose users do not list
+	// their groups and whose groups cannot be read). It is done, and never
+	// called verified.
+	ActionUnverifiable ActionState = "unverifiable"
 )
+
+// ActionStates lists every action state, in the order they are shown.
+var ActionStates = []ActionState{ActionPending, ActionRunning, ActionSucceeded, ActionUnverifiable,
+	ActionFailed, ActionSkipped, ActionCancelled}
 
 // Final reports whether the state will not change without an operator.
 func (s ActionState) Final() bool {
-	return s == ActionSucceeded || s == ActionFailed || s == ActionSkipped || s == ActionCancelled
+	return s.Done() || s == ActionFailed || s == ActionSkipped || s == ActionCancelled
 }
+
+// Done reports whether the target accepted the action: succeeded, or
+// unverifiable.
+func (s ActionState) Done() bool { return s == ActionSucceeded || s == ActionUnverifiable }
 
 // ActionError is the recorded reason an attempt or action failed.
 type ActionError struct {
-	Kind      string `json:"kind"`
-	Message   string `json:"message"`
-	Status    int    `json:"status,omitempty"`
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+	Status  int    `json:"status,omitempty"`
+	// Reason is what the target said, in its own words.
+	Reason    string `json:"reason,omitempty"`
 	Attribute string `json:"attribute,omitempty"`
+}
+
+// Line is the error on one line with its kind named once; the message
+// starts with the target's words where it has them.
+func (e *ActionError) Line() string {
+	return e.Kind + ": " + e.Message
 }
 
 // Action is one ensure-step on one account: planned, stored, then executed.

@@ -28,6 +28,9 @@ func Build(ctx context.Context, st store.Store, p *Planner, keepDesired bool) (*
 			p.Busy[Key{k.Person, k.Target}] = true
 		}
 	}
+	if err := loadParked(ctx, st, p); err != nil {
+		return nil, err
+	}
 	if p.Person != "" {
 		per, err := st.GetPerson(ctx, p.Person)
 		if err != nil {

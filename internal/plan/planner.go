@@ -22,6 +22,9 @@ type Planner struct {
 	// Unmanaged entitlements per person and target are neither granted nor
 	// revoked.
 	Unmanaged map[Key]map[string]bool
+	// Parked creates are not planned again while they would send the same
+	// attributes (see model.Park).
+	Parked map[Key]model.Park
 
 	createOnly map[string]map[string]bool
 }
@@ -40,6 +43,9 @@ type Result struct {
 	Problems []error
 	// Busy lists pairs skipped because earlier work is unfinished.
 	Busy []Key
+	// Parked lists creates left out because the target refused the same
+	// create with a conflict nothing resolved.
+	Parked []model.Park
 	// Persons counts persons considered.
 	Persons int
 	// Desired is filled only when the planner is asked to keep it
@@ -106,6 +112,10 @@ func (p *Planner) PlanPerson(per *model.Person, known []model.Account, res *Resu
 			Unmanaged:  p.Unmanaged[key],
 		})
 		if len(acts) == 0 {
+			continue
+		}
+		if pk, ok := p.Parked[key]; ok && acts[0].Op == model.OpCreate && pk.Fingerprint == model.AttrsFingerprint(acts[0].Attributes) {
+			res.Parked = append(res.Parked, pk)
 			continue
 		}
 		res.Jobs = append(res.Jobs, model.Job{PersonKey: per.Key, Target: d.Target, State: model.JobPending, Actions: acts})

@@ -27,6 +27,7 @@ func (r *REST) mount(mux *http.ServeMux) {
 	inner.HandleFunc("GET "+p+"/usergroups/{id}/members", r.serveListMembers)
 	inner.HandleFunc("POST "+p+"/usergroups/{id}/members", r.serveMembers)
 	inner.HandleFunc("DELETE "+p+"/usergroups/{id}/members/{uid}", r.serveRemoveMember)
+	inner.HandleFunc("GET "+p+"/usergroups/{id}/members/{uid}", r.serveCheckMember)
 	inner.HandleFunc(p+"/", func(w http.ResponseWriter, req *http.Request) {
 		writeRESTError(w, restErr(http.StatusNotFound, "no such endpoint %s %s", req.Method, req.URL.EscapedPath()))
 	})
@@ -228,8 +229,9 @@ func (r *REST) serveCreateGroup(w http.ResponseWriter, req *http.Request) {
 		writeRESTError(w, restErr(http.StatusBadRequest, "name is required"))
 		return
 	}
+	id, _ := obj["id"].(string) // a client may choose the id, as some APIs allow
 	r.mu.Lock()
-	g, err := r.addGroup("", name)
+	g, err := r.addGroup(id, name)
 	r.mu.Unlock()
 	if err != nil {
 		writeRESTError(w, restErr(http.StatusConflict, "%v", err))

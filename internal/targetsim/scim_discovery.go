@@ -41,7 +41,7 @@ func (s *SCIM) schemaDoc(sd *schemaDef) map[string]any {
 		"id":          sd.ID,
 		"name":        sd.Name,
 		"description": sd.Description,
-		"attributes":  attrDocs(sd.Attrs),
+		"attributes":  attrDocs(s.schemaAttrs(sd)),
 		"meta":        map[string]string{"resourceType": "Schema", "location": s.sim.URL() + scimPrefix + "/Schemas/" + sd.ID},
 	}
 }

@@ -18,6 +18,9 @@ func (s *SCIM) mount(mux *http.ServeMux) {
 }
 
 func (s *SCIM) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.behave.OwnErrors {
+		w = ownErrorWriter{w}
+	}
 	if s.token != "" && !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="targetsim"`)
 		writeSCIMError(w, scimErr(http.StatusUnauthorized, "", "missing or invalid bearer token"))
@@ -364,6 +367,12 @@ func writeSCIMError(w http.ResponseWriter, err error) {
 	var se *SCIMError
 	if !errors.As(err, &se) {
 		se = scimErr(http.StatusInternalServerError, "", "%v", err)
+	}
+	if _, own := w.(ownErrorWriter); own {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(se.Status)
+		_, _ = w.Write(ownError(se))
+		return
 	}
 	b := make([]byte, 0, 160+len(se.Detail))
 	b = append(b, `{"schemas":["`+msgError+`"],"status":"`...)

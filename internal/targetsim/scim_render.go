@@ -242,6 +242,9 @@ func (s *SCIM) renderFresh(rt *resourceType, r *resource) []byte {
 	for _, d := range rt.core.Attrs {
 		switch {
 		case rt == userType && d.Name == "groups":
+			if s.behave.NoGroupsOnUser {
+				continue
+			}
 			b = s.appendGroups(b, r.id, base, &first)
 			continue
 		case rt == groupType && d.Name == "members":

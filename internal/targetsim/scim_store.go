@@ -113,6 +113,10 @@ type SCIM struct {
 	token          string
 	maxResults     int
 	patchNoContent bool
+	behave         Behaviours
+	// emailOwner: every email a user has had -> that user's id, kept after
+	// delete (Behaviours.EmailsUniqueForever).
+	emailOwner map[string]string
 
 	mu       sync.RWMutex
 	users    *table
@@ -133,7 +137,7 @@ type idemAnswer struct {
 }
 
 func newSCIM(sim *Sim, opts Options) *SCIM {
-	s := &SCIM{sim: sim, token: opts.Token, maxResults: opts.MaxResults, patchNoContent: opts.PatchNoContent, allowDups: opts.AllowDuplicates}
+	s := &SCIM{sim: sim, token: opts.Token, maxResults: opts.MaxResults, patchNoContent: opts.PatchNoContent, allowDups: opts.AllowDuplicates, behave: opts.SCIM}
 	if s.maxResults <= 0 {
 		s.maxResults = DefaultMaxResults
 	}
@@ -148,6 +152,7 @@ func (s *SCIM) reset() {
 	s.groups = newTable(groupType, false)
 	s.memberOf = map[string]map[string]struct{}{}
 	s.idem = map[string]idemAnswer{}
+	s.emailOwner = map[string]string{}
 }
 
 func (s *SCIM) table(rt *resourceType) *table {
@@ -201,6 +206,10 @@ func (s *SCIM) create(rt *resourceType, attrs map[string]any, id string) (*resou
 	} else if s.users.byID[id] != nil || s.groups.byID[id] != nil {
 		return nil, scimErr(409, "uniqueness", "id %q is already taken", id)
 	}
+	if err := s.checkEmails(rt, id, attrs); err != nil {
+		return nil, err
+	}
+	s.keepEmails(rt, id, attrs)
 	if rt == groupType {
 		if err := s.prepareMembers(id, attrs); err != nil {
 			return nil, err
@@ -228,12 +237,16 @@ func (s *SCIM) update(rt *resourceType, r *resource, attrs map[string]any) error
 	if other, ok := t.unique[newKey]; ok && other != r.id && !t.dups {
 		return scimErr(409, "uniqueness", "%s %q is already taken by %s %s", rt.uniqueAttr, attrs[rt.uniqueAttr], rt.Name, other)
 	}
+	if err := s.checkEmails(rt, r.id, attrs); err != nil {
+		return err
+	}
 	oldName := r.str("displayName")
 	if rt == groupType {
 		if err := s.prepareMembers(r.id, attrs); err != nil {
 			return err
 		}
 	}
+	s.keepEmails(rt, r.id, attrs)
 	t.unindex(oldKey, r.id)
 	t.index(newKey, r.id)
 	s.touch(r, attrs)

@@ -65,6 +65,9 @@ type Options struct {
 	// 409: a client's own duplicate creates then show on the target
 	// (SCIM.UserNameCounts). Group names stay unique.
 	AllowDuplicates bool
+	// SCIM makes the SCIM surface act like particular servers (see
+	// Behaviours).
+	SCIM Behaviours
 }
 
 // IdempotencyHeader is the request header under which the simulator

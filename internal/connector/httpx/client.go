@@ -201,6 +201,7 @@ func (r *Response) Failure() *connector.Error {
 		Message: secret.Redact(fmt.Sprintf("%s %s answered %d %s", r.Method, r.URL, r.Status, http.StatusText(r.Status))),
 		Excerpt: audit.Excerpt(string(r.Body)),
 	}
+	e.Reason, e.Attribute = TargetReason(r.Body)
 	if r.Status >= 300 && r.Status < 400 {
 		e.Message += "; redirected to " + audit.RedactURL(r.Header.Get("Location")) + ": configure the final address"
 	}

@@ -60,7 +60,7 @@ func TestCheckProblems(t *testing.T) {
 		"trailing comma": {withOp("grant", `{url: "/g/{{ entitlement }}", body: '{"id": {{ native_id }},}'}`),
 			`operations.grant.body (line 6): body is not JSON: invalid character '}'`},
 		"unknown operation": {withOp("frobnicate", `{url: /x}`),
-			`operations.frobnicate (line 7): unknown key (known keys: create, delete, disable, enable, find, get, grant, list_accounts, list_entitlements, revoke, update)`},
+			`operations.frobnicate (line 7): unknown key (known keys: check_member, create, create_entitlement, delete, disable, enable, find, get, grant, list_accounts, list_entitlements, revoke, update)`},
 		"unknown operation key": {withOp("get", `{url: "/users/{{ native_id }}", verb: GET}`),
 			`operations.get.verb (line 5): unknown key`},
 		"key of another operation": {withOp("create", `{url: /users, batch: 3}`),

@@ -19,17 +19,19 @@ import (
 
 // Operation names, as they appear under operations.
 const (
-	opCreate           = "create"
-	opGet              = "get"
-	opFind             = "find"
-	opUpdate           = "update"
-	opEnable           = "enable"
-	opDisable          = "disable"
-	opDelete           = "delete"
-	opGrant            = "grant"
-	opRevoke           = "revoke"
-	opListAccounts     = "list_accounts"
-	opListEntitlements = "list_entitlements"
+	opCreate            = "create"
+	opGet               = "get"
+	opFind              = "find"
+	opUpdate            = "update"
+	opEnable            = "enable"
+	opDisable           = "disable"
+	opDelete            = "delete"
+	opGrant             = "grant"
+	opRevoke            = "revoke"
+	opListAccounts      = "list_accounts"
+	opListEntitlements  = "list_entitlements"
+	opCheckMember       = "check_member"
+	opCreateEntitlement = "create_entitlement"
 )
 
 // kind says what an operation may use and configure.
@@ -44,17 +46,19 @@ var (
 	refVars  = []string{"account", "person", "native_id", "link"}
 	listVars = []string{"limit", "page", "offset", "cursor"}
 	kinds    = map[string]kind{
-		opCreate:           {http.MethodPost, []string{"account", "person"}, []string{"response", "exists", "with_entitlements"}, true},
-		opGet:              {http.MethodGet, refVars, []string{"response", "missing"}, true},
-		opFind:             {http.MethodGet, []string{"account"}, []string{"response", "match"}, true},
-		opUpdate:           {http.MethodPatch, append([]string{"changes"}, refVars...), []string{"missing"}, false},
-		opEnable:           {http.MethodPatch, refVars, []string{"missing"}, false},
-		opDisable:          {http.MethodPatch, refVars, []string{"missing"}, false},
-		opDelete:           {http.MethodDelete, refVars, []string{"missing"}, false},
-		opGrant:            {http.MethodPost, refVars, []string{"exists", "missing", "batch"}, false},
-		opRevoke:           {http.MethodDelete, refVars, []string{"missing", "batch"}, false},
-		opListAccounts:     {http.MethodGet, listVars, []string{"response", "paging"}, true},
-		opListEntitlements: {http.MethodGet, listVars, []string{"response", "paging"}, false},
+		opCreate:            {http.MethodPost, []string{"account", "person"}, []string{"response", "exists", "with_entitlements"}, true},
+		opGet:               {http.MethodGet, refVars, []string{"response", "missing"}, true},
+		opFind:              {http.MethodGet, []string{"account"}, []string{"response", "match"}, true},
+		opUpdate:            {http.MethodPatch, append([]string{"changes"}, refVars...), []string{"missing"}, false},
+		opEnable:            {http.MethodPatch, refVars, []string{"missing"}, false},
+		opDisable:           {http.MethodPatch, refVars, []string{"missing"}, false},
+		opDelete:            {http.MethodDelete, refVars, []string{"missing"}, false},
+		opGrant:             {http.MethodPost, refVars, []string{"exists", "missing", "batch"}, false},
+		opRevoke:            {http.MethodDelete, refVars, []string{"missing", "batch"}, false},
+		opListAccounts:      {http.MethodGet, listVars, []string{"response", "paging"}, true},
+		opListEntitlements:  {http.MethodGet, listVars, []string{"response", "paging"}, false},
+		opCheckMember:       {http.MethodGet, append([]string{"entitlement"}, refVars...), []string{"missing"}, false},
+		opCreateEntitlement: {http.MethodPost, []string{"entitlement"}, []string{"exists"}, false},
 	}
 	// zero values declare each name's type to the template compiler.
 	zero = map[string]any{
@@ -69,6 +73,7 @@ func (s *Operations) byName() map[string]*Operation {
 		opCreate: s.Create, opGet: s.Get, opFind: s.Find, opUpdate: s.Update, opEnable: s.Enable,
 		opDisable: s.Disable, opDelete: s.Delete, opGrant: s.Grant, opRevoke: s.Revoke,
 		opListAccounts: s.ListAccounts, opListEntitlements: s.ListEntitlements,
+		opCheckMember: s.CheckMember, opCreateEntitlement: s.CreateEntitlement,
 	}
 }
 
@@ -101,7 +106,6 @@ type op struct {
 	read     *reader
 	exists   *matcher
 	missing  *matcher
-	explicit bool // missing was configured
 	batch    int
 	withEnts bool
 	match    []string

@@ -97,12 +97,14 @@ func (c *compiler) operation(name string, o *Operation, base *Response) *op {
 	}
 	out.exists = c.matcher(yamlx.Join(p, "exists"), o.Exists)
 	out.missing = c.matcher(yamlx.Join(p, "missing"), o.Missing)
-	out.explicit = o.Missing != nil
-	if out.exists == nil && (name == opCreate || name == opGrant) {
+	if out.exists == nil && (name == opCreate || name == opGrant || name == opCreateEntitlement) {
 		out.exists = &matcher{status: []int{http.StatusConflict}}
 	}
 	if out.missing == nil && (name == opDelete || name == opRevoke) {
 		out.missing = &matcher{status: []int{http.StatusNotFound, http.StatusGone}}
+	}
+	if out.missing == nil && name == opCheckMember {
+		out.missing = &matcher{status: []int{http.StatusNotFound}}
 	}
 	for i, m := range o.Match {
 		if c.attrs != nil && !slices.Contains(c.attrs, m) {

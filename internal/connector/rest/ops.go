@@ -101,7 +101,7 @@ func (c *Conn) Find(ctx context.Context, attrs model.Attributes) (connector.Acco
 	resp, err := c.call(ctx, o, map[string]any{"account": attrMap(attrs)})
 	if err != nil {
 		if connector.KindOf(err) == connector.NotFound {
-			return connector.Account{}, connector.Errorf(connector.NotFound, "rest find: no account matches")
+			return connector.Account{}, connector.Errorf(connector.NotFound, "rest find: no account matches %s", searched(o, attrs))
 		}
 		return connector.Account{}, err
 	}
@@ -118,7 +118,7 @@ func (c *Conn) Find(ctx context.Context, attrs model.Attributes) (connector.Acco
 	}
 	switch len(found) {
 	case 0:
-		return connector.Account{}, connector.Errorf(connector.NotFound, "rest find: no account matches")
+		return connector.Account{}, connector.Errorf(connector.NotFound, "rest find: no account matches %s", searched(o, attrs))
 	case 1:
 		return found[0], nil
 	}
@@ -127,6 +127,19 @@ func (c *Conn) Find(ctx context.Context, attrs model.Attributes) (connector.Acco
 		ids[i] = a.NativeID
 	}
 	return connector.Account{}, connector.Errorf(connector.Conflict, "rest find: %d accounts match (%s); correlation needs exactly one", len(found), strings.Join(ids, ", "))
+}
+
+// searched says what find looked for: the match attributes and their
+// values, else the request it sent.
+func searched(o *op, attrs model.Attributes) string {
+	if len(o.match) == 0 {
+		return "(the find operation's request)"
+	}
+	parts := make([]string, len(o.match))
+	for i, n := range o.match {
+		parts[i] = n + "=" + model.FormatValue(attrs[n])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func matches(a connector.Account, want model.Attributes, names []string) bool {

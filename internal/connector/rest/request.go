@@ -154,13 +154,10 @@ func (o *op) failure(resp *httpx.Response) *connector.Error {
 		e.Kind = connector.Conflict
 	case o.missing.matches(resp):
 		e.Kind = connector.NotFound
-	case e.Kind == connector.NotFound && o.name == opGrant && !o.explicit:
-		// A per-group API answers 404 for a group that does not exist as
-		// readily as for a user: without a missing rule, that is a bad
-		// entitlement, not an account deleted behind our back.
-		e.Kind = connector.Validation
-		e.Message += ": the entitlement or the account does not exist"
 	}
+	// A per-group API answers 404 for a group that does not exist as
+	// readily as for a user: the engine reads the account to tell which
+	// is missing before it concludes anything.
 	e.Message = o.name + ": " + e.Message
 	return e
 }

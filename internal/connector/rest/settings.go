@@ -40,6 +40,8 @@ import (
 //	    list_accounts: {url: "/users?limit={{ limit }}&skip={{ offset }}",
 //	                    response: {items: "$.results[*]"}, paging: {style: offset, size: 100}}
 //	    list_entitlements: {url: /usergroups, response: {items: "$[*]", name: $.name}, paging: {style: link}}
+//	    check_member: {url: "/usergroups/{{ entitlement }}/members/{{ native_id }}"}   # optional
+//	    create_entitlement: {url: /usergroups, body: '{"name": {{ entitlement }}}'}     # optional
 //
 // An operation is:
 //
@@ -61,9 +63,18 @@ import (
 //	          correlate (find) and link; grant is done, checked by a
 //	          read-back where get reads entitlements.
 //	missing   the answers that mean "not found" (default 404 and 410 on
-//	          delete and revoke, where it means done). On grant a 404 is
-//	          a bad entitlement unless missing is set: then it means
-//	          the account is gone.
+//	          delete and revoke, where it means done; 404 on check_member,
+//	          where it means "not a member"). On grant the engine reads
+//	          the account to tell a missing account from a missing
+//	          entitlement.
+//
+// Two operations are optional and only used where configured:
+// check_member answers 2xx when the account ({{ native_id }}) is a member
+// of {{ entitlement }}: grants and revokes are verified with it when get
+// does not read entitlements (else they are unverifiable).
+// create_entitlement creates a missing {{ entitlement }} when a grant
+// finds it missing (exists: the answers meaning it is there already).
+//
 //	batch     grant, revoke: up to this many entitlements in one request
 //	          ({{ entitlements }} instead of {{ entitlement }})
 //	with_entitlements  create: the body grants {{ entitlements }} too
@@ -114,6 +125,9 @@ type Operations struct {
 	Revoke           *Operation `yaml:"revoke"`
 	ListAccounts     *Operation `yaml:"list_accounts"`
 	ListEntitlements *Operation `yaml:"list_entitlements"`
+	// CheckMember and CreateEntitlement are optional: see Settings.
+	CheckMember       *Operation `yaml:"check_member"`
+	CreateEntitlement *Operation `yaml:"create_entitlement"`
 }
 
 // Operation is one request template and how to read its answer.

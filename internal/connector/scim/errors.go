@@ -42,18 +42,17 @@ func (c *Conn) failure(resp *httpx.Response, names []string) *connector.Error {
 	case resp.Status == http.StatusBadRequest && validationTypes[st]:
 		e.Kind = connector.Validation
 	}
-	if se.Detail != "" || se.ScimType != "" {
-		msg := fmt.Sprintf("%s %s answered %d", resp.Method, resp.URL, resp.Status)
-		if se.ScimType != "" {
-			msg += " " + se.ScimType
-		}
-		if se.Detail != "" {
-			msg += ": " + se.Detail
-		}
-		e.Message = secret.Redact(msg)
+	if se.ScimType != "" {
+		e.Message = secret.Redact(fmt.Sprintf("%s %s answered %d %s", resp.Method, resp.URL, resp.Status, se.ScimType))
 	}
-	if e.Kind == connector.Validation {
-		e.Attribute = mentioned(se.Detail, names)
+	if se.Detail != "" {
+		e.Reason = secret.Redact(se.Detail)
+	}
+	if a := mentioned(se.Detail, names); a != "" && (e.Kind == connector.Validation || e.Kind == connector.Conflict) {
+		// A uniqueness answer names the attribute that is taken ("A User
+		// already uses this email"): the operator needs it as much as a
+		// validation's.
+		e.Attribute = a
 	}
 	return e
 }

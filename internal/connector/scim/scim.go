@@ -86,7 +86,7 @@ func (c *Conn) Capabilities() connector.Capabilities {
 	return connector.Capabilities{
 		Read: true, Find: true, List: true, ListEntitlements: true, Delete: true,
 		MaxBatch:           c.set.MaxBatch,
-		EntitlementsOnRead: !c.set.Quirks.NoGroupsOnUser,
+		EntitlementsOnRead: !c.set.Quirks.NoGroupsOnUser && c.discoveredGroupsOnUser(),
 		GatesRequests:      true, // every request goes through httpx, which calls the gate
 	}
 }
@@ -230,8 +230,8 @@ func (c *Conn) account(ctx context.Context, r resource) (connector.Account, erro
 			a.Active = !strings.EqualFold(x, "false")
 		}
 	}
-	if c.set.Quirks.NoGroupsOnUser {
-		return a, nil
+	if !c.groupsOnUser(ctx) {
+		return a, nil // unknown (nil), not none: the engine reads the group
 	}
 	ents, err := c.entitlementsOf(ctx, r)
 	if err != nil {

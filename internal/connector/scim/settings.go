@@ -28,6 +28,7 @@ import (
 //	  max_batch: 20                             # entitlements per Grant/Revoke call
 //	  batch_members: 50                         # members per group PATCH (AddMembers)
 //	  discovery: true
+//	  create_missing_groups: false              # true: a grant to a group that is not there creates it (entitlements_by: displayName)
 //	  quirks: {filter_no_escapes: true}
 //
 // The account mapping's attribute names are SCIM attribute paths:
@@ -41,12 +42,17 @@ type Settings struct {
 	EntitlementBy string `yaml:"entitlements_by"`
 	// Patch: unset follows the target's ServiceProviderConfig (PATCH when
 	// it is offered or not declared); false always PUTs.
-	Patch        *bool  `yaml:"patch"`
-	PageSize     int    `yaml:"page_size"`
-	MaxBatch     int    `yaml:"max_batch"`
-	BatchMembers int    `yaml:"batch_members"`
-	Discovery    *bool  `yaml:"discovery"`
-	Quirks       Quirks `yaml:"quirks"`
+	Patch        *bool `yaml:"patch"`
+	PageSize     int   `yaml:"page_size"`
+	MaxBatch     int   `yaml:"max_batch"`
+	BatchMembers int   `yaml:"batch_members"`
+	Discovery    *bool `yaml:"discovery"`
+	// CreateMissingGroups: a grant to a group the target does not have
+	// creates it (POST /Groups) and is sent again. Only with
+	// entitlements_by: displayName, since a group's id is the server's
+	// to choose.
+	CreateMissingGroups bool   `yaml:"create_missing_groups"`
+	Quirks              Quirks `yaml:"quirks"`
 }
 
 // Quirks switch on handling for ways real servers deviate from RFC 7643
@@ -110,6 +116,9 @@ func check(node *yaml.Node, env connector.CheckEnv) (Settings, yamlx.Problems) {
 	case "", "id", "displayName":
 	default:
 		add("entitlements_by", "must be id or displayName, not %q", s.EntitlementBy)
+	}
+	if s.CreateMissingGroups && s.EntitlementBy != "displayName" {
+		add("create_missing_groups", "needs entitlements_by: displayName: a created group gets an id of the target's choosing, which policy cannot name in advance")
 	}
 	for key, v := range map[string]int{"page_size": s.PageSize, "max_batch": s.MaxBatch, "batch_members": s.BatchMembers} {
 		if v < 0 {

@@ -208,7 +208,7 @@ func (s *Store) AttemptOutcomes(ctx context.Context, since time.Time) (map[strin
 		func(r row) error {
 			o := out[r.target]
 			switch r.outcome {
-			case "succeeded":
+			case "succeeded", "unverifiable": // the target accepted it either way
 				o.Succeeded += r.n
 			case "retry":
 				o.Retried += r.n

@@ -11,9 +11,8 @@ import (
 )
 
 var (
-	actionStates = []model.ActionState{model.ActionPending, model.ActionRunning, model.ActionSucceeded,
-		model.ActionFailed, model.ActionSkipped, model.ActionCancelled}
-	jobStates = []model.JobState{model.JobPending, model.JobLeased, model.JobSucceeded, model.JobFailed, model.JobCancelled}
+	actionStates = model.ActionStates
+	jobStates    = []model.JobState{model.JobPending, model.JobLeased, model.JobSucceeded, model.JobFailed, model.JobCancelled}
 
 	actionsUpdate = updateSpec("actions", `state = v.column2, attempts = v.column3, error = v.column4,
 		error_kind = v.column5, updated_at = v.column6, finished_at = v.column7`,
