@@ -39,9 +39,9 @@ import (
 	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/config"
 	"github.com/accord-iam/accord/internal/connector"
-	"github.com/accord-iam/accord/internal/engine"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/notify"
+	"github.com/accord-iam/accord/internal/pace"
 	"github.com/accord-iam/accord/internal/plan"
 	"github.com/accord-iam/accord/internal/policy"
 	"github.com/accord-iam/accord/internal/store"
@@ -244,7 +244,7 @@ func (r *run) pacer() (connector.Gate, connector.Hold) {
 			return g, h
 		}
 	}
-	return engine.NewTarget(r.tcfg, r.conn).Pacer()
+	return pace.New(r.tcfg.Name, pace.SettingsOf(r.tcfg), pace.Options{Notifier: r.env.Notifier}).Pacer()
 }
 
 func (r *run) do(ctx context.Context) error {
