@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -40,12 +41,15 @@ type Settings struct {
 	EntitlementBy string `yaml:"entitlements_by"`
 	// Patch: unset follows the target's ServiceProviderConfig (PATCH when
 	// it is offered or not declared); false always PUTs.
-	Patch        *bool  `yaml:"patch"`
-	PageSize     int    `yaml:"page_size"`
-	MaxBatch     int    `yaml:"max_batch"`
-	BatchMembers int    `yaml:"batch_members"`
-	Discovery    *bool  `yaml:"discovery"`
-	Quirks       Quirks `yaml:"quirks"`
+	Patch        *bool `yaml:"patch"`
+	PageSize     int   `yaml:"page_size"`
+	MaxBatch     int   `yaml:"max_batch"`
+	BatchMembers int   `yaml:"batch_members"`
+	Discovery    *bool `yaml:"discovery"`
+	// DiscoveryRefresh is how often discovery is read again (default
+	// 1h); callers keep using the last one meanwhile.
+	DiscoveryRefresh time.Duration `yaml:"discovery_refresh"`
+	Quirks           Quirks        `yaml:"quirks"`
 }
 
 // Quirks switch on handling for ways real servers deviate from RFC 7643
@@ -78,6 +82,13 @@ const (
 )
 
 func (s Settings) discover() bool { return s.Discovery == nil || *s.Discovery }
+
+func (s Settings) discoveryRefresh() time.Duration {
+	if s.DiscoveryRefresh > 0 {
+		return s.DiscoveryRefresh
+	}
+	return DefaultDiscoveryRefresh
+}
 
 func (s Settings) byName() bool { return s.EntitlementBy == "displayName" }
 
@@ -114,6 +125,9 @@ func check(node *yaml.Node, env connector.CheckEnv) (Settings, yamlx.Problems) {
 		if v < 0 {
 			add(key, "must not be negative")
 		}
+	}
+	if s.DiscoveryRefresh < 0 {
+		add("discovery_refresh", "must not be negative")
 	}
 	if s.PageSize > 1000 {
 		add("page_size", "%d is more than targets answer in one page; use at most 1000", s.PageSize)
