@@ -94,8 +94,9 @@ type Target struct {
 	reason      string
 	tokens      float64 // retry budget
 	tokensAt    time.Time
-	slowedAt    time.Time
-	slowRate    rate.Limit // the rate set at slowedAt
+	slowedAt    time.Time  // the last halving
+	slowRate    rate.Limit // the rate set then: the recovery starts from it
+	limitedAt   time.Time  // the last 429; zero once recovered
 	floor       rate.Limit
 	recent      []time.Time
 	inFlight    int
@@ -522,6 +523,7 @@ func (t *Target) Resume(ctx context.Context) error {
 // below an eighth of where it started.
 func (t *Target) slowDownLocked(now time.Time) {
 	t.recoverLocked(now)
+	t.limitedAt = now
 	if now.Sub(t.slowedAt) < time.Second {
 		return
 	}
@@ -544,35 +546,37 @@ func (t *Target) slowDownLocked(now time.Time) {
 	t.limiter.SetLimitAt(now, next)
 }
 
-// RecoverDoubling is how long the adaptive rate takes to double once the
-// target takes requests again (the last 429 and its pause are over). It
-// climbs with time, not with successes: at a slowed rate successes are
-// rare, and counting them kept a healthy target at its floor for minutes.
-// From the floor (an eighth) to the configured rate is three doublings.
-const RecoverDoubling = time.Second
+// The adaptive rate climbs back with time, not with successes: at a
+// slowed rate successes are rare, and counting them kept a healthy
+// target at its floor for minutes (issue 12). Once the target has taken
+// requests for RecoverAfter with no 429 (after the end of the pause the
+// last one asked for), the rate doubles every RecoverDoubling: from the
+// floor (an eighth) to the configured rate in three doublings. A 429
+// meanwhile halves it again from where it got to.
+const (
+	RecoverAfter    = time.Second
+	RecoverDoubling = 500 * time.Millisecond
+)
 
-// recoverLocked raises the adaptive rate towards the configured one:
-// doubled every RecoverDoubling since the later of the last slow-down
-// and the end of the pause it came with.
+// recoverLocked sets the adaptive rate on its recovery curve.
 func (t *Target) recoverLocked(now time.Time) {
-	if t.limiter == nil || t.slowedAt.IsZero() {
+	if t.limiter == nil || t.limitedAt.IsZero() {
 		return
 	}
-	from := t.slowedAt
+	from := t.limitedAt
 	if t.pauseUntil.After(from) {
 		from = t.pauseUntil
 	}
-	d := now.Sub(from)
+	d := now.Sub(from.Add(RecoverAfter))
 	if d <= 0 {
 		return
 	}
 	next := t.slowRate * rate.Limit(math.Exp2(d.Seconds()/RecoverDoubling.Seconds()))
 	switch {
 	case t.max != rate.Inf && next >= t.max:
-		next = t.max
-		t.slowedAt = time.Time{}
+		next, t.limitedAt = t.max, time.Time{}
 	case t.max == rate.Inf && next > unlimitedAbove:
-		t.limiter, t.floor, t.slowedAt = nil, 0, time.Time{}
+		t.limiter, t.floor, t.limitedAt = nil, 0, time.Time{}
 		return
 	}
 	if next != t.limiter.Limit() {
