@@ -86,6 +86,7 @@ type Target struct {
 	limiter     *rate.Limiter // nil: unlimited
 	pauseUntil  time.Time     // Retry-After, a spent window's reset
 	pauseWhy    string
+	recheckedAt time.Time // when a long pause was last compared with the shared one
 	circuit     string
 	consecutive int // transient failures in a row
 	probeAt     time.Time
@@ -172,7 +173,17 @@ func (t *Target) hold(until time.Time, why string) {
 // context's error: waiting is never a failure of the request.
 func (t *Target) Gate(ctx context.Context) error {
 	for {
-		if err := sleepUntil(ctx, t.pausedUntil()); err != nil {
+		until := t.pausedUntil()
+		if t.shared != nil && time.Until(until) > sharedRecheck {
+			// A long pause may be lifted on another node (a resume): look
+			// at the shared one now and then.
+			if err := sleepUntil(ctx, time.Now().Add(sharedRecheck)); err != nil {
+				return err
+			}
+			t.recheckShared(ctx, until)
+			continue
+		}
+		if err := sleepUntil(ctx, until); err != nil {
 			return err
 		}
 		now := time.Now()
@@ -218,6 +229,23 @@ func (t *Target) Gate(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// sharedRecheck is how often a node paused for longer looks whether the
+// pause was lifted cluster-wide.
+const sharedRecheck = time.Second
+
+// recheckShared shortens the local pause (until) to the shared one.
+func (t *Target) recheckShared(ctx context.Context, until time.Time) {
+	held, why, err := t.shared.st.Held(ctx, t.name, time.Now())
+	if err != nil || !held.Before(until) {
+		return
+	}
+	t.mu.Lock()
+	if t.pauseUntil.Equal(until) {
+		t.pauseUntil, t.pauseWhy = held, why
+	}
+	t.mu.Unlock()
 }
 
 // sleepUntil waits for at or ctx.
@@ -295,6 +323,19 @@ func (t *Target) Do(ctx context.Context, gates bool, f func() error) error {
 // Leasable returns how many jobs a dispatcher may lease now, and whether
 // the next lease is a probe of an open circuit.
 func (t *Target) Leasable(free int, now time.Time) (n int, probe bool) {
+	if t.shared != nil {
+		t.mu.Lock()
+		until, look := t.pauseUntil, now.Before(t.pauseUntil) && now.Sub(t.recheckedAt) >= sharedRecheck
+		if look {
+			t.recheckedAt = now
+		}
+		t.mu.Unlock()
+		if look {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			t.recheckShared(ctx, until)
+			cancel()
+		}
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch t.circuit {
@@ -416,7 +457,7 @@ func (t *Target) failedLocked(why string, now time.Time, ev **notify.Event) {
 // sent work before the probe (a hold until then).
 func (t *Target) shareCircuitLocked() {
 	if t.shared != nil {
-		t.shared.hold(t.name, t.probeAt, "circuit "+t.circuit+": "+t.reason)
+		t.shared.holdAsync(t.name, t.probeAt, "circuit "+t.circuit+": "+t.reason)
 	}
 }
 

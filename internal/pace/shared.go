@@ -106,16 +106,20 @@ func (s *sharedPace) acquire(ctx context.Context, target string, limit int) (fun
 	}
 }
 
-// hold records a hold for the other nodes. It is called from an answer's
-// handling (no context): the write must not hold up the request.
+// hold records a hold for the other nodes, before the answer that
+// brought it is handled further: one small write, after which no node
+// sends to the target until the hold ends.
 func (s *sharedPace) hold(target string, until time.Time, why string) {
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.st.Hold(ctx, target, until, why); err != nil {
-			slog.Warn("share a pause of the target", "target", target, "error", err)
-		}
-	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.st.Hold(ctx, target, until, why); err != nil {
+		slog.Warn("share a pause of the target", "target", target, "error", err)
+	}
+}
+
+// holdAsync is hold for callers holding the target's lock.
+func (s *sharedPace) holdAsync(target string, until time.Time, why string) {
+	go s.hold(target, until, why)
 }
 
 // clear lifts the shared hold when this node closed a circuit.

@@ -1,0 +1,101 @@
+package sqlstore_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/accord-iam/accord/internal/pace"
+	"github.com/accord-iam/accord/internal/store/sqlstore"
+)
+
+// Two nodes on one PostgreSQL schema, each with its own store and its
+// own pacing of one target: together they never exceed the target's rate
+// limit (with its burst) nor its concurrency (issue 11: 2 nodes at 20/s
+// sent 40 req/s, 3 nodes with concurrency 4 had about 11 in flight).
+func TestSharedPaceIsClusterWide(t *testing.T) {
+	t.Parallel()
+	dsn := freshSchema(t, postgresDSN(t))
+	const perSecond, burst, concurrency = 40.0, 4, 3
+	nodes := make([]*pace.Target, 2)
+	for i := range nodes {
+		s, err := sqlstore.Open(t.Context(), "postgres", dsn)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		require.NotNil(t, s.Pace())
+		nodes[i] = pace.New("crm", pace.Settings{Concurrency: concurrency, PerSecond: perSecond, Burst: burst},
+			pace.Options{Shared: s.Pace(), Holder: []string{"node-a", "node-b"}[i]})
+	}
+	ctx := context.Background()
+
+	// Rate: 2 nodes x 6 workers, 80 requests in all.
+	var mu sync.Mutex
+	var passed []time.Time
+	perNode := make([]int, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		for range 6 {
+			wg.Go(func() {
+				for {
+					require.NoError(t, n.Gate(ctx))
+					mu.Lock()
+					if len(passed) >= 80 {
+						mu.Unlock()
+						return
+					}
+					passed = append(passed, time.Now())
+					perNode[i]++
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	require.Positive(t, perNode[0])
+	require.Positive(t, perNode[1])
+	// In any span, no more requests passed than the bucket allows: its
+	// burst plus what it refills (one extra for the instants' rounding).
+	for i := range passed {
+		for j := i + 1; j < len(passed); j++ {
+			allowed := burst + perSecond*passed[j].Sub(passed[i]).Seconds() + 1
+			require.LessOrEqual(t, float64(j-i+1), allowed, "requests %d..%d passed within %s", i, j, passed[j].Sub(passed[i]))
+		}
+	}
+
+	// Concurrency: 2 nodes x 6 callers, at most 3 calls in flight in all.
+	inFlight, peak := 0, 0
+	for _, n := range nodes {
+		for range 6 {
+			wg.Go(func() {
+				for range 4 {
+					require.NoError(t, n.Do(ctx, true, func() error {
+						mu.Lock()
+						inFlight++
+						peak = max(peak, inFlight)
+						mu.Unlock()
+						time.Sleep(5 * time.Millisecond) // the request
+						mu.Lock()
+						inFlight--
+						mu.Unlock()
+						return nil
+					}))
+				}
+			})
+		}
+	}
+	wg.Wait()
+	require.LessOrEqual(t, peak, concurrency)
+
+	// A pause one node learns (a 429's Retry-After) holds the other.
+	until := time.Now().Add(time.Hour)
+	nodes[0].Hold(until)
+	hctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, nodes[1].Gate(hctx), context.DeadlineExceeded, "held by the other node's pause")
+	require.Equal(t, until.UnixMicro(), nodes[1].Status().PausedUntil.UnixMicro())
+	require.NoError(t, nodes[1].Resume(ctx))
+	require.NoError(t, nodes[0].Gate(ctx), "a resume on one node lifts the hold everywhere")
+}
