@@ -119,3 +119,12 @@ func (e *Engine) Resume(ctx context.Context, target string) error {
 
 // backoff is the engine's retry delay (see pace.Backoff).
 func backoff(r config.Retry, attempt int) time.Duration { return pace.Backoff(r.Base, r.Max, attempt) }
+
+// Paces returns the pacing of every target, for pace.Watch.
+func (e *Engine) Paces() []*pace.Target {
+	out := make([]*pace.Target, 0, len(e.targets))
+	for _, t := range e.targets {
+		out = append(out, t.Pace)
+	}
+	return out
+}

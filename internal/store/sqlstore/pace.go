@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -138,4 +139,84 @@ func (p sharedPace) Held(ctx context.Context, target string, now time.Time) (tim
 		return time.Time{}, "", nil
 	}
 	return fromMicros(until), why, nil
+}
+
+var _ pace.Board = (*Store)(nil)
+
+// PublishPace records node's view of its targets for `accord targets list`.
+func (s *Store) PublishPace(ctx context.Context, node string, sts []pace.Status, now time.Time) error {
+	return s.write(ctx, func(tx conn) error {
+		for _, st := range sts {
+			b, err := json.Marshal(st)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO pace_status (target, node, status, at) VALUES (?, ?, ?, ?)
+ON CONFLICT (target, node) DO UPDATE SET status = excluded.status, at = excluded.at`, st.Name, node, string(b), micros(now)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// PaceResumes returns when a resume of each target was last asked for.
+func (s *Store) PaceResumes(ctx context.Context) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	rows, err := s.rq.QueryContext(ctx, `SELECT target, resume_at FROM pace_targets WHERE resume_at > 0`)
+	if err != nil {
+		return nil, fmt.Errorf("read target resumes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t string
+		var at int64
+		if err := rows.Scan(&t, &at); err != nil {
+			return nil, err
+		}
+		out[t] = fromMicros(at)
+	}
+	return out, rows.Err()
+}
+
+// PaceView is one node's published view of one target.
+type PaceView struct {
+	Node   string      `json:"node"`
+	At     time.Time   `json:"published_at"`
+	Status pace.Status `json:"status"`
+}
+
+// PaceViews returns what the nodes published of the targets, by target
+// then node.
+func (s *Store) PaceViews(ctx context.Context) ([]PaceView, error) {
+	rows, err := s.rq.QueryContext(ctx, `SELECT node, status, at FROM pace_status ORDER BY target, node`)
+	if err != nil {
+		return nil, fmt.Errorf("read target states: %w", err)
+	}
+	defer rows.Close()
+	var out []PaceView
+	for rows.Next() {
+		var v PaceView
+		var raw string
+		var at int64
+		if err := rows.Scan(&v.Node, &raw, &at); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(raw), &v.Status); err != nil {
+			return nil, fmt.Errorf("target state published by %s: %w", v.Node, err)
+		}
+		v.At = fromMicros(at)
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// RequestResume asks the daemon(s) to resume target at once (see
+// pace.Watch), and lifts its shared hold.
+func (s *Store) RequestResume(ctx context.Context, target string, now time.Time) error {
+	return s.write(ctx, func(tx conn) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO pace_targets (target, resume_at) VALUES (?, ?)
+ON CONFLICT (target) DO UPDATE SET resume_at = excluded.resume_at, hold_until = 0, hold_reason = ''`, target, micros(now))
+		return err
+	})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/pace"
 	"github.com/accord-iam/accord/internal/store/sqlstore"
 )
@@ -98,4 +99,35 @@ func TestSharedPaceIsClusterWide(t *testing.T) {
 	require.Equal(t, until.UnixMicro(), nodes[1].Status().PausedUntil.UnixMicro())
 	require.NoError(t, nodes[1].Resume(ctx))
 	require.NoError(t, nodes[0].Gate(ctx), "a resume on one node lifts the hold everywhere")
+}
+
+// `accord targets resume` reaches a daemon through the store: its
+// watcher resumes the target (a credential pause is probed at once
+// instead of after failure.auth_probe), and `targets list` reads what
+// the daemon published.
+func TestPaceBoardResumesAndPublishes(t *testing.T) {
+	t.Parallel()
+	s := openSQLite(t)
+	ctx := context.Background()
+	p := pace.New("crm", pace.Settings{Concurrency: 2, PerSecond: 5}, pace.Options{})
+	require.NoError(t, s.RequestResume(ctx, "crm", time.Now().Add(-time.Hour)), "a resume from before the daemon started")
+	w := pace.NewWatcher(ctx, s, "node-a", []*pace.Target{p})
+
+	p.Record(ctx, 1, &connector.Error{Kind: connector.Auth, Status: 401, Message: "401 Unauthorized"}, time.Now(), true)
+	w.Step(ctx)
+	n, _ := p.Leasable(4, time.Now())
+	require.Zero(t, n, "an old resume request is not applied")
+	views, err := s.PaceViews(ctx)
+	require.NoError(t, err)
+	require.Len(t, views, 1)
+	require.Equal(t, "node-a", views[0].Node)
+	require.Equal(t, pace.CircuitPaused, views[0].Status.Circuit)
+	require.Contains(t, views[0].Status.Reason, "401 Unauthorized")
+	require.Equal(t, 5.0, views[0].Status.Configured)
+
+	require.NoError(t, s.RequestResume(ctx, "crm", time.Now()))
+	w.Step(ctx)
+	n, probe := p.Leasable(4, time.Now())
+	require.Equal(t, 1, n)
+	require.True(t, probe, "probed at once after the resume")
 }

@@ -10,7 +10,8 @@ CREATE TABLE pace_targets (
     tokens      REAL NOT NULL DEFAULT 0,
     tokens_at   INTEGER NOT NULL DEFAULT 0, -- 0: the bucket is full
     hold_until  INTEGER NOT NULL DEFAULT 0,
-    hold_reason TEXT NOT NULL DEFAULT ''
+    hold_reason TEXT NOT NULL DEFAULT '',
+    resume_at   INTEGER NOT NULL DEFAULT 0 -- the last `accord targets resume`
 );
 
 CREATE TABLE pace_slots (
@@ -20,6 +21,17 @@ CREATE TABLE pace_slots (
     PRIMARY KEY (target, holder)
 );
 
+-- Each node's view of each target (pace.Status as JSON), published every
+-- few seconds by `accord serve`, for `accord targets list`.
+CREATE TABLE pace_status (
+    target TEXT NOT NULL,
+    node   TEXT NOT NULL,
+    status TEXT NOT NULL,
+    at     INTEGER NOT NULL,
+    PRIMARY KEY (target, node)
+);
+
 -- +goose Down
+DROP TABLE pace_status;
 DROP TABLE pace_slots;
 DROP TABLE pace_targets;
