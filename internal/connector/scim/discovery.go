@@ -3,9 +3,12 @@ package scim
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/accord-iam/accord/internal/connector"
 )
 
 // Schema is what the target says about itself (RFC 7644 §4): read once,
@@ -108,6 +111,10 @@ type discovery struct {
 	at     time.Time     // when schema was read
 	flight chan struct{} // closed when the discovery in flight ends
 	err    error         // the outcome of the last flight, for its waiters
+	// notBefore: the last flight was refused with a Retry-After; none
+	// starts before it ends, whoever calls (a caller without the
+	// engine's pacing in its context included).
+	notBefore time.Time
 }
 
 // Schema returns what the target declared about itself. Discovery runs
@@ -132,6 +139,12 @@ func (c *Conn) Schema(ctx context.Context) (*Schema, error) {
 			return s, nil
 		}
 		if d.flight == nil {
+			if wait := time.Until(d.notBefore); wait > 0 {
+				c.discMu.Unlock()
+				err := connector.Errorf(connector.RateLimited, "discovery of %s: the target asked to wait %s", c.base, wait.Round(time.Millisecond))
+				err.RetryAfter = wait
+				return nil, err
+			}
 			c.startDiscovery(ctx)
 		}
 		flight := d.flight
@@ -164,8 +177,12 @@ func (c *Conn) startDiscovery(ctx context.Context) {
 		s, err := c.discoverAll(dctx)
 		c.discMu.Lock()
 		defer c.discMu.Unlock()
-		if err == nil {
+		var ce *connector.Error
+		switch {
+		case err == nil:
 			c.disc.schema, c.disc.at = s, time.Now()
+		case errors.As(err, &ce) && ce.RetryAfter > 0:
+			c.disc.notBefore = time.Now().Add(ce.RetryAfter)
 		}
 		c.disc.err, c.disc.flight = err, nil
 		close(flight)

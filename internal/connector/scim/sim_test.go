@@ -464,6 +464,14 @@ func TestSimDiscoveryIsSingleFlight(t *testing.T) {
 	}
 	require.False(t, p.Status().PausedUntil.IsZero(), "the 429 holds every request to the target, discovery included")
 
+	// Until the Retry-After has passed nobody discovers again, even a
+	// caller without the pacing in its context; after it, once.
+	_, err = c.Schema(context.Background())
+	retry := requireKind(t, connector.RateLimited, err)
+	require.Positive(t, retry.RetryAfter)
+	require.Len(t, sim.RequestsTo("GET", spc), 1)
+	time.Sleep(retry.RetryAfter) // what the target asked for
+
 	schemas := make([]*scim.Schema, callers)
 	for i := range callers {
 		wg.Go(func() {
