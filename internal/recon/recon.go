@@ -244,7 +244,13 @@ func (r *run) pacer() (connector.Gate, connector.Hold) {
 			return g, h
 		}
 	}
-	return pace.New(r.tcfg.Name, pace.SettingsOf(r.tcfg), pace.Options{Notifier: r.env.Notifier}).Pacer()
+	// Apart from the daemon (the CLI) on PostgreSQL, the store still
+	// shares the limits with every node.
+	o := pace.Options{Notifier: r.env.Notifier, Holder: r.env.Owner}
+	if p, ok := r.env.Store.(interface{ Pace() pace.Shared }); ok {
+		o.Shared = p.Pace()
+	}
+	return pace.New(r.tcfg.Name, pace.SettingsOf(r.tcfg), o).Pacer()
 }
 
 func (r *run) do(ctx context.Context) error {
