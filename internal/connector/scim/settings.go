@@ -20,7 +20,7 @@ import (
 //	  url: https://example.com/scim/v2          # base URL; /Users, /Groups under it
 //	  auth: {type: bearer, token: "${env:SCIM_TOKEN}"}   # see httpx.AuthConfig
 //	  correlation_header: X-Correlation-ID      # default
-//	  timeout: 30s                              # per request
+//	  timeout: 30s                              # per request, from when it is sent (not while paced)
 //	  user_filter: userName                     # or: 'externalId eq "{{employeeId}}" and active eq true'
 //	  entitlements_by: displayName              # id (default) or displayName
 //	  patch: true                               # false: PUT the whole resource
@@ -28,6 +28,7 @@ import (
 //	  max_batch: 20                             # entitlements per Grant/Revoke call
 //	  batch_members: 50                         # members per group PATCH (AddMembers)
 //	  discovery: true
+//	  discovery_refresh: 1h                     # read discovery again this often (default)
 //	  quirks: {filter_no_escapes: true}
 //
 // The account mapping's attribute names are SCIM attribute paths:
