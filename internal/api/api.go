@@ -33,6 +33,8 @@ type Engine interface {
 	// Pacer returns a target's request pacing, which reconciliations in
 	// this process share.
 	Pacer(target string) (connector.Gate, connector.Hold, bool)
+	// Resume ends a target's pauses at once (accord targets resume).
+	Resume(ctx context.Context, target string) error
 }
 
 // Options configure a Server.

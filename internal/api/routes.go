@@ -48,6 +48,8 @@ func (s *Server) routeTable() []Route {
 
 		{Method: get, Path: "/api/v1/audit", Scope: ScopeRead, h: s.listAudit},
 
+		{Method: get, Path: "/api/v1/targets", Scope: ScopeRead, h: s.listTargets},
+		{Method: post, Path: "/api/v1/targets/{target}/resume", Scope: ScopeActionsWrite, h: s.resumeTarget},
 		{Method: post, Path: "/api/v1/targets/{target}/reconcile", Scope: ScopeActionsWrite, h: s.reconcile},
 		{Method: get, Path: "/api/v1/reconciliations", Scope: ScopeRead, h: s.listRecons},
 		{Method: get, Path: "/api/v1/reconciliations/{id}", Scope: ScopeRead, h: s.getRecon},

@@ -17,6 +17,7 @@ import (
 	"github.com/accord-iam/accord/internal/engine"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/notify"
+	"github.com/accord-iam/accord/internal/pace"
 	"github.com/accord-iam/accord/internal/plan"
 	"github.com/accord-iam/accord/internal/policy"
 	"github.com/accord-iam/accord/internal/source"
@@ -426,10 +427,17 @@ type EngineOptions struct {
 
 // NewEngine builds an engine over the app's targets.
 func (a *App) NewEngine(o EngineOptions) *engine.Engine {
+	// On PostgreSQL the targets' pacing is cluster-wide (see pace.Shared).
+	var shared pace.Shared
+	if p, ok := a.Store.(interface{ Pace() pace.Shared }); ok {
+		shared = p.Pace()
+	}
 	var ts []*engine.Target
 	for i := range a.Cfg.Targets {
 		t := &a.Cfg.Targets[i]
-		ts = append(ts, engine.NewTarget(t, a.Conns[t.Name]))
+		et := engine.NewTarget(t, a.Conns[t.Name])
+		et.Shared = shared
+		ts = append(ts, et)
 	}
 	onEvent := func(ev engine.Event) {
 		if o.OnEvent != nil {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/accord-iam/accord/internal/pace"
 	"github.com/accord-iam/accord/internal/store"
 )
 
@@ -157,7 +158,6 @@ func (c *committer) loop() {
 // commit retries a failing store for a while: a busy database or a brief
 // PostgreSQL failover should delay work, not lose outcomes.
 func (c *committer) commit(b store.Batch) error {
-	delay := 50 * time.Millisecond
 	var err error
 	for try := 0; try < 8; try++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -167,8 +167,9 @@ func (c *committer) commit(b store.Batch) error {
 			return nil
 		}
 		c.log.Warn("commit failed, retrying", "error", err, "try", try+1)
-		time.Sleep(delay)
-		delay *= 2
+		// Not cancellable on purpose: these are outcomes already acted
+		// on, and Close waits for them to be flushed.
+		time.Sleep(pace.Backoff(50*time.Millisecond, 5*time.Second, try+2))
 	}
 	c.log.Error("commit failed, giving up on batch", "error", err)
 	return err

@@ -117,7 +117,7 @@ func New(st store.Store, targets []*Target, opts Options) *Engine {
 		if t.Retry.MaxAttempts <= 0 {
 			t.Retry = config.Retry{MaxAttempts: 8, Base: time.Second, Max: 5 * time.Minute}
 		}
-		t.init(opts.Notifier)
+		t.init(opts.Notifier, opts.Owner)
 		e.targets[t.Name] = t
 	}
 	e.commit = newCommitter(st, opts.Logger)
@@ -359,19 +359,4 @@ func (e *Engine) reclaimDeadOwners(ctx context.Context) error {
 	}
 	e.log.Info("reclaiming leases of dead workers", "owners", dead)
 	return e.st.ReleaseLeases(ctx, dead)
-}
-
-// backoff is exponential with full jitter: a random delay in
-// [0, min(max, base*2^attempt)), so that many failing actions do not
-// return to a recovering target in lockstep.
-func backoff(r config.Retry, attempt int) time.Duration {
-	ceil := r.Base
-	for i := 1; i < attempt && ceil < r.Max; i++ {
-		ceil *= 2
-	}
-	ceil = min(ceil, r.Max)
-	if ceil <= 0 {
-		return 0
-	}
-	return time.Duration(rand.Int64N(int64(ceil)))
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/pace"
 	"github.com/accord-iam/accord/internal/store"
 )
 
@@ -160,11 +161,7 @@ func (r *run) retry(ctx context.Context, what string, f func() error) error {
 		default:
 			return fmt.Errorf("%s: %w", what, err)
 		}
-		wait := rt.Base << (attempt - 1)
-		if wait > rt.Max || wait <= 0 {
-			wait = rt.Max
-		}
-		wait = max(wait, ce.RetryAfter)
+		wait := max(pace.Backoff(rt.Base, rt.Max, attempt), ce.RetryAfter)
 		r.env.Log.Warn("reconciliation: retrying", "target", r.rec.Target, "what", what, "attempt", attempt, "wait", wait, "error", err)
 		t := time.NewTimer(wait)
 		select {

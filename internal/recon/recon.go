@@ -39,9 +39,9 @@ import (
 	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/config"
 	"github.com/accord-iam/accord/internal/connector"
-	"github.com/accord-iam/accord/internal/engine"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/notify"
+	"github.com/accord-iam/accord/internal/pace"
 	"github.com/accord-iam/accord/internal/plan"
 	"github.com/accord-iam/accord/internal/policy"
 	"github.com/accord-iam/accord/internal/store"
@@ -248,7 +248,13 @@ func (r *run) pacer() (connector.Gate, connector.Hold) {
 			return g, h
 		}
 	}
-	return engine.NewTarget(r.tcfg, r.conn).Pacer()
+	// Apart from the daemon (the CLI) on PostgreSQL, the store still
+	// shares the limits with every node.
+	o := pace.Options{Notifier: r.env.Notifier, Holder: r.env.Owner}
+	if p, ok := r.env.Store.(interface{ Pace() pace.Shared }); ok {
+		o.Shared = p.Pace()
+	}
+	return pace.New(r.tcfg.Name, pace.SettingsOf(r.tcfg), o).Pacer()
 }
 
 func (r *run) do(ctx context.Context) error {

@@ -69,10 +69,11 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		base = newTransport(cfg)
 	}
 	sensHeaders, sensQuery := auth.Sensitive()
-	at := &auditTransport{base: base, correlation: cfg.CorrelationHeader, sensHeaders: sensHeaders, sensQuery: sensQuery}
+	at := &auditTransport{base: base, timeout: cfg.Timeout, correlation: cfg.CorrelationHeader, sensHeaders: sensHeaders, sensQuery: sensQuery}
 	// No http.Client.Timeout: its timer races the request context, and a
 	// request cut off by it may come back as a bare "request canceled".
-	// Each attempt gets a context deadline instead (see Do).
+	// Each request gets a context deadline in the transport instead,
+	// after the gate: the timeout starts when the request is sent.
 	raw := &http.Client{
 		Transport: at,
 		// A target that redirects an API call is misconfigured; following
@@ -126,9 +127,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	if err != nil || resp.Status != http.StatusUnauthorized {
 		return resp, err
 	}
-	rctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	renewed, err := c.auth.Renew(rctx, c.raw, sent)
-	cancel()
+	renewed, err := c.auth.Renew(ctx, c.raw, sent)
 	if err != nil {
 		return nil, err
 	}
@@ -140,8 +139,6 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 }
 
 func (c *Client) send(ctx context.Context, r Request) (*Response, *http.Request, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
 	var body io.Reader
 	if r.Body != nil {
 		body = bytes.NewReader(r.Body)

@@ -287,3 +287,29 @@ func TestSpentQuotaHoldsTheTarget(t *testing.T) {
 		})
 	}
 }
+
+// A request's timeout starts when it is sent, not when it starts waiting
+// at the gate: a request held by accord's own pacing for longer than the
+// timeout still gets its whole timeout from the target (issue 12: "rate:
+// Wait(n=1) would exceed context deadline" failed actions).
+func TestTimeoutStartsAfterTheGate(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(srv.Close)
+	c := newClient(t, httpx.Config{Timeout: 50 * time.Millisecond})
+	ctx, rec := callCtx(t)
+	open := make(chan struct{})
+	time.AfterFunc(200*time.Millisecond, func() { close(open) }) // the gate opens after 4 timeouts
+	ctx = connector.WithGate(ctx, func(ctx context.Context) error {
+		select {
+		case <-open:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	resp, err := c.Do(ctx, httpx.Request{Method: "GET", URL: srv.URL + "/x"})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNoContent, resp.Status)
+	require.Len(t, rec.Records(), 1)
+	require.Empty(t, rec.Records()[0].ErrorKind)
+}

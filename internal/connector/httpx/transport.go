@@ -45,6 +45,7 @@ func holdForQuota(ctx context.Context, resp *http.Response) string {
 // request can reach a target unaudited.
 type auditTransport struct {
 	base        http.RoundTripper
+	timeout     time.Duration // one request, from when it is sent
 	correlation string
 	sensHeaders []string
 	sensQuery   []string
@@ -53,9 +54,17 @@ type auditTransport struct {
 func (t *auditTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	// Rate limits and Retry-After pauses apply to every request, a token
-	// request or a login included.
+	// request or a login included. Waiting at the gate is not part of
+	// the request: its timeout starts after, when it is sent, so a
+	// request held by accord's own pacing never times out for it.
 	if err := connector.GateFrom(ctx)(ctx); err != nil {
 		return nil, err
+	}
+	if t.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t.timeout)
+		defer cancel() // the answer is read in full below
+		req = req.WithContext(ctx)
 	}
 	call := audit.CallFrom(ctx)
 	if id := call.CorrelationID(); id != "" && req.Header.Get(t.correlation) == "" {
@@ -89,6 +98,11 @@ func (t *auditTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	rec.DurationMS = time.Since(start).Milliseconds()
 	if err != nil {
+		if kind := transportKind(ctx, err); kind == connector.Timeout && !errors.As(err, new(*connector.Error)) {
+			// The caller's context has no deadline of its own: say here
+			// that this request's timed out.
+			err = &connector.Error{Kind: connector.Timeout, Message: secret.Redact(fmt.Sprintf("no answer within %s: %v", t.timeout, err)), Err: err}
+		}
 		rec.ErrorKind = string(transportKind(ctx, err))
 		rec.Message = secret.Redact(err.Error())
 		rec.Outcome = "failed"

@@ -3,8 +3,12 @@ package scim
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
+	"time"
+
+	"github.com/accord-iam/accord/internal/connector"
 )
 
 // Schema is what the target says about itself (RFC 7644 §4): read once,
@@ -95,19 +99,99 @@ func findAttr(attrs []Attribute, name string) *Attribute {
 	return nil
 }
 
-// Schema returns what the target declared about itself, discovering it
-// on first use.
+// DefaultDiscoveryRefresh is how often what a target says about itself
+// is read again (discovery_refresh): a target's schema changes with its
+// releases, not between requests.
+const DefaultDiscoveryRefresh = time.Hour
+
+// discovery is the state of a connector's discovery: one in flight at a
+// time, shared by every caller.
+type discovery struct {
+	schema *Schema
+	at     time.Time     // when schema was read
+	flight chan struct{} // closed when the discovery in flight ends
+	err    error         // the outcome of the last flight, for its waiters
+	// notBefore: the last flight was refused with a Retry-After; none
+	// starts before it ends, whoever calls (a caller without the
+	// engine's pacing in its context included).
+	notBefore time.Time
+}
+
+// Schema returns what the target declared about itself. Discovery runs
+// once per target, single-flight: concurrent callers wait for the one
+// discovery in flight and share its result (a failure too; the next
+// call tries again), its requests are paced like any other (they pass
+// the gate in ctx), and a schema older than discovery_refresh is read
+// again in the background while callers go on with the one they have.
 func (c *Conn) Schema(ctx context.Context) (*Schema, error) {
-	c.discMu.Lock()
-	defer c.discMu.Unlock()
-	if c.disc != nil {
-		return c.disc, nil
-	}
-	s := defaultSchema()
 	if !c.set.discover() {
-		c.disc = s
-		return s, nil
+		return defaultSchema(), nil
 	}
+	for {
+		c.discMu.Lock()
+		d := &c.disc
+		if d.schema != nil {
+			s := d.schema
+			if time.Since(d.at) >= c.set.discoveryRefresh() && d.flight == nil {
+				c.startDiscovery(ctx)
+			}
+			c.discMu.Unlock()
+			return s, nil
+		}
+		if d.flight == nil {
+			if wait := time.Until(d.notBefore); wait > 0 {
+				c.discMu.Unlock()
+				err := connector.Errorf(connector.RateLimited, "discovery of %s: the target asked to wait %s", c.base, wait.Round(time.Millisecond))
+				err.RetryAfter = wait
+				return nil, err
+			}
+			c.startDiscovery(ctx)
+		}
+		flight := d.flight
+		c.discMu.Unlock()
+		select {
+		case <-flight:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		c.discMu.Lock()
+		s, err := d.schema, d.err
+		c.discMu.Unlock()
+		if s != nil {
+			return s, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// startDiscovery starts the one discovery in flight. It runs with the
+// starting caller's pacing and audit call, but not its cancellation:
+// the others wait for it too. Called with discMu held.
+func (c *Conn) startDiscovery(ctx context.Context) {
+	flight := make(chan struct{})
+	c.disc.flight = flight
+	dctx := context.WithoutCancel(ctx)
+	go func() {
+		s, err := c.discoverAll(dctx)
+		c.discMu.Lock()
+		defer c.discMu.Unlock()
+		var ce *connector.Error
+		switch {
+		case err == nil:
+			c.disc.schema, c.disc.at = s, time.Now()
+		case errors.As(err, &ce) && ce.RetryAfter > 0:
+			c.disc.notBefore = time.Now().Add(ce.RetryAfter)
+		}
+		c.disc.err, c.disc.flight = err, nil
+		close(flight)
+	}()
+}
+
+// discoverAll reads the three discovery endpoints.
+func (c *Conn) discoverAll(ctx context.Context) (*Schema, error) {
+	s := defaultSchema()
 	var spc struct {
 		Patch  struct{ Supported bool } `json:"patch"`
 		Filter struct {
@@ -165,7 +249,6 @@ func (c *Conn) Schema(ctx context.Context) (*Schema, error) {
 			}
 		}
 	}
-	c.disc = s
 	return s, nil
 }
 

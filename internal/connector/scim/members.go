@@ -41,7 +41,7 @@ func (c *Conn) groupsOnUser(ctx context.Context) bool {
 func (c *Conn) discoveredGroupsOnUser() bool {
 	c.discMu.Lock()
 	defer c.discMu.Unlock()
-	return c.disc == nil || c.disc.userSchemaHasGroups()
+	return c.disc.schema == nil || c.disc.schema.userSchemaHasGroups()
 }
 
 // IsMember reads the group and reports whether it lists the account:

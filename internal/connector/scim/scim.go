@@ -36,7 +36,7 @@ type Conn struct {
 	paths  map[string]attrPath
 
 	discMu sync.Mutex
-	disc   *Schema
+	disc   discovery
 
 	groupMu   sync.Mutex
 	groupID   map[string]string // displayName -> id

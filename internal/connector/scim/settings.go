@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -20,7 +21,7 @@ import (
 //	  auth: {type: bearer, token: "${env:SCIM_TOKEN}"}   # see httpx.AuthConfig
 //	  correlation_header: X-Correlation-ID      # default
 //	  idempotency_header: Idempotency-Key       # off by default; run/action ID on creates
-//	  timeout: 30s                              # per request
+//	  timeout: 30s                              # per request, from when it is sent (not while paced)
 //	  user_filter: userName                     # or: 'externalId eq "{{employeeId}}" and active eq true'
 //	  entitlements_by: displayName              # id (default) or displayName
 //	  patch: true                               # false: PUT the whole resource
@@ -29,6 +30,7 @@ import (
 //	  batch_members: 50                         # members per group PATCH (AddMembers)
 //	  discovery: true
 //	  create_missing_groups: false              # true: a grant to a group that is not there creates it (entitlements_by: displayName)
+//	  discovery_refresh: 1h                     # read discovery again this often (default)
 //	  quirks: {filter_no_escapes: true}
 //
 // The account mapping's attribute names are SCIM attribute paths:
@@ -51,8 +53,11 @@ type Settings struct {
 	// creates it (POST /Groups) and is sent again. Only with
 	// entitlements_by: displayName, since a group's id is the server's
 	// to choose.
-	CreateMissingGroups bool   `yaml:"create_missing_groups"`
-	Quirks              Quirks `yaml:"quirks"`
+	CreateMissingGroups bool `yaml:"create_missing_groups"`
+	// DiscoveryRefresh is how often discovery is read again (default
+	// 1h); callers keep using the last one meanwhile.
+	DiscoveryRefresh time.Duration `yaml:"discovery_refresh"`
+	Quirks           Quirks        `yaml:"quirks"`
 }
 
 // Quirks switch on handling for ways real servers deviate from RFC 7643
@@ -85,6 +90,13 @@ const (
 )
 
 func (s Settings) discover() bool { return s.Discovery == nil || *s.Discovery }
+
+func (s Settings) discoveryRefresh() time.Duration {
+	if s.DiscoveryRefresh > 0 {
+		return s.DiscoveryRefresh
+	}
+	return DefaultDiscoveryRefresh
+}
 
 func (s Settings) byName() bool { return s.EntitlementBy == "displayName" }
 
@@ -124,6 +136,9 @@ func check(node *yaml.Node, env connector.CheckEnv) (Settings, yamlx.Problems) {
 		if v < 0 {
 			add(key, "must not be negative")
 		}
+	}
+	if s.DiscoveryRefresh < 0 {
+		add("discovery_refresh", "must not be negative")
 	}
 	if s.PageSize > 1000 {
 		add("page_size", "%d is more than targets answer in one page; use at most 1000", s.PageSize)

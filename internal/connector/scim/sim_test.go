@@ -16,6 +16,7 @@ import (
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/connector/scim"
 	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/pace"
 	"github.com/accord-iam/accord/internal/targetsim"
 )
 
@@ -434,4 +435,57 @@ func TestIDsAreEscapedInPaths(t *testing.T) {
 	_, err = c.Get(context.Background(), connector.AccountRef{NativeID: `a/b "c" d?e#f%g ü`})
 	requireKind(t, connector.NotFound, err)
 	require.Equal(t, []string{"/scim/v2/Users/a%2Fb%20%22c%22%20d%3Fe%23f%25g%20%C3%BC"}, uris)
+}
+
+// Discovery is single-flight: many jobs starting at once send one
+// discovery, and when it fails they share the failure instead of each
+// sending its own (issue 12: 300 concurrent GET /ServiceProviderConfig).
+func TestSimDiscoveryIsSingleFlight(t *testing.T) {
+	t.Parallel()
+	sim, tg := startSim(t, targetsim.Options{})
+	spc := "/scim/v2/ServiceProviderConfig"
+	_, err := sim.AddFault(targetsim.Rule{Kind: targetsim.FaultRateLimit, Method: "GET", Path: spc, Times: 1,
+		RetryAfter: targetsim.Duration(time.Second), Delay: targetsim.Duration(100 * time.Millisecond)})
+	require.NoError(t, err)
+	c := open(t, tg, nil)
+	p := pace.New("sim", pace.Settings{PerSecond: 50}, pace.Options{})
+	ctx := p.With(context.Background())
+
+	const callers = 32
+	errs := make([]error, callers)
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() { _, errs[i] = c.Schema(ctx) })
+	}
+	wg.Wait()
+	require.Len(t, sim.RequestsTo("GET", spc), 1, "one discovery for all callers")
+	for _, err := range errs {
+		requireKind(t, connector.RateLimited, err)
+	}
+	require.False(t, p.Status().PausedUntil.IsZero(), "the 429 holds every request to the target, discovery included")
+
+	// Until the Retry-After has passed nobody discovers again, even a
+	// caller without the pacing in its context; after it, once.
+	_, err = c.Schema(context.Background())
+	retry := requireKind(t, connector.RateLimited, err)
+	require.Positive(t, retry.RetryAfter)
+	require.Len(t, sim.RequestsTo("GET", spc), 1)
+	time.Sleep(retry.RetryAfter) // what the target asked for
+
+	schemas := make([]*scim.Schema, callers)
+	for i := range callers {
+		wg.Go(func() {
+			var err error
+			schemas[i], err = c.Schema(ctx)
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i := range callers {
+		require.NoError(t, errs[i])
+		require.Same(t, schemas[0], schemas[i], "every caller shares the one discovery")
+	}
+	reqs := sim.RequestsTo("GET", spc)
+	require.Len(t, reqs, 2, "discovery again once, after the failure")
+	require.False(t, reqs[1].Time.Before(reqs[0].Time.Add(time.Second)), "the second discovery waited for the Retry-After")
 }

@@ -1,4 +1,4 @@
-package engine
+package pace_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/notify"
+	"github.com/accord-iam/accord/internal/pace"
 )
 
 type notes []notify.Event
@@ -32,9 +33,8 @@ func TestSessionAlreadyOpenIsNotCalledRefusedCredentials(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got notes
-			tg := &Target{Name: "jc"}
-			tg.init(&got)
-			closed := tg.record(context.Background(), 1, tc.err, time.Now(), true)
+			p := pace.New("jc", settings(0, 0), pace.Options{Notifier: &got})
+			closed := p.Record(context.Background(), 1, tc.err, time.Now(), true)
 			require.False(t, closed, "the target's queue waits")
 			require.Len(t, got, 1)
 			require.Equal(t, notify.TargetAuthFailed, got[0].Kind)
