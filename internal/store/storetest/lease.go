@@ -188,8 +188,8 @@ func testLeaseConcurrent(t *testing.T, s store.Store) {
 		progress = sync.NewCond(&mu)
 		leasedBy = map[int64]string{}
 		done     int
-		stop       bool
-		failures   []string
+		stop     bool
+		failures []string
 	)
 	now := at(time.Minute)
 	var wg sync.WaitGroup
