@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -17,6 +18,7 @@ import (
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/plan"
 	"github.com/accord-iam/accord/internal/store"
+	"github.com/accord-iam/accord/internal/store/sqlstore"
 )
 
 func (c *cli) enforceCmd() *cobra.Command {
@@ -97,17 +99,30 @@ func (c *cli) execute(ctx context.Context, a *app.App) error {
 	}
 	prog := newProgress(c.stdout, total)
 	changed := make(chan struct{}, 1)
-	eng := a.NewEngine(app.EngineOptions{OnEvent: func(ev engine.Event) {
-		if ev.Type == engine.EventAction || ev.Type == engine.EventRunDone || ev.Type == engine.EventJobDone {
-			select {
-			case changed <- struct{}{}:
-			default:
-			}
-		}
-	}})
 	ectx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- eng.Run(ectx) }()
+	// Where the store allows one executor and a daemon is it, the daemon
+	// executes the runs and this process only follows them.
+	release, err := a.ClaimExecution(ctx)
+	switch {
+	case errors.Is(err, sqlstore.ErrExecutorRunning):
+		fmt.Fprintln(c.stdout, "the daemon on this store executes the run; following it")
+		done <- nil
+	case err != nil:
+		stop()
+		return fail(exitFailed, err)
+	default:
+		defer release()
+		eng := a.NewEngine(app.EngineOptions{OnEvent: func(ev engine.Event) {
+			if ev.Type == engine.EventAction || ev.Type == engine.EventRunDone || ev.Type == engine.EventJobDone {
+				select {
+				case changed <- struct{}{}:
+				default:
+				}
+			}
+		}})
+		go func() { done <- eng.Run(ectx) }()
+	}
 
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()

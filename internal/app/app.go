@@ -356,6 +356,39 @@ func (a *App) event(ctx context.Context, runID string, actionID int64, actor, op
 	}
 }
 
+// executionClaimer is a store that may allow only one executing process.
+type executionClaimer interface {
+	ClaimExecution() (release func(), exclusive bool, err error)
+}
+
+// ClaimExecution makes this process an executor of the store's work,
+// refused where the store allows only one and another process has it
+// (SQLite: sqlstore.ErrExecutorRunning). When the claim is exclusive, every
+// lease in the store belongs to a process that is gone, so they are given
+// back at once instead of after they expire.
+func (a *App) ClaimExecution(ctx context.Context) (release func(), err error) {
+	c, ok := a.Store.(executionClaimer)
+	if !ok {
+		return func() {}, nil
+	}
+	release, exclusive, err := c.ClaimExecution()
+	if err != nil {
+		return nil, err
+	}
+	if exclusive {
+		owners, err := a.Store.LeaseOwners(ctx)
+		if err == nil && len(owners) > 0 {
+			a.Log.Info("giving back the leases of an executor that is gone", "owners", owners)
+			err = a.Store.ReleaseLeases(ctx, owners)
+		}
+		if err != nil {
+			release()
+			return nil, err
+		}
+	}
+	return release, nil
+}
+
 // EngineOptions tune NewEngine.
 type EngineOptions struct {
 	OnEvent func(engine.Event)

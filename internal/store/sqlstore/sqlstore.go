@@ -40,6 +40,8 @@ type Store struct {
 	stmts sync.Map
 	// cache holds the other prepared statements, by text.
 	cache *stmtCache
+	// path is the SQLite file ("" on PostgreSQL).
+	path string
 }
 
 // Option tunes Open.
@@ -70,7 +72,7 @@ func Open(ctx context.Context, driver, dsn string, opts ...Option) (*Store, erro
 	var err error
 	switch driver {
 	case "sqlite", "sqlite3":
-		s.d = sqliteDialect
+		s.d, s.path = sqliteDialect, dsn
 		s.w, s.r, err = openSQLite(ctx, dsn, cmp.Or(o.maxConns, max(4, runtime.GOMAXPROCS(0))))
 	case "postgres", "postgresql", "pgx":
 		s.d = postgresDialect
