@@ -279,19 +279,23 @@ func (a *App) Enforce(ctx context.Context, f Filter, trigger string) (*model.Run
 	if err != nil {
 		return nil, nil, err
 	}
-	run, err := plan.Submit(ctx, a.Store, plan.Submission{
-		Trigger: trigger, Scope: plan.ScopeOf(f.Person, f.Target), Result: pv.Result, Breaches: pv.Breaches, Now: a.Now(),
+	run, created, err := plan.Submit(ctx, a.Store, plan.Submission{
+		Trigger: trigger, Scope: plan.ScopeOf(f.Person, f.Target), Result: pv.Result, Now: a.Now(),
+		Policy: a.Policy, Notifier: a.Notifier,
 	})
 	if err != nil {
 		return nil, pv, err
 	}
 	if run != nil {
+		pv.Breaches = run.Breaches // what was stored: busy pairs may have left the plan
+	}
+	switch {
+	case run != nil && !created:
+		a.Log.Debug("the same plan is held already", "run_id", run.ID, "scope", run.Scope)
+	case run != nil:
 		msg := fmt.Sprintf("run created (%s): %d actions in %d jobs, scope %s", run.State, pv.Result.Actions(), len(pv.Result.Jobs), run.Scope)
 		if run.State == model.RunHeld {
 			msg += "; " + run.Note
-			a.Notifier.Notify(ctx, notify.Event{Kind: notify.RunHeld, Time: a.Now(), RunID: run.ID,
-				Message: fmt.Sprintf("run %s is held for approval: %s", run.ID, run.Note),
-				Details: map[string]any{"breaches": run.Breaches, "scope": run.Scope, "trigger": trigger}})
 		}
 		a.event(ctx, run.ID, 0, trigger, "enforce", msg)
 		a.Log.Info("run created", "run_id", run.ID, "state", run.State, "actions", pv.Result.Actions(), "scope", run.Scope)
@@ -322,6 +326,10 @@ func (a *App) Cancel(ctx context.Context, runID, actor string) error {
 func (a *App) runStateError(ctx context.Context, runID, verb string, err error) error {
 	if errors.Is(err, store.ErrConflict) {
 		if r, gerr := a.Store.GetRun(ctx, runID); gerr == nil {
+			if r.Note != "" {
+				// The note says why: "superseded by run-…" for a stale plan.
+				return fmt.Errorf("cannot %s run %s: it is %s (%s): %w", verb, runID, r.State, r.Note, err)
+			}
 			return fmt.Errorf("cannot %s run %s: it is %s: %w", verb, runID, r.State, err)
 		}
 	}
