@@ -68,4 +68,3 @@ func TestConcurrentEnforceSendsEachWriteOnce(t *testing.T) {
 	}
 	require.Greater(t, len(seen), joiners, "the joiners' group adds were sent too")
 }
-
