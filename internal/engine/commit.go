@@ -228,6 +228,17 @@ func (c *committer) loop() {
 // refused requests' audit records still go in, since a request the
 // target saw is evidence whoever owns the job now.
 func (c *committer) commitReqs(reqs []commitReq) {
+	// Refused waiters hear back once their evidence is committed.
+	type refusal struct {
+		done chan error
+		err  error
+	}
+	var refused []refusal
+	defer func() {
+		for _, r := range refused {
+			r.done <- r.err
+		}
+	}()
 	for len(reqs) > 0 {
 		var batch store.Batch
 		for i := range reqs {
@@ -258,7 +269,7 @@ func (c *committer) commitReqs(reqs []commitReq) {
 			}
 			evidence.Audit = append(evidence.Audit, r.b.Audit...)
 			if r.done != nil {
-				r.done <- err
+				refused = append(refused, refusal{r.done, err})
 			}
 		}
 		if !evidence.Empty() {
