@@ -343,6 +343,9 @@ func (a *App) runStateError(ctx context.Context, runID, verb string, err error) 
 func (a *App) Retry(ctx context.Context, id int64, actor string) (model.Action, error) {
 	act, err := a.Store.RetryAction(ctx, id, a.Now())
 	if err != nil {
+		if errors.Is(err, store.ErrBusy) {
+			return act, fmt.Errorf("cannot retry action %d now: %w", id, err)
+		}
 		if errors.Is(err, store.ErrConflict) {
 			if cur, gerr := a.Store.GetAction(ctx, id); gerr == nil {
 				return act, fmt.Errorf("cannot retry action %d: it is %s, only failed actions can be retried: %w", id, cur.State, err)

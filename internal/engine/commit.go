@@ -26,6 +26,9 @@ type committer struct {
 	mu       sync.RWMutex // guards sends against close
 	isClosed bool
 	leases   leases
+	// ended is called after a commit that ended jobs: only then can a run
+	// be found finished.
+	ended func()
 }
 
 // leases remembers the epoch of each job this engine holds, so that every
@@ -250,6 +253,9 @@ func (c *committer) commitReqs(reqs []commitReq) {
 			if err == nil {
 				for i := range reqs {
 					c.leases.release(&reqs[i].b)
+				}
+				if c.ended != nil && slices.ContainsFunc(batch.Jobs, func(u store.JobUpdate) bool { return u.State.Final() }) {
+					c.ended()
 				}
 			}
 			for _, r := range reqs {

@@ -120,6 +120,10 @@ func New(st store.Store, targets []*Target, opts Options) *Engine {
 		e.targets[t.Name] = t
 	}
 	e.commit = newCommitter(st, opts.Logger)
+	// The finisher looks once a job's end is durable: nudged when the job
+	// returned, it could look before its final state was committed (the
+	// end rides along with a later commit) and then sleep a whole poll.
+	e.commit.ended = e.nudgeFinisher
 	return e
 }
 
@@ -236,7 +240,6 @@ func (e *Engine) dispatch(ctx, work context.Context, t *Target) {
 					case jobDone <- struct{}{}:
 					default:
 					}
-					e.nudgeFinisher()
 				}()
 			}
 			if len(jobs) == n && !probe {

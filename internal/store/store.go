@@ -21,7 +21,7 @@ var (
 	// compare-and-set failed), or a unique key is taken.
 	ErrConflict = errors.New("conflict")
 	// ErrBusy: a person and target already have an unfinished job in
-	// another run (see BusyError).
+	// another run (see BusyError, which is an ErrConflict too).
 	ErrBusy = errors.New("busy")
 	// ErrSameHeld: the held run to create has the same plan as the open
 	// held run of its scope; nothing was stored.
@@ -57,7 +57,9 @@ func (e *BusyError) Error() string {
 	return strings.Join(parts, "; ")
 }
 
-func (e *BusyError) Unwrap() error { return ErrBusy }
+// Unwrap makes a BusyError both ErrBusy and ErrConflict: callers that
+// only know conflicts (an API answering 409) still answer right.
+func (e *BusyError) Unwrap() []error { return []error{ErrBusy, ErrConflict} }
 
 // FencedError names the jobs whose lease epoch no longer matches.
 type FencedError struct{ Jobs []int64 }

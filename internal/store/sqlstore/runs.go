@@ -411,6 +411,13 @@ func (s *Store) SetRunState(ctx context.Context, id string, from []model.RunStat
 		return fmt.Errorf("set run %q state: unknown state %q", id, to)
 	}
 	return s.write(ctx, func(tx conn) error {
+		if to.Executable() {
+			// Before the run's row, in the order CreateRun takes them
+			// (it may supersede this run), so the two never deadlock.
+			if err := s.lockRuns(ctx, tx); err != nil {
+				return fmt.Errorf("set run %q state: %w", id, err)
+			}
+		}
 		var cur string
 		err := tx.QueryRowContext(ctx, `SELECT state FROM runs WHERE id = ?`+s.d.forUpdate, id).Scan(&cur)
 		if errors.Is(err, sql.ErrNoRows) {

@@ -24,6 +24,7 @@ var runTests = []test{
 	{"RunConcurrentCreateOneJobPerPair", testRunConcurrentCreate},
 	{"RunHeldSameOrSuperseded", testRunHeldSupersede},
 	{"RunApproveSkipsTakenPairs", testRunApproveSkipsTaken},
+	{"RunRetryRefusedWhenPairTaken", testRunRetryTaken},
 	{"ActionList", testActionList},
 }
 
@@ -375,4 +376,19 @@ func testRunApproveSkipsTaken(t *testing.T, s store.Store) {
 	require.Len(t, got, 2)
 	require.Equal(t, held[1].ID, got[0].ID, "the held run's free pair runs")
 	require.Equal(t, "live", got[1].RunID)
+}
+
+// testRunRetryTaken: a failed action cannot be put back while a newer run
+// has its person and target: two unfinished jobs for one account would
+// race.
+func testRunRetryTaken(t *testing.T, s store.Store) {
+	_, old := newRun(t, s, "old", model.RunPending, t0, job{"E1", "crm", []model.Op{model.OpUpdate}})
+	got := lease(t, s, "w", "", 1, at(time.Minute))
+	finishJob(t, s, got[0], model.ActionFailed, at(time.Minute))
+	newRun(t, s, "new", model.RunPending, at(2*time.Minute), job{"E1", "crm", []model.Op{model.OpUpdate}})
+	_, err := s.RetryAction(ctx(t), old[0].Actions[0].ID, at(3*time.Minute))
+	require.ErrorIs(t, err, store.ErrBusy)
+	require.ErrorIs(t, err, store.ErrConflict)
+	require.ErrorContains(t, err, "E1 on crm is already in run new")
+	require.Equal(t, model.ActionFailed, getAction(t, s, old[0].Actions[0].ID).State)
 }
