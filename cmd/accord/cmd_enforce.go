@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -17,6 +18,7 @@ import (
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/plan"
 	"github.com/accord-iam/accord/internal/store"
+	"github.com/accord-iam/accord/internal/store/sqlstore"
 	"github.com/accord-iam/accord/internal/textsafe"
 )
 
@@ -101,17 +103,34 @@ func (c *cli) execute(ctx context.Context, a *app.App) error {
 	}
 	prog := newProgress(c.stdout, total)
 	changed := make(chan struct{}, 1)
-	eng := a.NewEngine(app.EngineOptions{OnEvent: func(ev engine.Event) {
-		if ev.Type == engine.EventAction || ev.Type == engine.EventRunDone || ev.Type == engine.EventJobDone {
-			select {
-			case changed <- struct{}{}:
-			default:
-			}
-		}
-	}})
 	ectx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- eng.Run(ectx) }()
+	// Where the store allows one executor and a daemon is it, the daemon
+	// executes the runs and this process only follows them.
+	release, err := a.ClaimExecution(ctx)
+	var statuses targetStatuser
+	switch {
+	case errors.Is(err, sqlstore.ErrExecutorRunning):
+		fmt.Fprintln(c.stdout, "the daemon on this store executes the run; following it")
+		done <- nil
+		// Its targets' pacing is what the daemon publishes in the store.
+		statuses = publishedStatus{ctx: ctx, st: a.Store}
+	case err != nil:
+		stop()
+		return fail(exitFailed, err)
+	default:
+		defer release()
+		eng := a.NewEngine(app.EngineOptions{OnEvent: func(ev engine.Event) {
+			if ev.Type == engine.EventAction || ev.Type == engine.EventRunDone || ev.Type == engine.EventJobDone {
+				select {
+				case changed <- struct{}{}:
+				default:
+				}
+			}
+		}})
+		go func() { done <- eng.Run(ectx) }()
+		statuses = eng
+	}
 
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
@@ -119,7 +138,7 @@ func (c *cli) execute(ctx context.Context, a *app.App) error {
 	// idle: a tick passed without any action moving. Only then is it
 	// worth asking whether anything can move at all.
 	idle := false
-	watch := newStallWatch(a, eng)
+	watch := newStallWatch(a, statuses)
 	for {
 		var final int
 		finished, final, err = runStates(ctx, a, ids)

@@ -54,6 +54,11 @@ func serve(parent context.Context, c *cli, a *app.App) error {
 	// daemon: half a daemon that looks alive is worse than none.
 	ctx, stop := context.WithCancelCause(parent)
 	defer stop(nil)
+	release, err := a.ClaimExecution(ctx)
+	if err != nil {
+		return fail(exitFailed, fmt.Errorf("serve: %w", err))
+	}
+	defer release()
 	eng := a.NewEngine(app.EngineOptions{})
 	var wg sync.WaitGroup
 	wg.Add(1)

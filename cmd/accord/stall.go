@@ -12,12 +12,54 @@ import (
 	"github.com/accord-iam/accord/internal/app"
 	"github.com/accord-iam/accord/internal/engine"
 	"github.com/accord-iam/accord/internal/store"
+	"github.com/accord-iam/accord/internal/store/sqlstore"
 )
 
 // targetStatuser is what the stall check needs of the engine: each
 // target's circuit and the reason for it.
 type targetStatuser interface {
 	Status() []engine.TargetStatus
+}
+
+// paceViewer is a store the daemons publish their targets' pacing in.
+type paceViewer interface {
+	PaceViews(ctx context.Context) ([]sqlstore.PaceView, error)
+}
+
+// publishedStatus reads the targets' pacing a daemon publishes, for a
+// --wait that follows the daemon's execution instead of running its own
+// engine. A view older than staleView is not believed: its daemon may be
+// gone, and then nothing is known of the target.
+type publishedStatus struct {
+	ctx context.Context
+	st  any
+}
+
+const staleView = 10 * time.Second
+
+func (p publishedStatus) Status() []engine.TargetStatus {
+	v, ok := p.st.(paceViewer)
+	if !ok {
+		return nil
+	}
+	views, err := v.PaceViews(p.ctx)
+	if err != nil {
+		return nil
+	}
+	newest := map[string]sqlstore.PaceView{}
+	for _, pv := range views {
+		if time.Since(pv.At) > staleView {
+			continue
+		}
+		if cur, ok := newest[pv.Status.Name]; !ok || pv.At.After(cur.At) {
+			newest[pv.Status.Name] = pv
+		}
+	}
+	out := make([]engine.TargetStatus, 0, len(newest))
+	for _, pv := range newest {
+		out = append(out, pv.Status)
+	}
+	return out
 }
 
 // writeProber is a store that can prove it accepts writes now.
@@ -79,6 +121,9 @@ func (w *stallWatch) stalled(ctx context.Context) ([]string, error) {
 		}
 		st, ok := circuits[target]
 		if !ok {
+			if w.configured(target) {
+				return nil, nil // nothing is known of its pacing (a daemon not heard from yet): not stalled
+			}
 			// A target no longer in the config: nothing here will run it.
 			why = append(why, fmt.Sprintf("target %s: not in the config (%d actions wait)", target, q.PendingActions))
 			continue
@@ -95,6 +140,16 @@ func (w *stallWatch) stalled(ctx context.Context) ([]string, error) {
 	}
 	sort.Strings(why)
 	return why, nil
+}
+
+// configured reports whether target is in the config.
+func (w *stallWatch) configured(target string) bool {
+	for i := range w.a.Cfg.Targets {
+		if w.a.Cfg.Targets[i].Name == target {
+			return true
+		}
+	}
+	return false
 }
 
 // grace is how long a target may be down before a wait on it is called

@@ -7,43 +7,35 @@ import (
 
 	"github.com/accord-iam/accord/internal/app"
 	"github.com/accord-iam/accord/internal/model"
-	"github.com/accord-iam/accord/internal/notify"
 	"github.com/accord-iam/accord/internal/plan"
 	"github.com/accord-iam/accord/internal/policy"
 	"github.com/accord-iam/accord/internal/store"
 )
 
-// submit stores hand-made jobs (a targeted action) as a run, through the
-// same thresholds as any plan: over a limit the run is held and the
+// submit stores hand-made jobs (a targeted action) as a run through
+// plan.Submit, like any plan: over a limit the run is held and the
 // approvers are notified. Nothing executes outside a run, so the engine's
 // ordering, retries and audit apply to targeted actions too.
 func (s *Server) submit(ctx context.Context, rq *request, scope string, jobs []model.Job) (*model.Run, error) {
-	managed, err := s.app.Store.CountAccounts(ctx)
+	res := &plan.Result{Jobs: jobs}
+	run, _, err := plan.Submit(ctx, s.app.Store, plan.Submission{
+		Trigger: rq.actor(), Scope: scope, Result: res, Now: s.app.Now(),
+		Policy: s.app.Policy, Notifier: s.app.Notifier,
+	})
 	if err != nil {
 		return nil, err
 	}
-	breaches := plan.Check(plan.Count(jobs), managed, s.app.Policy)
-	run, err := plan.Submit(ctx, s.app.Store, plan.Submission{
-		Trigger: rq.actor(), Scope: scope, Result: &plan.Result{Jobs: jobs}, Breaches: breaches, Now: s.app.Now(),
-	})
-	if err != nil || run == nil {
-		return run, err
+	if run == nil && len(res.Taken) > 0 {
+		return nil, conflictf("%s; try again when it is done", (&store.BusyError{Taken: res.Taken}).Error())
 	}
-	s.afterRun(ctx, rq, run)
-	return run, nil
-}
-
-// afterRun does what follows a new run: wake the engine, or notify the
-// approvers of a held run.
-func (s *Server) afterRun(ctx context.Context, rq *request, run *model.Run) {
+	if run == nil {
+		return nil, nil
+	}
 	rq.note.runID = run.ID
-	if run.State == model.RunHeld {
-		s.app.Notifier.Notify(ctx, notify.Event{Kind: notify.RunHeld, Time: s.app.Now(), RunID: run.ID,
-			Message: fmt.Sprintf("run %s is held for approval: %s", run.ID, run.Note),
-			Details: map[string]any{"breaches": run.Breaches, "scope": run.Scope, "trigger": run.Trigger}})
-		return
+	if run.State != model.RunHeld {
+		s.wake()
 	}
-	s.wake()
+	return run, nil
 }
 
 // runAnswer reads back a run and its actions for the answer: 201 for a
@@ -107,6 +99,9 @@ func (s *Server) enforce(ctx context.Context, rq *request, f app.Filter) (int, a
 	}
 	if run == nil && len(res.Busy) > 0 {
 		res.Message = "earlier work on this person is unfinished; accord plans the change as soon as it is done"
+		if len(pv.Result.Taken) > 0 {
+			res.Message = (&store.BusyError{Taken: pv.Result.Taken}).Error() + "; accord plans the change as soon as it is done"
+		}
 	}
 	return s.runAnswer(ctx, rq, run, res)
 }

@@ -288,19 +288,23 @@ func (a *App) Enforce(ctx context.Context, f Filter, trigger string) (*model.Run
 	if err != nil {
 		return nil, nil, err
 	}
-	run, err := plan.Submit(ctx, a.Store, plan.Submission{
-		Trigger: trigger, Scope: plan.ScopeOf(f.Person, f.Target), Result: pv.Result, Breaches: pv.Breaches, Now: a.Now(),
+	run, created, err := plan.Submit(ctx, a.Store, plan.Submission{
+		Trigger: trigger, Scope: plan.ScopeOf(f.Person, f.Target), Result: pv.Result, Now: a.Now(),
+		Policy: a.Policy, Notifier: a.Notifier,
 	})
 	if err != nil {
 		return nil, pv, err
 	}
 	if run != nil {
+		pv.Breaches = run.Breaches // what was stored: busy pairs may have left the plan
+	}
+	switch {
+	case run != nil && !created:
+		a.Log.Debug("the same plan is held already", "run_id", run.ID, "scope", run.Scope)
+	case run != nil:
 		msg := fmt.Sprintf("run created (%s): %d actions in %d jobs, scope %s", run.State, pv.Result.Actions(), len(pv.Result.Jobs), run.Scope)
 		if run.State == model.RunHeld {
 			msg += "; " + run.Note
-			a.Notifier.Notify(ctx, notify.Event{Kind: notify.RunHeld, Time: a.Now(), RunID: run.ID,
-				Message: fmt.Sprintf("run %s is held for approval: %s", run.ID, run.Note),
-				Details: map[string]any{"breaches": run.Breaches, "scope": run.Scope, "trigger": trigger}})
 		}
 		if err := a.event(ctx, run.ID, 0, trigger, "enforce", msg); err != nil {
 			return run, pv, fmt.Errorf("run %s was created but %w", run.ID, err)
@@ -337,6 +341,10 @@ func (a *App) Cancel(ctx context.Context, runID, actor string) error {
 func (a *App) runStateError(ctx context.Context, runID, verb string, err error) error {
 	if errors.Is(err, store.ErrConflict) {
 		if r, gerr := a.Store.GetRun(ctx, runID); gerr == nil {
+			if r.Note != "" {
+				// The note says why: "superseded by run-…" for a stale plan.
+				return fmt.Errorf("cannot %s run %s: it is %s (%s): %w", verb, runID, r.State, r.Note, err)
+			}
 			return fmt.Errorf("cannot %s run %s: it is %s: %w", verb, runID, r.State, err)
 		}
 	}
@@ -359,6 +367,9 @@ func (a *App) Retry(ctx context.Context, id int64, actor string) (model.Action, 
 		return before, err
 	}
 	if _, err := a.Store.RetryAction(ctx, id, a.Now()); err != nil {
+		if errors.Is(err, store.ErrBusy) {
+			return before, fmt.Errorf("cannot retry action %d now: %w", id, err)
+		}
 		if errors.Is(err, store.ErrConflict) {
 			cur, gerr := a.Store.GetAction(ctx, id)
 			if gerr != nil {
@@ -417,6 +428,39 @@ func (a *App) event(ctx context.Context, runID string, actionID int64, actor, op
 		return fmt.Errorf("its audit record could not be written: %w", err)
 	}
 	return nil
+}
+
+// executionClaimer is a store that may allow only one executing process.
+type executionClaimer interface {
+	ClaimExecution() (release func(), exclusive bool, err error)
+}
+
+// ClaimExecution makes this process an executor of the store's work,
+// refused where the store allows only one and another process has it
+// (SQLite: sqlstore.ErrExecutorRunning). When the claim is exclusive, every
+// lease in the store belongs to a process that is gone, so they are given
+// back at once instead of after they expire.
+func (a *App) ClaimExecution(ctx context.Context) (release func(), err error) {
+	c, ok := a.Store.(executionClaimer)
+	if !ok {
+		return func() {}, nil
+	}
+	release, exclusive, err := c.ClaimExecution()
+	if err != nil {
+		return nil, err
+	}
+	if exclusive {
+		owners, err := a.Store.LeaseOwners(ctx)
+		if err == nil && len(owners) > 0 {
+			a.Log.Info("giving back the leases of an executor that is gone", "owners", owners)
+			err = a.Store.ReleaseLeases(ctx, owners)
+		}
+		if err != nil {
+			release()
+			return nil, err
+		}
+	}
+	return release, nil
 }
 
 // EngineOptions tune NewEngine.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/pace"
 	"github.com/accord-iam/accord/internal/store"
 )
@@ -24,6 +26,85 @@ type committer struct {
 	once     sync.Once
 	mu       sync.RWMutex // guards sends against close
 	isClosed bool
+	leases   leases
+	// ended is called after a commit that ended jobs: only then can a run
+	// be found finished.
+	ended func()
+}
+
+// leases remembers the epoch of each job this engine holds, so that every
+// outcome is committed with its fence: the store refuses the outcomes of
+// a lease another owner took over.
+type leases struct {
+	mu     sync.Mutex
+	epochs map[int64]int64   // job -> epoch
+	jobOf  map[int64]int64   // action -> job
+	acts   map[int64][]int64 // job -> actions
+}
+
+func (l *leases) hold(jobs []model.Job) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.epochs == nil {
+		l.epochs, l.jobOf, l.acts = map[int64]int64{}, map[int64]int64{}, map[int64][]int64{}
+	}
+	for i := range jobs {
+		j := &jobs[i]
+		l.epochs[j.ID] = j.Epoch
+		l.acts[j.ID] = l.acts[j.ID][:0]
+		for _, a := range j.Actions {
+			l.jobOf[a.ID] = j.ID
+			l.acts[j.ID] = append(l.acts[j.ID], a.ID)
+		}
+	}
+}
+
+// fences lists the leases b's outcomes belong to.
+func (l *leases) fences(b *store.Batch) []store.Fence {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []store.Fence
+	add := func(job int64, ok bool) {
+		if !ok {
+			return
+		}
+		if ep, held := l.epochs[job]; held && !slices.Contains(out, store.Fence{Job: job, Epoch: ep}) {
+			out = append(out, store.Fence{Job: job, Epoch: ep})
+		}
+	}
+	for _, u := range b.Jobs {
+		add(u.ID, true)
+	}
+	for _, u := range b.Actions {
+		job, ok := l.jobOf[u.ID]
+		add(job, ok)
+	}
+	for _, r := range b.Audit {
+		job, ok := l.jobOf[r.ActionID]
+		add(job, ok && r.ActionID != 0)
+	}
+	return out
+}
+
+// release forgets the jobs b gave back (any state but leased), unless
+// they were leased again meanwhile under a new epoch.
+func (l *leases) release(b *store.Batch) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, u := range b.Jobs {
+		if u.State == model.JobLeased {
+			continue
+		}
+		for _, f := range b.Fences {
+			if f.Job == u.ID && l.epochs[u.ID] == f.Epoch {
+				delete(l.epochs, u.ID)
+				for _, a := range l.acts[u.ID] {
+					delete(l.jobOf, a)
+				}
+				delete(l.acts, u.ID)
+			}
+		}
+	}
 }
 
 type commitReq struct {
@@ -66,6 +147,7 @@ func (c *committer) Async(b store.Batch) {
 }
 
 func (c *committer) send(r commitReq) bool {
+	r.b.Fences = append(r.b.Fences, c.leases.fences(&r.b)...)
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.isClosed {
@@ -94,8 +176,7 @@ const asyncDelay = 5 * time.Millisecond
 func (c *committer) loop() {
 	defer close(c.done)
 	for first := range c.in {
-		batch := first.b
-		waiters := []chan error{first.done}
+		reqs := []commitReq{first}
 		waited := first.done != nil
 		records := batchSize(&first.b)
 		var timer <-chan time.Time
@@ -108,8 +189,7 @@ func (c *committer) loop() {
 					open = false
 					break collect
 				}
-				batch.Add(r.b)
-				waiters = append(waiters, r.done)
+				reqs = append(reqs, r)
 				records += batchSize(&r.b)
 				waited = waited || r.done != nil
 			default:
@@ -127,8 +207,7 @@ func (c *committer) loop() {
 						open = false
 						break collect
 					}
-					batch.Add(r.b)
-					waiters = append(waiters, r.done)
+					reqs = append(reqs, r)
 					records += batchSize(&r.b)
 					waited = waited || r.done != nil
 				case <-timer:
@@ -136,22 +215,74 @@ func (c *committer) loop() {
 				}
 			}
 		}
-		err := c.commit(batch)
-		for _, w := range waiters {
-			if w != nil {
-				w <- err
-			}
-		}
+		c.commitReqs(reqs)
 		if !open {
 			break
 		}
 	}
 	// Flush what came in after the channel was drained by a closing loop.
 	for r := range c.in {
-		err := c.commit(r.b)
-		if r.done != nil {
-			r.done <- err
+		c.commitReqs([]commitReq{r})
+	}
+}
+
+// commitReqs commits requests as one batch and answers their waiters.
+// When the store refuses some leases as taken over, the requests of those
+// jobs fail with the store's error and the rest are committed again; the
+// refused requests' audit records still go in, since a request the
+// target saw is evidence whoever owns the job now.
+func (c *committer) commitReqs(reqs []commitReq) {
+	// Refused waiters hear back once their evidence is committed.
+	type refusal struct {
+		done chan error
+		err  error
+	}
+	var refused []refusal
+	defer func() {
+		for _, r := range refused {
+			r.done <- r.err
 		}
+	}()
+	for len(reqs) > 0 {
+		var batch store.Batch
+		for i := range reqs {
+			batch.Add(reqs[i].b)
+		}
+		err := c.commit(batch)
+		var fenced *store.FencedError
+		if !errors.As(err, &fenced) {
+			if err == nil {
+				for i := range reqs {
+					c.leases.release(&reqs[i].b)
+				}
+				if c.ended != nil && slices.ContainsFunc(batch.Jobs, func(u store.JobUpdate) bool { return u.State.Final() }) {
+					c.ended()
+				}
+			}
+			for _, r := range reqs {
+				if r.done != nil {
+					r.done <- err
+				}
+			}
+			return
+		}
+		c.log.Warn("outcomes refused: another owner took over the lease", "jobs", fenced.Jobs)
+		var keep []commitReq
+		var evidence store.Batch
+		for _, r := range reqs {
+			if !slices.ContainsFunc(r.b.Fences, func(f store.Fence) bool { return slices.Contains(fenced.Jobs, f.Job) }) {
+				keep = append(keep, r)
+				continue
+			}
+			evidence.Audit = append(evidence.Audit, r.b.Audit...)
+			if r.done != nil {
+				refused = append(refused, refusal{r.done, err})
+			}
+		}
+		if !evidence.Empty() {
+			keep = append(keep, commitReq{b: evidence})
+		}
+		reqs = keep
 	}
 }
 
@@ -163,8 +294,8 @@ func (c *committer) commit(b store.Batch) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err = c.st.Commit(ctx, b)
 		cancel()
-		if err == nil {
-			return nil
+		if err == nil || errors.Is(err, store.ErrFenced) {
+			return err
 		}
 		c.log.Warn("commit failed, retrying", "error", err, "try", try+1)
 		// Not cancellable on purpose: these are outcomes already acted

@@ -15,10 +15,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/accord-iam/accord/internal/config"
@@ -68,7 +65,9 @@ type Options struct {
 	OnEvent func(Event)
 	// Notifier receives alerts (target down, auth failed, action parked).
 	Notifier notify.Notifier
-	// Owner names this worker process in leases; default host:pid:random.
+	// Owner names this worker process in leases; default a random ID.
+	// It is a label: whether an owner is alive is told by its heartbeat
+	// (ExtendLeases), never by the name.
 	Owner string
 }
 
@@ -121,18 +120,23 @@ func New(st store.Store, targets []*Target, opts Options) *Engine {
 		e.targets[t.Name] = t
 	}
 	e.commit = newCommitter(st, opts.Logger)
+	// The finisher looks once a job's end is durable: nudged when the job
+	// returned, it could look before its final state was committed (the
+	// end rides along with a later commit) and then sleep a whole poll.
+	e.commit.ended = e.nudgeFinisher
 	return e
 }
 
 // Owner returns this engine's lease owner name.
 func (e *Engine) Owner() string { return e.opts.Owner }
 
-// NewOwner names a worker process: host, pid and a random suffix, so a
-// restarted process on the same host can tell a dead predecessor's
-// leases from a live neighbour's.
+// NewOwner names a worker process with a random ID. Liveness is not read
+// from it: host names and PIDs repeat across containers and PID
+// namespaces, and a node judged another dead by them while it ran. An
+// owner is dead when its leases expire without a heartbeat.
 func NewOwner() string {
 	host, _ := os.Hostname()
-	return fmt.Sprintf("%s:%d:%04x", host, os.Getpid(), rand.IntN(0x10000))
+	return fmt.Sprintf("%s~%016x", host, rand.Uint64())
 }
 
 // Wake tells every dispatcher to look for work now (a run was created).
@@ -151,9 +155,6 @@ func (e *Engine) Close() { e.commit.Close() }
 // Run executes work until ctx is done, then lets in-flight actions finish
 // (up to Options.Grace), releases its leases and returns.
 func (e *Engine) Run(ctx context.Context) error {
-	if err := e.reclaimDeadOwners(ctx); err != nil {
-		e.log.Warn("could not reclaim leases of dead workers", "error", err)
-	}
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	var wg sync.WaitGroup
@@ -218,6 +219,7 @@ func (e *Engine) dispatch(ctx, work context.Context, t *Target) {
 				e.log.Error("lease jobs", "target", t.Name, "error", err)
 			}
 			if len(jobs) > 0 {
+				e.commit.leases.hold(jobs)
 				e.emit(Event{Type: EventLeased, Jobs: len(jobs), Target: t.Name})
 			}
 			if probe {
@@ -238,7 +240,6 @@ func (e *Engine) dispatch(ctx, work context.Context, t *Target) {
 					case jobDone <- struct{}{}:
 					default:
 					}
-					e.nudgeFinisher()
 				}()
 			}
 			if len(jobs) == n && !probe {
@@ -329,34 +330,4 @@ func (e *Engine) emit(ev Event) {
 	if e.opts.OnEvent != nil {
 		e.opts.OnEvent(ev)
 	}
-}
-
-// reclaimDeadOwners releases leases held by processes on this host that
-// no longer exist: after a kill -9 and restart, work resumes at once
-// instead of waiting for the lease to expire.
-func (e *Engine) reclaimDeadOwners(ctx context.Context) error {
-	owners, err := e.st.LeaseOwners(ctx)
-	if err != nil {
-		return err
-	}
-	host, _ := os.Hostname()
-	var dead []string
-	for _, o := range owners {
-		parts := strings.Split(o, ":")
-		if len(parts) != 3 || parts[0] != host || o == e.opts.Owner {
-			continue
-		}
-		pid, err := strconv.Atoi(parts[1])
-		if err != nil || pid <= 0 {
-			continue
-		}
-		if err := syscall.Kill(pid, 0); err == syscall.ESRCH {
-			dead = append(dead, o)
-		}
-	}
-	if len(dead) == 0 {
-		return nil
-	}
-	e.log.Info("reclaiming leases of dead workers", "owners", dead)
-	return e.st.ReleaseLeases(ctx, dead)
 }

@@ -221,7 +221,10 @@ type Job struct {
 	NextAt     time.Time
 	LeaseOwner string
 	LeaseUntil time.Time
-	Actions    []Action
+	// Epoch is the lease's fencing token: the store raises it at every
+	// lease, and refuses outcomes committed under an older one.
+	Epoch   int64
+	Actions []Action
 }
 
 // RunState is where a run is in its life.
@@ -263,7 +266,10 @@ type Run struct {
 	State    RunState
 	Breaches []Breach
 	// Note carries operator and engine remarks: who approved, why cancelled.
-	Note       string
+	Note string
+	// Digest identifies a held run's plan, so that the same plan held again
+	// is recognised instead of stored twice.
+	Digest     string
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	FinishedAt time.Time

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -105,67 +104,6 @@ func Build(ctx context.Context, st store.Store, p *Planner, keepDesired bool) (*
 // targets).
 func NewRunID() string {
 	return "run-" + uuid.Must(uuid.NewV7()).String()
-}
-
-// Submission describes a run to store.
-type Submission struct {
-	Trigger string
-	Scope   string
-	Result  *Result
-	// Breaches from Check; any breach holds the run.
-	Breaches []model.Breach
-	Now      time.Time
-}
-
-// ScopeOf describes a plan's filters for humans and for supersession.
-func ScopeOf(person, target string) string {
-	var parts []string
-	if person != "" {
-		parts = append(parts, "person="+person)
-	}
-	if target != "" {
-		parts = append(parts, "target="+target)
-	}
-	if len(parts) == 0 {
-		return "all"
-	}
-	return strings.Join(parts, ",")
-}
-
-// Submit stores the plan as a run: held when a threshold is breached,
-// pending otherwise. An earlier held run of the same scope is cancelled as
-// superseded: its plan is stale, and approving it later would replay an
-// old picture of HR. A plan without actions is not stored; Submit returns
-// nil then.
-func Submit(ctx context.Context, st store.Store, s Submission) (*model.Run, error) {
-	if len(s.Result.Jobs) == 0 {
-		return nil, nil
-	}
-	run := &model.Run{
-		ID: NewRunID(), Trigger: s.Trigger, Scope: s.Scope, State: model.RunPending,
-		Breaches: s.Breaches, CreatedAt: s.Now, UpdatedAt: s.Now,
-	}
-	if len(s.Breaches) > 0 {
-		run.State = model.RunHeld
-		run.Note = "held: " + DescribeBreaches(s.Breaches)
-	}
-	held, err := st.ListRuns(ctx, store.RunQuery{States: []model.RunState{model.RunHeld}})
-	if err != nil {
-		return nil, err
-	}
-	if err := st.CreateRun(ctx, run, s.Result.Jobs); err != nil {
-		return nil, err
-	}
-	for _, h := range held {
-		if h.Scope != run.Scope {
-			continue
-		}
-		err := st.SetRunState(ctx, h.ID, []model.RunState{model.RunHeld}, model.RunCancelled, "superseded by "+run.ID, s.Now)
-		if err != nil && !errors.Is(err, store.ErrConflict) {
-			return run, err
-		}
-	}
-	return run, nil
 }
 
 // DescribeBreaches says in words which thresholds a run exceeds.

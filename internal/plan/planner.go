@@ -4,6 +4,7 @@ import (
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/policy"
+	"github.com/accord-iam/accord/internal/store"
 )
 
 // Planner plans person by person. Its zero filters mean "everyone, every
@@ -46,6 +47,9 @@ type Result struct {
 	// Parked lists creates left out because the target refused the same
 	// create with a conflict nothing resolved.
 	Parked []model.Park
+	// Taken are the pairs of Busy that another run took after planning,
+	// found when the plan was stored, with that run.
+	Taken []store.Taken
 	// Persons counts persons considered.
 	Persons int
 	// Desired is filled only when the planner is asked to keep it

@@ -7,7 +7,6 @@ import (
 
 	"github.com/accord-iam/accord/internal/config"
 	"github.com/accord-iam/accord/internal/model"
-	"github.com/accord-iam/accord/internal/notify"
 	"github.com/accord-iam/accord/internal/plan"
 	"github.com/accord-iam/accord/internal/store"
 )
@@ -86,26 +85,15 @@ func (r *run) converge(ctx context.Context) error {
 	if len(res.Jobs) == 0 {
 		return nil
 	}
-	managed, err := st.CountAccounts(ctx)
-	if err != nil {
-		return fmt.Errorf("converge: %w", err)
-	}
 	trigger := r.opts.Trigger
 	if trigger == "" {
 		trigger = "cli"
 	}
-	breaches := plan.Check(plan.Count(res.Jobs), managed, r.env.Policy)
-	now := r.env.Now()
-	run, err := plan.Submit(ctx, st, plan.Submission{Trigger: "reconcile:" + trigger, Scope: "reconcile target=" + target,
-		Result: res, Breaches: breaches, Now: now})
+	run, _, err := plan.Submit(ctx, st, plan.Submission{Trigger: "reconcile:" + trigger, Scope: "reconcile target=" + target,
+		Result: res, Now: r.env.Now(), Policy: r.env.Policy, Notifier: r.env.Notifier, Target: target})
 	if err != nil {
 		return fmt.Errorf("converge: %w", err)
 	}
 	r.res.Run, r.res.Actions = run, res.Actions()
-	if run != nil && run.State == model.RunHeld {
-		r.env.Notifier.Notify(ctx, notify.Event{Kind: notify.RunHeld, Time: now, RunID: run.ID, Target: target,
-			Message: fmt.Sprintf("reconciliation run %s is held for approval: %s", run.ID, run.Note),
-			Details: map[string]any{"breaches": run.Breaches, "scope": run.Scope, "trigger": run.Trigger}})
-	}
 	return nil
 }

@@ -6,6 +6,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/accord-iam/accord/internal/audit"
@@ -22,7 +24,55 @@ var (
 	// database, a full disk). The error's own text says which and where;
 	// callers fail closed on it instead of reporting success.
 	ErrUnwritable = errors.New("the store cannot be written")
+	// ErrBusy: a person and target already have an unfinished job in
+	// another run (see BusyError, which is an ErrConflict too).
+	ErrBusy = errors.New("busy")
+	// ErrSameHeld: the held run to create has the same plan as the open
+	// held run of its scope; nothing was stored.
+	ErrSameHeld = errors.New("the same plan is held already")
+	// ErrFenced: outcomes were produced under a lease that was taken over
+	// since (see FencedError).
+	ErrFenced = errors.New("lease taken over")
 )
+
+// Taken is a person and target whose unfinished job belongs to Run.
+type Taken struct {
+	PersonTarget
+	Run string
+}
+
+func (t Taken) String() string {
+	return fmt.Sprintf("%s on %s is already in run %s", t.Person, t.Target, t.Run)
+}
+
+// BusyError lists the pairs that kept a run from being stored or started.
+type BusyError struct{ Taken []Taken }
+
+func (e *BusyError) Error() string {
+	const show = 5
+	parts := make([]string, 0, show+1)
+	for i, t := range e.Taken {
+		if i == show {
+			parts = append(parts, fmt.Sprintf("and %d more", len(e.Taken)-show))
+			break
+		}
+		parts = append(parts, t.String())
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Unwrap makes a BusyError both ErrBusy and ErrConflict: callers that
+// only know conflicts (an API answering 409) still answer right.
+func (e *BusyError) Unwrap() []error { return []error{ErrBusy, ErrConflict} }
+
+// FencedError names the jobs whose lease epoch no longer matches.
+type FencedError struct{ Jobs []int64 }
+
+func (e *FencedError) Error() string {
+	return fmt.Sprintf("jobs %v: their lease was taken over by another owner; outcomes refused", e.Jobs)
+}
+
+func (e *FencedError) Unwrap() error { return ErrFenced }
 
 // Store is accord's persistence. Methods are safe for concurrent use.
 type Store interface {
@@ -60,12 +110,23 @@ type Store interface {
 	// CreateRun stores a run with its jobs and actions in one transaction
 	// and fills in their IDs (run.ID is chosen by the caller). Actions of a
 	// job must be ordered by Seq.
+	//
+	// A person and target have at most one unfinished job in pending and
+	// running runs, whoever plans: if any job of an executable run names
+	// a pair that is taken, nothing is stored and the error is a
+	// *BusyError listing them. An open held run of the same scope is
+	// superseded by the new run (cancelled, its jobs and actions dropped:
+	// they never ran), unless the new run is held with the same Digest:
+	// then nothing is stored, *run is set to the open one, and the error
+	// is ErrSameHeld.
 	CreateRun(ctx context.Context, run *model.Run, jobs []model.Job) error
 	GetRun(ctx context.Context, id string) (model.Run, error)
 	ListRuns(ctx context.Context, q RunQuery) ([]model.Run, error)
 	// SetRunState moves a run to state `to` only if it is in one of
 	// `from`; otherwise ErrConflict (ErrNotFound if absent). Moving to
-	// cancelled also cancels its unfinished jobs and actions.
+	// cancelled also cancels its unfinished jobs and actions. Moving a
+	// held run to an executable state cancels its jobs whose person and
+	// target are taken by another run, and says so in the note.
 	SetRunState(ctx context.Context, id string, from []model.RunState, to model.RunState, note string, at time.Time) error
 	GetAction(ctx context.Context, id int64) (model.Action, error)
 	ListActions(ctx context.Context, q ActionQuery) ([]model.Action, error)
@@ -78,9 +139,11 @@ type Store interface {
 	// until r.Until. A job is runnable when its run is pending or running,
 	// it is pending and due (NextAt <= r.Now) or its lease has expired,
 	// and no earlier unfinished job of an executable run exists for the
-	// same person and target. Leasing moves a pending run to running.
+	// same person and target. Leasing moves a pending run to running, and
+	// raises each job's Epoch: outcomes of an earlier lease are fenced.
 	LeaseJobs(ctx context.Context, r LeaseRequest) ([]model.Job, error)
-	// ExtendLeases pushes the lease of the owner's jobs to until.
+	// ExtendLeases pushes the lease of the owner's jobs to until: the
+	// owner's heartbeat. An owner is dead only when its leases expire.
 	ExtendLeases(ctx context.Context, owner string, until time.Time) error
 	// ReleaseLeases makes the owner's leased jobs runnable now (used at
 	// shutdown and when an owner is known dead).
@@ -88,7 +151,9 @@ type Store interface {
 	// LeaseOwners lists the owners currently holding leases.
 	LeaseOwners(ctx context.Context) ([]string, error)
 	// Commit applies a batch of outcomes atomically: audit records,
-	// action and job updates, and known-state changes.
+	// action and job updates, and known-state changes. When a fence's
+	// epoch is no longer its job's, nothing is applied and the error is a
+	// *FencedError naming every such job.
 	Commit(ctx context.Context, b Batch) error
 	// FinishRuns marks running runs whose jobs are all final as succeeded
 	// (or failed, when any action failed) and returns them.
@@ -190,6 +255,14 @@ type Batch struct {
 	Actions  []ActionUpdate
 	Jobs     []JobUpdate
 	Accounts []model.AccountChange
+	// Fences are the leases the outcomes were produced under.
+	Fences []Fence
+}
+
+// Fence is a job's lease epoch as its owner knows it.
+type Fence struct {
+	Job   int64
+	Epoch int64
 }
 
 // Empty reports whether there is nothing to commit.
@@ -203,6 +276,7 @@ func (b *Batch) Add(o Batch) {
 	b.Actions = append(b.Actions, o.Actions...)
 	b.Jobs = append(b.Jobs, o.Jobs...)
 	b.Accounts = append(b.Accounts, o.Accounts...)
+	b.Fences = append(b.Fences, o.Fences...)
 }
 
 // ActionUpdate sets an action's state after an attempt.

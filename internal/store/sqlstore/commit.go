@@ -47,6 +47,9 @@ func (s *Store) Commit(ctx context.Context, b store.Batch) error {
 	}
 	var ids []int64
 	err = s.write(ctx, func(tx conn) error {
+		if err := s.checkFences(ctx, tx, b.Fences); err != nil {
+			return err
+		}
 		var err error
 		if ids, err = s.insertAudit(ctx, tx, b.Audit); err != nil {
 			return fmt.Errorf("commit: %w", err)
@@ -73,6 +76,52 @@ func (s *Store) Commit(ctx context.Context, b store.Batch) error {
 	return nil
 }
 
+// checkFences refuses the batch when a job was leased again since the
+// owner got it: the epoch read here is the one the new lease wrote, and on
+// PostgreSQL FOR UPDATE keeps a leaser from raising it until the batch is
+// committed, so an outcome is either committed before a takeover or
+// refused after it.
+func (s *Store) checkFences(ctx context.Context, tx conn, fences []store.Fence) error {
+	if len(fences) == 0 {
+		return nil
+	}
+	want := make(map[int64]int64, len(fences))
+	for _, f := range fences {
+		want[f.Job] = f.Epoch
+	}
+	ids := make([]any, 0, len(want))
+	for _, id := range sortedKeys(want) {
+		ids = append(ids, id)
+	}
+	var stale []int64
+	err := chunks(ids, maxInList, func(ids []any) error {
+		return each(ctx, tx, "check fences", `SELECT id, lease_epoch FROM jobs WHERE id IN (`+
+			placeholders(len(ids))+`) ORDER BY id`+s.d.forUpdate, ids,
+			func(sc scanner) ([2]int64, error) {
+				var r [2]int64
+				err := sc.Scan(&r[0], &r[1])
+				return r, err
+			},
+			func(r [2]int64) error {
+				if want[r[0]] != r[1] {
+					stale = append(stale, r[0])
+				}
+				delete(want, r[0])
+				return nil
+			})
+	})
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	// A job that no longer exists has no lease to commit under.
+	stale = append(stale, sortedKeys(want)...)
+	slices.Sort(stale)
+	if len(stale) > 0 {
+		return &store.FencedError{Jobs: stale}
+	}
+	return nil
+}
+
 // lastUpdates validates the batch's updates and keeps the last one per ID,
 // in ID order (a stable lock order across concurrent committers).
 func lastUpdates(b store.Batch) ([]store.ActionUpdate, []store.JobUpdate, error) {
@@ -93,12 +142,17 @@ func lastUpdates(b store.Batch) ([]store.ActionUpdate, []store.JobUpdate, error)
 	return sortedValues(acts), sortedValues(jobs), nil
 }
 
-func sortedValues[V any](m map[int64]V) []V {
+func sortedKeys[V any](m map[int64]V) []int64 {
 	keys := make([]int64, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	return keys
+}
+
+func sortedValues[V any](m map[int64]V) []V {
+	keys := sortedKeys(m)
 	out := make([]V, len(keys))
 	for i, k := range keys {
 		out[i] = m[k]

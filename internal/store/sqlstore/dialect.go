@@ -40,6 +40,12 @@ type dialect struct {
 	// serialize, when set, is run first in transactions that must not
 	// interleave with one another (imports), across processes.
 	serialize string
+	// runLock, when set, is run first in transactions that make jobs
+	// executable (new runs, approvals, retries), so that their check for
+	// taken persons and their insert are one step across processes. The
+	// unique index jobs_one_unfinished backs it; SQLite's single writer
+	// serializes these transactions already.
+	runLock string
 	// analyzeAfter, when set, is the size of a new run after which table
 	// statistics are refreshed at once.
 	analyzeAfter int
@@ -55,6 +61,7 @@ var postgresDialect = dialect{
 	forUpdate:  " FOR UPDATE",
 	// An arbitrary constant key for the import lock: "accord" in ASCII.
 	serialize:    "SELECT pg_advisory_xact_lock(97990111114100)",
+	runLock:      "SELECT pg_advisory_xact_lock(97990111114101)",
 	analyzeAfter: 10000,
 }
 

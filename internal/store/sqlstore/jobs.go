@@ -12,7 +12,7 @@ import (
 	"github.com/accord-iam/accord/internal/store"
 )
 
-const jobCols = `id, run_id, person_key, target, state, attempts, next_at, lease_owner, lease_until`
+const jobCols = `id, run_id, person_key, target, state, attempts, next_at, lease_owner, lease_until, lease_epoch`
 
 func scanJob(sc scanner) (model.Job, error) {
 	var (
@@ -20,7 +20,7 @@ func scanJob(sc scanner) (model.Job, error) {
 		state         string
 		next, leaseTo int64
 	)
-	err := sc.Scan(&j.ID, &j.RunID, &j.PersonKey, &j.Target, &state, &j.Attempts, &next, &j.LeaseOwner, &leaseTo)
+	err := sc.Scan(&j.ID, &j.RunID, &j.PersonKey, &j.Target, &state, &j.Attempts, &next, &j.LeaseOwner, &leaseTo, &j.Epoch)
 	j.State, j.NextAt, j.LeaseUntil = model.JobState(state), fromMicros(next), fromMicros(leaseTo)
 	return j, err
 }
@@ -52,7 +52,8 @@ func (s *Store) LeaseJobs(ctx context.Context, r store.LeaseRequest) ([]model.Jo
 	f.add(`NOT EXISTS (SELECT 1 FROM jobs b WHERE b.person_key = j.person_key AND b.target = j.target
 		AND b.id < j.id AND b.` + unfinishedJob + ` AND b.active = 1)`)
 	query := `WITH c AS (SELECT j.id FROM jobs j` + f.where() + ` ORDER BY j.id LIMIT ` + f.param(r.Max) + s.d.skipLocked + `)
-		UPDATE jobs SET state = 'leased', lease_owner = ` + f.param(r.Owner) + `, lease_until = ` + f.param(micros(r.Until)) + `
+		UPDATE jobs SET state = 'leased', lease_owner = ` + f.param(r.Owner) + `, lease_until = ` + f.param(micros(r.Until)) + `,
+		lease_epoch = lease_epoch + 1
 		WHERE id IN (SELECT id FROM c) RETURNING ` + jobCols
 	var jobs []model.Job
 	err := s.write(ctx, func(tx conn) error {
@@ -187,6 +188,20 @@ func (s *Store) RetryAction(ctx context.Context, id int64, at time.Time) (model.
 			}
 			out = a
 			return nil
+		}
+		// Retrying makes the job unfinished again: another run may have
+		// taken its person and target meanwhile.
+		if err := s.lockRuns(ctx, tx); err != nil {
+			return fmt.Errorf("retry action %d: %w", id, err)
+		}
+		others, err := all(ctx, tx, "retry action", `SELECT run_id FROM jobs WHERE person_key = ? AND target = ?
+			AND `+unfinishedJob+` AND active = 1 AND id <> ?`, []any{a.PersonKey, a.Target, a.JobID}, scanString)
+		if err != nil {
+			return fmt.Errorf("retry action %d: %w", id, err)
+		}
+		if len(others) > 0 {
+			return fmt.Errorf("retry action %d: %w", id, &store.BusyError{Taken: []store.Taken{
+				{PersonTarget: store.PersonTarget{Person: a.PersonKey, Target: a.Target}, Run: others[0]}}})
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE actions SET state = 'pending', error = '', error_kind = '',
 			finished_at = 0, updated_at = ?

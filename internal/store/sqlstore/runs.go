@@ -12,7 +12,7 @@ import (
 	"github.com/accord-iam/accord/internal/store"
 )
 
-const runCols = `id, run_trigger, scope, state, breaches, note, created_at, updated_at, finished_at`
+const runCols = `id, run_trigger, scope, state, breaches, note, created_at, updated_at, finished_at, digest`
 
 // unfinishedJob and executableRun are spelled exactly as in the partial
 // indexes of the migrations: SQLite uses a partial index only when the
@@ -36,7 +36,7 @@ func scanRun(sc scanner) (model.Run, error) {
 		state, breaches           string
 		created, updated, finishd int64
 	)
-	if err := sc.Scan(&r.ID, &r.Trigger, &r.Scope, &state, &breaches, &r.Note, &created, &updated, &finishd); err != nil {
+	if err := sc.Scan(&r.ID, &r.Trigger, &r.Scope, &state, &breaches, &r.Note, &created, &updated, &finishd, &r.Digest); err != nil {
 		return r, err
 	}
 	r.State = model.RunState(state)
@@ -63,7 +63,12 @@ func (s *Store) CreateRun(ctx context.Context, run *model.Run, jobs []model.Job)
 	}
 	active := boolInt(run.State.Executable())
 	var jobIDs, actIDs []int64
+	var same *model.Run
 	err = s.write(ctx, func(tx conn) error {
+		same = nil
+		if err := s.lockRuns(ctx, tx); err != nil {
+			return fmt.Errorf("create run %q: %w", run.ID, err)
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM runs WHERE id = ?`, run.ID).Scan(&n); err != nil {
 			return fmt.Errorf("create run %q: %w", run.ID, err)
@@ -71,9 +76,34 @@ func (s *Store) CreateRun(ctx context.Context, run *model.Run, jobs []model.Job)
 		if n > 0 {
 			return fmt.Errorf("create run %q: the ID is taken: %w", run.ID, store.ErrConflict)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO runs (`+runCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		held, err := all(ctx, tx, "create run", `SELECT `+runCols+` FROM runs WHERE state = 'held' AND scope = ?`,
+			[]any{run.Scope}, scanRun)
+		if err != nil {
+			return fmt.Errorf("create run %q: %w", run.ID, err)
+		}
+		for i := range held {
+			if run.State == model.RunHeld && run.Digest != "" && held[i].Digest == run.Digest {
+				same = &held[i]
+				return nil
+			}
+		}
+		if active == 1 {
+			taken, err := s.taken(ctx, tx, jobs)
+			if err != nil {
+				return fmt.Errorf("create run %q: %w", run.ID, err)
+			}
+			if len(taken) > 0 {
+				return &store.BusyError{Taken: taken}
+			}
+		}
+		for _, h := range held {
+			if err := supersede(ctx, tx, h.ID, run.ID, run.CreatedAt); err != nil {
+				return fmt.Errorf("create run %q: %w", run.ID, err)
+			}
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO runs (`+runCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			run.ID, run.Trigger, run.Scope, string(run.State), breaches, run.Note,
-			micros(run.CreatedAt), micros(run.UpdatedAt), micros(run.FinishedAt))
+			micros(run.CreatedAt), micros(run.UpdatedAt), micros(run.FinishedAt), run.Digest)
 		if err != nil {
 			return fmt.Errorf("create run %q: %w", run.ID, err)
 		}
@@ -105,6 +135,14 @@ func (s *Store) CreateRun(ctx context.Context, run *model.Run, jobs []model.Job)
 	if err != nil {
 		return err
 	}
+	if same != nil {
+		rs := []model.Run{*same}
+		if err := s.read(ctx, func(tx conn) error { return fillCounts(ctx, tx, rs) }); err != nil {
+			return err
+		}
+		*run = rs[0]
+		return fmt.Errorf("run %s of scope %q is held with the same plan: %w", same.ID, same.Scope, store.ErrSameHeld)
+	}
 	if s.d.analyzeAfter > 0 && len(jobs) >= s.d.analyzeAfter {
 		// PostgreSQL plans the lease query by table statistics, which a
 		// fresh or suddenly large table lacks until autovacuum comes by;
@@ -118,6 +156,91 @@ func (s *Store) CreateRun(ctx context.Context, run *model.Run, jobs []model.Job)
 	for i, r := range acts {
 		a := &jobs[r.job].Actions[r.action]
 		a.ID, a.RunID, a.JobID = actIDs[i], run.ID, jobIDs[r.job]
+	}
+	return nil
+}
+
+// lockRuns serializes, across processes, the transactions that make jobs
+// executable: the check for taken persons and the write must be one step.
+func (s *Store) lockRuns(ctx context.Context, tx conn) error {
+	if s.d.runLock == "" {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, s.d.runLock)
+	return err
+}
+
+// takenFew is the size up to which taken looks pairs up one by one (an
+// API call for one person) instead of reading the whole queue.
+const takenFew = 64
+
+// taken returns the pairs of jobs that already have an unfinished job in
+// an executable run, with that run, in the order of jobs.
+func (s *Store) taken(ctx context.Context, tx conn, jobs []model.Job) ([]store.Taken, error) {
+	var out []store.Taken
+	if len(jobs) <= takenFew {
+		for i := range jobs {
+			j := &jobs[i]
+			ids, err := all(ctx, tx, "taken", `SELECT run_id FROM jobs
+				WHERE person_key = ? AND target = ? AND `+unfinishedJob+` AND active = 1`,
+				[]any{j.PersonKey, j.Target}, scanString)
+			if err != nil {
+				return nil, err
+			}
+			if len(ids) > 0 {
+				out = append(out, store.Taken{PersonTarget: store.PersonTarget{Person: j.PersonKey, Target: j.Target}, Run: ids[0]})
+			}
+		}
+		return out, nil
+	}
+	busy, err := s.busyRuns(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range jobs {
+		pt := store.PersonTarget{Person: jobs[i].PersonKey, Target: jobs[i].Target}
+		if r, ok := busy[pt]; ok {
+			out = append(out, store.Taken{PersonTarget: pt, Run: r})
+		}
+	}
+	return out, nil
+}
+
+// busyRuns maps each person and target with an unfinished job in an
+// executable run to that run.
+func (s *Store) busyRuns(ctx context.Context, q conn) (map[store.PersonTarget]string, error) {
+	out := map[store.PersonTarget]string{}
+	return out, each(ctx, q, "busy", `SELECT person_key, target, run_id FROM jobs
+		WHERE `+unfinishedJob+` AND active = 1`, nil,
+		func(sc scanner) ([3]string, error) {
+			var r [3]string
+			err := sc.Scan(&r[0], &r[1], &r[2])
+			return r, err
+		},
+		func(r [3]string) error {
+			out[store.PersonTarget{Person: r[0], Target: r[1]}] = r[2]
+			return nil
+		})
+}
+
+// supersede cancels an open held run in favour of a newer plan of its
+// scope. Its jobs and actions never ran, so they are dropped: a schedule
+// that holds a new plan every cycle keeps one run row per change of plan,
+// not every stale copy of it.
+func supersede(ctx context.Context, tx conn, id, by string, at time.Time) error {
+	res, err := tx.ExecContext(ctx, `UPDATE runs SET state = 'cancelled', note = ?, updated_at = ?, finished_at = ?
+		WHERE id = ? AND state = 'held'`, "superseded by "+by, micros(at), micros(at), id)
+	if err != nil {
+		return fmt.Errorf("supersede held run %q: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM actions WHERE run_id = ?`, id); err != nil {
+		return fmt.Errorf("supersede held run %q: %w", id, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE run_id = ?`, id); err != nil {
+		return fmt.Errorf("supersede held run %q: %w", id, err)
 	}
 	return nil
 }
@@ -145,6 +268,7 @@ func (s *Store) prepareRun(run *model.Run, jobs []model.Job) ([]encodedAction, e
 		n += len(jobs[i].Actions)
 	}
 	acts := make([]encodedAction, 0, n)
+	seen := make(map[store.PersonTarget]int, len(jobs))
 	for i := range jobs {
 		j := &jobs[i]
 		fail := func(format string, args ...any) error {
@@ -154,6 +278,13 @@ func (s *Store) prepareRun(run *model.Run, jobs []model.Job) ([]encodedAction, e
 		if j.PersonKey == "" || j.Target == "" {
 			return nil, fail("person key and target are required")
 		}
+		// One job per person and target: its actions are ordered, and
+		// two would break the one-unfinished-job rule within the run.
+		pt := store.PersonTarget{Person: j.PersonKey, Target: j.Target}
+		if k, dup := seen[pt]; dup {
+			return nil, fail("the same person and target as job #%d", k+1)
+		}
+		seen[pt] = i
 		j.RunID = run.ID
 		if j.State == "" {
 			j.State = model.JobPending
@@ -280,6 +411,13 @@ func (s *Store) SetRunState(ctx context.Context, id string, from []model.RunStat
 		return fmt.Errorf("set run %q state: unknown state %q", id, to)
 	}
 	return s.write(ctx, func(tx conn) error {
+		if to.Executable() {
+			// Before the run's row, in the order CreateRun takes them
+			// (it may supersede this run), so the two never deadlock.
+			if err := s.lockRuns(ctx, tx); err != nil {
+				return fmt.Errorf("set run %q state: %w", id, err)
+			}
+		}
 		var cur string
 		err := tx.QueryRowContext(ctx, `SELECT state FROM runs WHERE id = ?`+s.d.forUpdate, id).Scan(&cur)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -290,6 +428,15 @@ func (s *Store) SetRunState(ctx context.Context, id string, from []model.RunStat
 		}
 		if !slices.Contains(from, model.RunState(cur)) {
 			return fmt.Errorf("run %q is %s, not %v: %w", id, cur, from, store.ErrConflict)
+		}
+		if to.Executable() && !model.RunState(cur).Executable() {
+			skipped, err := s.skipTaken(ctx, tx, id, at)
+			if err != nil {
+				return fmt.Errorf("set run %q state: %w", id, err)
+			}
+			if len(skipped) > 0 {
+				note = joinNote(note, "skipped, as another run has them: "+(&store.BusyError{Taken: skipped}).Error())
+			}
 		}
 		var finished int64
 		if to.Final() {
@@ -318,6 +465,50 @@ func (s *Store) SetRunState(ctx context.Context, id string, from []model.RunStat
 		}
 		return nil
 	})
+}
+
+// skipTaken cancels the unfinished jobs of run id whose person and target
+// have an unfinished job in an executable run: a held run approved later
+// must not run beside the newer work on the same account.
+func (s *Store) skipTaken(ctx context.Context, tx conn, id string, at time.Time) ([]store.Taken, error) {
+	if err := s.lockRuns(ctx, tx); err != nil {
+		return nil, err
+	}
+	type hit struct {
+		job int64
+		t   store.Taken
+	}
+	hits, err := all(ctx, tx, "skip taken", `SELECT j.id, j.person_key, j.target, b.run_id FROM jobs j
+		JOIN jobs b ON b.person_key = j.person_key AND b.target = j.target AND b.run_id <> j.run_id
+		WHERE j.run_id = ? AND j.`+unfinishedJob+` AND b.`+unfinishedJob+` AND b.active = 1
+		ORDER BY j.id`, []any{id},
+		func(sc scanner) (hit, error) {
+			var h hit
+			err := sc.Scan(&h.job, &h.t.Person, &h.t.Target, &h.t.Run)
+			return h, err
+		})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.Taken, 0, len(hits))
+	for _, h := range hits {
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'cancelled' WHERE id = ?`, h.job); err != nil {
+			return nil, err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE actions SET state = 'cancelled', updated_at = ?, finished_at = ?
+			WHERE job_id = ? AND state IN ('pending', 'running')`, micros(at), micros(at), h.job); err != nil {
+			return nil, err
+		}
+		out = append(out, h.t)
+	}
+	return out, nil
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 // FinishRuns ends pending and running runs that have no unfinished job:
@@ -370,12 +561,13 @@ func (s *Store) FinishRuns(ctx context.Context, at time.Time) ([]model.Run, erro
 // Busy returns the person/target pairs with unfinished jobs in pending or
 // running runs.
 func (s *Store) Busy(ctx context.Context) (map[store.PersonTarget]bool, error) {
-	out := map[store.PersonTarget]bool{}
-	return out, each(ctx, s.rq, "busy", `SELECT DISTINCT j.person_key, j.target FROM jobs j
-		JOIN runs r ON r.id = j.run_id
-		WHERE j.`+unfinishedJob+` AND j.active = 1 AND `+executableRun, nil, scanStrings2,
-		func(r [2]string) error {
-			out[store.PersonTarget{Person: r[0], Target: r[1]}] = true
-			return nil
-		})
+	runs, err := s.busyRuns(ctx, s.rq)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[store.PersonTarget]bool, len(runs))
+	for pt := range runs {
+		out[pt] = true
+	}
+	return out, nil
 }

@@ -36,8 +36,8 @@ type Store struct {
 	rq  conn
 	d   dialect
 	now func() time.Time
-	// path is the SQLite database file, to name it when it cannot be
-	// written.
+	// path is the SQLite database file ("" on PostgreSQL): named when it
+	// cannot be written, and the lock of its one executor sits beside it.
 	path string
 	// stmts holds the prepared bulk statements (see warm).
 	stmts sync.Map

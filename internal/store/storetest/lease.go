@@ -15,12 +15,13 @@ import (
 var leaseTests = []test{
 	{"LeaseFIFOWithActions", testLeaseFIFO},
 	{"LeaseReturnsFinalActionsToo", testLeaseAllActions},
-	{"LeaseOrderPerPersonTarget", testLeaseOrder},
+	{"LeaseOnePerPersonTarget", testLeaseOrder},
 	{"LeaseHeldRunsNeitherRunNorBlock", testLeaseHeld},
 	{"LeaseExpiry", testLeaseExpiry},
 	{"LeaseNotDue", testLeaseNotDue},
 	{"LeaseExtendReleaseOwners", testLeaseOwners},
 	{"LeaseConcurrentLeasers", testLeaseConcurrent},
+	{"LeaseFencedCommit", testLeaseFenced},
 }
 
 func testLeaseFIFO(t *testing.T, s store.Store) {
@@ -71,20 +72,31 @@ func testLeaseAllActions(t *testing.T, s store.Store) {
 	require.Equal(t, []model.ActionState{model.ActionSucceeded, model.ActionPending, model.ActionPending}, states)
 }
 
+// testLeaseOrder: a second run for a pair that has an unfinished job is
+// refused whole, naming the pair and the run that has it; once that job is
+// final, even failed, the pair is free again.
 func testLeaseOrder(t *testing.T, s store.Store) {
 	_, first := newRun(t, s, "r1", model.RunPending, t0, job{"E1", "crm", []model.Op{model.OpUpdate}})
-	_, second := newRun(t, s, "r2", model.RunPending, at(time.Second),
-		job{"E1", "crm", []model.Op{model.OpDisable}},
-		job{"E2", "crm", []model.Op{model.OpUpdate}},
-		job{"E1", "mail", []model.Op{model.OpUpdate}})
+	second := model.Run{ID: "r2", Scope: "test r2", State: model.RunPending, CreatedAt: at(time.Second)}
+	jobs := []model.Job{
+		{PersonKey: "E1", Target: "crm", Actions: []model.Action{{Seq: 1, Op: model.OpDisable}}},
+		{PersonKey: "E2", Target: "crm", Actions: []model.Action{{Seq: 1, Op: model.OpUpdate}}},
+	}
+	err := s.CreateRun(ctx(t), &second, jobs)
+	var busy *store.BusyError
+	require.ErrorAs(t, err, &busy)
+	require.ErrorIs(t, err, store.ErrBusy)
+	require.Equal(t, []store.Taken{{PersonTarget: store.PersonTarget{Person: "E1", Target: "crm"}, Run: "r1"}}, busy.Taken)
+	require.EqualError(t, err, "E1 on crm is already in run r1")
+	_, err = s.GetRun(ctx(t), "r2")
+	require.ErrorIs(t, err, store.ErrNotFound, "a refused run stores nothing")
+
 	now := at(time.Minute)
 	got := lease(t, s, "w", "", 10, now)
-	require.Equal(t, []int64{first[0].ID, second[1].ID, second[2].ID}, jobIDs(got),
-		"r2's E1/crm job waits for r1's; other pairs are free")
-	require.Empty(t, lease(t, s, "w", "", 10, now), "a leased earlier job still blocks")
-
+	require.Equal(t, []int64{first[0].ID}, jobIDs(got))
 	finishJob(t, s, got[0], model.ActionFailed, now)
-	require.Equal(t, []int64{second[0].ID}, jobIDs(lease(t, s, "w", "", 10, now)), "a final job, even failed, unblocks")
+	require.NoError(t, s.CreateRun(ctx(t), &second, jobs), "a final job, even failed, frees the pair")
+	require.Equal(t, []int64{jobs[0].ID, jobs[1].ID}, jobIDs(lease(t, s, "w", "", 10, now)))
 }
 
 func testLeaseHeld(t *testing.T, s store.Store) {
@@ -155,8 +167,7 @@ func testLeaseOwners(t *testing.T, s store.Store) {
 }
 
 // testLeaseConcurrent has several workers lease and finish jobs at once.
-// No job may be handed out twice, and a later run's job for a pair only
-// after the earlier one finished.
+// No job may be handed out twice.
 func testLeaseConcurrent(t *testing.T, s store.Store) {
 	const persons, workers = 40, 4
 	var specs []job
@@ -164,24 +175,21 @@ func testLeaseConcurrent(t *testing.T, s store.Store) {
 		specs = append(specs, job{fmt.Sprintf("E%02d", i), "crm", []model.Op{model.OpUpdate}},
 			job{fmt.Sprintf("E%02d", i), "mail", []model.Op{model.OpUpdate}})
 	}
-	_, r1 := newRun(t, s, "r1", model.RunPending, t0, specs...)
-	_, r2 := newRun(t, s, "r2", model.RunPending, at(time.Second), specs...)
-	total := len(r1) + len(r2)
-	before := map[int64]int64{} // r2 job -> r1 job of the same pair
-	for i := range r2 {
-		before[r2[i].ID] = r1[i].ID
+	var specs2 []job
+	for _, sp := range specs {
+		specs2 = append(specs2, job{"F" + sp.person[1:], sp.target, sp.ops})
 	}
+	_, r1 := newRun(t, s, "r1", model.RunPending, t0, specs...)
+	_, r2 := newRun(t, s, "r2", model.RunPending, at(time.Second), specs2...)
+	total := len(r1) + len(r2)
 
 	var (
 		mu       sync.Mutex
 		progress = sync.NewCond(&mu)
 		leasedBy = map[int64]string{}
-		// committing is set before a job's commit starts, so that a job
-		// leased after that commit always finds its predecessor here.
-		committing = map[int64]bool{}
-		done       int
-		stop       bool
-		failures   []string
+		done     int
+		stop     bool
+		failures []string
 	)
 	now := at(time.Minute)
 	var wg sync.WaitGroup
@@ -213,10 +221,6 @@ func testLeaseConcurrent(t *testing.T, s store.Store) {
 						failures = append(failures, fmt.Sprintf("job %d leased by %s and %s", j.ID, prev, owner))
 					}
 					leasedBy[j.ID] = owner
-					if p, ok := before[j.ID]; ok && !committing[p] {
-						failures = append(failures, fmt.Sprintf("job %d leased before job %d finished", j.ID, p))
-					}
-					committing[j.ID] = true
 					b.Actions = append(b.Actions, store.ActionUpdate{ID: j.Actions[0].ID, State: model.ActionSucceeded, Attempts: 1, At: now})
 					b.Jobs = append(b.Jobs, store.JobUpdate{ID: j.ID, State: model.JobSucceeded, Attempts: 1, At: now})
 				}
@@ -237,4 +241,35 @@ func testLeaseConcurrent(t *testing.T, s store.Store) {
 	runs, err := s.FinishRuns(ctx(t), now)
 	require.NoError(t, err)
 	require.Len(t, runs, 2)
+}
+
+// testLeaseFenced: A's lease expires and B takes the job over; A, alive
+// but late, must not commit its outcome, and B can.
+func testLeaseFenced(t *testing.T, s store.Store) {
+	_, jobs := newRun(t, s, "r1", model.RunPending, t0, job{"E1", "crm", []model.Op{model.OpUpdate}})
+	a := lease(t, s, "A", "", 1, at(time.Minute)) // until +2m
+	require.Len(t, a, 1)
+	b := lease(t, s, "B", "", 1, at(2*time.Minute)) // A's lease expired
+	require.Len(t, b, 1)
+	require.Greater(t, b[0].Epoch, a[0].Epoch, "a new lease raises the epoch")
+
+	outcome := func(j model.Job, state model.ActionState) store.Batch {
+		return store.Batch{
+			Actions: []store.ActionUpdate{{ID: jobs[0].Actions[0].ID, State: state, Attempts: 1, At: at(2 * time.Minute)}},
+			Jobs:    []store.JobUpdate{{ID: j.ID, State: model.JobSucceeded, Attempts: 1, At: at(2 * time.Minute)}},
+			Fences:  []store.Fence{{Job: j.ID, Epoch: j.Epoch}},
+		}
+	}
+	err := s.Commit(ctx(t), outcome(a[0], model.ActionFailed))
+	var fenced *store.FencedError
+	require.ErrorAs(t, err, &fenced)
+	require.ErrorIs(t, err, store.ErrFenced)
+	require.Equal(t, []int64{jobs[0].ID}, fenced.Jobs)
+	require.Equal(t, model.ActionPending, getAction(t, s, jobs[0].Actions[0].ID).State, "A's outcome was refused whole")
+	owners, err := s.LeaseOwners(ctx(t))
+	require.NoError(t, err)
+	require.Equal(t, []string{"B"}, owners, "B still holds the job")
+
+	require.NoError(t, s.Commit(ctx(t), outcome(b[0], model.ActionSucceeded)))
+	require.Equal(t, model.ActionSucceeded, getAction(t, s, jobs[0].Actions[0].ID).State)
 }

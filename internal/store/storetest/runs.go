@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +21,10 @@ var runTests = []test{
 	{"RunCancelCascades", testRunCancel},
 	{"RunFinish", testRunFinish},
 	{"RunBusy", testRunBusy},
+	{"RunConcurrentCreateOneJobPerPair", testRunConcurrentCreate},
+	{"RunHeldSameOrSuperseded", testRunHeldSupersede},
+	{"RunApproveSkipsTakenPairs", testRunApproveSkipsTaken},
+	{"RunRetryRefusedWhenPairTaken", testRunRetryTaken},
 	{"ActionList", testActionList},
 }
 
@@ -249,4 +255,140 @@ func testActionList(t *testing.T, s store.Store) {
 	for _, c := range cases {
 		require.Equal(t, c.want, actionIDs(listActions(t, s, c.q)), c.name)
 	}
+}
+
+// testRunConcurrentCreate races many planners on the same persons: the
+// store keeps one unfinished job per person and target, and every loser is
+// told which run has them.
+func testRunConcurrentCreate(t *testing.T, s store.Store) {
+	const planners, persons = 12, 30
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		won     []string
+		refused = map[string]int{}
+		other   []error
+	)
+	for p := range planners {
+		wg.Go(func() {
+			id := fmt.Sprintf("r%02d", p)
+			run := model.Run{ID: id, Scope: "all", State: model.RunPending, CreatedAt: at(time.Duration(p) * time.Millisecond)}
+			var jobs []model.Job
+			for i := range persons {
+				for _, target := range []string{"crm", "mail"} {
+					jobs = append(jobs, model.Job{PersonKey: fmt.Sprintf("E%02d", i), Target: target,
+						Actions: []model.Action{{Seq: 1, Op: model.OpCreate}, {Seq: 2, Op: model.OpGrant, Entitlements: []string{"g"}}}})
+				}
+			}
+			err := s.CreateRun(t.Context(), &run, jobs)
+			mu.Lock()
+			defer mu.Unlock()
+			var busy *store.BusyError
+			switch {
+			case err == nil:
+				won = append(won, id)
+			case errors.As(err, &busy):
+				for _, tk := range busy.Taken {
+					refused[tk.Run]++
+				}
+			default:
+				other = append(other, err)
+			}
+		})
+	}
+	wg.Wait()
+	require.Empty(t, other)
+	require.Len(t, won, 1, "one planner's run is stored")
+	require.Equal(t, map[string]int{won[0]: 2 * persons * (planners - 1)}, refused,
+		"every loser is refused for every pair, naming the winner's run")
+	acts := listActions(t, s, store.ActionQuery{})
+	require.Len(t, acts, 2*persons*2, "one run's worth of work")
+	for _, a := range acts {
+		require.Equal(t, won[0], a.RunID)
+	}
+	busy, err := s.Busy(ctx(t))
+	require.NoError(t, err)
+	require.Len(t, busy, 2*persons)
+}
+
+// testRunHeldSupersede: the same plan held again stores nothing and
+// answers with the open held run; a different plan of the scope supersedes
+// it, and the superseded run cannot be approved.
+func testRunHeldSupersede(t *testing.T, s store.Store) {
+	held := func(id, digest string, created time.Time, person string) (model.Run, error) {
+		run := model.Run{ID: id, Scope: "all", State: model.RunHeld, Digest: digest, CreatedAt: created}
+		jobs := []model.Job{{PersonKey: person, Target: "crm", Actions: []model.Action{{Seq: 1, Op: model.OpDisable}}}}
+		err := s.CreateRun(ctx(t), &run, jobs)
+		return run, err
+	}
+	_, err := held("h1", "d1", t0, "E1")
+	require.NoError(t, err)
+	got, err := held("h2", "d1", at(time.Second), "E1")
+	require.ErrorIs(t, err, store.ErrSameHeld)
+	require.Equal(t, "h1", got.ID, "the answer is the open held run")
+	require.Equal(t, map[model.ActionState]int{model.ActionPending: 1}, got.Counts)
+	_, err = s.GetRun(ctx(t), "h2")
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	_, err = held("h3", "d2", at(2*time.Second), "E2")
+	require.NoError(t, err)
+	h1 := getRun(t, s, "h1")
+	require.Equal(t, model.RunCancelled, h1.State)
+	require.Equal(t, "superseded by h3", h1.Note)
+	require.Empty(t, listActions(t, s, store.ActionQuery{RunID: "h1"}), "a superseded plan's actions are dropped")
+	err = s.SetRunState(ctx(t), "h1", []model.RunState{model.RunHeld}, model.RunPending, "approved", at(3*time.Second))
+	require.ErrorIs(t, err, store.ErrConflict, "a superseded run cannot be approved")
+
+	runs, err := s.ListRuns(ctx(t), store.RunQuery{States: []model.RunState{model.RunHeld}})
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+	require.Equal(t, "h3", runs[0].ID)
+
+	// A plan that will run supersedes the held one of its scope too.
+	newRunScoped(t, s, "p1", "all", job{"E3", "crm", []model.Op{model.OpUpdate}})
+	require.Equal(t, model.RunCancelled, getRun(t, s, "h3").State)
+}
+
+func newRunScoped(t *testing.T, s store.Store, id, scope string, sp job) {
+	t.Helper()
+	run := model.Run{ID: id, Scope: scope, State: model.RunPending, CreatedAt: at(time.Hour)}
+	jobs := []model.Job{{PersonKey: sp.person, Target: sp.target}}
+	for k, op := range sp.ops {
+		jobs[0].Actions = append(jobs[0].Actions, model.Action{Seq: k + 1, Op: op})
+	}
+	require.NoError(t, s.CreateRun(ctx(t), &run, jobs))
+}
+
+// testRunApproveSkipsTaken: approving a held run whose person is taken by
+// a newer run leaves that pair to the newer run and says so.
+func testRunApproveSkipsTaken(t *testing.T, s store.Store) {
+	_, held := newRun(t, s, "held", model.RunHeld, t0,
+		job{"E1", "crm", []model.Op{model.OpDisable}}, job{"E2", "crm", []model.Op{model.OpDisable}})
+	newRun(t, s, "live", model.RunPending, at(time.Second), job{"E1", "crm", []model.Op{model.OpUpdate}})
+	require.NoError(t, s.SetRunState(ctx(t), "held", []model.RunState{model.RunHeld}, model.RunPending, "approved by ann", at(time.Minute)))
+	r := getRun(t, s, "held")
+	require.Equal(t, "approved by ann; skipped, as another run has them: E1 on crm is already in run live", r.Note)
+	require.Equal(t, model.ActionCancelled, getAction(t, s, held[0].Actions[0].ID).State)
+	busy, err := s.Busy(ctx(t))
+	require.NoError(t, err)
+	require.Equal(t, map[store.PersonTarget]bool{{Person: "E1", Target: "crm"}: true, {Person: "E2", Target: "crm"}: true}, busy)
+	got := lease(t, s, "w", "", 10, at(time.Minute))
+	require.Len(t, got, 2)
+	require.Equal(t, held[1].ID, got[0].ID, "the held run's free pair runs")
+	require.Equal(t, "live", got[1].RunID)
+}
+
+// testRunRetryTaken: a failed action cannot be put back while a newer run
+// has its person and target: two unfinished jobs for one account would
+// race.
+func testRunRetryTaken(t *testing.T, s store.Store) {
+	_, old := newRun(t, s, "old", model.RunPending, t0, job{"E1", "crm", []model.Op{model.OpUpdate}})
+	got := lease(t, s, "w", "", 1, at(time.Minute))
+	finishJob(t, s, got[0], model.ActionFailed, at(time.Minute))
+	newRun(t, s, "new", model.RunPending, at(2*time.Minute), job{"E1", "crm", []model.Op{model.OpUpdate}})
+	_, err := s.RetryAction(ctx(t), old[0].Actions[0].ID, at(3*time.Minute))
+	require.ErrorIs(t, err, store.ErrBusy)
+	require.ErrorIs(t, err, store.ErrConflict)
+	require.ErrorContains(t, err, "E1 on crm is already in run new")
+	require.Equal(t, model.ActionFailed, getAction(t, s, old[0].Actions[0].ID).State)
 }

@@ -58,7 +58,7 @@ type job struct {
 // newRun stores a run created at `created` with one job per spec.
 func newRun(t *testing.T, s store.Store, id string, state model.RunState, created time.Time, specs ...job) (model.Run, []model.Job) {
 	t.Helper()
-	run := model.Run{ID: id, Trigger: "test", Scope: "all", State: state, CreatedAt: created, UpdatedAt: created}
+	run := model.Run{ID: id, Trigger: "test", Scope: "test " + id, State: state, CreatedAt: created, UpdatedAt: created}
 	jobs := make([]model.Job, len(specs))
 	for i, sp := range specs {
 		jobs[i] = model.Job{RunID: id, PersonKey: sp.person, Target: sp.target, State: model.JobPending}
