@@ -61,6 +61,9 @@ func TestServeKilledAgainstDuplicatingTargetMakesNoDuplicates(t *testing.T) {
 // 2,000) for a long run.
 var clusterPersons = envInt("ACCORD_CLUSTER_PERSONS", 300)
 
+// The cluster test's target limits, for all nodes together.
+const clusterLimit, clusterBurst = 150, 10
+
 // TestClusterKilledNodesMakeNoDuplicates: three `accord serve` nodes on
 // one PostgreSQL (a schema of the test's own), one of them in its own PID
 // namespace as in a container, killed at random and restarted during a
@@ -78,6 +81,7 @@ func TestClusterKilledNodesMakeNoDuplicates(t *testing.T) {
 	t.Setenv("ACCORD_DSN", dsn)
 	persons := clusterPersons
 	w := newE2EWith(t, persons, 4, targetsim.Options{AllowDuplicates: true}, func(cfg string) string {
+		cfg = strings.Replace(cfg, "    concurrency: 4\n", fmt.Sprintf("    concurrency: 4\n    rate_limit: {per_second: %d, burst: %d}\n", clusterLimit, clusterBurst), 1)
 		return withAPI(strings.Replace(cfg, "store:\n  path: accord.db\n", "store:\n  driver: postgres\n  dsn: ${env:ACCORD_DSN}\n", 1))
 	})
 	_, err := w.sim.AddFault(targetsim.Rule{Kind: targetsim.FaultLatency, Delay: targetsim.Duration(2 * time.Millisecond)})
@@ -114,6 +118,14 @@ func TestClusterKilledNodesMakeNoDuplicates(t *testing.T) {
 	reqs := w.sim.Requests()
 	inFlight, perSecond := observedPacing(w.sim, reqs)
 	t.Logf("%d persons, %d requests; at the target: at most %d in flight, %d in one second", persons, len(reqs), inFlight, perSecond)
+	// The limits are the cluster's, not each node's (issue 11: 2 nodes at
+	// 20/s sent 40/s; 3 nodes with concurrency 4 had 11 in flight).
+	if inFlight > 4 {
+		t.Errorf("the target saw %d requests in flight at once; the cluster's concurrency is 4", inFlight)
+	}
+	if perSecond > clusterLimit+clusterBurst {
+		t.Errorf("the target saw %d requests in one second; the cluster's rate_limit is %d/s with a burst of %d", perSecond, clusterLimit, clusterBurst)
+	}
 	overlaps := targetsim.Overlaps(reqs, actionOf)
 	for i, o := range overlaps {
 		if i == 10 {

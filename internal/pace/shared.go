@@ -24,6 +24,9 @@ type Shared interface {
 	// Acquire takes one of limit request slots for holder until expiry
 	// (a dead node's slots expire); false when all are taken.
 	Acquire(ctx context.Context, target, holder string, limit int, now, expires time.Time) (bool, error)
+	// Extend pushes the expiry of holder's slot (a heartbeat while its
+	// request lasts).
+	Extend(ctx context.Context, target, holder string, expires time.Time) error
 	// Release gives holder's slot back.
 	Release(ctx context.Context, target, holder string) error
 	// Hold records that requests to target wait until until (kept when a
@@ -35,10 +38,11 @@ type Shared interface {
 	Held(ctx context.Context, target string, now time.Time) (time.Time, string, error)
 }
 
-// SlotExpiry bounds how long a node's request slot counts without being
-// released: longer than any request (the timeout bounds those), short
-// enough that a killed node's slots come back soon.
-const SlotExpiry = 2 * time.Minute
+// SlotExpiry bounds how long a node's request slot counts without a
+// heartbeat: the holder extends it every SlotExpiry/3 while its request
+// lasts, so a slow request keeps its slot and a killed node's slots come
+// back within SlotExpiry (not after the longest request timeout).
+const SlotExpiry = 9 * time.Second
 
 // slotPoll bounds the wait between looks for a slot another node holds.
 const slotPoll = 50 * time.Millisecond
@@ -80,7 +84,10 @@ func (s *sharedPace) acquire(ctx context.Context, target string, limit int) (fun
 		now := time.Now()
 		ok, err := s.st.Acquire(ctx, target, holder, limit, now, now.Add(SlotExpiry))
 		if err == nil && ok {
+			stop := make(chan struct{})
+			go s.heartbeat(context.WithoutCancel(ctx), target, holder, stop)
 			return func() {
+				close(stop)
 				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 				defer cancel()
 				if err := s.st.Release(rctx, target, holder); err != nil {
@@ -102,6 +109,24 @@ func (s *sharedPace) acquire(ctx context.Context, target string, limit int) (fun
 		}
 		if err := sleepUntil(ctx, now.Add(d)); err != nil {
 			return nil, err
+		}
+	}
+}
+
+// heartbeat extends holder's slot until stop is closed.
+func (s *sharedPace) heartbeat(ctx context.Context, target, holder string, stop <-chan struct{}) {
+	tick := time.NewTicker(SlotExpiry / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-tick.C:
+			ectx, cancel := context.WithTimeout(ctx, SlotExpiry/3)
+			if err := s.st.Extend(ectx, target, holder, now.Add(SlotExpiry)); err != nil {
+				slog.Warn("extend shared request slot", "target", target, "error", err)
+			}
+			cancel()
 		}
 	}
 }

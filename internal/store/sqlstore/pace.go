@@ -101,6 +101,13 @@ func (p sharedPace) Acquire(ctx context.Context, target, holder string, limit in
 	return ok, nil
 }
 
+func (p sharedPace) Extend(ctx context.Context, target, holder string, expires time.Time) error {
+	return p.s.write(ctx, func(tx conn) error {
+		_, err := tx.ExecContext(ctx, `UPDATE pace_slots SET expires = ? WHERE target = ? AND holder = ?`, micros(expires), target, holder)
+		return err
+	})
+}
+
 func (p sharedPace) Release(ctx context.Context, target, holder string) error {
 	return p.s.write(ctx, func(tx conn) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM pace_slots WHERE target = ? AND holder = ?`, target, holder)

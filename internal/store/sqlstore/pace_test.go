@@ -145,3 +145,34 @@ func TestPaceBoardResumesAndPublishes(t *testing.T) {
 	require.Equal(t, 1, n)
 	require.True(t, probe, "probed at once after the resume")
 }
+
+// A request slot lives by its holder's heartbeat: an extended slot still
+// counts past its first expiry, and a slot nobody extends (its node was
+// killed) is free again once it expires, so a dead node blocks the
+// others for SlotExpiry at most, not for the longest request timeout.
+func TestSharedSlotsLiveByHeartbeat(t *testing.T) {
+	t.Parallel()
+	dsn := freshSchema(t, postgresDSN(t))
+	s, err := sqlstore.Open(t.Context(), "postgres", dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	sh, ctx := s.Pace(), context.Background()
+	t0 := time.Now()
+	for _, h := range []string{"alive/1", "dead/1"} {
+		ok, err := sh.Acquire(ctx, "crm", h, 2, t0, t0.Add(pace.SlotExpiry))
+		require.NoError(t, err)
+		require.True(t, ok, h)
+	}
+	ok, err := sh.Acquire(ctx, "crm", "other/1", 2, t0, t0.Add(pace.SlotExpiry))
+	require.NoError(t, err)
+	require.False(t, ok, "both slots are held")
+
+	require.NoError(t, sh.Extend(ctx, "crm", "alive/1", t0.Add(2*pace.SlotExpiry)))
+	later := t0.Add(pace.SlotExpiry + time.Second)
+	ok, err = sh.Acquire(ctx, "crm", "other/1", 2, later, later.Add(pace.SlotExpiry))
+	require.NoError(t, err)
+	require.True(t, ok, "the dead holder's slot expired")
+	ok, err = sh.Acquire(ctx, "crm", "other/2", 2, later, later.Add(pace.SlotExpiry))
+	require.NoError(t, err)
+	require.False(t, ok, "the extended slot still counts")
+}
