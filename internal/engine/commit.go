@@ -40,17 +40,43 @@ type leases struct {
 	epochs map[int64]int64   // job -> epoch
 	jobOf  map[int64]int64   // action -> job
 	acts   map[int64][]int64 // job -> actions
+	// until is how long each job is surely still leased to this engine:
+	// its lease's end, pushed by each heartbeat that found it unexpired.
+	until map[int64]time.Time
+}
+
+// extended records a heartbeat that pushed this owner's leases to until
+// and had its answer by done. A job whose lease had not ended by done
+// was still this engine's when the store extended it, so nobody can have
+// taken it over: it is held until until. A job whose lease may have ended
+// before the write is left to run out.
+func (l *leases) extended(done, until time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for job, u := range l.until {
+		if u.After(done) && until.After(u) {
+			l.until[job] = until
+		}
+	}
+}
+
+// heldUntil is how long job is surely still leased to this engine.
+func (l *leases) heldUntil(job int64) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.until[job]
 }
 
 func (l *leases) hold(jobs []model.Job) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.epochs == nil {
-		l.epochs, l.jobOf, l.acts = map[int64]int64{}, map[int64]int64{}, map[int64][]int64{}
+		l.epochs, l.jobOf, l.acts, l.until = map[int64]int64{}, map[int64]int64{}, map[int64][]int64{}, map[int64]time.Time{}
 	}
 	for i := range jobs {
 		j := &jobs[i]
 		l.epochs[j.ID] = j.Epoch
+		l.until[j.ID] = j.LeaseUntil
 		l.acts[j.ID] = l.acts[j.ID][:0]
 		for _, a := range j.Actions {
 			l.jobOf[a.ID] = j.ID
@@ -98,6 +124,7 @@ func (l *leases) release(b *store.Batch) {
 		for _, f := range b.Fences {
 			if f.Job == u.ID && l.epochs[u.ID] == f.Epoch {
 				delete(l.epochs, u.ID)
+				delete(l.until, u.ID)
 				for _, a := range l.acts[u.ID] {
 					delete(l.jobOf, a)
 				}

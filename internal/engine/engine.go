@@ -271,8 +271,11 @@ func (e *Engine) heartbeat(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			err := e.st.ExtendLeases(ctx, e.opts.Owner, e.opts.Now().Add(e.opts.Lease))
-			if err != nil && ctx.Err() == nil {
+			until := e.opts.Now().Add(e.opts.Lease)
+			err := e.st.ExtendLeases(ctx, e.opts.Owner, until)
+			if err == nil {
+				e.commit.leases.extended(e.opts.Now(), until)
+			} else if ctx.Err() == nil {
 				e.log.Warn("extend leases", "error", err)
 			}
 		}

@@ -87,6 +87,24 @@ func (e *Engine) mayAttempt(t *Target, job *model.Job, a *model.Action) (bool, t
 	return true, time.Time{}
 }
 
+// errLeaseLost: the job's lease cannot be shown to be this engine's for
+// long enough to send a request.
+var errLeaseLost = errors.New("lease not held")
+
+// stillLeased refuses a request for job unless its lease is surely this
+// engine's for a third of a lease more: a heartbeat that is late (a
+// loaded machine, a slow store) lets the lease run out, another node
+// takes the job, and two nodes must never send for one action at once.
+// Fencing refuses the stale node's outcomes; this keeps its requests
+// from reaching the target at all.
+func (e *Engine) stillLeased(job int64) error {
+	until := e.commit.leases.heldUntil(job)
+	if left := until.Sub(e.opts.Now()); left < e.opts.Lease/3 {
+		return fmt.Errorf("%w: job %d is surely leased to this engine for %s only", errLeaseLost, job, left.Round(time.Millisecond))
+	}
+	return nil
+}
+
 // startRecord is the attempt-start evidence of action a and the update
 // that marks it running.
 func startRecord(a *model.Action) (audit.Record, store.ActionUpdate) {
@@ -198,8 +216,26 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 	// The gate holds each request until the target takes it; the hold
 	// is how an answer announcing a spent rate-limit window pauses them
 	// all.
-	cctx := connector.WithHold(connector.WithGate(audit.WithCall(ctx, call), t.gate), t.pause)
+	gate := func(ctx context.Context) error {
+		if err := t.gate(ctx); err != nil {
+			return err
+		}
+		return e.stillLeased(job.ID)
+	}
+	cctx := connector.WithHold(connector.WithGate(audit.WithCall(ctx, call), gate), t.pause)
 	res := e.attempt(cctx, t, a, ref, *written, doubt)
+	if res.err != nil && errors.Is(res.err, errLeaseLost) {
+		// Another owner may run this job now: it alone records what
+		// happens next. The attempt stays started (in doubt), which is
+		// what it is.
+		e.log.Warn("lease may have passed to another owner; the job is left to it", "target", t.Name, "job", job.ID, "action", a.ID)
+		e.commit.Async(store.Batch{Audit: []audit.Record{func() audit.Record {
+			r := call.Base(audit.KindAttemptEnd)
+			r.Outcome, r.Message = "abandoned", res.err.Error()
+			return r
+		}()}})
+		return false
+	}
 	now := e.opts.Now()
 	end := call.Base(audit.KindAttemptEnd)
 	end.Time = now

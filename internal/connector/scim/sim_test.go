@@ -3,6 +3,7 @@ package scim_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -488,4 +489,20 @@ func TestSimDiscoveryIsSingleFlight(t *testing.T) {
 	reqs := sim.RequestsTo("GET", spc)
 	require.Len(t, reqs, 2, "discovery again once, after the failure")
 	require.False(t, reqs[1].Time.Before(reqs[0].Time.Add(time.Second)), "the second discovery waited for the Retry-After")
+}
+
+// A gate's refusal (the engine's: its lease is not surely held) reaches
+// the caller as itself, through the HTTP client and the connector's
+// error kinds, and nothing is sent.
+func TestSimGateRefusalIsKeptAndNothingIsSent(t *testing.T) {
+	t.Parallel()
+	sim, c := simConn(t, targetsim.Options{}, nil)
+	refused := errors.New("not mine to send")
+	ctx := connector.WithGate(context.Background(), func(context.Context) error { return refused })
+	before := len(sim.Requests())
+	_, err := c.Create(ctx, connector.CreateRequest{PersonKey: "E1", Attributes: model.Attributes{"userName": "e1@example.com"}})
+	require.ErrorIs(t, err, refused)
+	err = c.Grant(ctx, connector.AccountRef{PersonKey: "E1", NativeID: "x"}, []string{"g"})
+	require.ErrorIs(t, err, refused)
+	require.Len(t, sim.Requests(), before, "nothing reached the target")
 }
