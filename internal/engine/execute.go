@@ -228,12 +228,19 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 		// Another owner may run this job now: it alone records what
 		// happens next. The attempt stays started (in doubt), which is
 		// what it is.
-		e.log.Warn("lease may have passed to another owner; the job is left to it", "target", t.Name, "job", job.ID, "action", a.ID)
-		e.commit.Async(store.Batch{Audit: []audit.Record{func() audit.Record {
-			r := call.Base(audit.KindAttemptEnd)
-			r.Outcome, r.Message = "abandoned", res.err.Error()
-			return r
-		}()}})
+		// The job is given back, fenced: if nobody took it, it is due
+		// again at once (its heartbeat would otherwise keep it leased
+		// to this engine, which no longer runs it); if somebody did,
+		// the store refuses the release and the job stays theirs.
+		e.log.Warn("lease may have passed to another owner; the job is given back", "target", t.Name, "job", job.ID, "action", a.ID)
+		end := call.Base(audit.KindAttemptEnd)
+		end.Outcome, end.Message = "abandoned", res.err.Error()
+		now := e.opts.Now()
+		err := e.commit.Wait(context.WithoutCancel(ctx), store.Batch{Audit: []audit.Record{end},
+			Jobs: []store.JobUpdate{{ID: job.ID, State: model.JobPending, Attempts: job.Attempts, NextAt: now, At: now}}})
+		if err != nil && !errors.Is(err, store.ErrFenced) {
+			e.log.Error("give back job", "job", job.ID, "error", err)
+		}
 		return false
 	}
 	now := e.opts.Now()
