@@ -30,6 +30,9 @@ type committer struct {
 	// ended is called after a commit that ended jobs: only then can a run
 	// be found finished.
 	ended func()
+	// stop ends the retries of a failing store (see abort).
+	stop  context.Context
+	abort context.CancelFunc
 }
 
 // leases remembers the epoch of each job this engine holds, so that every
@@ -146,6 +149,7 @@ func newCommitter(st store.Store, log *slog.Logger) *committer {
 		maxBatch: 2000,
 		done:     make(chan struct{}),
 	}
+	c.stop, c.abort = context.WithCancel(context.Background())
 	go c.loop()
 	return c
 }
@@ -192,6 +196,7 @@ func (c *committer) Close() {
 		close(c.in)
 		c.mu.Unlock()
 		<-c.done
+		c.abort()
 	})
 }
 
@@ -314,20 +319,24 @@ func (c *committer) commitReqs(reqs []commitReq) {
 }
 
 // commit retries a failing store for a while: a busy database or a brief
-// PostgreSQL failover should delay work, not lose outcomes.
+// PostgreSQL failover should delay work, not lose outcomes. The retries,
+// and their waits, end at once when the committer is aborted (the
+// engine's shutdown grace is over): Close then does not wait out a
+// store that is down.
 func (c *committer) commit(b store.Batch) error {
 	var err error
 	for try := 0; try < 8; try++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(c.stop, 30*time.Second)
 		err = c.st.Commit(ctx, b)
 		cancel()
 		if err == nil || errors.Is(err, store.ErrFenced) {
 			return err
 		}
 		c.log.Warn("commit failed, retrying", "error", err, "try", try+1)
-		// Not cancellable on purpose: these are outcomes already acted
-		// on, and Close waits for them to be flushed.
-		time.Sleep(pace.Backoff(50*time.Millisecond, 5*time.Second, try+2))
+		if sleep(c.stop, pace.Backoff(50*time.Millisecond, 5*time.Second, try+2)) != nil {
+			c.log.Error("commit failed, abandoned at shutdown", "error", err)
+			return err
+		}
 	}
 	c.log.Error("commit failed, giving up on batch", "error", err)
 	return err

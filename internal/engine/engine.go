@@ -176,12 +176,17 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.finisher(ctx)
 	}()
 	<-ctx.Done()
-	graceTimer := time.AfterFunc(e.opts.Grace, stopWork)
+	// After the grace, in-flight calls are cancelled and a store that
+	// still refuses their outcomes is no longer retried.
+	graceTimer := time.AfterFunc(e.opts.Grace, func() {
+		stopWork()
+		e.commit.abort()
+	})
 	wg.Wait()
-	graceTimer.Stop()
 	<-hbDone
 	<-finDone
 	e.commit.Close()
+	graceTimer.Stop()
 	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := e.st.ReleaseLeases(rctx, []string{e.opts.Owner}); err != nil {

@@ -371,15 +371,6 @@ func (e *Engine) retryable(t *Target, err *connector.Error, attempt int, closed 
 	return false
 }
 
-// engineTime converts a wall-clock instant of the target's health (probe
-// times, Retry-After) to the engine's clock, which tests may shift.
-func (e *Engine) engineTime(at time.Time) time.Time {
-	if at.IsZero() {
-		return e.opts.Now()
-	}
-	return e.opts.Now().Add(time.Until(at))
-}
-
 func actionError(err *connector.Error) *model.ActionError {
 	// The kind has a field of its own: the message does not repeat it.
 	return &model.ActionError{Kind: string(err.Kind), Message: err.Text(), Status: err.Status, Reason: err.Reason, Attribute: err.Attribute}

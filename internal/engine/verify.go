@@ -80,12 +80,8 @@ func (e *Engine) verify(ctx context.Context, t *Target, a *model.Action, ref *co
 		if left <= 0 {
 			return c, verr
 		}
-		timer := time.NewTimer(min(settleWait(n), left))
-		select {
-		case <-ctx.Done():
-			timer.Stop()
+		if sleep(ctx, min(settleWait(n), left)) != nil {
 			return c, verr
-		case <-timer.C:
 		}
 	}
 }
