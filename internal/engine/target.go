@@ -66,8 +66,19 @@ func (t *Target) init(n notify.Notifier, owner string) {
 // The engine's names for its target's pacing.
 func (t *Target) gate(ctx context.Context) error { return t.Pace.Gate(ctx) }
 func (t *Target) pause(until time.Time)          { t.Pace.Hold(until) }
+
+// do makes one call to the target. A connector that does not pass its
+// requests through the gate in ctx has each call pass it here: that gate
+// is the engine's (pace's limits, then the lease check), and pace's own
+// would skip the lease check, sending for a job that may no longer be
+// this engine's.
 func (t *Target) do(ctx context.Context, f func() error) error {
-	return t.Pace.Do(ctx, t.Conn.Capabilities().GatesRequests, f)
+	if !t.Conn.Capabilities().GatesRequests {
+		if err := connector.GateFrom(ctx)(ctx); err != nil {
+			return err
+		}
+	}
+	return t.Pace.Do(ctx, true, f)
 }
 func (t *Target) leasable(free int, now time.Time) (int, bool) { return t.Pace.Leasable(free, now) }
 func (t *Target) startProbe(job int64)                         { t.Pace.StartProbe(job) }

@@ -1,0 +1,359 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/accord-iam/accord/internal/config"
+	"github.com/accord-iam/accord/internal/connector"
+	"github.com/accord-iam/accord/internal/connector/memory"
+	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/pace"
+)
+
+// failFirst makes the first n creates of each person fail with err, and
+// records every create's time.
+func failFirst(r *rig, n int, err error, c *calls) {
+	r.mem.Fail = func(op string, call memory.Call) error {
+		if op != "create" {
+			return nil
+		}
+		if c.note(model.FormatValue(call.Attributes["userName"])) <= n {
+			return err
+		}
+		return nil
+	}
+}
+
+func requireAllSucceeded(t *testing.T, r *rig, run string) []model.Action {
+	t.Helper()
+	as := r.actions(run)
+	for _, a := range as {
+		require.Equal(t, model.ActionSucceeded, a.State, "action %d of %s: %+v", a.ID, a.PersonKey, a.Error)
+	}
+	require.Zero(t, r.outcomes()["failed"], "no attempt failed its action")
+	return as
+}
+
+// Retries back off exponentially with full jitter: the wait after
+// attempt n is below min(max, base·2^(n-1)) (plus one poll for the
+// dispatcher to notice the job is due), grows with n on average, is
+// capped, and varies between jobs.
+func TestRetriesBackOffCappedAndJittered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const people, failures = 30, 5
+		poll := 500 * time.Millisecond
+		r := newRig(t, rigOpts{
+			settings: settingsWith(8, 0, 0, func(f *config.Failure) { f.OpenAfter, f.RetryBurst = 1 << 20, 1 << 20 }),
+			retry:    config.Retry{MaxAttempts: failures + 1, Base: time.Second, Max: 4 * time.Second},
+		})
+		var c calls
+		failFirst(r, failures, down, &c)
+		r.start()
+		r.creates("r1", people)
+		require.Equal(t, model.RunSucceeded, r.finish(10*time.Minute).State)
+		requireAllSucceeded(t, r, "r1")
+
+		gaps := make([][]time.Duration, failures) // gaps[n-1]: the wait after attempt n
+		for key, at := range c.at {
+			require.Len(t, at, failures+1, key)
+			for n := 1; n <= failures; n++ {
+				gap := at[n].Sub(at[n-1])
+				ceil := min(4*time.Second, time.Second<<(n-1))
+				require.Less(t, gap, ceil+poll+50*time.Millisecond, "%s: wait after attempt %d", key, n)
+				gaps[n-1] = append(gaps[n-1], gap)
+			}
+		}
+		mean := func(ds []time.Duration) time.Duration {
+			var sum time.Duration
+			for _, d := range ds {
+				sum += d
+			}
+			return sum / time.Duration(len(ds))
+		}
+		for n := 1; n < 3; n++ {
+			require.Less(t, mean(gaps[n-1]), mean(gaps[n]), "waits grow: after attempt %d vs %d", n, n+1)
+		}
+		slices.Sort(gaps[2])
+		require.Greater(t, gaps[2][len(gaps[2])-1]-gaps[2][0], time.Second, "jitter spreads the jobs' retries")
+	})
+}
+
+// An empty retry budget makes retries wait; it never fails an action and
+// never spends an attempt: with max_attempts 2, every action that failed
+// once still succeeds at its second attempt, however long it waited for
+// budget.
+func TestSpentRetryBudgetWaitsAndDoesNotFail(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const people = 20
+		r := newRig(t, rigOpts{
+			settings: settingsWith(8, 0, 0, func(f *config.Failure) { f.OpenAfter, f.RetryBurst, f.RetryRatio = 1<<20, 2, 0.5 }),
+			retry:    config.Retry{MaxAttempts: 2, Base: time.Millisecond, Max: time.Millisecond},
+		})
+		var c calls
+		failFirst(r, 1, down, &c)
+		r.start()
+		start := time.Now()
+		r.creates("r1", people)
+		require.Equal(t, model.RunSucceeded, r.finish(10*time.Minute).State)
+		for _, a := range requireAllSucceeded(t, r, "r1") {
+			require.Equal(t, 2, a.Attempts, a.PersonKey)
+		}
+		var retries []time.Time
+		for _, at := range c.at {
+			retries = append(retries, at[1])
+		}
+		slices.SortFunc(retries, time.Time.Compare)
+		// Without a budget the retries go within milliseconds; with two of
+		// credit and two a second of refill (plus half a retry per
+		// success), the twenty take seconds.
+		require.Greater(t, retries[len(retries)-1].Sub(start), 3*time.Second, "retries waited for the budget")
+		inFirstSecond := 0
+		for _, at := range retries {
+			if at.Sub(start) < time.Second {
+				inFirstSecond++
+			}
+		}
+		require.LessOrEqual(t, inFirstSecond, 8, "the budget bounds retries in the first second")
+	})
+}
+
+// The circuit opens after open_after failed requests in a row; while it
+// is open only one probe at a time reaches the target, at growing
+// intervals; a successful probe closes it and the waiting work flows,
+// none of it failed, though max_attempts is 2.
+func TestCircuitOpensProbesOneAtATimeAndCloses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const people = 12
+		downFor := 20 * time.Second
+		r := newRig(t, rigOpts{
+			settings: settingsWith(1, 0, 0, func(f *config.Failure) {
+				f.OpenAfter, f.ProbeAfter, f.ProbeMax, f.RetryBurst = 3, 2*time.Second, 8*time.Second, 1<<20
+			}),
+			retry: config.Retry{MaxAttempts: 2, Base: 100 * time.Millisecond, Max: time.Second},
+		})
+		start := time.Now()
+		var whileDown, halfOpenCalls atomic.Int32
+		var states []string
+		r.mem.Fail = func(op string, _ memory.Call) error {
+			st := r.target.Pace.Status().Circuit
+			states = append(states, st) // concurrency 1: one call at a time
+			if st == pace.CircuitHalfOpen {
+				halfOpenCalls.Add(1)
+			}
+			if time.Since(start) < downFor {
+				whileDown.Add(1)
+				return down
+			}
+			return nil
+		}
+		r.start()
+		r.creates("r1", people)
+		synctest.Wait()
+		time.Sleep(5 * time.Second)
+		require.Equal(t, pace.CircuitOpen, r.target.Pace.Status().Circuit, "opened after 3 failures")
+		run := r.finish(5 * time.Minute)
+		require.Equal(t, model.RunSucceeded, run.State)
+		requireAllSucceeded(t, r, "r1")
+		require.Equal(t, pace.CircuitClosed, r.target.Pace.Status().Circuit)
+
+		// Before it opened, the jobs already past the gate (one lease of
+		// them) may each have sent once; after, probes only: at 2, 4, 8
+		// and 8 s intervals within the 20 s down.
+		require.LessOrEqual(t, int(whileDown.Load()), jobsPerCall+4, "calls while down: %v", states)
+		require.GreaterOrEqual(t, int(halfOpenCalls.Load()), 3, "probes went through the half-open circuit")
+		require.Less(t, time.Since(start), downFor+8*time.Second+5*time.Second, "the probe after recovery closes it and the rest flows")
+	})
+}
+
+// After 429s the rate halves, and once they stop it climbs back to the
+// configured rate within seconds; no action fails, and waiting for the
+// rate never counts as an attempt. The figure goes to BENCHMARKS.md.
+func TestAdaptiveRateRecoversAfter429s(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const perSecond = 20.0
+		limitedFor := 5 * time.Second
+		r := newRig(t, rigOpts{settings: settingsWith(4, perSecond, int(perSecond), nil)})
+		start := time.Now()
+		var last atomic.Int64 // fake ns since start of the last 429
+		r.mem.Fail = func(op string, _ memory.Call) error {
+			if op == "create" && time.Since(start) < limitedFor {
+				last.Store(int64(time.Since(start)))
+				return &connector.Error{Kind: connector.RateLimited, Status: 429, Message: "429 Too Many Requests", RetryAfter: time.Second}
+			}
+			return nil
+		}
+		r.start()
+		r.creates("r1", 150)
+		lowest := perSecond
+		var backAt time.Duration
+		for range 300 { // 30 s, by 100 ms
+			time.Sleep(100 * time.Millisecond)
+			rate := r.target.Pace.Status().RateLimit
+			lowest = min(lowest, rate)
+			if time.Since(start) > limitedFor && rate >= 0.9*perSecond {
+				backAt = time.Since(start)
+				break
+			}
+		}
+		require.Less(t, lowest, perSecond/2, "the 429s slowed the rate down")
+		require.NotZero(t, backAt, "the rate came back")
+		recovery := backAt - time.Duration(last.Load())
+		t.Logf("rate back to >= 90%% of %.0f/s %s after the last 429 (fake time)", perSecond, recovery)
+		require.LessOrEqual(t, recovery, 10*time.Second)
+		require.Equal(t, model.RunSucceeded, r.finish(5*time.Minute).State)
+		requireAllSucceeded(t, r, "r1")
+	})
+}
+
+// gated is a connector that passes its own requests through the gate in
+// its context, then gives each request a timeout of its own, as httpx
+// does: a request's timeout starts when it is sent.
+type gated struct {
+	*memory.Target
+	timeout time.Duration
+	took    time.Duration
+}
+
+func (g gated) Capabilities() connector.Capabilities {
+	c := g.Target.Capabilities()
+	c.GatesRequests = true
+	return c
+}
+
+func (g gated) Create(ctx context.Context, req connector.CreateRequest) (connector.Account, error) {
+	if err := connector.GateFrom(ctx)(ctx); err != nil {
+		return connector.Account{}, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, g.timeout)
+	defer cancel()
+	select {
+	case <-rctx.Done():
+		return connector.Account{}, &connector.Error{Kind: connector.Timeout, Message: fmt.Sprintf("no answer within %s", g.timeout), Err: rctx.Err()}
+	case <-time.After(g.took):
+	}
+	return g.Target.Create(rctx, req)
+}
+
+// Waiting for accord's own pacing (the rate limit, a hold after a 429,
+// the request slots) never spends an attempt nor fails an action, even
+// when the wait is many times the 2 s request timeout (issue 12).
+func TestPacingNeverSpendsAttemptsNorFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const people = 30
+		r := newRig(t, rigOpts{
+			settings: settingsWith(4, 2, 1, nil),
+			conn:     func(m *memory.Target) connector.Connector { return gated{Target: m, timeout: 2 * time.Second, took: 50 * time.Millisecond} },
+		})
+		var n atomic.Int32
+		r.mem.Fail = func(op string, _ memory.Call) error {
+			if op == "create" && n.Add(1) <= 2 {
+				return &connector.Error{Kind: connector.RateLimited, Status: 429, Message: "429", RetryAfter: 5 * time.Second}
+			}
+			return nil
+		}
+		start := time.Now()
+		r.start()
+		r.creates("r1", people)
+		require.Equal(t, model.RunSucceeded, r.finish(5*time.Minute).State)
+		require.Greater(t, time.Since(start), 15*time.Second, "30 creates at 2/s: most waited far beyond 2 s")
+		retried := 0
+		for _, a := range requireAllSucceeded(t, r, "r1") {
+			require.LessOrEqual(t, a.Attempts, 2, a.PersonKey)
+			if a.Attempts == 2 {
+				retried++
+			}
+		}
+		require.Equal(t, 2, retried, "only the two answered 429 took a second attempt")
+		require.Zero(t, r.outcomes()["retry"]-2, "no attempt ended for accord's own limits")
+	})
+}
+
+// slowCreate makes creates take a while (after the gate).
+type slowCreate struct {
+	*memory.Target
+	took time.Duration
+}
+
+func (s slowCreate) Create(ctx context.Context, req connector.CreateRequest) (connector.Account, error) {
+	time.Sleep(s.took)
+	return s.Target.Create(ctx, req)
+}
+
+// noHeartbeat is a store whose lease extensions fail.
+type noHeartbeat struct{ storeT }
+
+func (noHeartbeat) ExtendLeases(context.Context, string, time.Time) error {
+	return errors.New("injected: extend leases failed")
+}
+
+// A job is sent for only while its lease is surely this engine's. With
+// heartbeats, a job outlives its lease many times over and runs through.
+// Without them, the next action of a job whose lease may pass is not
+// sent: the job is given back, and its next lease finishes it, with the
+// abandoned attempt in the audit and one request only for that action.
+func TestLeaseHeartbeatAndAbandon(t *testing.T) {
+	job := func(key string) model.Job {
+		return model.Job{PersonKey: key, Target: "crm", Actions: []model.Action{
+			{Seq: 1, Op: model.OpCreate, Attributes: model.Attributes{"userName": key}},
+			{Seq: 2, Op: model.OpUpdate, Attributes: model.Attributes{"title": "Engineer"}},
+		}}
+	}
+	slow := func(m *memory.Target) connector.Connector { return slowCreate{Target: m, took: 2500 * time.Millisecond} }
+	updates := func(r *rig) int {
+		n := 0
+		for _, c := range r.mem.Calls() {
+			if c.Op == "update" {
+				n++
+			}
+		}
+		return n
+	}
+	t.Run("heartbeat", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			r := newRig(t, rigOpts{lease: 3 * time.Second, conn: func(m *memory.Target) connector.Connector {
+				return slowCreate{Target: m, took: 20 * time.Second}
+			}})
+			r.start()
+			r.queue("r1", []model.Job{job("E1")})
+			require.Equal(t, model.RunSucceeded, r.finish(time.Minute).State)
+			for _, a := range requireAllSucceeded(t, r, "r1") {
+				require.Equal(t, 1, a.Attempts, "a create of 20 s under a 3 s lease, kept by heartbeats")
+			}
+			require.Equal(t, 1, updates(r))
+		})
+	})
+	t.Run("no heartbeat", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			// No read-back: the update is the request after the create.
+			noVerify := settingsWith(4, 0, 0, func(f *config.Failure) { f.Verify = new(bool) })
+			r := newRig(t, rigOpts{lease: 3 * time.Second, conn: slow, settings: noVerify,
+				wrap: func(s storeT) storeT { return noHeartbeat{s} }})
+			r.start()
+			r.queue("r1", []model.Job{job("E1")})
+			require.Equal(t, model.RunSucceeded, r.finish(time.Minute).State)
+			as := requireAllSucceeded(t, r, "r1")
+			slices.SortFunc(as, func(a, b model.Action) int { return a.Seq - b.Seq })
+			require.Equal(t, 1, as[0].Attempts)
+			require.Equal(t, 2, as[1].Attempts, "the update's first attempt was abandoned")
+			require.Equal(t, 1, updates(r), "and not sent")
+			recs, err := r.st.ListAudit(context.Background(), auditQuery(as[1].ID))
+			require.NoError(t, err)
+			outcomes := []string{}
+			for _, rec := range recs {
+				if rec.Outcome != "" {
+					outcomes = append(outcomes, rec.Outcome)
+				}
+			}
+			require.Equal(t, []string{"abandoned", "succeeded"}, outcomes)
+		})
+	})
+}
