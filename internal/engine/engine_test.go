@@ -52,7 +52,7 @@ func TestRetriesBackOffCappedAndJittered(t *testing.T) {
 		const people, failures = 30, 5
 		poll := 500 * time.Millisecond
 		r := newRig(t, rigOpts{
-			settings: settingsWith(8, 0, 0, func(f *config.Failure) { f.OpenAfter, f.RetryBurst = 1 << 20, 1 << 20 }),
+			settings: settingsWith(8, 0, 0, func(f *config.Failure) { f.OpenAfter, f.RetryBurst = 1<<20, 1<<20 }),
 			retry:    config.Retry{MaxAttempts: failures + 1, Base: time.Second, Max: 4 * time.Second},
 		})
 		var c calls
@@ -251,7 +251,9 @@ func TestPacingNeverSpendsAttemptsNorFails(t *testing.T) {
 		const people = 30
 		r := newRig(t, rigOpts{
 			settings: settingsWith(4, 2, 1, nil),
-			conn:     func(m *memory.Target) connector.Connector { return gated{Target: m, timeout: 2 * time.Second, took: 50 * time.Millisecond} },
+			conn: func(m *memory.Target) connector.Connector {
+				return gated{Target: m, timeout: 2 * time.Second, took: 50 * time.Millisecond}
+			},
 		})
 		var n atomic.Int32
 		r.mem.Fail = func(op string, _ memory.Call) error {
@@ -307,7 +309,9 @@ func TestLeaseHeartbeatAndAbandon(t *testing.T) {
 			{Seq: 2, Op: model.OpUpdate, Attributes: model.Attributes{"title": "Engineer"}},
 		}}
 	}
-	slow := func(m *memory.Target) connector.Connector { return slowCreate{Target: m, took: 2500 * time.Millisecond} }
+	slow := func(m *memory.Target) connector.Connector {
+		return slowCreate{Target: m, took: 2500 * time.Millisecond}
+	}
 	updates := func(r *rig) int {
 		n := 0
 		for _, c := range r.mem.Calls() {
