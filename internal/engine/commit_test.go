@@ -1,9 +1,14 @@
 package engine
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -66,4 +71,126 @@ func TestCommitterRefusesOutcomesOfATakenOverLease(t *testing.T) {
 	recs, err := st.ListAudit(ctx, store.AuditQuery{ActionID: mine[0].Actions[0].ID})
 	require.NoError(t, err)
 	require.Len(t, recs, 2, "A's requests are still in the audit trail")
+}
+
+// commits is a store that counts its commits, can make the first one
+// slow, and can refuse every one (an unhelpful failure, as a full disk
+// gives).
+type commits struct {
+	storeT
+	mu      sync.Mutex
+	batches []store.Batch
+	slow    time.Duration
+	fail    error
+}
+
+func (c *commits) Commit(ctx context.Context, b store.Batch) error {
+	c.mu.Lock()
+	c.batches = append(c.batches, b)
+	first := len(c.batches) == 1
+	c.mu.Unlock()
+	if first && c.slow > 0 {
+		time.Sleep(c.slow)
+	}
+	if c.fail != nil {
+		return c.fail
+	}
+	return c.storeT.Commit(ctx, b)
+}
+
+func (c *commits) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.batches)
+}
+
+func openStore(t *testing.T) storeT {
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "accord.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+func event(msg string) store.Batch {
+	return store.Batch{Audit: []audit.Record{{Time: time.Now(), Kind: audit.KindEvent, RunID: "r1", Operation: "test", Message: msg}}}
+}
+
+// Many workers waiting at once share a few transactions: while one
+// commit runs, the next requests gather into one batch.
+func TestCommitterGroupsCommits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cs := &commits{storeT: openStore(t), slow: 10 * time.Millisecond}
+		c := newCommitter(cs, slog.New(slog.DiscardHandler))
+		defer c.Close()
+		var wg sync.WaitGroup
+		for i := range 50 {
+			wg.Go(func() { require.NoError(t, c.Wait(context.Background(), event(fmt.Sprint(i)))) })
+		}
+		wg.Wait()
+		require.LessOrEqual(t, cs.count(), 3, "50 waited commits in a few transactions")
+		recs, err := cs.ListAudit(context.Background(), store.AuditQuery{RunID: "r1"})
+		require.NoError(t, err)
+		require.Len(t, recs, 50, "and all of them durable")
+	})
+}
+
+// Records nobody waits for ride along with the next commit somebody waits
+// for; alone, they are committed after asyncDelay.
+func TestCommitterAsyncRidesWithTheNextWaitedCommit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cs := &commits{storeT: openStore(t)}
+		c := newCommitter(cs, slog.New(slog.DiscardHandler))
+		defer c.Close()
+		c.Async(event("async"))
+		time.Sleep(asyncDelay / 2)
+		require.NoError(t, c.Wait(context.Background(), event("waited")))
+		require.Equal(t, 1, cs.count(), "one transaction")
+		require.Len(t, cs.batches[0].Audit, 2, "with both records, in order")
+		require.Equal(t, "async", cs.batches[0].Audit[0].Message)
+
+		c.Async(event("alone"))
+		time.Sleep(asyncDelay - time.Millisecond)
+		synctest.Wait()
+		require.Equal(t, 1, cs.count(), "waiting for company")
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		require.Equal(t, 2, cs.count(), "committed after asyncDelay")
+	})
+}
+
+// A store that refuses every commit is retried with backoff, and the
+// retry's waits end at once when the committer is aborted (the engine's
+// shutdown grace is over): the waiter hears the store's error, and Close
+// does not wait out the backoff.
+func TestCommitRetryEndsWhenAborted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		full := errors.New("injected: database or disk is full")
+		cs := &commits{storeT: openStore(t), fail: full}
+		c := newCommitter(cs, slog.New(slog.DiscardHandler))
+		done := make(chan error, 1)
+		go func() { done <- c.Wait(context.Background(), event("outcome")) }()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		tried := cs.count()
+		require.Greater(t, tried, 1, "retried")
+		require.Less(t, tried, 8, "still retrying")
+		select {
+		case err := <-done:
+			t.Fatalf("gave up before the retries were over: %v", err)
+		default:
+		}
+
+		aborted := time.Now()
+		c.abort()
+		synctest.Wait()
+		select {
+		case err := <-done:
+			require.ErrorIs(t, err, full)
+		default:
+			t.Fatal("the retry's wait was not cut short by abort")
+		}
+		c.Close()
+		require.Zero(t, time.Since(aborted), "no time passed waiting")
+		require.Equal(t, tried, cs.count(), "no commit after abort")
+	})
 }
