@@ -26,7 +26,8 @@ type oauth2Auth struct {
 	refreshBefore time.Duration
 	now           func() time.Time
 
-	mu       sync.Mutex // held while fetching, so concurrent callers share one fetch
+	flight   flight // concurrent callers share one fetch, and its failure
+	mu       sync.Mutex
 	tok      *oauth2.Token
 	obtained time.Time
 	expires  time.Time // zero: the endpoint gave no lifetime
@@ -84,25 +85,52 @@ func (a *oauth2Auth) Sensitive() ([]string, []string) { return nil, nil }
 // token returns a usable access token. With rejected set, a token equal
 // to it is not usable whatever its expiry.
 func (a *oauth2Auth) token(ctx context.Context, d Doer, rejected string) (string, error) {
+	if tok, ok := a.usable(rejected); ok {
+		return tok, nil
+	}
+	err := a.flight.do(ctx, func(ctx context.Context) error {
+		if _, ok := a.usable(rejected); ok {
+			return nil // a fetch that ended meanwhile brought one
+		}
+		return a.fetch(ctx, d)
+	})
+	if err != nil {
+		return "", err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.tok.AccessToken, nil
+}
+
+// usable returns the cached token unless it is missing, is the one
+// rejected, or (rejected empty) is about to expire.
+func (a *oauth2Auth) usable(rejected string) (string, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.tok != nil && a.tok.AccessToken != rejected && (rejected != "" || a.fresh()) {
-		return a.tok.AccessToken, nil
+		return a.tok.AccessToken, true
 	}
+	return "", false
+}
+
+// fetch gets a new token from the endpoint.
+func (a *oauth2Auth) fetch(ctx context.Context, d Doer) error {
 	tok, err := a.cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, asHTTPClient(d)))
 	if err != nil {
-		return "", tokenError(err)
+		return tokenError(err)
 	}
 	if tok.AccessToken == "" {
-		return "", connector.Errorf(connector.Auth, "oauth2 token endpoint answered without an access_token")
+		return connector.Errorf(connector.Auth, "oauth2 token endpoint answered without an access_token")
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	// The library stamps Expiry with the wall clock; keep the lifetime on
 	// our own clock so that tests can move it.
 	a.tok, a.obtained, a.expires = tok, a.now(), time.Time{}
 	if !tok.Expiry.IsZero() {
 		a.expires = a.obtained.Add(time.Until(tok.Expiry))
 	}
-	return tok.AccessToken, nil
+	return nil
 }
 
 // fresh reports whether the cached token will outlive the margin. A

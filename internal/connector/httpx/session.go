@@ -162,9 +162,9 @@ func (a AuthConfig) checkSession(lines map[string]int, ab string) yamlx.Problems
 
 // sessionAuth logs in with a configured request and keeps the session in
 // a cookie jar (or a token) shared by every request of the target.
-// mu is held while logging in, so concurrent workers wait for one login
-// and share its session: two logins never race, which targets that allow
-// one session per account require.
+// Logins are single-flight (see flight): concurrent workers wait for one
+// login and share its session, or its refusal, and two logins never
+// race, which targets that allow one session per account require.
 type sessionAuth struct {
 	login, logout      *sessionReq
 	base               string
@@ -175,6 +175,7 @@ type sessionAuth struct {
 
 	keep *keeper // nil: the session is not kept across restarts
 
+	flight  flight
 	mu      sync.Mutex
 	jar     *cookiejar.Jar
 	open    bool
@@ -236,21 +237,32 @@ func newSession(c AuthConfig, base string, ks *keepSpec) (*sessionAuth, error) {
 
 // Authorize opens a session if none is open and adds it to req.
 func (a *sessionAuth) Authorize(ctx context.Context, d Doer, req *http.Request) error {
+	jar, tok, open := a.current(ctx)
+	if !open {
+		err := a.flight.do(ctx, func(ctx context.Context) error {
+			if _, _, open := a.current(ctx); open {
+				return nil
+			}
+			return a.logIn(ctx, d)
+		})
+		if err != nil {
+			return err
+		}
+		jar, tok, _ = a.current(ctx)
+	}
+	a.apply(req, jar, tok)
+	return nil
+}
+
+// current is the open session, after looking once for a kept one.
+func (a *sessionAuth) current(ctx context.Context) (*cookiejar.Jar, string, bool) {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	if !a.open && a.keep != nil && !a.tried {
 		a.tried = true
 		a.restoreLocked(ctx)
 	}
-	if !a.open {
-		if err := a.loginLocked(ctx, d); err != nil {
-			a.mu.Unlock()
-			return err
-		}
-	}
-	jar, tok := a.jar, a.tok
-	a.mu.Unlock()
-	a.apply(req, jar, tok)
-	return nil
+	return a.jar, a.tok, a.open
 }
 
 func (a *sessionAuth) apply(req *http.Request, jar *cookiejar.Jar, tok string) {
@@ -266,12 +278,23 @@ func (a *sessionAuth) apply(req *http.Request, jar *cookiejar.Jar, tok string) {
 // has already been replaced by another worker: then retrying with the
 // new one is all it takes.
 func (a *sessionAuth) Renew(ctx context.Context, d Doer, rejected *http.Request) (bool, error) {
+	replaced := func() bool { return a.open && a.credOf(rejected) != a.cred }
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.open && a.credOf(rejected) != a.cred {
+	done := replaced()
+	a.mu.Unlock()
+	if done {
 		return true, nil
 	}
-	if err := a.loginLocked(ctx, d); err != nil {
+	err := a.flight.do(ctx, func(ctx context.Context) error {
+		a.mu.Lock()
+		done := replaced()
+		a.mu.Unlock()
+		if done {
+			return nil
+		}
+		return a.logIn(ctx, d)
+	})
+	if err != nil {
 		return false, err
 	}
 	return true, nil
@@ -400,8 +423,11 @@ func (r *sessionReq) ok(status int) bool {
 	return slices.Contains(r.success, status)
 }
 
-// loginLocked opens a new session, replacing any. Must hold a.mu.
-func (a *sessionAuth) loginLocked(ctx context.Context, d Doer) error {
+// logIn opens a new session, replacing any. It runs in the flight only
+// (one login at a time), and holds a.mu only to install the session, not
+// while the target answers: requests that come meanwhile wait for the
+// flight, not for the lock.
+func (a *sessionAuth) logIn(ctx context.Context, d Doer) error {
 	req, err := a.build(ctx, a.login)
 	if err != nil {
 		return err
@@ -451,6 +477,8 @@ func (a *sessionAuth) loginLocked(ctx context.Context, d Doer) error {
 		}
 		return connector.Errorf(connector.Auth, "session login: the answer did not set %s", want)
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	a.jar, a.names, a.tok, a.open = jar, names, tok, true
 	a.cred = a.fingerprint(cookies)
 	if a.token != nil {
