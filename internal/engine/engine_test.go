@@ -361,3 +361,51 @@ func TestLeaseHeartbeatAndAbandon(t *testing.T) {
 		})
 	})
 }
+
+// Refused credentials pause the target: its actions wait, probed once per
+// failure.auth_probe, and none fails however long it lasts, though
+// max_attempts is 3; a resume after the fix probes at once, and the rest
+// follows at once.
+func TestRefusedCredentialsPauseAndResume(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const people = 6
+		r := newRig(t, rigOpts{
+			settings: settingsWith(2, 0, 0, func(f *config.Failure) { f.AuthProbe = time.Minute }),
+			retry:    config.Retry{MaxAttempts: 3, Base: time.Second, Max: 10 * time.Second},
+		})
+		var fixed atomic.Bool
+		var refused atomic.Int32
+		r.mem.Fail = func(op string, _ memory.Call) error {
+			if !fixed.Load() {
+				refused.Add(1)
+				return &connector.Error{Kind: connector.Auth, Status: 401, Message: "401 Unauthorized"}
+			}
+			return nil
+		}
+		r.start()
+		r.creates("r1", people)
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		require.Equal(t, pace.CircuitPaused, r.target.Pace.Status().Circuit)
+		require.Zero(t, r.outcomes()["failed"], "nothing failed in 10 minutes of refusals")
+		require.LessOrEqual(t, int(refused.Load()), people+11, "the first lease's requests, then one probe a minute")
+		for _, a := range r.actions("r1") {
+			require.False(t, a.State.Final(), "action %d: %s", a.ID, a.State)
+		}
+
+		// The operator fixes the token and resumes the target, as the API
+		// does: a request in the store (for every node), then this engine.
+		fixed.Store(true)
+		resumed := time.Now()
+		require.NoError(t, r.st.(resumer).RequestResume(context.Background(), "crm", time.Now()))
+		require.NoError(t, r.eng.Resume(context.Background(), "crm"))
+		require.Equal(t, model.RunSucceeded, r.finish(time.Minute).State)
+		require.Less(t, time.Since(resumed), 5*time.Second, "a resume probes at once")
+		requireAllSucceeded(t, r, "r1")
+	})
+}
+
+// resumer is how the API and CLI ask every node to resume a target.
+type resumer interface {
+	RequestResume(ctx context.Context, target string, now time.Time) error
+}

@@ -219,11 +219,20 @@ func (s *Store) PaceViews(ctx context.Context) ([]PaceView, error) {
 }
 
 // RequestResume asks the daemon(s) to resume target at once (see
-// pace.Watch), and lifts its shared hold.
+// pace.Watch), lifts its shared hold, and makes the target's waiting jobs
+// due now: while the target was paused they were put off until its next
+// probe (up to failure.auth_probe or probe_max away), and a resume that
+// only moved the probe would find nothing to lease until then (issue 12:
+// "after fixing a token, nothing moves for up to a minute").
 func (s *Store) RequestResume(ctx context.Context, target string, now time.Time) error {
 	return s.write(ctx, func(tx conn) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO pace_targets (target, resume_at) VALUES (?, ?)
 ON CONFLICT (target) DO UPDATE SET resume_at = excluded.resume_at, hold_until = 0, hold_reason = ''`, target, micros(now))
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE jobs SET next_at = ? WHERE target = ? AND state = 'pending' AND next_at > ?`,
+			micros(now), target, micros(now))
 		return err
 	})
 }

@@ -9,7 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/accord-iam/accord/internal/connector"
+	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/pace"
+	"github.com/accord-iam/accord/internal/store"
 	"github.com/accord-iam/accord/internal/store/sqlstore"
 )
 
@@ -175,4 +177,42 @@ func TestSharedSlotsLiveByHeartbeat(t *testing.T) {
 	ok, err = sh.Acquire(ctx, "crm", "other/2", 2, later, later.Add(pace.SlotExpiry))
 	require.NoError(t, err)
 	require.False(t, ok, "the extended slot still counts")
+}
+
+// A resume makes the target's waiting jobs due at once, on both
+// dialects: while the target was paused they were put off until its
+// next probe, and a resume must not wait for that (issue 12). Other
+// targets' jobs, and jobs already due, keep their times.
+func TestResumeMakesTheTargetsJobsDue(t *testing.T) {
+	t.Parallel()
+	bothStores(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := t.Context()
+		t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+		run := model.Run{ID: "r1", Scope: "all", State: model.RunPending, CreatedAt: t0}
+		jobs := []model.Job{
+			{PersonKey: "E1", Target: "crm", Actions: []model.Action{{Seq: 1, Op: model.OpUpdate}}},
+			{PersonKey: "E2", Target: "erp", Actions: []model.Action{{Seq: 1, Op: model.OpUpdate}}},
+		}
+		require.NoError(t, s.CreateRun(ctx, &run, jobs))
+		leased, err := s.LeaseJobs(ctx, store.LeaseRequest{Owner: "A", Max: 2, Now: t0, Until: t0.Add(time.Minute)})
+		require.NoError(t, err)
+		require.Len(t, leased, 2)
+		// Both wait for their target's probe, a minute away.
+		var b store.Batch
+		for _, j := range leased {
+			b.Jobs = append(b.Jobs, store.JobUpdate{ID: j.ID, State: model.JobPending, NextAt: t0.Add(time.Minute), At: t0})
+			b.Fences = append(b.Fences, store.Fence{Job: j.ID, Epoch: j.Epoch})
+		}
+		require.NoError(t, s.Commit(ctx, b))
+		later := t0.Add(time.Second)
+		none, err := s.LeaseJobs(ctx, store.LeaseRequest{Owner: "A", Max: 2, Now: later, Until: later.Add(time.Minute)})
+		require.NoError(t, err)
+		require.Empty(t, none)
+
+		require.NoError(t, s.RequestResume(ctx, "crm", later))
+		got, err := s.LeaseJobs(ctx, store.LeaseRequest{Owner: "A", Max: 2, Now: later, Until: later.Add(time.Minute)})
+		require.NoError(t, err)
+		require.Len(t, got, 1, "crm's job is due at once")
+		require.Equal(t, "crm", got[0].Target)
+	})
 }
