@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -134,30 +135,27 @@ func TestCircuitOpensProbesOneAtATimeAndCloses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const people = 12
 		downFor := 20 * time.Second
+		var c *counted
 		r := newRig(t, rigOpts{
-			settings: settingsWith(1, 0, 0, func(f *config.Failure) {
+			settings: settingsWith(2, 0, 0, func(f *config.Failure) {
 				f.OpenAfter, f.ProbeAfter, f.ProbeMax, f.RetryBurst = 3, 2*time.Second, 8*time.Second, 1<<20
 			}),
 			retry: config.Retry{MaxAttempts: 2, Base: 100 * time.Millisecond, Max: time.Second},
+			conn: func(m *memory.Target) connector.Connector {
+				c = &counted{Target: m}
+				return c
+			},
 		})
+		c.circuit = func() string { return r.target.Pace.Status().Circuit }
 		start := time.Now()
-		var whileDown, halfOpenCalls atomic.Int32
-		var states []string
 		r.mem.Fail = func(op string, _ memory.Call) error {
-			st := r.target.Pace.Status().Circuit
-			states = append(states, st) // concurrency 1: one call at a time
-			if st == pace.CircuitHalfOpen {
-				halfOpenCalls.Add(1)
-			}
-			if time.Since(start) < downFor {
-				whileDown.Add(1)
+			if op == "create" && time.Since(start) < downFor {
 				return down
 			}
 			return nil
 		}
 		r.start()
 		r.creates("r1", people)
-		synctest.Wait()
 		time.Sleep(5 * time.Second)
 		require.Equal(t, pace.CircuitOpen, r.target.Pace.Status().Circuit, "opened after 3 failures")
 		run := r.finish(5 * time.Minute)
@@ -165,13 +163,51 @@ func TestCircuitOpensProbesOneAtATimeAndCloses(t *testing.T) {
 		requireAllSucceeded(t, r, "r1")
 		require.Equal(t, pace.CircuitClosed, r.target.Pace.Status().Circuit)
 
-		// Before it opened, the jobs already past the gate (one lease of
-		// them) may each have sent once; after, probes only: at 2, 4, 8
-		// and 8 s intervals within the 20 s down.
-		require.LessOrEqual(t, int(whileDown.Load()), jobsPerCall+4, "calls while down: %v", states)
-		require.GreaterOrEqual(t, int(halfOpenCalls.Load()), 3, "probes went through the half-open circuit")
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		// Once open, only the first attempts already started went on
+		// (one per job at most); then the probes, one at a time, at 2, 4,
+		// 8 and 8 s intervals: the last one, after the 20 s down, closed it.
+		require.LessOrEqual(t, c.byState[pace.CircuitOpen], people, "no retries while open")
+		require.Equal(t, 1, c.mostHalfOpen, "one probe at a time")
+		require.GreaterOrEqual(t, c.byState[pace.CircuitHalfOpen], 3)
+		require.LessOrEqual(t, c.byState[pace.CircuitHalfOpen], 6)
 		require.Less(t, time.Since(start), downFor+8*time.Second+5*time.Second, "the probe after recovery closes it and the rest flows")
 	})
+}
+
+// counted counts the creates sent in each circuit state, and the most
+// in flight at once while the circuit is half-open. Each takes 100 ms,
+// so that calls could overlap.
+type counted struct {
+	*memory.Target
+	circuit func() string
+
+	mu           sync.Mutex
+	byState      map[string]int
+	inFlight     int
+	mostHalfOpen int
+}
+
+func (c *counted) Create(ctx context.Context, req connector.CreateRequest) (connector.Account, error) {
+	st := c.circuit()
+	c.mu.Lock()
+	if c.byState == nil {
+		c.byState = map[string]int{}
+	}
+	c.byState[st]++
+	c.inFlight++
+	if st == pace.CircuitHalfOpen {
+		c.mostHalfOpen = max(c.mostHalfOpen, c.inFlight)
+	}
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.inFlight--
+		c.mu.Unlock()
+	}()
+	time.Sleep(100 * time.Millisecond)
+	return c.Target.Create(ctx, req)
 }
 
 // After 429s the rate halves, and once they stop it climbs back to the
