@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -16,7 +15,6 @@ import (
 	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/store"
-	"github.com/accord-iam/accord/internal/store/sqlstore"
 )
 
 // TestCommitterRefusesOutcomesOfATakenOverLease: engine A leased two jobs;
@@ -26,9 +24,7 @@ import (
 // nobody took, goes in.
 func TestCommitterRefusesOutcomesOfATakenOverLease(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "accord.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
+	st := openStore(t)
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	run := model.Run{ID: "r1", Scope: "all", State: model.RunPending, CreatedAt: t0}
 	jobs := []model.Job{
@@ -102,13 +98,6 @@ func (c *commits) count() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.batches)
-}
-
-func openStore(t *testing.T) storeT {
-	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "accord.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	return st
 }
 
 func event(msg string) store.Batch {

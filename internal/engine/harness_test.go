@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -53,8 +54,7 @@ type rigOpts struct {
 // newRig builds the rig; call it inside the bubble.
 func newRig(t *testing.T, o rigOpts) *rig {
 	t.Helper()
-	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "accord.db"))
-	require.NoError(t, err)
+	st := openStore(t)
 	r := &rig{t: t, st: st, mem: memory.New(), runEnd: make(chan model.Run, 16)}
 	if o.settings.Concurrency == 0 {
 		o.settings = pace.SettingsOf(&config.Target{Concurrency: 4})
@@ -98,7 +98,6 @@ func (r *rig) start() {
 	r.t.Cleanup(func() {
 		cancel()
 		<-done
-		_ = r.st.Close()
 	})
 }
 
@@ -195,3 +194,42 @@ func settingsWith(concurrency int, perSecond float64, burst int, f func(*config.
 type storeT = store.Store
 
 func auditQuery(action int64) store.AuditQuery { return store.AuditQuery{ActionID: action} }
+
+// template is a store file with every migration applied, made once for
+// the package: migrating a new SQLite file takes most of a test's time
+// (seconds under the race detector), copying one takes milliseconds.
+var template string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "accord-engine-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	template = filepath.Join(dir, "accord.db")
+	st, err := sqlstore.OpenSQLite(context.Background(), template)
+	if err == nil {
+		err = st.Close()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "make the template store:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// openStore opens a copy of the template store, closed when the test
+// ends.
+func openStore(t *testing.T) storeT {
+	t.Helper()
+	b, err := os.ReadFile(template)
+	require.NoError(t, err)
+	p := filepath.Join(t.TempDir(), "accord.db")
+	require.NoError(t, os.WriteFile(p, b, 0o600))
+	st, err := sqlstore.OpenSQLite(context.Background(), p)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
