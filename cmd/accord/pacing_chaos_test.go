@@ -69,12 +69,14 @@ func TestChaosPacingNeverFailsActions(t *testing.T) {
 
 	reqs := w.sim.Requests()
 	discovery := map[string]int{}
+	inFlight := map[string][]targetsim.Request{}
 	var limited []time.Time
 	var sent []time.Time
 	for _, r := range reqs {
 		switch {
 		case r.Method == "GET" && (strings.HasSuffix(r.Path, "/ServiceProviderConfig") || strings.HasSuffix(r.Path, "/Schemas") || strings.HasSuffix(r.Path, "/ResourceTypes")):
 			discovery[r.Path]++
+			inFlight[r.Path] = append(inFlight[r.Path], r)
 		case r.Status == 429:
 			limited = append(limited, r.Time)
 		}
@@ -82,6 +84,9 @@ func TestChaosPacingNeverFailsActions(t *testing.T) {
 	}
 	require.Equal(t, map[string]int{"/scim/v2/ServiceProviderConfig": 2, "/scim/v2/Schemas": 1, "/scim/v2/ResourceTypes": 1}, discovery,
 		"one discovery at a time for all jobs: refused once, then once more")
+	for p, rs := range inFlight {
+		require.Equal(t, 1, targetsim.MostInFlight(rs), "%s: at most one discovery request in flight", p)
+	}
 	require.NotEmpty(t, limited, "the target answered 429s")
 
 	// Measurement: the first 1 s window after the last 429 in which the

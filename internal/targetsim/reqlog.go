@@ -33,6 +33,24 @@ type Request struct {
 	Done time.Time `json:"done,omitzero"`
 }
 
+// MostInFlight is the most of rs the simulator was handling at the same
+// moment, from their arrival and Done times (a request still handled
+// counts until now): how a test shows that a client sent some requests
+// one at a time.
+func MostInFlight(rs []Request) int {
+	most := 0
+	for _, a := range rs {
+		n := 0
+		for _, b := range rs {
+			if !b.Time.After(a.Time) && (b.Done.IsZero() || b.Done.After(a.Time)) {
+				n++
+			}
+		}
+		most = max(most, n)
+	}
+	return most
+}
+
 // Injected reports whether a fault rule applied to the request.
 func (r Request) Injected() bool { return len(r.Faults) > 0 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -88,4 +89,21 @@ func TestConcurrentClientsLogInArrivalOrder(t *testing.T) {
 	}
 	require.Len(t, s.SCIM().Users(), 160)
 	require.Equal(t, uint64(160), s.Stats().ByStatus[201])
+}
+
+// MostInFlight counts overlapping requests: back to back is one at a
+// time, a request arriving before another is done overlaps it, and one
+// still handled overlaps everything after it.
+func TestMostInFlight(t *testing.T) {
+	at := func(from, to int) Request {
+		r := Request{Time: t0.Add(time.Duration(from) * time.Second)}
+		if to >= 0 {
+			r.Done = t0.Add(time.Duration(to) * time.Second)
+		}
+		return r
+	}
+	require.Zero(t, MostInFlight(nil))
+	require.Equal(t, 1, MostInFlight([]Request{at(0, 1), at(1, 2), at(2, 3)}), "back to back")
+	require.Equal(t, 2, MostInFlight([]Request{at(0, 2), at(1, 3), at(3, 4)}))
+	require.Equal(t, 3, MostInFlight([]Request{at(0, -1), at(1, 2), at(5, 6), at(5, 7)}), "the first is never done")
 }

@@ -14,21 +14,6 @@ import (
 	"github.com/accord-iam/accord/internal/targetsim"
 )
 
-// maxOverlap is the most requests the simulator was handling at once.
-func maxOverlap(rs []targetsim.Request) int {
-	most := 0
-	for _, a := range rs {
-		n := 0
-		for _, b := range rs {
-			if !b.Time.After(a.Time) && (b.Done.IsZero() || b.Done.After(a.Time)) {
-				n++
-			}
-		}
-		most = max(most, n)
-	}
-	return most
-}
-
 // The REST connector's warm-up (a session login, an OAuth2 token) is
 // shared by every request of the target and single-flight: however many
 // actions start at once, one login is sent, through the gate like any
@@ -89,7 +74,7 @@ func TestWarmUpIsSharedAndSingleFlight(t *testing.T) {
 			}
 			logins := sim.RequestsTo("POST", tc.path)
 			require.Equal(t, 1, len(logins), "one warm-up for %d concurrent actions", actions)
-			require.Equal(t, 1, maxOverlap(logins))
+			require.Equal(t, 1, targetsim.MostInFlight(logins), "one at a time")
 			sent := len(sim.RequestsTo("", "/rest/v1/"))
 			require.Equal(t, sent, int(gated.Load()), "every request, the warm-up included, passed the gate")
 			if tc.refused {
