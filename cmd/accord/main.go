@@ -40,9 +40,6 @@ const (
 	exitStalled = 4
 )
 
-// Version is set at build time with -ldflags "-X main.Version=…".
-var Version = "dev"
-
 // exitError carries an exit code out of a command.
 type exitError struct {
 	code int
@@ -199,16 +196,4 @@ func (c *cli) withApp(body func(cmd *cobra.Command, args []string, a *app.App) e
 func interactive(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-func (c *cli) versionCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "print the version",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			fmt.Fprintln(c.stdout, "accord", Version)
-			return nil
-		},
-	}
 }
