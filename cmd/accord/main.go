@@ -118,6 +118,7 @@ func (c *cli) rootCmd() *cobra.Command {
 	root.AddCommand(
 		c.versionCmd(), c.configCmd(), c.importCmd(), c.planCmd(), c.enforceCmd(),
 		c.runsCmd(), c.actionsCmd(), c.auditCmd(), c.serveCmd(), c.simulatorCmd(), c.quickstartCmd(),
+		c.healthcheckCmd(),
 	)
 	for _, mk := range extraCommands {
 		root.AddCommand(mk(c))
