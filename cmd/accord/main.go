@@ -16,12 +16,14 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/accord-iam/accord/internal/app"
 	"github.com/accord-iam/accord/internal/config"
+	"github.com/accord-iam/accord/internal/telemetry"
 	"github.com/accord-iam/accord/internal/yamlx"
 
 	// Connector types register themselves.
@@ -79,12 +81,19 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// Tracing only when OTEL_* asks for it (internal/telemetry).
+	shutdown, err := telemetry.Setup(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "error:", err)
+		return exitUsage
+	}
+	defer flushTraces(ctx, shutdown, stderr)
 	c := &cli{stdout: stdout, stderr: stderr}
 	root := c.rootCmd()
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	err = root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
 	}
@@ -197,4 +206,14 @@ func (c *cli) withApp(body func(cmd *cobra.Command, args []string, a *app.App) e
 func interactive(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// flushTraces sends the spans still buffered, for at most five seconds:
+// an unreachable collector must not hold up accord's exit.
+func flushTraces(ctx context.Context, shutdown func(context.Context) error, stderr io.Writer) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := shutdown(fctx); err != nil {
+		fmt.Fprintln(stderr, "warning: OpenTelemetry: traces not flushed:", err)
+	}
 }
