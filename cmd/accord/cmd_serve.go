@@ -91,7 +91,7 @@ func serve(parent context.Context, c *cli, a *app.App) error {
 		}
 		enforce("serve:import:" + name)
 	}
-	for _, h := range serveHooks {
+	for _, h := range serveHooks() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

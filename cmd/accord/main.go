@@ -124,14 +124,12 @@ func (c *cli) rootCmd() *cobra.Command {
 	root.PersistentFlags().StringVarP(&c.configPath, "config", "c", envOr("ACCORD_CONFIG", "accord.yaml"), "config file (env ACCORD_CONFIG)")
 	root.PersistentFlags().StringVar(&c.logFormat, "log-format", "", "log format: text or json (default from config)")
 	root.PersistentFlags().StringVar(&c.logLevel, "log-level", "", "log level: debug, info, warn, error (default from config, info)")
+	// Every command, in one list: no file adds itself by init.
 	root.AddCommand(
 		c.versionCmd(), c.configCmd(), c.importCmd(), c.planCmd(), c.enforceCmd(),
 		c.runsCmd(), c.actionsCmd(), c.auditCmd(), c.serveCmd(), c.simulatorCmd(), c.quickstartCmd(),
-		c.healthcheckCmd(),
+		c.healthcheckCmd(), c.keysCmd(), c.reconcileCmd(), c.driftCmd(), c.accessReportCmd(), c.targetsCmd(),
 	)
-	for _, mk := range extraCommands {
-		root.AddCommand(mk(c))
-	}
 	return root
 }
 
