@@ -102,6 +102,10 @@ func TestServeAPIWithKeys(t *testing.T) {
 	}
 	status, _ := call("GET", "/readyz", "")
 	require.Equal(t, http.StatusOK, status)
+	// The container's health check says the same (the config listens on port 0, so the URL is given).
+	code, out = accord(t, w.dir, "healthcheck", "--url", base+"/readyz")
+	require.Equal(t, 0, code, out)
+	require.Equal(t, "ready\n", out)
 	eventually("the first enforcement", func() bool {
 		u, ok := w.sim.SCIM().UserByName("p1@example.com")
 		return ok && u.Get("active") == true

@@ -10,10 +10,6 @@ import (
 	"github.com/accord-iam/accord/internal/engine"
 )
 
-func init() {
-	serveHooks = append(serveHooks, serveAPI)
-}
-
 // serveAPI runs the HTTP API (and health and metrics) beside the engine
 // of `accord serve`, on api.listen, until ctx is done; then in-flight
 // requests get api.shutdown_grace to finish.

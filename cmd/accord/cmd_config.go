@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/accord-iam/accord/internal/app"
+	"github.com/accord-iam/accord/internal/config"
 	"github.com/accord-iam/accord/internal/source"
 )
 
@@ -65,7 +66,7 @@ func (c *cli) configCmd() *cobra.Command {
 	}
 	check.Flags().BoolVar(&c.jsonOut, "json", false, "print the result as JSON")
 	check.Flags().BoolVar(&syntaxOnly, "syntax-only", false, "do not resolve secret references (CI without the secrets)")
-	cmd.AddCommand(check)
+	cmd.AddCommand(check, c.configSchemaCmd())
 	return cmd
 }
 
@@ -107,5 +108,32 @@ func (c *cli) printImport(sums []app.ImportSummary) {
 	for _, s := range sums {
 		fmt.Fprintf(c.stdout, "imported %s: %d persons (%d added, %d updated, %d unchanged, %d newly missing, %d back, %d re-keyed)\n",
 			s.Source, s.Persons, s.Added, s.Updated, s.Unchanged, s.Missing, s.Returned, s.Rekeyed)
+	}
+}
+
+const (
+	// schemaFile is the schema's name beside a config.
+	schemaFile = "accord.schema.json"
+	// repoSchemaPath is where the examples find the schema in the repository.
+	repoSchemaPath = "../../docs/accord.schema.json"
+)
+
+func (c *cli) configSchemaCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "schema",
+		Short: "print the JSON Schema (draft 2020-12) of accord.yaml, for editors",
+		Long: "schema prints the JSON Schema of the config file, generated from the config structs, with each\n" +
+			"key's description and default, and a connection block per connector type. Save it and point\n" +
+			"your editor at it, e.g. with this first line in accord.yaml (YAML language server):\n\n" +
+			"  # yaml-language-server: $schema=accord.schema.json",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := config.Schema()
+			if err != nil {
+				return fail(exitFailed, err)
+			}
+			_, err = fmt.Fprintf(c.stdout, "%s\n", b)
+			return err
+		},
 	}
 }

@@ -17,10 +17,6 @@ import (
 	"github.com/accord-iam/accord/internal/textsafe"
 )
 
-func init() {
-	extraCommands = append(extraCommands, (*cli).keysCmd)
-}
-
 // keyStateText is keyState with the when and who, for the table.
 func keyStateText(k *store.APIKey, now time.Time) string {
 	switch st := api.KeyState(k, now); st {

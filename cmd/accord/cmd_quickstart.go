@@ -16,6 +16,7 @@ import (
 
 	"github.com/accord-iam/accord/examples/quickstart"
 	"github.com/accord-iam/accord/internal/app"
+	"github.com/accord-iam/accord/internal/config"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/plan"
 	"github.com/accord-iam/accord/internal/targetsim"
@@ -93,6 +94,15 @@ func (c *cli) quickstart(ctx context.Context, dir string, day int) error {
 		return fail(exitFailed, err)
 	}
 	cfg = bytes.Replace(cfg, []byte("http://127.0.0.1:8099"), []byte(base), 1)
+	// The editor's schema sits beside the config in the work directory.
+	cfg = bytes.Replace(cfg, []byte("$schema="+repoSchemaPath), []byte("$schema="+schemaFile), 1)
+	schema, err := config.Schema()
+	if err != nil {
+		return fail(exitFailed, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, schemaFile), append(schema, '\n'), 0o600); err != nil {
+		return fail(exitFailed, err)
+	}
 	cfgPath := filepath.Join(dir, "accord.yaml")
 	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
 		return fail(exitFailed, err)

@@ -25,14 +25,6 @@ import (
 	"github.com/accord-iam/accord/internal/textsafe"
 )
 
-func init() {
-	extraCommands = append(extraCommands,
-		func(c *cli) *cobra.Command { return c.reconcileCmd() },
-		func(c *cli) *cobra.Command { return c.driftCmd() },
-		func(c *cli) *cobra.Command { return c.accessReportCmd() },
-	)
-}
-
 // reconEnv gives reconciliation what the app has opened.
 func reconEnv(a *app.App) *recon.Env {
 	return &recon.Env{

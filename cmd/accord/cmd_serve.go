@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/user"
 	"sync"
 	"time"
@@ -90,7 +91,7 @@ func serve(parent context.Context, c *cli, a *app.App) error {
 		}
 		enforce("serve:import:" + name)
 	}
-	for _, h := range serveHooks {
+	for _, h := range serveHooks() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -144,6 +145,9 @@ func every(ctx context.Context, d time.Duration, f func()) {
 	}
 }
 
+// simTokenEnv is where the simulator reads its bearer token, when --token is not given.
+const simTokenEnv = "ACCORD_SIM_TOKEN"
+
 func (c *cli) simulatorCmd() *cobra.Command {
 	var (
 		addr       string
@@ -158,6 +162,9 @@ func (c *cli) simulatorCmd() *cobra.Command {
 		Short: "run the target simulator: a fake SaaS with a SCIM 2.0 surface and fault injection, for demos and tests",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if token == "" {
+				token = os.Getenv(simTokenEnv)
+			}
 			if token != "" {
 				opts.Token = token
 			}
@@ -176,7 +183,7 @@ func (c *cli) simulatorCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&addr, "listen", "127.0.0.1:8090", "address to listen on")
-	cmd.Flags().StringVar(&token, "token", "", "require this bearer token (for demos only; prefer ACCORD_SIM_TOKEN)")
+	cmd.Flags().StringVar(&token, "token", "", "require this bearer token (for demos only: a flag shows in the process list; prefer "+simTokenEnv+")")
 	cmd.Flags().Int64Var(&opts.Seed, "seed", 1, "seed for random faults")
 	cmd.Flags().IntVar(&quota, "quota", 0, "allow this many requests per --quota-window, announced in every answer (0: no quota)")
 	cmd.Flags().DurationVar(&quotaWin, "quota-window", time.Second, "the quota's window, in whole seconds")

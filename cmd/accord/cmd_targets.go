@@ -16,11 +16,6 @@ import (
 	"github.com/accord-iam/accord/internal/store/sqlstore"
 )
 
-func init() {
-	extraCommands = append(extraCommands, (*cli).targetsCmd)
-	serveHooks = append(serveHooks, publishPacing)
-}
-
 // paceBoard is what `accord targets` needs of the store: the daemons'
 // published pacing, and a way to ask them to resume a target.
 type paceBoard interface {

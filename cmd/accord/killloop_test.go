@@ -409,6 +409,7 @@ func TestSimulatorAllowDuplicatesFlag(t *testing.T) {
 		{nil, http.StatusConflict},
 	} {
 		cmd := accordCmd(t, t.TempDir(), append([]string{"simulator", "--listen", "127.0.0.1:0"}, c.flags...)...)
+		cmd.Env = append(cmd.Env, simTokenEnv+"=") // no token: this is about duplicates
 		stdout, err := cmd.StdoutPipe()
 		require.NoError(t, err)
 		require.NoError(t, cmd.Start())

@@ -16,12 +16,14 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/accord-iam/accord/internal/app"
 	"github.com/accord-iam/accord/internal/config"
+	"github.com/accord-iam/accord/internal/telemetry"
 	"github.com/accord-iam/accord/internal/yamlx"
 
 	// Connector types register themselves.
@@ -39,9 +41,6 @@ const (
 	// exitStalled: --wait returned because the remaining work cannot move.
 	exitStalled = 4
 )
-
-// Version is set at build time with -ldflags "-X main.Version=…".
-var Version = "dev"
 
 // exitError carries an exit code out of a command.
 type exitError struct {
@@ -82,12 +81,19 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// Tracing only when OTEL_* asks for it (internal/telemetry).
+	shutdown, err := telemetry.Setup(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "error:", err)
+		return exitUsage
+	}
+	defer flushTraces(ctx, shutdown, stderr)
 	c := &cli{stdout: stdout, stderr: stderr}
 	root := c.rootCmd()
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	err = root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
 	}
@@ -118,13 +124,12 @@ func (c *cli) rootCmd() *cobra.Command {
 	root.PersistentFlags().StringVarP(&c.configPath, "config", "c", envOr("ACCORD_CONFIG", "accord.yaml"), "config file (env ACCORD_CONFIG)")
 	root.PersistentFlags().StringVar(&c.logFormat, "log-format", "", "log format: text or json (default from config)")
 	root.PersistentFlags().StringVar(&c.logLevel, "log-level", "", "log level: debug, info, warn, error (default from config, info)")
+	// Every command, in one list: no file adds itself by init.
 	root.AddCommand(
 		c.versionCmd(), c.configCmd(), c.importCmd(), c.planCmd(), c.enforceCmd(),
 		c.runsCmd(), c.actionsCmd(), c.auditCmd(), c.serveCmd(), c.simulatorCmd(), c.quickstartCmd(),
+		c.healthcheckCmd(), c.keysCmd(), c.reconcileCmd(), c.driftCmd(), c.accessReportCmd(), c.targetsCmd(),
 	)
-	for _, mk := range extraCommands {
-		root.AddCommand(mk(c))
-	}
 	return root
 }
 
@@ -201,14 +206,12 @@ func interactive(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-func (c *cli) versionCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "print the version",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			fmt.Fprintln(c.stdout, "accord", Version)
-			return nil
-		},
+// flushTraces sends the spans still buffered, for at most five seconds:
+// an unreachable collector must not hold up accord's exit.
+func flushTraces(ctx context.Context, shutdown func(context.Context) error, stderr io.Writer) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := shutdown(fctx); err != nil {
+		fmt.Fprintln(stderr, "warning: OpenTelemetry: traces not flushed:", err)
 	}
 }

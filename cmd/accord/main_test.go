@@ -233,6 +233,11 @@ func TestQuickstart(t *testing.T) {
 	// control characters.
 	require.Contains(t, out, "progress: 68/68 actions done")
 	require.NotContains(t, out, "\r")
+	// The editor finds the config's schema beside it.
+	written, err := os.ReadFile(filepath.Join(dir, "accord-quickstart", "accord.yaml"))
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(written), "# yaml-language-server: $schema=accord.schema.json\n"))
+	require.FileExists(t, filepath.Join(dir, "accord-quickstart", "accord.schema.json"))
 
 	code, out = accord(t, dir, "quickstart", "--day", "2")
 	require.Equal(t, 0, code, out)

@@ -11,8 +11,6 @@ import (
 	"github.com/accord-iam/accord/internal/store"
 )
 
-func init() { serveHooks = append(serveHooks, serveReconcile) }
-
 // serveReconcile reconciles each target on its reconcile.schedule. A
 // reconciliation left unfinished by an earlier process resumes at once.
 func serveReconcile(ctx context.Context, _ *cli, a *app.App, eng *engine.Engine) error {

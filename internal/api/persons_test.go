@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"path"
 	"strings"
 	"testing"
 
@@ -212,11 +213,24 @@ func TestHeldRunExecutesOnlyAfterApproval(t *testing.T) {
 	require.NotEmpty(t, body["breaches"])
 	id := r.runID()
 
-	// Other work the engine is woken for leaves the held run alone.
+	// Other work the engine is woken for leaves the held run alone: from
+	// the held run's creation until the other run is done, the target
+	// sees the other run's writes and nothing for E1.
 	w.waitRun(w.admin("POST", "/api/v1/persons/E2/accounts/saas/update", nil, http.StatusCreated).runID())
-	mark = w.simMark()
-	require.Empty(t, w.writesSince(mark), "a held run does not execute")
+	e1 := w.userPath("E1")
+	e1ID := path.Base(e1)
+	window := writes(w.writesSince(mark))
+	var e2Written bool
+	for _, wr := range window {
+		e2Written = e2Written || wr.Path == w.userPath("E2")
+		require.NotEqual(t, e1, wr.Path, "a held run does not execute")
+		for _, op := range wr.Ops {
+			require.NotContains(t, op, e1ID, "a held run does not execute")
+		}
+	}
+	require.True(t, e2Written, "the engine ran in the window: %v", window)
 	require.Equal(t, "held", w.admin("GET", "/api/v1/runs/"+id, nil, http.StatusOK).json(t)["run"].(map[string]any)["state"])
+	mark = w.simMark()
 
 	r = w.do("POST", "/api/v1/runs/"+id+"/approve", w.keys[api.ScopeActionsWrite], nil)
 	require.Equal(t, http.StatusForbidden, r.status, "approving takes runs:approve")

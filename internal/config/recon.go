@@ -1,7 +1,8 @@
 package config
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -141,7 +142,7 @@ func (c *Config) validateReconcile(p *problems, i int) {
 			p.add(rp+".account", "name the account attribute to match (one of the target's account mapping)")
 		case !t.mapsAccount(rule.Account):
 			p.add(rp+".account", "%q is not in this target's account mapping (%s): reconciliation reads only mapped attributes",
-				rule.Account, strings.Join(sortedKeys(t.Account), ", "))
+				rule.Account, strings.Join(slices.Sorted(maps.Keys(t.Account)), ", "))
 		}
 		switch {
 		case strings.TrimSpace(rule.Person) == "":
@@ -183,14 +184,5 @@ func (c *Config) personAttributes() map[string]bool {
 			out[col.Name] = true
 		}
 	}
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }

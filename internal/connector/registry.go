@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sort"
 	"sync"
 
@@ -38,6 +39,11 @@ type Factory struct {
 	// Open builds a connector; it may resolve secrets but should not need
 	// the target to be reachable.
 	Open func(ctx context.Context, spec Spec) (Connector, error)
+	// Settings is the type the connection block decodes into (its yaml
+	// tags are the keys): the config's JSON Schema describes the block of
+	// this connector type from it. Settled fills it in; nil leaves the
+	// block unchecked by the schema.
+	Settings reflect.Type
 }
 
 var registry = struct {
@@ -93,6 +99,7 @@ func Open(ctx context.Context, typ string, spec Spec) (Connector, error) {
 // Open refuses settings that have any.
 func Settled[S any](check func(*yaml.Node, CheckEnv) (S, yamlx.Problems), open func(S, Spec) (Connector, error)) Factory {
 	return Factory{
+		Settings: reflect.TypeFor[S](),
 		Check: func(settings *yaml.Node, env CheckEnv) yamlx.Problems {
 			_, ps := check(settings, env)
 			return ps

@@ -330,6 +330,7 @@ func (e *Engine) finishRuns(ctx context.Context) {
 	for i := range runs {
 		r := runs[i]
 		e.log.Info("run finished", "run_id", r.ID, "state", r.State)
+		runSpan(ctx, &r)
 		e.emit(Event{Type: EventRunDone, Run: &r})
 	}
 }

@@ -38,6 +38,8 @@ type result struct {
 // started is the action whose attempt start the dispatcher already made
 // durable with those of the other jobs of its lease (-1: none).
 func (e *Engine) runJob(stop, work context.Context, t *Target, job model.Job, started int) {
+	work, span := startJobSpan(work, t, &job)
+	defer span.End()
 	ref, written, err := e.accountRef(work, t, &job)
 	if err != nil {
 		e.log.Error("load account", "target", t.Name, "person", job.PersonKey, "error", err)
@@ -211,6 +213,7 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 	// the store had, before this attempt's start replaces it.
 	doubt := inDoubt(a)
 	a.Attempts, a.State = attempt, model.ActionRunning
+	ctx, span := startActionSpan(ctx, a, attempt)
 
 	began := time.Now()
 	// The gate holds each request until the target takes it; the hold
@@ -241,6 +244,7 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 		if err != nil && !errors.Is(err, store.ErrFenced) {
 			e.log.Error("give back job", "job", job.ID, "error", err)
 		}
+		endActionSpan(span, end.Outcome, "")
 		return false
 	}
 	now := e.opts.Now()
@@ -342,6 +346,7 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 		}
 		e.log.Log(ctx, level, "action", logAttrs...)
 	}
+	endActionSpan(span, end.Outcome, end.ErrorKind)
 	ev := Event{Type: EventAction, Action: a, Target: t.Name, Outcome: end.Outcome, ErrorKind: end.ErrorKind, Duration: time.Since(began),
 		AccountGone: end.Outcome == "failed" && res.change != nil && res.change.Delete}
 	e.emit(ev)

@@ -43,21 +43,41 @@ func newReceiver(t *testing.T, secret string, statuses ...int) (*receiver, *http
 	return r, srv
 }
 
+// ServeHTTP runs on the server's goroutines, where a test may not stop
+// (require's FailNow): a bad delivery is reported with Errorf and
+// answered 400.
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if r.release != nil {
-		<-r.release
+		select {
+		case <-r.release:
+		case <-req.Context().Done():
+			return
+		}
+	}
+	bad := func(format string, args ...any) {
+		r.t.Errorf("webhook receiver: "+format, args...)
+		http.Error(w, "bad delivery", http.StatusBadRequest)
 	}
 	body, err := io.ReadAll(req.Body)
-	require.NoError(r.t, err)
+	if err != nil {
+		bad("read body: %v", err)
+		return
+	}
 	ts := req.Header.Get(notify.HeaderTimestamp)
 	sec, err := strconv.ParseInt(ts, 10, 64)
-	require.NoError(r.t, err)
+	if err != nil {
+		bad("timestamp header %q: %v", ts, err)
+		return
+	}
 	d := delivery{
 		id: req.Header.Get(notify.HeaderDelivery), kind: req.Header.Get(notify.HeaderEvent),
 		validSig:  notify.VerifySignature(r.secret, ts, body, req.Header.Get(notify.HeaderSignature)),
 		timestamp: time.Unix(sec, 0), status: http.StatusNoContent,
 	}
-	require.NoError(r.t, json.Unmarshal(body, &d.event))
+	if err := json.Unmarshal(body, &d.event); err != nil {
+		bad("body %q: %v", body, err)
+		return
+	}
 	r.mu.Lock()
 	if len(r.statuses) > 0 {
 		d.status, r.statuses = r.statuses[0], r.statuses[1:]
@@ -67,13 +87,38 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.got <- d
 }
 
+// next waits for the next delivery, for a while: a webhook that never
+// delivers fails the test instead of hanging it.
+func (r *receiver) next(t *testing.T) delivery {
+	t.Helper()
+	select {
+	case d := <-r.got:
+		return d
+	case <-time.After(10 * time.Second):
+		t.Fatal("no delivery within 10s")
+		return delivery{}
+	}
+}
+
+// within is a context for waiting on the webhook (Close waits for its
+// deliveries): a hang fails the test when it ends.
+func within(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 func newWebhook(t *testing.T, url, secret string, o notify.WebhookOptions) *notify.Webhook {
 	o.URL, o.Secret = url, secret
 	if o.Backoff == 0 {
 		o.Backoff = time.Millisecond
 	}
 	w := notify.NewWebhook(o)
-	t.Cleanup(func() { _ = w.Close(context.Background()) })
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = w.Close(ctx)
+	})
 	return w
 }
 
@@ -85,13 +130,13 @@ func TestWebhookSignsEveryDelivery(t *testing.T) {
 		Message: "run run-1 is held", Details: map[string]any{"scope": "all"}}
 	before := time.Now().Add(-time.Second)
 	w.Notify(context.Background(), ev)
-	d := <-rcv.got
+	d := rcv.next(t)
 	require.True(t, d.validSig, "the signature verifies with the shared secret")
 	require.Equal(t, "run.held", d.kind)
 	require.NotEmpty(t, d.id)
 	require.False(t, d.timestamp.Before(before.Truncate(time.Second)), "the timestamp is current")
 	require.Equal(t, ev, d.event)
-	require.NoError(t, w.Close(context.Background()))
+	require.NoError(t, w.Close(within(t, 10*time.Second)))
 	require.Equal(t, notify.WebhookStats{Delivered: 1}, w.Stats())
 }
 
@@ -119,14 +164,14 @@ func TestWebhookRetriesTransientFailuresWithTheSameDeliveryID(t *testing.T) {
 	rcv, srv := newReceiver(t, "s3cret-hmac-key", 500, 429, 204)
 	w := newWebhook(t, srv.URL, "s3cret-hmac-key", notify.WebhookOptions{MaxAttempts: 5})
 	w.Notify(context.Background(), notify.Event{Kind: notify.TargetDown, Target: "crm", Message: "crm is down"})
-	first := <-rcv.got
-	second := <-rcv.got
-	third := <-rcv.got
+	first := rcv.next(t)
+	second := rcv.next(t)
+	third := rcv.next(t)
 	require.Equal(t, []int{500, 429, 204}, []int{first.status, second.status, third.status})
 	require.Equal(t, first.id, second.id)
 	require.Equal(t, first.id, third.id)
 	require.True(t, third.validSig, "every attempt is signed afresh")
-	require.NoError(t, w.Close(context.Background()))
+	require.NoError(t, w.Close(within(t, 10*time.Second)))
 	require.Equal(t, notify.WebhookStats{Delivered: 1, Retries: 2}, w.Stats())
 }
 
@@ -146,7 +191,7 @@ func TestWebhookGivesUp(t *testing.T) {
 			rcv, srv := newReceiver(t, "s3cret-hmac-key", c.statuses...)
 			w := newWebhook(t, srv.URL, "s3cret-hmac-key", notify.WebhookOptions{MaxAttempts: 3})
 			w.Notify(context.Background(), notify.Event{Kind: notify.ActionFailed, Message: "x"})
-			require.NoError(t, w.Close(context.Background()))
+			require.NoError(t, w.Close(within(t, 10*time.Second)))
 			require.Len(t, rcv.got, c.attempts)
 			require.Equal(t, int64(1), w.Stats().Failed)
 			require.Zero(t, w.Stats().Delivered)
@@ -167,7 +212,7 @@ func TestWebhookNeverBlocksTheCaller(t *testing.T) {
 	dropped := w.Stats().Dropped
 	require.GreaterOrEqual(t, dropped, int64(7))
 	close(rcv.release)
-	require.NoError(t, w.Close(context.Background()))
+	require.NoError(t, w.Close(within(t, 10*time.Second)))
 	st := w.Stats()
 	require.Equal(t, int64(10), st.Delivered+st.Dropped, "every alert is delivered or counted as dropped")
 

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -300,21 +299,13 @@ func (r *REST) deleteUser(u *restUser) {
 func (u *restUser) render() map[string]any {
 	out := maps.Clone(u.attrs)
 	out["id"] = u.id
-	out["memberOf"] = sortedKeys(u.groups)
+	// An API answers [] for no groups, never null.
+	out["memberOf"] = append([]string{}, slices.Sorted(maps.Keys(u.groups))...)
 	return out
 }
 
 func (u *restUser) snapshot() RESTUser {
-	return RESTUser{ID: u.id, Attributes: maps.Clone(u.attrs), Groups: sortedKeys(u.groups)}
-}
-
-func sortedKeys(m map[string]struct{}) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return RESTUser{ID: u.id, Attributes: maps.Clone(u.attrs), Groups: slices.Sorted(maps.Keys(u.groups))}
 }
 
 // User returns a user by id.
@@ -358,7 +349,7 @@ func (r *REST) Members(groupID string) ([]string, error) {
 	if !ok {
 		return nil, errors.New("no such group")
 	}
-	return sortedKeys(g.members), nil
+	return slices.Sorted(maps.Keys(g.members)), nil
 }
 
 // Calls returns the requests the surface received, oldest first, with

@@ -3,6 +3,7 @@ package targetsim
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -269,7 +270,7 @@ func (r *REST) serveListMembers(w http.ResponseWriter, req *http.Request) {
 	var out []map[string]any
 	if err == nil {
 		out = []map[string]any{}
-		for _, id := range sortedKeys(g.members) {
+		for _, id := range slices.Sorted(maps.Keys(g.members)) {
 			out = append(out, map[string]any{"id": id, "type": "user"})
 		}
 	}

@@ -12,9 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/secret"
+	"github.com/accord-iam/accord/internal/telemetry"
 )
 
 // MaxBody bounds an answer read into memory. A SCIM or REST answer larger
@@ -67,6 +70,12 @@ func (t *auditTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req = req.WithContext(ctx)
 	}
 	call := audit.CallFrom(ctx)
+	ctx, span := telemetry.Start(ctx, tracer, "HTTP "+req.Method, trace.SpanKindClient)
+	defer span.End()
+	if span.IsRecording() {
+		req = req.WithContext(ctx)
+		traceRequest(span, req, call.CorrelationID())
+	}
 	if id := call.CorrelationID(); id != "" && req.Header.Get(t.correlation) == "" {
 		req = req.Clone(ctx)
 		req.Header.Set(t.correlation, id)
@@ -107,6 +116,9 @@ func (t *auditTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		rec.Message = secret.Redact(err.Error())
 		rec.Outcome = "failed"
 		resp = nil
+	}
+	if span.IsRecording() {
+		traceAnswer(span, rec)
 	}
 	call.Sink.Append(ctx, rec)
 	return resp, err

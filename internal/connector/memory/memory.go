@@ -6,6 +6,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -86,6 +87,7 @@ type settings struct {
 
 func init() {
 	connector.Register("memory", connector.Factory{
+		Settings: reflect.TypeFor[settings](),
 		Check: func(n *yaml.Node, _ connector.CheckEnv) yamlx.Problems {
 			var s settings
 			return yamlx.Decode(n, &s, "")

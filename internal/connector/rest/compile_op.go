@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -73,7 +74,7 @@ func (c *compiler) operation(name string, o *Operation, base *Response) *op {
 		}
 		out.json = j
 	}
-	for _, f := range sortedKeys(o.Form) {
+	for _, f := range slices.Sorted(maps.Keys(o.Form)) {
 		if _, err := reqtmpl.ParseText(o.Form[f], env); err != nil {
 			tmplProblem(yamlx.Join(yamlx.Join(p, "form"), f), err)
 		}
@@ -125,18 +126,9 @@ func (c *compiler) operation(name string, o *Operation, base *Response) *op {
 
 func mapValues(m map[string]string) []string {
 	out := make([]string, 0, len(m))
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, m[k])
 	}
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }
 
@@ -250,7 +242,7 @@ func (c *compiler) reader(p string, r, own *Response, entitlement bool) *reader 
 	if r.Attributes != nil {
 		report := own.Attributes != nil
 		out.attrs = map[string]jp.Expr{}
-		for _, name := range sortedKeys(r.Attributes) {
+		for _, name := range slices.Sorted(maps.Keys(r.Attributes)) {
 			key := yamlx.Join("attributes", name)
 			if c.attrs != nil && !slices.Contains(c.attrs, name) {
 				if report {
@@ -272,7 +264,7 @@ func (c *compiler) reader(p string, r, own *Response, entitlement bool) *reader 
 	}
 	if r.Link != nil {
 		out.link = map[string]jp.Expr{}
-		for _, name := range sortedKeys(r.Link) {
+		for _, name := range slices.Sorted(maps.Keys(r.Link)) {
 			if x := path(yamlx.Join("link", name), r.Link[name], "", own.Link != nil); x != nil {
 				out.link[name] = x
 			}

@@ -2,7 +2,9 @@ package scim
 
 import (
 	"context"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -40,18 +42,10 @@ func (c *Conn) Find(ctx context.Context, attrs model.Attributes) (connector.Acco
 
 func describe(vals map[string]string) string {
 	var parts []string
-	for _, k := range sortedKeys(vals) {
+	for _, k := range slices.Sorted(maps.Keys(vals)) {
 		parts = append(parts, k+"="+strconv.Quote(vals[k]))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func sortedKeys(m map[string]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	return sortedUnique(ks)
 }
 
 // search finds the resources at endpoint that match corr with vals: at

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -90,7 +91,7 @@ func (s *Store) checkFences(ctx context.Context, tx conn, fences []store.Fence) 
 		want[f.Job] = f.Epoch
 	}
 	ids := make([]any, 0, len(want))
-	for _, id := range sortedKeys(want) {
+	for _, id := range slices.Sorted(maps.Keys(want)) {
 		ids = append(ids, id)
 	}
 	var stale []int64
@@ -114,7 +115,7 @@ func (s *Store) checkFences(ctx context.Context, tx conn, fences []store.Fence) 
 		return fmt.Errorf("commit: %w", err)
 	}
 	// A job that no longer exists has no lease to commit under.
-	stale = append(stale, sortedKeys(want)...)
+	stale = append(stale, slices.Sorted(maps.Keys(want))...)
 	slices.Sort(stale)
 	if len(stale) > 0 {
 		return &store.FencedError{Jobs: stale}
@@ -142,17 +143,8 @@ func lastUpdates(b store.Batch) ([]store.ActionUpdate, []store.JobUpdate, error)
 	return sortedValues(acts), sortedValues(jobs), nil
 }
 
-func sortedKeys[V any](m map[int64]V) []int64 {
-	keys := make([]int64, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 func sortedValues[V any](m map[int64]V) []V {
-	keys := sortedKeys(m)
+	keys := slices.Sorted(maps.Keys(m))
 	out := make([]V, len(keys))
 	for i, k := range keys {
 		out[i] = m[k]

@@ -16,7 +16,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
-	_ "modernc.org/sqlite" // registers "sqlite"
+	"modernc.org/sqlite" // registers "sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 //go:embed migrations
@@ -75,13 +76,20 @@ func (d dialect) retryable(err error) bool {
 	return false
 }
 
-// uniqueViolation reports whether err is a duplicate key.
+// uniqueViolation reports whether err is a duplicate key, by the
+// driver's error code, not its words: PostgreSQL's unique_violation
+// (23505), SQLite's extended codes for a UNIQUE or PRIMARY KEY constraint.
 func (d dialect) uniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		return pgErr.Code == "23505"
+		return pgErr.Code == "23505" // unique_violation
 	}
-	return strings.Contains(err.Error(), "UNIQUE constraint failed")
+	var liteErr *sqlite.Error
+	if errors.As(err, &liteErr) {
+		code := liteErr.Code()
+		return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
 }
 
 // allocIDs reserves n new IDs of table (ascending), so that bulk inserts
