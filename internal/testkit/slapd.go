@@ -26,7 +26,7 @@ type Slapd struct {
 	// ldaps://localhost:PORT/.
 	URL, LDAPSURL string
 	// Suffix is the database's base DN: dc=example,dc=test, with
-	// ou=people and ou=groups under it.
+	// ou=people, ou=groups and ou=policies under it.
 	Suffix string
 	// AdminDN and AdminPassword are the rootdn's.
 	AdminDN, AdminPassword string
@@ -53,7 +53,8 @@ const SlapdBinary = "/usr/sbin/slapd"
 
 // StartSlapd starts slapd on free loopback ports with a fresh mdb
 // database (core, cosine, nis and inetorgperson schemas; the memberof,
-// refint and ppolicy overlays) and stops it, by PID, at cleanup. Without
+// refint and ppolicy overlays, a default password policy so that
+// pwdAccountLockedTime locks) and stops it, by PID, at cleanup. Without
 // slapd the test is skipped, or fails when ACCORD_REQUIRE_SERVICES is set.
 func StartSlapd(tb testing.TB, opts SlapdOptions) *Slapd {
 	tb.Helper()
@@ -94,6 +95,17 @@ ou: people
 dn: ou=groups,%[1]s
 objectClass: organizationalUnit
 ou: groups
+
+dn: ou=policies,%[1]s
+objectClass: organizationalUnit
+ou: policies
+
+dn: cn=default,ou=policies,%[1]s
+objectClass: organizationalRole
+objectClass: pwdPolicy
+cn: default
+pwdAttribute: userPassword
+pwdLockout: TRUE
 `, s.Suffix)
 	if opts.ExtraLDIF != "" {
 		ldif += "\n" + strings.TrimSpace(opts.ExtraLDIF) + "\n"
@@ -184,7 +196,7 @@ func slapdConf(s *Slapd, cert, key, ca string, opts SlapdOptions) string {
 	b.WriteString("dbnosync\nindex objectClass,uid,cn,entryUUID,member eq\nindex modifyTimestamp eq\nlimits * size.pr=unlimited size.prtotal=unlimited\n")
 	b.WriteString("overlay memberof\nmemberof-refint TRUE\n")
 	fmt.Fprintf(&b, "overlay refint\nrefint_attributes member\nrefint_nothing %q\n", s.AdminDN)
-	b.WriteString("overlay ppolicy\n")
+	fmt.Fprintf(&b, "overlay ppolicy\nppolicy_default %q\n", "cn=default,ou=policies,"+s.Suffix)
 	if opts.UniqueUID {
 		fmt.Fprintf(&b, "overlay unique\nunique_uri ldap:///%s?uid?sub\n", s.Suffix)
 	}

@@ -102,6 +102,9 @@ func (c *Conn) membership(ctx context.Context, ref connector.AccountRef, entitle
 	for _, ent := range entitlements {
 		g, err := c.groupDNOf(ctx, ent)
 		if err != nil {
+			if !add && connector.KindOf(err) == connector.NotFound {
+				continue // no group, no membership
+			}
 			return err
 		}
 		mod := goldap.NewModifyRequest(g, nil)
