@@ -74,6 +74,9 @@ type Settings struct {
 	DisableAttribute *NameValue    `yaml:"disable_attribute"`
 	PageSize         int           `yaml:"page_size"`
 	Groups           GroupSettings `yaml:"groups"`
+
+	// AD holds the ad flavour's settings (ad_flavour.go).
+	AD ADSettings `yaml:"ad"`
 }
 
 // NameValue is one attribute value.
@@ -113,6 +116,9 @@ func (s Settings) flavour() string {
 }
 
 func (s Settings) withDefaults() Settings {
+	if s.flavour() == "ad" {
+		s = adDefaults(s)
+	}
 	if s.Timeout <= 0 {
 		s.Timeout = DefaultTimeout
 	}
