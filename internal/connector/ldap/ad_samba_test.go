@@ -3,6 +3,7 @@ package ldap_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -134,11 +135,36 @@ func openAD(t *testing.T, settings string) *ldap.Conn {
 }
 
 func openADErr(t *testing.T, settings string) (connector.Connector, error) {
+	return openADLog(t, settings, testkit.Logger(t))
+}
+
+func openADLog(t *testing.T, settings string, log *slog.Logger) (connector.Connector, error) {
 	t.Helper()
 	var n yaml.Node
 	require.NoError(t, yaml.Unmarshal([]byte(settings), &n))
 	return connector.Open(context.Background(), "ldap", connector.Spec{
-		Target: "ad", Settings: n.Content[0], AccountAttributes: adMapping, Logger: testkit.Logger(t)})
+		Target: "ad", Settings: n.Content[0], AccountAttributes: adMapping, Logger: log})
+}
+
+// The password is in no log line and no error, at debug level, whether
+// AD takes it or refuses it.
+func TestADPasswordNeverLogged(t *testing.T) {
+	a := startAD(t)
+	var logs testkit.SyncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx := context.Background()
+	for _, pw := range []string{knownPassword, "tiny9!"} {
+		c, err := openADLog(t, a.settings(passwordFile(t, pw)), log)
+		require.NoError(t, err)
+		defer c.Close(ctx)
+		_, err = c.Create(ctx, connector.CreateRequest{Attributes: a.person("Pat "+pw[:2], "pat"+pw[:2], "Sales")})
+		if err != nil {
+			require.NotContains(t, err.Error(), pw)
+			require.NotContains(t, fmt.Sprintf("%+v", connector.AsError(err)), pw)
+		}
+	}
+	require.NotContains(t, logs.String(), knownPassword)
+	require.NotContains(t, logs.String(), "tiny9!")
 }
 
 // passwordFile writes an initial_password template to a secret file and
