@@ -8,14 +8,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/accord-iam/accord/internal/app"
 	_ "github.com/accord-iam/accord/internal/connector/ldap"
-	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/testkit"
 )
 
@@ -114,22 +112,7 @@ func TestLifecycleOverActiveDirectory(t *testing.T) {
 	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{Now: clock.Now, Logger: testkit.QuietLogger()})
 	require.NoError(t, err)
 	defer a.Close(context.Background())
-	feed := func(rows ...string) {
-		t.Helper()
-		data := lifecycleHR.Header() + strings.Join(rows, "\n") + "\n"
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(data), 0o600))
-		_, err := a.Import(context.Background(), "")
-		require.NoError(t, err)
-		run, _, err := a.Enforce(context.Background(), app.Filter{}, "test")
-		require.NoError(t, err)
-		if run != nil {
-			require.NotEqual(t, model.RunHeld, run.State)
-			testkit.Drain(t, a, nil, 120*time.Second)
-			r, err := a.Store.GetRun(context.Background(), run.ID)
-			require.NoError(t, err)
-			require.Equal(t, model.RunSucceeded, r.State, "%v", r.Counts)
-		}
-	}
+	feed := lifecycleFeed(t, a, dir)
 
 	// Joiners: created disabled, given a password, enabled, in groups.
 	feed("E1,Ada,Lovelace,ada@example.test,Sales,Account Executive,2026-03-01,",

@@ -2,14 +2,10 @@ package testkit
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -137,17 +133,17 @@ func StartSambaDC(ctx context.Context, dir string) (_ *SambaDC, err error) {
 	if out, err := exec.CommandContext(ctx, "samba-tool", args...).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("samba-tool domain provision: %v: %s", err, tail(out, 2000))
 	}
-	caPEM, certPEM, keyPEM, err := makeDCCertificate(addr)
+	// Samba's own certificate has a negative serial number, which
+	// crypto/x509 refuses, and costs seconds to make at first start.
+	certFile, keyFile, caFile, err := makeTestCerts(filepath.Join(dir, "tls"), addr)
 	if err != nil {
 		return nil, err
 	}
-	d.CAFile = filepath.Join(dir, "tls", "ca.pem")
-	files := map[string][]byte{"ca.pem": caPEM, "cert.pem": certPEM, "key.pem": keyPEM}
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(dir, "tls", name), b, 0o600); err != nil {
-			return nil, err
-		}
+	caPEM, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
 	}
+	d.CAFile = caFile
 	d.CAPool = x509.NewCertPool()
 	d.CAPool.AppendCertsFromPEM(caPEM)
 	conf := filepath.Join(dir, "ad", "etc", "smb.conf")
@@ -156,9 +152,9 @@ func StartSambaDC(ctx context.Context, dir string) (_ *SambaDC, err error) {
 		// LDAP is refused ("Strong(er) authentication required").
 		"ldap server require strong auth": "no",
 		"tls enabled":                     "yes",
-		"tls keyfile":                     filepath.Join(dir, "tls", "key.pem"),
-		"tls certfile":                    filepath.Join(dir, "tls", "cert.pem"),
-		"tls cafile":                      filepath.Join(dir, "tls", "ca.pem"),
+		"tls keyfile":                     keyFile,
+		"tls certfile":                    certFile,
+		"tls cafile":                      caFile,
 	}); err != nil {
 		return nil, err
 	}
@@ -294,55 +290,6 @@ func addGlobals(path string, kv map[string]string) error {
 	}
 	i += len("[global]\n")
 	return os.WriteFile(path, []byte(s[:i]+add.String()+s[i:]), 0o600)
-}
-
-// makeDCCertificate makes a CA and a server certificate for addr signed
-// by it (ECDSA P-256, positive serials: Samba's own certificate has a
-// negative serial, which crypto/x509 refuses).
-func makeDCCertificate(addr string) (caPEM, certPEM, keyPEM []byte, err error) {
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	now := time.Now()
-	ca := &x509.Certificate{
-		SerialNumber: positiveSerial(), Subject: pkix.Name{CommonName: "accord test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	leaf := &x509.Certificate{
-		SerialNumber: positiveSerial(), Subject: pkix.Name{CommonName: "dc1.example.test"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		DNSNames:    []string{"dc1.example.test", "localhost"},
-		IPAddresses: []net.IP{net.ParseIP(addr)},
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}),
-		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), nil
-}
-
-func positiveSerial() *big.Int {
-	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	return n.Add(n, big.NewInt(1))
 }
 
 func randHex(n int) string {

@@ -233,7 +233,7 @@ func freePort(tb testing.TB) int {
 
 // makeTestCerts writes a CA and a server certificate it signed, for
 // localhost and 127.0.0.1, into dir.
-func makeTestCerts(dir string) (certFile, keyFile, caFile string, err error) {
+func makeTestCerts(dir string, extraIPs ...string) (certFile, keyFile, caFile string, err error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return "", "", "", err
@@ -258,6 +258,9 @@ func makeTestCerts(dir string) (certFile, keyFile, caFile string, err error) {
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
 		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, ip := range extraIPs {
+		srvTmpl.IPAddresses = append(srvTmpl.IPAddresses, net.ParseIP(ip))
 	}
 	der, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, &key.PublicKey, caKey)
 	if err != nil {

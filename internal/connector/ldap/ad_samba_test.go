@@ -31,11 +31,10 @@ var adMapping = []string{"cn", "sAMAccountName", "userPrincipalName", "givenName
 // groups and leavers OUs under it, and an admin connection over LDAPS
 // that checks what the connector did without trusting it.
 type adTest struct {
-	dc    *testkit.SambaDC
-	n     int64  // the test's number: sAMAccountName and UPN are domain-wide
-	base  string // OU=<test>,DC=example,DC=test
-	pwRef string
-	admin *goldap.Conn
+	*dir // the admin connection, pwRef, add and entry (no slapd)
+	dc   *testkit.SambaDC
+	n    int64  // the test's number: sAMAccountName and UPN are domain-wide
+	base string // OU=<test>,DC=example,DC=test
 }
 
 var adSeq atomic.Int64
@@ -51,7 +50,7 @@ func startAD(t *testing.T) *adTest {
 	require.NoError(t, os.WriteFile(p, []byte(dc.AdminPassword), 0o600))
 	n := adSeq.Add(1)
 	name := regexp.MustCompile(`[^A-Za-z0-9]`).ReplaceAllString(t.Name(), "") + fmt.Sprint(n)
-	a := &adTest{dc: dc, n: n, base: "OU=" + name + "," + dc.BaseDN, pwRef: "${file:" + p + "}", admin: conn}
+	a := &adTest{dir: &dir{pwRef: "${file:" + p + "}", admin: conn}, dc: dc, n: n, base: "OU=" + name + "," + dc.BaseDN}
 	for _, ou := range []string{a.base, "OU=people," + a.base, "OU=Sales,OU=people," + a.base,
 		"OU=Engineering,OU=people," + a.base, "OU=groups," + a.base, "OU=leavers," + a.base} {
 		a.add(t, ou, map[string][]string{"objectClass": {"organizationalUnit"}})
@@ -60,27 +59,6 @@ func startAD(t *testing.T) *adTest {
 		a.add(t, "CN="+g+",OU=groups,"+a.base, map[string][]string{"objectClass": {"group"}, "sAMAccountName": {name + "-" + g}})
 	}
 	return a
-}
-
-func (a *adTest) add(t *testing.T, dn string, attrs map[string][]string) {
-	t.Helper()
-	req := goldap.NewAddRequest(dn, nil)
-	for k, v := range attrs {
-		req.Attribute(k, v)
-	}
-	require.NoError(t, a.admin.Add(req), "add %s", dn)
-}
-
-// entry reads an entry as the admin; nil when there is none.
-func (a *adTest) entry(t *testing.T, dn string, attrs ...string) *goldap.Entry {
-	t.Helper()
-	res, err := a.admin.Search(goldap.NewSearchRequest(dn, goldap.ScopeBaseObject, goldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", attrs, nil))
-	if goldap.IsErrorWithCode(err, goldap.LDAPResultNoSuchObject) {
-		return nil
-	}
-	require.NoError(t, err)
-	require.Len(t, res.Entries, 1)
-	return res.Entries[0]
 }
 
 // bySAM finds an entry anywhere in the test's OU by sAMAccountName.
