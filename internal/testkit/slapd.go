@@ -37,6 +37,9 @@ type Slapd struct {
 	Dir string
 	// PID of the slapd process.
 	PID int
+
+	confFile string
+	port     int
 }
 
 // SlapdOptions change the started server.
@@ -122,40 +125,62 @@ pwdLockout: TRUE
 		port, sport := freePort(tb), freePort(tb)
 		s.URL = fmt.Sprintf("ldap://127.0.0.1:%d/", port)
 		s.LDAPSURL = fmt.Sprintf("ldaps://localhost:%d/", sport)
-		cmd := exec.Command(SlapdBinary, "-d", "0", "-h", s.URL+" "+s.LDAPSURL, "-f", confFile)
-		logFile, err := os.Create(filepath.Join(dir, "slapd.log"))
-		if err != nil {
-			tb.Fatal(err)
+		s.confFile, s.port = confFile, port
+		if lastErr = s.run(tb); lastErr == nil {
+			return s
 		}
-		cmd.Stdout, cmd.Stderr = logFile, logFile
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
-			_ = logFile.Close()
-			tb.Fatalf("start slapd: %v", err)
-		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); _ = logFile.Close(); close(exited) }()
-		if err := waitListening(port, exited); err != nil {
-			lastErr = err
-			_ = cmd.Process.Kill()
-			<-exited
-			continue
-		}
-		s.PID = cmd.Process.Pid
-		tb.Cleanup(func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-exited:
-			case <-time.After(5 * time.Second):
-				_ = cmd.Process.Kill()
-				<-exited
-			}
-		})
-		return s
 	}
 	log, _ := os.ReadFile(filepath.Join(dir, "slapd.log"))
 	tb.Fatalf("slapd did not start: %v\n%s", lastErr, log)
 	return nil
+}
+
+// run starts slapd on s's ports and config, and stops it at cleanup.
+func (s *Slapd) run(tb testing.TB) error {
+	cmd := exec.Command(SlapdBinary, "-d", "0", "-h", s.URL+" "+s.LDAPSURL, "-f", s.confFile)
+	logFile, err := os.OpenFile(filepath.Join(s.Dir, "slapd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		_ = logFile.Close()
+		return fmt.Errorf("start slapd: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); _ = logFile.Close(); close(exited) }()
+	if err := waitListening(s.port, exited); err != nil {
+		_ = cmd.Process.Kill()
+		<-exited
+		return err
+	}
+	s.PID = cmd.Process.Pid
+	tb.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	return nil
+}
+
+// Restart stops the server and starts it again on the same ports with
+// the same database: the connections clients held are gone.
+func (s *Slapd) Restart(tb testing.TB) {
+	tb.Helper()
+	s.Stop(tb)
+	var err error
+	for attempt := 0; attempt < 20; attempt++ {
+		if err = s.run(tb); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	tb.Fatalf("slapd did not start again: %v", err)
 }
 
 // Stop ends the server (SIGTERM) and waits until its port is closed, to
@@ -166,7 +191,7 @@ func (s *Slapd) Stop(tb testing.TB) {
 	if err == nil {
 		_ = p.Signal(syscall.SIGTERM)
 	}
-	port := s.URL[strings.LastIndex(s.URL, ":")+1 : len(s.URL)-1]
+	port := strconv.Itoa(s.port)
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 100*time.Millisecond)

@@ -160,12 +160,14 @@ func (c *Conn) do(ctx context.Context, op, what string, fn func(*goldap.Conn) er
 		stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 		err = fn(conn)
 		cancelled := !stop()
-		broken := brokenConn(err) || cancelled
-		c.pool.give(conn, broken)
+		dropped := brokenConn(err)
+		// A connection whose request timed out may still get the late
+		// answer: it is not used again.
+		c.pool.give(conn, dropped || cancelled || codeOf(err) == goldap.LDAPResultTimeout)
 		if cancelled {
 			return c.wrapError(op, what, ctx.Err())
 		}
-		if !broken {
+		if !dropped {
 			return c.wrapError(op, what, err)
 		}
 	}
