@@ -361,6 +361,18 @@ func TestADMembershipIdempotentAndReadBack(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"staff", "vpn"}, got.Entitlements)
 
+	// A group inside a group is reported, not flattened into the
+	// account's memberships.
+	nest := goldap.NewModifyRequest("CN=vpn,OU=groups,"+a.base, nil)
+	nest.Add("member", []string{"CN=wiki,OU=groups," + a.base})
+	require.NoError(t, a.admin.Modify(nest))
+	nested, err := c.NestedGroups(ctx, "vpn")
+	require.NoError(t, err)
+	require.Equal(t, []string{"wiki"}, nested)
+	got, err = c.Get(ctx, ref)
+	require.NoError(t, err)
+	require.Equal(t, []string{"staff", "vpn"}, got.Entitlements, "wiki is not added through vpn")
+
 	// A mover: renamed and moved to another OU; AD keeps the groups'
 	// member values pointing at it.
 	moved := a.person("Fay Gee-Hill", "fgee", "Engineering")
