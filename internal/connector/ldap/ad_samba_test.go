@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/connector/ldap"
 	"github.com/accord-iam/accord/internal/model"
@@ -130,7 +131,8 @@ func TestADPasswordNeverLogged(t *testing.T) {
 	a := startAD(t)
 	var logs testkit.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx := context.Background()
+	var auditLog testkit.AuditLog
+	ctx := audit.WithCall(context.Background(), audit.Call{RunID: "R1", ActionID: 7, Target: "ad", Operation: "create", Sink: &auditLog})
 	for _, pw := range []string{knownPassword, "tiny9!"} {
 		c, err := openADLog(t, a.settings(passwordFile(t, pw)), log)
 		require.NoError(t, err)
@@ -143,6 +145,20 @@ func TestADPasswordNeverLogged(t *testing.T) {
 	}
 	require.NotContains(t, logs.String(), knownPassword)
 	require.NotContains(t, logs.String(), "tiny9!")
+	// Both password requests are audited, the value masked, the refusal
+	// with AD's code and kind.
+	recs := auditLog.Records()
+	testkit.RequireNoSecrets(t, recs, knownPassword, "tiny9!", string(ldap.EncodeUnicodePwd(knownPassword)))
+	require.Len(t, recs, 2)
+	for _, r := range recs {
+		require.Equal(t, "R1", r.RunID)
+		require.Contains(t, r.RequestBody, "unicodePwd: [REDACTED]")
+	}
+	require.Empty(t, recs[0].Outcome)
+	require.Equal(t, "failed", recs[1].Outcome)
+	require.Equal(t, string(connector.Validation), recs[1].ErrorKind)
+	require.Equal(t, 19, recs[1].Status)
+	require.Contains(t, recs[1].Message, "0000052D")
 }
 
 // passwordFile writes an initial_password template to a secret file and
