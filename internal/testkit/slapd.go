@@ -218,7 +218,7 @@ func slapdConf(s *Slapd, cert, key, ca string, opts SlapdOptions) string {
 	b.WriteString("sizelimit unlimited\n")
 	fmt.Fprintf(&b, "database mdb\nmaxsize 1073741824\nsuffix %q\nrootdn %q\nrootpw %s\ndirectory %s\n",
 		s.Suffix, s.AdminDN, s.AdminPassword, filepath.Join(s.Dir, "db"))
-	b.WriteString("dbnosync\nindex objectClass,uid,cn,entryUUID,member eq\nindex modifyTimestamp eq\nlimits * size.pr=unlimited size.prtotal=unlimited\n")
+	b.WriteString("dbnosync\nindex objectClass,uid,cn,entryUUID,member eq\nindex entryCSN eq\nlimits * size.pr=unlimited size.prtotal=unlimited\n")
 	b.WriteString("overlay memberof\nmemberof-refint TRUE\n")
 	fmt.Fprintf(&b, "overlay refint\nrefint_attributes member\nrefint_nothing %q\n", s.AdminDN)
 	fmt.Fprintf(&b, "overlay ppolicy\nppolicy_default %q\n", "cn=default,ou=policies,"+s.Suffix)

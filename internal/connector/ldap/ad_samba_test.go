@@ -446,44 +446,55 @@ func TestADPagedListAndUSNDelta(t *testing.T) {
 		_, err := c.Create(ctx, connector.CreateRequest{Attributes: a.person(fmt.Sprintf("User %02d", i), fmt.Sprintf("u%02d", i), "Sales")})
 		require.NoError(t, err)
 	}
-	var all []connector.Account
-	pages, cursor := 0, ""
-	for {
-		p, err := c.ListAccounts(ctx, cursor)
-		require.NoError(t, err)
-		require.LessOrEqual(t, len(p.Items), 10, "page_size is kept")
-		all = append(all, p.Items...)
-		pages++
-		if p.Next == "" {
-			break
+	// A full listing through the delta seam gives the watermark: the
+	// highest uSNChanged read.
+	list := func(since string) ([]connector.Account, string, int) {
+		t.Helper()
+		var all []connector.Account
+		pages, cursor := 0, ""
+		for {
+			p, mark, err := c.ListAccountsChanged(ctx, since, cursor)
+			require.NoError(t, err)
+			require.LessOrEqual(t, len(p.Items), 10, "page_size is kept")
+			all = append(all, p.Items...)
+			pages++
+			if p.Next == "" {
+				return all, mark, pages
+			}
+			cursor = p.Next
 		}
-		cursor = p.Next
 	}
+	all, mark, pages := list("")
 	require.Len(t, all, 23)
 	require.GreaterOrEqual(t, pages, 3)
-
 	fl := &ldap.AD{}
-	var mark string
+	want := ""
 	for _, acct := range all {
-		e := a.entry(t, acct.Link["dn"], "uSNChanged")
-		mark = fl.Watermark(mark, e)
+		want = fl.Watermark(want, a.entry(t, acct.Link["dn"], "uSNChanged"))
 	}
-	next := func(w string) string { // the first USN after the watermark
-		var n int
-		_, err := fmt.Sscan(w, &n)
-		require.NoError(t, err)
-		return fmt.Sprint(n + 1)
-	}
+	require.Equal(t, want, mark, "the watermark is the highest uSNChanged listed")
+
+	// Three accounts change, a fourth joins a group (memberOf is AD's
+	// back link: the account's own uSNChanged does not move).
 	for _, i := range []int{3, 11, 19} {
 		require.NoError(t, c.Update(ctx, connector.AccountRef{NativeID: all[i].NativeID, Attributes: all[i].Attributes}, model.Attributes{"sn": "Changed"}))
 	}
-	res, err := a.admin.Search(goldap.NewSearchRequest("OU=people,"+a.base, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases, 0, 0, false,
-		"(&(objectClass=user)"+fl.DeltaFilter(next(mark))+")", []string{"sn", "uSNChanged"}, nil))
-	require.NoError(t, err)
-	require.Len(t, res.Entries, 3, "only the changed entries")
-	for _, e := range res.Entries {
-		require.Equal(t, "Changed", e.GetAttributeValue("sn"))
+	require.NoError(t, c.Grant(ctx, connector.AccountRef{NativeID: all[7].NativeID}, []string{"staff"}))
+	changed, mark2, _ := list(mark)
+	ids := map[string]bool{}
+	for _, acct := range changed {
+		ids[acct.NativeID] = true
 	}
+	for _, i := range []int{3, 11, 19, 7} {
+		require.True(t, ids[all[i].NativeID], "account %d is in the delta", i)
+	}
+	require.LessOrEqual(t, len(changed), 5, "the changed four, and at most the entry at the watermark itself")
+	var m1, m2 int
+	_, _ = fmt.Sscan(mark, &m1)
+	_, _ = fmt.Sscan(mark2, &m2)
+	require.Greater(t, m2, m1, "the watermark moves on")
+	again, _, _ := list(fmt.Sprint(m2 + 1))
+	require.Empty(t, again, "nothing changed since")
 	require.Equal(t, "(uSNChanged>=0)", fl.DeltaFilter("not a number"), "a bad watermark reads everything")
 }
 

@@ -49,7 +49,7 @@ type Flavour interface {
 	// 20 to adding a member twice and 16 to removing a non-member.
 	MembershipDone(add bool, code uint16, diag string) bool
 	// DeltaAttribute is the attribute incremental reads compare with the
-	// watermark (modifyTimestamp; AD: uSNChanged).
+	// watermark (OpenLDAP: entryCSN; AD: uSNChanged).
 	DeltaAttribute() string
 	// DeltaFilter matches the entries changed at or after watermark.
 	DeltaFilter(watermark string) string
@@ -98,7 +98,7 @@ func newFlavour(s Settings) (Flavour, error) {
 
 // OpenLDAP is the flavour of OpenLDAP (and of directories that behave as
 // it does): entries are identified by entryUUID, accounts are disabled by
-// the connector's disable_attribute, deltas are read by modifyTimestamp.
+// the connector's disable_attribute, deltas are read by entryCSN.
 type OpenLDAP struct{}
 
 // IDAttribute implements Flavour.
@@ -150,18 +150,21 @@ func (OpenLDAP) MembershipDone(add bool, code uint16, _ string) bool {
 	return code == goldap.LDAPResultNoSuchAttribute
 }
 
-// DeltaAttribute implements Flavour.
-func (OpenLDAP) DeltaAttribute() string { return "modifyTimestamp" }
+// DeltaAttribute implements Flavour: entryCSN, the change sequence
+// number OpenLDAP stamps on every add and modify (as modifyTimestamp, but
+// to the microsecond, so that a delta re-reads at most the entry of the
+// watermark itself, not every entry changed in that second).
+func (OpenLDAP) DeltaAttribute() string { return "entryCSN" }
 
 // DeltaFilter implements Flavour.
 func (OpenLDAP) DeltaFilter(watermark string) string {
-	return "(modifyTimestamp>=" + EscapeFilter(watermark) + ")"
+	return "(entryCSN>=" + EscapeFilter(watermark) + ")"
 }
 
-// Watermark implements Flavour: generalized times in UTC ("Z") of the
-// same precision order as strings.
+// Watermark implements Flavour: a CSN starts with its UTC time
+// (YYYYmmddHHMMSS.ffffffZ#count#sid#mod), so CSNs order as strings.
 func (OpenLDAP) Watermark(cur string, e *goldap.Entry) string {
-	v := e.GetAttributeValue("modifyTimestamp")
+	v := e.GetAttributeValue("entryCSN")
 	if v > cur {
 		return v
 	}
