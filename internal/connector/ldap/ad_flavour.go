@@ -136,7 +136,7 @@ func ParseGUID(s string) ([]byte, error) {
 }
 
 // ReadAttributes implements Flavour.
-func (*AD) ReadAttributes() []string { return []string{"userAccountControl"} }
+func (*AD) ReadAttributes() []string { return []string{"userAccountControl", "pwdLastSet"} }
 
 // sAMAccountName rules: at most 20 characters, none of these.
 const samForbidden = "\"/\\[]:;|=,+*?<>@"
@@ -292,7 +292,10 @@ func (f *AD) initialPassword(names []string, attrs model.Attributes) (string, er
 }
 
 // SetActive implements Flavour: only ACCOUNTDISABLE changes, on the
-// userAccountControl value read with the entry.
+// userAccountControl value read with the entry. An account that may
+// have no password (PASSWD_NOTREQD set and no password ever set, as
+// left by a create that died before its password) is not enabled: it
+// would accept an empty password.
 func (*AD) SetActive(ctx context.Context, c *Conn, e *goldap.Entry, active bool) (bool, error) {
 	read := e.GetAttributeValue("userAccountControl")
 	uac, err := SetUACActive(read, active)
@@ -302,9 +305,25 @@ func (*AD) SetActive(ctx context.Context, c *Conn, e *goldap.Entry, active bool)
 	if uac == strings.TrimSpace(read) {
 		return true, nil
 	}
+	if active && MayHaveNoPassword(read, e.GetAttributeValue("pwdLastSet")) {
+		return true, connector.Errorf(connector.Validation,
+			"refusing to enable %s: it may have no password (userAccountControl %s has PASSWD_NOTREQD, pwdLastSet is 0); set a password or delete it", e.DN, read)
+	}
 	mod := goldap.NewModifyRequest(e.DN, nil)
 	mod.Replace("userAccountControl", []string{uac})
 	return true, c.Modify(ctx, mod)
+}
+
+// MayHaveNoPassword reports whether an account's userAccountControl and
+// pwdLastSet say it may have an empty password: PASSWD_NOTREQD set and no
+// password ever set (pwdLastSet 0 or missing).
+func MayHaveNoPassword(uac, pwdLastSet string) bool {
+	v, err := parseUAC(uac)
+	if err != nil {
+		return false
+	}
+	p := strings.TrimSpace(pwdLastSet)
+	return v&uacPasswdNotReqd != 0 && (p == "" || p == "0")
 }
 
 // Active implements Flavour.

@@ -332,6 +332,21 @@ func TestADFailureKinds(t *testing.T) {
 		require.Contains(t, reason, "data 533")
 		require.Equal(t, "the account is disabled", ldap.ADBindReason(reason))
 	})
+	t.Run("an account that may have no password is not enabled", func(t *testing.T) {
+		// As left by a create whose process died before the password:
+		// AD made it disabled with PASSWD_NOTREQD.
+		dn := "CN=Half Made,OU=Sales,OU=people," + a.base
+		sam := fmt.Sprintf("half-%d", a.n)
+		a.add(t, dn, map[string][]string{"objectClass": {"user"}, "sAMAccountName": {sam}})
+		require.Equal(t, "546", a.entry(t, dn, "userAccountControl").GetAttributeValue("userAccountControl"))
+		found, err := c.Find(ctx, model.Attributes{"sAMAccountName": sam})
+		require.NoError(t, err)
+		err = c.Enable(ctx, connector.AccountRef{NativeID: found.NativeID})
+		k, _, _ := kindOf(err)
+		require.Equal(t, connector.Validation, k)
+		require.Contains(t, err.Error(), "may have no password")
+		require.Equal(t, "546", a.entry(t, dn, "userAccountControl").GetAttributeValue("userAccountControl"), "still disabled")
+	})
 	t.Run("a sAMAccountName AD would refuse is refused before anything is sent", func(t *testing.T) {
 		_, err := c.Create(ctx, connector.CreateRequest{Attributes: a.person("Ed Eff", "has,comma", "Sales")})
 		k, _, _ := kindOf(err)

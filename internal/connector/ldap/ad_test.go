@@ -222,3 +222,23 @@ func TestADMembershipDone(t *testing.T) {
 		}
 	}
 }
+
+func TestMayHaveNoPassword(t *testing.T) {
+	cases := []struct {
+		uac, pwdLastSet string
+		want            bool
+	}{
+		{"546", "0", true},                   // a new entry without a password
+		{"546", "", true},                    // pwdLastSet not readable
+		{"544", "0", true},                   // enabled by someone, still no password
+		{"546", "134409084369754680", false}, // a password was set
+		{"514", "0", false},                  // must change at next logon, has a password
+		{"512", "0", false},
+		{"bad", "0", false},
+	}
+	for _, c := range cases {
+		if got := MayHaveNoPassword(c.uac, c.pwdLastSet); got != c.want {
+			t.Errorf("MayHaveNoPassword(%q, %q) = %v, want %v", c.uac, c.pwdLastSet, got, c.want)
+		}
+	}
+}
