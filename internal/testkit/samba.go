@@ -162,9 +162,12 @@ func StartSambaDC(ctx context.Context, dir string) (_ *SambaDC, err error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("samba", "-F", "--debug-stdout", "-M", "single", "-s", conf)
+	cmd := exec.Command("samba", "-i", "-M", "single", "-s", conf)
 	cmd.Stdout, cmd.Stderr = out, out
-	// Samba stops when its standard input closes: keep it open until Stop.
+	// Interactive (-i: foreground, logs to stdout) Samba stops when its
+	// standard input closes: the pipe is held open until Stop, and if the
+	// test process dies the kernel closes it, so no DC outlives its test
+	// (with -F alone it would, renamed "samba: root process").
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		out.Close()
