@@ -536,6 +536,20 @@ func TestADHostileNamesRoundTrip(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, cn, got.Attributes["displayName"], "displayName round-trips")
 	}
+	// NUL: AD refuses it or keeps it whole; it never cuts the DN short.
+	nul := model.Attributes{"cn": "nul\x00cut", "sAMAccountName": fmt.Sprintf("hn-%d", a.n), "displayName": "nul\x00cut", "sn": "X", "department": "Sales"}
+	if acct, err := c.Create(ctx, connector.CreateRequest{Attributes: nul}); err != nil {
+		t.Logf("NUL refused: %v", err)
+		require.NotEqual(t, connector.Unknown, connector.KindOf(err), "%v", err)
+		require.Nil(t, a.entry(t, "CN=nul,OU=Sales,OU=people,"+a.base), "not cut at the NUL")
+	} else {
+		got, err := c.Get(ctx, connector.AccountRef{NativeID: acct.NativeID})
+		require.NoError(t, err)
+		require.Equal(t, "nul\x00cut", got.Attributes["displayName"])
+		dn, err := goldap.ParseDN(got.Link["dn"])
+		require.NoError(t, err)
+		require.Equal(t, "nul\x00cut", dn.RDNs[0].Attributes[0].Value, "the whole value is the RDN")
+	}
 	// A value with * finds itself only, not "star" and more.
 	attrs := model.Attributes{"cn": "starry", "sAMAccountName": fmt.Sprintf("hs-%d", adSeq.Load()), "displayName": "starry", "sn": "X", "department": "Sales"}
 	_, err := c.Create(ctx, connector.CreateRequest{Attributes: attrs})
