@@ -28,6 +28,7 @@ import (
 
 	// Connector types register themselves.
 	_ "github.com/accord-iam/accord/internal/connector/memory"
+	_ "github.com/accord-iam/accord/internal/connector/ldap"
 	_ "github.com/accord-iam/accord/internal/connector/rest"
 	_ "github.com/accord-iam/accord/internal/connector/scim"
 )

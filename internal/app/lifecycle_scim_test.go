@@ -145,14 +145,10 @@ func TestLifecycleOverSCIM(t *testing.T) {
 	}
 }
 
-func runLifecycle(t *testing.T, srv scimServer) {
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), fmt.Appendf(nil, lifecycleConfig, srv.url, srv.quirks), 0o600))
-	clock := testkit.NewClock("2026-03-02")
-	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{Now: clock.Now, Logger: testkit.QuietLogger()})
-	require.NoError(t, err)
-	defer a.Close(context.Background())
-	feed := func(rows ...string) {
+// lifecycleFeed returns a function that writes the HR feed's rows to
+// dir, imports them, enforces, and waits until the run has succeeded.
+func lifecycleFeed(t *testing.T, a *app.App, dir string) func(rows ...string) {
+	return func(rows ...string) {
 		t.Helper()
 		data := lifecycleHR.Header() + strings.Join(rows, "\n") + "\n"
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(data), 0o600))
@@ -168,6 +164,16 @@ func runLifecycle(t *testing.T, srv scimServer) {
 			require.Equal(t, model.RunSucceeded, r.State, "%v", r.Counts)
 		}
 	}
+}
+
+func runLifecycle(t *testing.T, srv scimServer) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), fmt.Appendf(nil, lifecycleConfig, srv.url, srv.quirks), 0o600))
+	clock := testkit.NewClock("2026-03-02")
+	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{Now: clock.Now, Logger: testkit.QuietLogger()})
+	require.NoError(t, err)
+	defer a.Close(context.Background())
+	feed := lifecycleFeed(t, a, dir)
 
 	// Joiners.
 	feed("E1,Ada,Lovelace,ada@example.com,Sales,Account Executive,2026-03-01,",

@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/accord-iam/accord/internal/config"
+	"github.com/accord-iam/accord/internal/connector/ldap"
 	"github.com/accord-iam/accord/internal/connector/rest"
 	"github.com/accord-iam/accord/internal/connector/scim"
 )
@@ -46,6 +47,7 @@ func TestConfigReferenceCoversEveryKey(t *testing.T) {
 	w.keys(reflect.TypeOf(rest.Settings{}), "connection.")
 	w.seen[reflect.TypeOf(rest.Operation{})] = false
 	w.value(reflect.TypeOf(rest.Operation{}), "connection.operations.*")
+	w.keys(reflect.TypeOf(ldap.Settings{}), "connection.")
 	want["connection.name"] = true // memory connector (tests, demos); its settings type is unexported
 
 	var missing, stale []string

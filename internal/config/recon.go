@@ -38,6 +38,25 @@ type Reconcile struct {
 	// person, tried in order.
 	Correlate []Correlation `yaml:"correlate"`
 	Drift     DriftPolicy   `yaml:"drift"`
+	// Delta: read only the accounts changed since the last
+	// reconciliation, where the connector can (OpenLDAP: entryCSN);
+	// every FullEvery-th reconciliation reads everything, which is when
+	// accounts deleted on the target are seen missing.
+	Delta bool `yaml:"delta"`
+	// FullEvery: with delta, one reconciliation in this many is full
+	// (default 10; 1: always full).
+	FullEvery int `yaml:"full_every"`
+}
+
+// DefaultFullEvery is how often a delta reconciliation is a full one.
+const DefaultFullEvery = 10
+
+// FullEveryOrDefault is FullEvery, or its default.
+func (r Reconcile) FullEveryOrDefault() int {
+	if r.FullEvery > 0 {
+		return r.FullEvery
+	}
+	return DefaultFullEvery
 }
 
 // Correlation matches a target account attribute to a person attribute.
@@ -133,6 +152,9 @@ func (c *Config) validateReconcile(p *problems, i int) {
 		p.add(base+".schedule", "must not be negative")
 	} else if r.Schedule > 0 && r.Schedule < time.Minute {
 		p.add(base+".schedule", "%s is too often: a reconciliation reads the whole target; use at least 1m", r.Schedule)
+	}
+	if r.FullEvery < 0 {
+		p.add(base+".full_every", "must not be negative")
 	}
 	columns := c.personAttributes()
 	for j, rule := range r.Correlate {

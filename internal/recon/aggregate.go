@@ -60,9 +60,14 @@ func (r *run) readAccounts(ctx context.Context) error {
 	for {
 		cursor := r.rec.Cursor
 		var page connector.Page[connector.Account]
+		var mark string
 		err := r.retry(ctx, "list accounts", func() error {
 			var err error
-			page, err = r.conn.ListAccounts(ctx, cursor)
+			if dl := r.deltaLister(); dl != nil {
+				page, mark, err = dl.ListAccountsChanged(ctx, r.rec.Watermark, cursor)
+			} else {
+				page, err = r.conn.ListAccounts(ctx, cursor)
+			}
 			return err
 		})
 		if err != nil {
@@ -80,6 +85,9 @@ func (r *run) readAccounts(ctx context.Context) error {
 		r.rec.Accounts += len(page.Items)
 		r.rec.Cursor = page.Next
 		if page.Next == "" {
+			if r.deltaLister() != nil {
+				r.rec.Watermark = mark
+			}
 			r.rec.Phase = store.ReconClassify
 			if !r.rec.EntitlementsRead && r.conn.Capabilities().ListEntitlements {
 				r.rec.Phase = store.ReconEntitlements

@@ -202,6 +202,11 @@ func Reconcile(ctx context.Context, env *Env, target string, opts Options) (*Res
 	// Every request is evidence like an action's: audited under the
 	// reconciliation's ID, which also travels as the correlation ID.
 	ctx = audit.WithCall(ctx, audit.Call{RunID: rec.ID, Target: target, Operation: "reconcile", Sink: r.auditSink()})
+	if !resumed {
+		if err := r.planDelta(ctx); err != nil {
+			return nil, fmt.Errorf("target %s: %w", target, err)
+		}
+	}
 	if resumed {
 		env.Log.Info("resuming reconciliation", "target", target, "recon_id", rec.ID, "phase", rec.Phase, "pages", rec.Pages, "accounts", rec.Accounts)
 	}
@@ -301,8 +306,12 @@ func (r *run) progress(total int) {
 // finish classifies, acts and closes the reconciliation.
 func (r *run) finish(ctx context.Context) error {
 	st := r.env.Store
-	if err := st.DropStaleObserved(ctx, r.rec.Target, r.rec.ID); err != nil {
-		return err
+	// A delta reconciliation saw only what changed: the others' last
+	// observations stand.
+	if !r.rec.Delta {
+		if err := st.DropStaleObserved(ctx, r.rec.Target, r.rec.ID); err != nil {
+			return err
+		}
 	}
 	r.progress(-1)
 	if err := r.classify(ctx); err != nil {

@@ -105,6 +105,14 @@ type Recon struct {
 	// cannot be judged.
 	EntitlementsRead bool
 	DryRun           bool
+	// Delta: this reconciliation reads only the accounts changed since
+	// Watermark (a connector that is a recon.DeltaLister), and keeps the
+	// observations of the others.
+	Delta bool
+	// Watermark is the connector's mark of the last change read: while
+	// accounts are read, the one they are read from; once read, the one
+	// the next reconciliation reads from. Opaque to accord.
+	Watermark string
 	// Counts of drift by class, when done.
 	Counts map[string]int
 	// RunID is the converge run created, if any.

@@ -15,21 +15,22 @@ import (
 )
 
 const reconCols = `id, target, phase, next_cursor, pages, accounts, memberships, ents_read, dry_run, counts, run_id,
-	note, lease_owner, lease_until, started_at, updated_at, finished_at`
+	note, lease_owner, lease_until, started_at, updated_at, finished_at, watermark, delta`
 
 func scanRecon(sc scanner) (store.Recon, error) {
 	var (
 		r                              store.Recon
-		entsRead, dryRun               int
+		entsRead, dryRun, delta        int
 		counts                         string
 		leaseUntil, started, upd, fins int64
 	)
 	err := sc.Scan(&r.ID, &r.Target, &r.Phase, &r.Cursor, &r.Pages, &r.Accounts, &r.Memberships, &entsRead, &dryRun,
-		&counts, &r.RunID, &r.Note, &r.LeaseOwner, &leaseUntil, &started, &upd, &fins)
+		&counts, &r.RunID, &r.Note, &r.LeaseOwner, &leaseUntil, &started, &upd, &fins,
+		&r.Watermark, &delta)
 	if err != nil {
 		return r, err
 	}
-	r.EntitlementsRead, r.DryRun = entsRead != 0, dryRun != 0
+	r.EntitlementsRead, r.DryRun, r.Delta = entsRead != 0, dryRun != 0, delta != 0
 	r.LeaseUntil, r.StartedAt, r.UpdatedAt, r.FinishedAt = fromMicros(leaseUntil), fromMicros(started), fromMicros(upd), fromMicros(fins)
 	if err := decJSON(counts, &r.Counts); err != nil {
 		return r, fmt.Errorf("reconciliation %s: counts: %w", r.ID, err)
@@ -131,10 +132,10 @@ func (s *Store) updateRecon(ctx context.Context, tx conn, owner string, rec stor
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE recons SET phase = ?, next_cursor = ?, pages = ?, accounts = ?, memberships = ?,
 		ents_read = ?, dry_run = ?, counts = ?, run_id = ?, note = ?, lease_owner = ?, lease_until = ?, updated_at = ?,
-		finished_at = ? WHERE id = ? AND lease_owner = ?`,
+		finished_at = ?, watermark = ?, delta = ? WHERE id = ? AND lease_owner = ?`,
 		rec.Phase, rec.Cursor, rec.Pages, rec.Accounts, rec.Memberships, b2i(rec.EntitlementsRead), b2i(rec.DryRun),
 		counts, rec.RunID, rec.Note, leaseOwner, micros(rec.LeaseUntil), s.orNow(rec.UpdatedAt), micros(rec.FinishedAt),
-		rec.ID, owner)
+		rec.Watermark, b2i(rec.Delta), rec.ID, owner)
 	if err != nil {
 		return fmt.Errorf("update reconciliation %s: %w", rec.ID, err)
 	}

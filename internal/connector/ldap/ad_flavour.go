@@ -1,0 +1,373 @@
+package ldap
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/accord-iam/accord/internal/audit"
+	"github.com/accord-iam/accord/internal/connector"
+	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/secret"
+	"github.com/accord-iam/accord/internal/tmpl"
+)
+
+// ADSettings are the Active Directory flavour's own settings, under
+// connection.ad:
+//
+//	ad:
+//	  password_length: 20             # generated initial passwords (at least 16)
+//	  initial_password: "${file:/etc/accord/ad-initial-password}"  # optional: a template, e.g. Start-{{ employeeNumber }}!x
+//	  must_change_password: true      # pwdLastSet=0: a new password at first logon
+type ADSettings struct {
+	PasswordLength     int        `yaml:"password_length"`
+	InitialPassword    secret.Ref `yaml:"initial_password"`
+	MustChangePassword bool       `yaml:"must_change_password"`
+}
+
+// userAccountControl bits the flavour reads or writes besides
+// ACCOUNTDISABLE.
+const uacPasswdNotReqd = 0x20
+
+func init() {
+	RegisterFlavour("ad", newAD)
+}
+
+// adDefaults fills what an AD target needs when not configured: user
+// objects (people, not computers, which are users too), no
+// disable_attribute (userAccountControl is the switch), membership read
+// back through memberOf.
+func adDefaults(s Settings) Settings {
+	if len(s.ObjectClasses) == 0 {
+		s.ObjectClasses = []string{"top", "person", "organizationalPerson", "user"}
+	}
+	if s.Filter == "" {
+		s.Filter = "(&(objectCategory=person)(objectClass=user))"
+	}
+	if s.Groups.ObjectClass == "" {
+		s.Groups.ObjectClass = "group"
+	}
+	if s.AD.PasswordLength < MinPasswordLength {
+		s.AD.PasswordLength = 20
+	}
+	return s
+}
+
+// AD is the Active Directory flavour (Windows AD DS and Samba AD DC):
+// entries are identified by objectGUID, accounts are switched on and off
+// by the ACCOUNTDISABLE bit of userAccountControl, a new account gets its
+// initial password through unicodePwd (over TLS only) before it is
+// enabled, failures are read from AD's hex codes, and deltas come by
+// uSNChanged.
+type AD struct {
+	OpenLDAP
+	set ADSettings
+	tls bool
+}
+
+func newAD(s Settings) (Flavour, error) {
+	s = adDefaults(s)
+	f := &AD{set: s.AD}
+	if u, err := url.Parse(s.URL); err == nil {
+		f.tls = u.Scheme == "ldaps" || s.StartTLS
+	}
+	if !f.tls && s.URL != "" {
+		// Samba accepts unicodePwd over plain LDAP; Windows refuses it,
+		// and a password must not cross the network in clear anyway.
+		return nil, fmt.Errorf("the ad flavour sets initial passwords, which needs ldaps:// or start_tls: true (url is %s)", s.URL)
+	}
+	return f, nil
+}
+
+// IDAttribute implements Flavour.
+func (*AD) IDAttribute() string { return "objectGUID" }
+
+// ID implements Flavour: objectGUID in AD's string form.
+func (*AD) ID(e *goldap.Entry) string { return FormatGUID(e.GetRawAttributeValue("objectGUID")) }
+
+// IDFilter implements Flavour: the GUID's bytes, each escaped.
+func (*AD) IDFilter(id string) (string, error) {
+	b, err := ParseGUID(id)
+	if err != nil {
+		return "", err
+	}
+	var f strings.Builder
+	f.WriteString("(objectGUID=")
+	for _, c := range b {
+		f.WriteString(`\`)
+		f.WriteString(hex.EncodeToString([]byte{c}))
+	}
+	f.WriteString(")")
+	return f.String(), nil
+}
+
+// FormatGUID writes a 16-byte objectGUID as AD shows it: the first three
+// fields little-endian.
+func FormatGUID(b []byte) string {
+	if len(b) != 16 {
+		return ""
+	}
+	return fmt.Sprintf("%08x-%04x-%04x-%x-%x", binary.LittleEndian.Uint32(b[0:4]),
+		binary.LittleEndian.Uint16(b[4:6]), binary.LittleEndian.Uint16(b[6:8]), b[8:10], b[10:16])
+}
+
+// ParseGUID reads AD's string form of a GUID into objectGUID's bytes.
+func ParseGUID(s string) ([]byte, error) {
+	if !isUUID(s) {
+		return nil, fmt.Errorf("native ID %q is not an objectGUID", s)
+	}
+	raw, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
+	if err != nil {
+		return nil, fmt.Errorf("native ID %q is not an objectGUID", s)
+	}
+	b := make([]byte, 16)
+	binary.LittleEndian.PutUint32(b[0:4], binary.BigEndian.Uint32(raw[0:4]))
+	binary.LittleEndian.PutUint16(b[4:6], binary.BigEndian.Uint16(raw[4:6]))
+	binary.LittleEndian.PutUint16(b[6:8], binary.BigEndian.Uint16(raw[6:8]))
+	copy(b[8:], raw[8:])
+	return b, nil
+}
+
+// ReadAttributes implements Flavour.
+func (*AD) ReadAttributes() []string { return []string{"userAccountControl", "pwdLastSet"} }
+
+// sAMAccountName rules: at most 20 characters, none of these.
+const samForbidden = "\"/\\[]:;|=,+*?<>@"
+
+// PrepareCreate implements Flavour: a new account needs a
+// sAMAccountName AD accepts (else AD makes up one), and is created as AD
+// creates it (disabled, no password); userAccountControl is not sent.
+func (*AD) PrepareCreate(_ *Conn, req *goldap.AddRequest, attrs model.Attributes) error {
+	sam := ""
+	for _, a := range req.Attributes {
+		if strings.EqualFold(a.Type, "sAMAccountName") && len(a.Vals) > 0 {
+			sam = a.Vals[0]
+		}
+		if strings.EqualFold(a.Type, "userAccountControl") || strings.EqualFold(a.Type, "unicodePwd") {
+			return connector.Errorf(connector.Validation, "attribute %s is set by the ad flavour, not by the mapping", a.Type)
+		}
+	}
+	if sam == "" {
+		return connector.Errorf(connector.Validation, "a new AD account needs sAMAccountName in the account mapping (%s)", req.DN)
+	}
+	if n := len([]rune(sam)); n > 20 {
+		return connector.Errorf(connector.Validation, "sAMAccountName %q has %d characters; AD allows at most 20", sam, n)
+	}
+	if i := strings.IndexAny(sam, samForbidden); i >= 0 || strings.HasSuffix(sam, ".") || strings.TrimSpace(sam) != sam {
+		return connector.Errorf(connector.Validation, "sAMAccountName %q: AD refuses %s, a trailing dot and leading or trailing spaces", sam, samForbidden)
+	}
+	return nil
+}
+
+// AfterCreate implements Flavour: sets the initial password (unicodePwd,
+// over the TLS connection), then enables the account by clearing
+// ACCOUNTDISABLE and PASSWD_NOTREQD (which AD set because the entry had
+// no password yet) on the value read back, with pwdLastSet=0 when a
+// change at first logon is wanted. When the password is refused (the
+// domain's policy) the new entry is deleted again, so that no enabled
+// account without a password can be left behind and a retry starts
+// clean. The password is never logged, returned or stored.
+func (f *AD) AfterCreate(ctx context.Context, c *Conn, dn string, attrs model.Attributes) error {
+	if !f.tls {
+		return connector.Errorf(connector.Validation, "refusing to send a password over plain LDAP to %s", dn)
+	}
+	pw, err := f.initialPassword(c.attrs, attrs)
+	if err != nil {
+		f.undoCreate(ctx, c, dn)
+		return err
+	}
+	mod := goldap.NewModifyRequest(dn, nil)
+	mod.Replace("unicodePwd", []string{string(EncodeUnicodePwd(pw))})
+	start := time.Now()
+	err = c.do(ctx, "modify", "set the initial password of "+dn, func(conn *goldap.Conn) error { return conn.Modify(mod) })
+	auditPassword(ctx, c, dn, start, scrub(err, pw))
+	if err != nil {
+		f.undoCreate(ctx, c, dn)
+		return scrub(err, pw)
+	}
+	es, err := c.Search(ctx, goldap.NewSearchRequest(dn, goldap.ScopeBaseObject, goldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{"userAccountControl"}, nil))
+	if err != nil {
+		return err
+	}
+	if len(es) == 0 {
+		return connector.Errorf(connector.NotFound, "no entry %s after creating it", dn)
+	}
+	read := es[0].GetAttributeValue("userAccountControl")
+	uac, err := SetUACActive(read, true)
+	if err != nil {
+		return connector.Errorf(connector.Unverified, "%s: %v", dn, err)
+	}
+	v, _ := strconv.ParseInt(uac, 10, 64)
+	uac = strconv.FormatInt(int64(int32(uint32(v)&^uacPasswdNotReqd)), 10)
+	mod = goldap.NewModifyRequest(dn, nil)
+	mod.Replace("userAccountControl", []string{uac})
+	if f.set.MustChangePassword {
+		mod.Replace("pwdLastSet", []string{"0"})
+	}
+	return c.Modify(ctx, mod)
+}
+
+// auditPassword records the password request with its value redacted:
+// that it was sent, to which entry, and what came back.
+func auditPassword(ctx context.Context, c *Conn, dn string, start time.Time, err error) {
+	call := audit.CallFrom(ctx)
+	rec := call.Base(audit.KindExchange)
+	rec.Method = "MODIFY"
+	rec.URL = c.set.URL + "/" + dn
+	rec.RequestBody = "replace: unicodePwd\nunicodePwd: " + secret.Mask
+	rec.DurationMS = time.Since(start).Milliseconds()
+	if err != nil {
+		ce := connector.AsError(err)
+		rec.Status, rec.ErrorKind, rec.Message, rec.Outcome = ce.Status, string(ce.Kind), ce.Text(), "failed"
+	}
+	call.Sink.Append(ctx, rec)
+}
+
+// undoCreate deletes an entry AfterCreate could not finish; what it
+// returns is not the caller's failure, so it is only logged.
+func (*AD) undoCreate(ctx context.Context, c *Conn, dn string) {
+	if err := c.del(ctx, dn); err != nil {
+		c.log.Warn("ldap ad: could not delete the account whose initial password was refused", "dn", dn, "error", err)
+	}
+}
+
+// scrub takes the password out of an error's text, should the server
+// have echoed it.
+func scrub(err error, pw string) error {
+	if err == nil {
+		return nil
+	}
+	ce := connector.AsError(err)
+	if pw == "" {
+		return ce
+	}
+	out := *ce
+	out.Message = strings.ReplaceAll(out.Message, pw, secret.Mask)
+	out.Reason = strings.ReplaceAll(out.Reason, pw, secret.Mask)
+	out.Excerpt = strings.ReplaceAll(out.Excerpt, pw, secret.Mask)
+	return &out
+}
+
+// initialPassword is the new account's password: initial_password's
+// template rendered with the account's attributes, or a generated one.
+func (f *AD) initialPassword(names []string, attrs model.Attributes) (string, error) {
+	sam := model.FormatValue(attrs["sAMAccountName"])
+	display := model.FormatValue(attrs["displayName"])
+	if f.set.InitialPassword.IsZero() {
+		pw, err := GeneratePassword(f.set.PasswordLength, sam, display)
+		if err != nil {
+			return "", connector.Errorf(connector.Unavailable, "initial password: %v", err)
+		}
+		return pw, nil
+	}
+	src, err := f.set.InitialPassword.Resolve()
+	if err != nil {
+		return "", connector.Errorf(connector.Validation, "ad.initial_password: %v", err)
+	}
+	env := templateEnv(names)
+	for k, v := range attrs {
+		env[k] = v
+	}
+	t, err := tmpl.Parse(src, env)
+	if err != nil {
+		// The template is secret: say where, not what.
+		return "", connector.Errorf(connector.Validation, "ad.initial_password (%s) is not a template accord can read", f.set.InitialPassword)
+	}
+	pw, err := t.Render(env, nil)
+	if err != nil || pw == "" {
+		return "", connector.Errorf(connector.Validation, "ad.initial_password (%s) gave no password for this account", f.set.InitialPassword)
+	}
+	if err := CheckADComplexity(pw, 1, sam, display); err != nil {
+		return "", connector.Errorf(connector.Validation, "ad.initial_password (%s): %v", f.set.InitialPassword, err)
+	}
+	return pw, nil
+}
+
+// SetActive implements Flavour: only ACCOUNTDISABLE changes, on the
+// userAccountControl value read with the entry. An account that may
+// have no password (PASSWD_NOTREQD set and no password ever set, as
+// left by a create that died before its password) is not enabled: it
+// would accept an empty password.
+func (*AD) SetActive(ctx context.Context, c *Conn, e *goldap.Entry, active bool) (bool, error) {
+	read := e.GetAttributeValue("userAccountControl")
+	uac, err := SetUACActive(read, active)
+	if err != nil {
+		return true, connector.Errorf(connector.Validation, "%s: %v", e.DN, err)
+	}
+	if uac == strings.TrimSpace(read) {
+		return true, nil
+	}
+	if active && MayHaveNoPassword(read, e.GetAttributeValue("pwdLastSet")) {
+		return true, connector.Errorf(connector.Validation,
+			"refusing to enable %s: it may have no password (userAccountControl %s has PASSWD_NOTREQD, pwdLastSet is 0); set a password or delete it", e.DN, read)
+	}
+	mod := goldap.NewModifyRequest(e.DN, nil)
+	mod.Replace("userAccountControl", []string{uac})
+	return true, c.Modify(ctx, mod)
+}
+
+// MayHaveNoPassword reports whether an account's userAccountControl and
+// pwdLastSet say it may have an empty password: PASSWD_NOTREQD set and no
+// password ever set (pwdLastSet 0 or missing).
+func MayHaveNoPassword(uac, pwdLastSet string) bool {
+	v, err := parseUAC(uac)
+	if err != nil {
+		return false
+	}
+	p := strings.TrimSpace(pwdLastSet)
+	return v&uacPasswdNotReqd != 0 && (p == "" || p == "0")
+}
+
+// Active implements Flavour.
+func (*AD) Active(e *goldap.Entry) (bool, bool) {
+	a, err := UACActive(e.GetAttributeValue("userAccountControl"))
+	if err != nil {
+		return false, false
+	}
+	return a, true
+}
+
+// Kind implements Flavour.
+func (*AD) Kind(op string, code uint16, diag string) (connector.Kind, bool) {
+	return ADKind(op, code, diag)
+}
+
+// MembershipDone implements Flavour.
+func (*AD) MembershipDone(add bool, code uint16, diag string) bool {
+	return ADMembershipDone(add, code, diag)
+}
+
+// DeltaAttribute implements Flavour: uSNChanged, the update sequence
+// number of an entry's last change on this DC (a watermark is only
+// meaningful against the same DC: highestCommittedUSN is per DC).
+func (*AD) DeltaAttribute() string { return "uSNChanged" }
+
+// DeltaFilter implements Flavour.
+func (*AD) DeltaFilter(watermark string) string {
+	n, err := strconv.ParseUint(strings.TrimSpace(watermark), 10, 64)
+	if err != nil {
+		n = 0
+	}
+	return "(uSNChanged>=" + strconv.FormatUint(n, 10) + ")"
+}
+
+// Watermark implements Flavour: the larger number, compared as numbers.
+func (*AD) Watermark(cur string, e *goldap.Entry) string {
+	v, err := strconv.ParseUint(e.GetAttributeValue("uSNChanged"), 10, 64)
+	if err != nil {
+		return cur
+	}
+	c, err := strconv.ParseUint(cur, 10, 64)
+	if err != nil || v > c {
+		return strconv.FormatUint(v, 10)
+	}
+	return cur
+}

@@ -1,0 +1,564 @@
+package ldap_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	goldap "github.com/go-ldap/ldap/v3"
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/accord-iam/accord/internal/audit"
+	"github.com/accord-iam/accord/internal/connector"
+	"github.com/accord-iam/accord/internal/connector/ldap"
+	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/testkit"
+)
+
+// TestMain stops the package's Samba DC, if a test started one.
+func TestMain(m *testing.M) { os.Exit(testkit.SambaMain(m)) }
+
+// adMapping is the account mapping of the AD tests.
+var adMapping = []string{"cn", "sAMAccountName", "userPrincipalName", "givenName", "sn", "displayName", "mail", "department"}
+
+// adTest is an OU of the package's Samba DC for one test, with people,
+// groups and leavers OUs under it, and an admin connection over LDAPS
+// that checks what the connector did without trusting it.
+type adTest struct {
+	*dir // the admin connection, pwRef, add and entry (no slapd)
+	dc   *testkit.SambaDC
+	n    int64  // the test's number: sAMAccountName and UPN are domain-wide
+	base string // OU=<test>,DC=example,DC=test
+}
+
+var adSeq atomic.Int64
+
+func startAD(t *testing.T) *adTest {
+	t.Helper()
+	dc := testkit.Samba(t)
+	conn, err := goldap.DialURL(dc.LDAPSURL(), goldap.DialWithTLSConfig(dc.TLSConfig()))
+	require.NoError(t, err)
+	require.NoError(t, conn.Bind(dc.AdminDN, dc.AdminPassword))
+	t.Cleanup(func() { _ = conn.Close() })
+	p := filepath.Join(t.TempDir(), "pw")
+	require.NoError(t, os.WriteFile(p, []byte(dc.AdminPassword), 0o600))
+	n := adSeq.Add(1)
+	name := regexp.MustCompile(`[^A-Za-z0-9]`).ReplaceAllString(t.Name(), "") + fmt.Sprint(n)
+	a := &adTest{dir: &dir{pwRef: "${file:" + p + "}", admin: conn}, dc: dc, n: n, base: "OU=" + name + "," + dc.BaseDN}
+	for _, ou := range []string{a.base, "OU=people," + a.base, "OU=Sales,OU=people," + a.base,
+		"OU=Engineering,OU=people," + a.base, "OU=groups," + a.base, "OU=leavers," + a.base} {
+		a.add(t, ou, map[string][]string{"objectClass": {"organizationalUnit"}})
+	}
+	for _, g := range []string{"staff", "vpn", "wiki"} {
+		a.add(t, "CN="+g+",OU=groups,"+a.base, map[string][]string{"objectClass": {"group"}, "sAMAccountName": {name + "-" + g}})
+	}
+	return a
+}
+
+// bySAM finds an entry anywhere in the test's OU by sAMAccountName.
+func (a *adTest) bySAM(t *testing.T, sam string, attrs ...string) *goldap.Entry {
+	t.Helper()
+	res, err := a.admin.Search(goldap.NewSearchRequest(a.base, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases, 0, 0, false,
+		"(sAMAccountName="+ldap.EscapeFilter(sam)+")", attrs, nil))
+	require.NoError(t, err)
+	if len(res.Entries) == 0 {
+		return nil
+	}
+	require.Len(t, res.Entries, 1)
+	return res.Entries[0]
+}
+
+// bind tries a simple bind as dn over LDAPS on a connection of its own.
+func (a *adTest) bind(t *testing.T, dn, password string) error {
+	t.Helper()
+	conn, err := goldap.DialURL(a.dc.LDAPSURL(), goldap.DialWithTLSConfig(a.dc.TLSConfig()))
+	require.NoError(t, err)
+	defer conn.Close()
+	return conn.Bind(dn, password)
+}
+
+// settings is the YAML of an AD target over LDAPS; extra lines are
+// appended.
+func (a *adTest) settings(extra ...string) string {
+	return fmt.Sprintf(`flavour: ad
+url: %s
+ca_file: %s
+bind_dn: %s
+bind_password: "%s"
+timeout: 10s
+dn: "CN={{ cn }},OU={{ department }},OU=people,%s"
+base: OU=people,%s
+find: "(sAMAccountName={{ sAMAccountName }})"
+leavers_base: OU=leavers,%s
+page_size: 10
+groups:
+  base: OU=groups,%s
+  by: cn
+`, a.dc.LDAPSURL(), a.dc.CAFile, a.dc.AdminDN, a.pwRef, a.base, a.base, a.base, a.base) + strings.Join(extra, "\n") + "\n"
+}
+
+// openAD builds the connector through the registry, as accord does.
+func openAD(t *testing.T, settings string) *ldap.Conn {
+	t.Helper()
+	c, err := openADErr(t, settings)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	return c.(*ldap.Conn)
+}
+
+func openADErr(t *testing.T, settings string) (connector.Connector, error) {
+	return openADLog(t, settings, testkit.Logger(t))
+}
+
+func openADLog(t *testing.T, settings string, log *slog.Logger) (connector.Connector, error) {
+	t.Helper()
+	var n yaml.Node
+	require.NoError(t, yaml.Unmarshal([]byte(settings), &n))
+	return connector.Open(context.Background(), "ldap", connector.Spec{
+		Target: "ad", Settings: n.Content[0], AccountAttributes: adMapping, Logger: log})
+}
+
+// The password is in no log line and no error, at debug level, whether
+// AD takes it or refuses it.
+func TestADPasswordNeverLogged(t *testing.T) {
+	a := startAD(t)
+	var logs testkit.SyncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var auditLog testkit.AuditLog
+	ctx := audit.WithCall(context.Background(), audit.Call{RunID: "R1", ActionID: 7, Target: "ad", Operation: "create", Sink: &auditLog})
+	for _, pw := range []string{knownPassword, "tiny9!"} {
+		c, err := openADLog(t, a.settings(passwordFile(t, pw)), log)
+		require.NoError(t, err)
+		defer c.Close(ctx)
+		_, err = c.Create(ctx, connector.CreateRequest{Attributes: a.person("Pat "+pw[:2], "pat"+pw[:2], "Sales")})
+		if err != nil {
+			require.NotContains(t, err.Error(), pw)
+			require.NotContains(t, fmt.Sprintf("%+v", connector.AsError(err)), pw)
+		}
+	}
+	require.NotContains(t, logs.String(), knownPassword)
+	require.NotContains(t, logs.String(), "tiny9!")
+	// Both password requests are audited, the value masked, the refusal
+	// with AD's code and kind.
+	recs := auditLog.Records()
+	testkit.RequireNoSecrets(t, recs, knownPassword, "tiny9!", string(ldap.EncodeUnicodePwd(knownPassword)))
+	require.Len(t, recs, 2)
+	for _, r := range recs {
+		require.Equal(t, "R1", r.RunID)
+		require.Contains(t, r.RequestBody, "unicodePwd: [REDACTED]")
+	}
+	require.Empty(t, recs[0].Outcome)
+	require.Equal(t, "failed", recs[1].Outcome)
+	require.Equal(t, string(connector.Validation), recs[1].ErrorKind)
+	require.Equal(t, 19, recs[1].Status)
+	require.Contains(t, recs[1].Message, "0000052D")
+}
+
+// passwordFile writes an initial_password template to a secret file and
+// returns the settings line for it.
+func passwordFile(t *testing.T, template string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "initial")
+	require.NoError(t, os.WriteFile(p, []byte(template), 0o600))
+	return fmt.Sprintf("ad:\n  initial_password: \"${file:%s}\"", p)
+}
+
+// person is an account's attributes; sam gets the test's number, as
+// sAMAccountName and userPrincipalName are unique in the whole domain.
+func (a *adTest) person(cn, sam, dept string) model.Attributes {
+	sam = fmt.Sprintf("%s-%d", sam, a.n)
+	return model.Attributes{"cn": cn, "sAMAccountName": sam, "userPrincipalName": sam + "@example.test",
+		"givenName": strings.Fields(cn)[0], "sn": "Tester", "displayName": cn, "department": dept}
+}
+
+const knownPassword = "Zq8!wandering-Otter"
+
+// A new account gets its password before it is enabled, only
+// ACCOUNTDISABLE (and the PASSWD_NOTREQD of a password-less new entry)
+// changes, and the bit really decides whether the account can bind.
+func TestADCreateSetsPasswordThenEnables(t *testing.T) {
+	a := startAD(t)
+	c := openAD(t, a.settings(passwordFile(t, knownPassword)))
+	ctx := context.Background()
+	acct, err := c.Create(ctx, connector.CreateRequest{Attributes: a.person("Ann Lee", "alee", "Sales")})
+	require.NoError(t, err)
+	dn := "CN=Ann Lee,OU=Sales,OU=people," + a.base
+	require.True(t, strings.EqualFold(dn, acct.Link["dn"]), acct.Link["dn"])
+	require.True(t, acct.Active)
+	require.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`, acct.NativeID)
+	e := a.entry(t, dn, "userAccountControl", "pwdLastSet", "objectGUID", "userPrincipalName")
+	require.Equal(t, "512", e.GetAttributeValue("userAccountControl"), "NORMAL_ACCOUNT, enabled, a password required")
+	require.NotEqual(t, "0", e.GetAttributeValue("pwdLastSet"), "no change at first logon was asked")
+	require.Equal(t, acct.NativeID, ldap.FormatGUID(e.GetRawAttributeValue("objectGUID")))
+	require.Equal(t, fmt.Sprintf("alee-%d@example.test", a.n), e.GetAttributeValue("userPrincipalName"))
+	require.NoError(t, a.bind(t, dn, knownPassword), "the enabled account binds with its initial password")
+
+	// Another bit set by someone else stays through disable and enable.
+	mod := goldap.NewModifyRequest(dn, nil)
+	mod.Replace("userAccountControl", []string{"66048"}) // + DONT_EXPIRE_PASSWORD
+	require.NoError(t, a.admin.Modify(mod))
+	ref := connector.AccountRef{NativeID: acct.NativeID, Attributes: a.person("Ann Lee", "alee", "Sales")}
+	require.NoError(t, c.Disable(ctx, ref))
+	require.Equal(t, "66050", a.entry(t, dn, "userAccountControl").GetAttributeValue("userAccountControl"))
+	err = a.bind(t, dn, knownPassword)
+	require.True(t, goldap.IsErrorWithCode(err, goldap.LDAPResultInvalidCredentials), "%v", err)
+	require.Contains(t, err.Error(), "data 533", "refused because disabled, not for the password")
+	got, err := c.Get(ctx, ref)
+	require.NoError(t, err)
+	require.False(t, got.Active)
+
+	require.NoError(t, c.Disable(ctx, ref), "disabling a disabled account is done")
+	require.NoError(t, c.Enable(ctx, ref))
+	require.Equal(t, "66048", a.entry(t, dn, "userAccountControl").GetAttributeValue("userAccountControl"))
+	require.NoError(t, a.bind(t, dn, knownPassword))
+	got, err = c.Get(ctx, ref)
+	require.NoError(t, err)
+	require.True(t, got.Active)
+}
+
+// Without a template the password is generated: the account is enabled
+// with a password nobody was told (a wrong one is refused as wrong, 52e,
+// not as disabled), and pwdLastSet=0 asks for a change at first logon.
+func TestADGeneratedPasswordAndMustChange(t *testing.T) {
+	a := startAD(t)
+	c := openAD(t, a.settings("ad:\n  must_change_password: true\n  password_length: 24"))
+	_, err := c.Create(context.Background(), connector.CreateRequest{Attributes: a.person("Bo Chan", "bchan", "Engineering")})
+	require.NoError(t, err)
+	dn := "CN=Bo Chan,OU=Engineering,OU=people," + a.base
+	e := a.entry(t, dn, "userAccountControl", "pwdLastSet")
+	require.Equal(t, "512", e.GetAttributeValue("userAccountControl"))
+	require.Equal(t, "0", e.GetAttributeValue("pwdLastSet"))
+	err = a.bind(t, dn, "not-the-password-1A!")
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "data 52e")
+}
+
+// Samba takes unicodePwd over plain LDAP; Windows does not, and a
+// password must not cross the wire in clear: the ad flavour refuses a
+// plain connection, and works over StartTLS.
+func TestADPasswordNeedsTLS(t *testing.T) {
+	a := startAD(t)
+	plain := strings.Replace(a.settings(), "url: "+a.dc.LDAPSURL(), "url: "+a.dc.LDAPURL()+"\nallow_plain: true", 1)
+	_, err := openADErr(t, plain)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "ldaps:// or start_tls")
+
+	startTLS := strings.Replace(a.settings(passwordFile(t, knownPassword)), "url: "+a.dc.LDAPSURL(), "url: "+a.dc.LDAPURL()+"\nstart_tls: true", 1)
+	c := openAD(t, startTLS)
+	_, err = c.Create(context.Background(), connector.CreateRequest{Attributes: a.person("Cy Dow", "cdow", "Sales")})
+	require.NoError(t, err)
+	require.NoError(t, a.bind(t, "CN=Cy Dow,OU=Sales,OU=people,"+a.base, knownPassword))
+}
+
+// The failure cases of the recipe's AD column, each with its kind.
+func TestADFailureKinds(t *testing.T) {
+	a := startAD(t)
+	ctx := context.Background()
+	c := openAD(t, a.settings(passwordFile(t, knownPassword)))
+	ann, err := c.Create(ctx, connector.CreateRequest{Attributes: a.person("Ann Lee", "alee", "Sales")})
+	require.NoError(t, err)
+
+	kindOf := func(err error) (connector.Kind, int, string) {
+		t.Helper()
+		require.Error(t, err)
+		ce := connector.AsError(err)
+		return ce.Kind, ce.Status, ce.Reason
+	}
+
+	t.Run("duplicate sAMAccountName is a conflict (68, 00002071)", func(t *testing.T) {
+		p := a.person("Ann Lee Two", "alee", "Sales")
+		p["userPrincipalName"] = "other-" + p["userPrincipalName"].(string)
+		_, err := c.Create(ctx, connector.CreateRequest{Attributes: p})
+		k, status, reason := kindOf(err)
+		require.Equal(t, connector.Conflict, k)
+		require.Equal(t, 68, status)
+		require.True(t, strings.HasPrefix(reason, "00002071"), "the server's own text is kept: %q", reason)
+	})
+	t.Run("duplicate userPrincipalName is a conflict (19, 0000202F)", func(t *testing.T) {
+		p := a.person("Al Other", "aother", "Sales")
+		p["userPrincipalName"] = ann.Attributes["userPrincipalName"]
+		_, err := c.Create(ctx, connector.CreateRequest{Attributes: p})
+		k, status, reason := kindOf(err)
+		require.Equal(t, connector.Conflict, k)
+		require.Equal(t, 19, status)
+		require.True(t, strings.HasPrefix(reason, "0000202F"), reason)
+	})
+	t.Run("a password the policy refuses is validation (19, 0000052D), and the new entry is removed", func(t *testing.T) {
+		short := openAD(t, a.settings(passwordFile(t, "aB1!")))
+		_, err := short.Create(ctx, connector.CreateRequest{Attributes: a.person("Di Ess", "diess", "Sales")})
+		k, status, reason := kindOf(err)
+		require.Equal(t, connector.Validation, k)
+		require.Equal(t, 19, status)
+		require.True(t, strings.HasPrefix(reason, "0000052D"), reason)
+		require.NotContains(t, err.Error(), "aB1!")
+		require.Nil(t, a.bySAM(t, fmt.Sprintf("diess-%d", a.n)), "no disabled, password-less account is left behind")
+	})
+	t.Run("modify of a missing entry is not_found (32)", func(t *testing.T) {
+		mod := goldap.NewModifyRequest("CN=nobody,OU=people,"+a.base, nil)
+		mod.Replace("description", []string{"x"})
+		err := c.Modify(ctx, mod)
+		k, status, _ := kindOf(err)
+		require.Equal(t, connector.NotFound, k)
+		require.Equal(t, 32, status)
+		// And through the connector: an account whose GUID is gone.
+		err = c.Update(ctx, connector.AccountRef{NativeID: "01234567-89ab-cdef-0123-456789abcdef"}, model.Attributes{"sn": "x"})
+		require.Equal(t, connector.NotFound, connector.KindOf(err))
+	})
+	t.Run("delete of a non-empty OU is validation (66)", func(t *testing.T) {
+		err := a.admin.Del(goldap.NewDelRequest("OU=Sales,OU=people,"+a.base, nil))
+		require.True(t, goldap.IsErrorWithCode(err, goldap.LDAPResultNotAllowedOnNonLeaf), "%v", err)
+		require.Equal(t, connector.Validation, ldap.KindForCode(goldap.LDAPResultNotAllowedOnNonLeaf))
+	})
+	t.Run("binding as a disabled account is auth (49, data 533)", func(t *testing.T) {
+		// A service account accord binds as, disabled by someone.
+		ref := connector.AccountRef{NativeID: ann.NativeID}
+		require.NoError(t, c.Disable(ctx, ref))
+		p := filepath.Join(t.TempDir(), "svc")
+		require.NoError(t, os.WriteFile(p, []byte(knownPassword), 0o600))
+		s := strings.Replace(a.settings(), "bind_dn: "+a.dc.AdminDN, "bind_dn: "+ann.Link["dn"], 1)
+		s = strings.Replace(s, a.pwRef, "${file:"+p+"}", 1)
+		svc := openAD(t, s)
+		_, err := svc.Get(ctx, ref)
+		k, status, reason := kindOf(err)
+		require.Equal(t, connector.Auth, k)
+		require.Equal(t, 49, status)
+		require.Contains(t, reason, "data 533")
+		require.Equal(t, "the account is disabled", ldap.ADBindReason(reason))
+	})
+	t.Run("an account that may have no password is not enabled", func(t *testing.T) {
+		// As left by a create whose process died before the password:
+		// AD made it disabled with PASSWD_NOTREQD.
+		dn := "CN=Half Made,OU=Sales,OU=people," + a.base
+		sam := fmt.Sprintf("half-%d", a.n)
+		a.add(t, dn, map[string][]string{"objectClass": {"user"}, "sAMAccountName": {sam}})
+		require.Equal(t, "546", a.entry(t, dn, "userAccountControl").GetAttributeValue("userAccountControl"))
+		found, err := c.Find(ctx, model.Attributes{"sAMAccountName": sam})
+		require.NoError(t, err)
+		err = c.Enable(ctx, connector.AccountRef{NativeID: found.NativeID})
+		k, _, _ := kindOf(err)
+		require.Equal(t, connector.Validation, k)
+		require.Contains(t, err.Error(), "may have no password")
+		require.Equal(t, "546", a.entry(t, dn, "userAccountControl").GetAttributeValue("userAccountControl"), "still disabled")
+	})
+	t.Run("a sAMAccountName AD would refuse is refused before anything is sent", func(t *testing.T) {
+		_, err := c.Create(ctx, connector.CreateRequest{Attributes: a.person("Ed Eff", "has,comma", "Sales")})
+		k, _, _ := kindOf(err)
+		require.Equal(t, connector.Validation, k)
+		require.Contains(t, err.Error(), "sAMAccountName")
+		require.Nil(t, a.entry(t, "CN=Ed Eff,OU=Sales,OU=people,"+a.base))
+	})
+}
+
+// Grant and revoke are ensures on AD's codes (68 for add twice, 53 for
+// removing a non-member), read back through memberOf, and follow a
+// rename and a move.
+func TestADMembershipIdempotentAndReadBack(t *testing.T) {
+	a := startAD(t)
+	ctx := context.Background()
+	c := openAD(t, a.settings(passwordFile(t, knownPassword)))
+	acct, err := c.Create(ctx, connector.CreateRequest{Attributes: a.person("Fay Gee", "fgee", "Sales")})
+	require.NoError(t, err)
+	ref := connector.AccountRef{NativeID: acct.NativeID, Attributes: a.person("Fay Gee", "fgee", "Sales")}
+
+	require.NoError(t, c.Grant(ctx, ref, []string{"staff"}))
+	require.NoError(t, c.Grant(ctx, ref, []string{"staff"}), "add a member twice (68) is done")
+	require.NoError(t, c.Grant(ctx, ref, []string{"vpn"}))
+	require.NoError(t, c.Revoke(ctx, ref, []string{"wiki"}), "remove a non-member of an empty group (16) is done")
+	wiki := "CN=wiki,OU=groups," + a.base
+	other := goldap.NewModifyRequest(wiki, nil)
+	other.Add("member", []string{a.dc.AdminDN})
+	require.NoError(t, a.admin.Modify(other))
+	require.NoError(t, c.Revoke(ctx, ref, []string{"wiki"}), "remove a non-member (53) is done")
+
+	// The codes really are AD's: the same requests sent raw.
+	g := "CN=staff,OU=groups," + a.base
+	add := goldap.NewModifyRequest(g, nil)
+	add.Add("member", []string{acct.Link["dn"]})
+	err = a.admin.Modify(add)
+	require.True(t, goldap.IsErrorWithCode(err, goldap.LDAPResultEntryAlreadyExists), "%v", err)
+	del := goldap.NewModifyRequest(wiki, nil)
+	del.Delete("member", []string{acct.Link["dn"]})
+	err = a.admin.Modify(del)
+	require.True(t, goldap.IsErrorWithCode(err, goldap.LDAPResultUnwillingToPerform), "%v", err)
+
+	got, err := c.Get(ctx, ref)
+	require.NoError(t, err)
+	require.Equal(t, []string{"staff", "vpn"}, got.Entitlements)
+
+	// A group inside a group is reported, not flattened into the
+	// account's memberships.
+	nest := goldap.NewModifyRequest("CN=vpn,OU=groups,"+a.base, nil)
+	nest.Add("member", []string{"CN=wiki,OU=groups," + a.base})
+	require.NoError(t, a.admin.Modify(nest))
+	nested, err := c.NestedGroups(ctx, "vpn")
+	require.NoError(t, err)
+	require.Equal(t, []string{"wiki"}, nested)
+	got, err = c.Get(ctx, ref)
+	require.NoError(t, err)
+	require.Equal(t, []string{"staff", "vpn"}, got.Entitlements, "wiki is not added through vpn")
+
+	// A mover: renamed and moved to another OU; AD keeps the groups'
+	// member values pointing at it.
+	moved := a.person("Fay Gee-Hill", "fgee", "Engineering")
+	require.NoError(t, c.Update(ctx, ref, model.Attributes{"cn": "Fay Gee-Hill", "department": "Engineering", "displayName": "Fay Gee-Hill"}))
+	newDN := "CN=Fay Gee-Hill,OU=Engineering,OU=people," + a.base
+	e := a.entry(t, newDN, "memberOf", "objectGUID", "department", "displayName")
+	require.NotNil(t, e, "renamed and moved")
+	require.Equal(t, acct.NativeID, ldap.FormatGUID(e.GetRawAttributeValue("objectGUID")), "the same entry")
+	require.Equal(t, "Engineering", e.GetAttributeValue("department"))
+	require.Len(t, e.GetAttributeValues("memberOf"), 2)
+	ref.Attributes = moved
+	require.NoError(t, c.Revoke(ctx, ref, []string{"staff"}))
+	require.NoError(t, c.Revoke(ctx, ref, []string{"staff"}))
+	got, err = c.Get(ctx, ref)
+	require.NoError(t, err)
+	require.Equal(t, []string{"vpn"}, got.Entitlements)
+	require.Equal(t, []string{"CN=vpn,OU=groups," + a.base}, a.entry(t, newDN, "memberOf").GetAttributeValues("memberOf"))
+}
+
+// leaver: move disables the account and moves it under leavers_base; a
+// rehire enables it and moves it back where the DN template says.
+func TestADLeaverMoveAndRehire(t *testing.T) {
+	a := startAD(t)
+	ctx := context.Background()
+	c := openAD(t, a.settings(passwordFile(t, knownPassword), "leaver: move"))
+	attrs := a.person("Gus Ho", "gho", "Sales")
+	acct, err := c.Create(ctx, connector.CreateRequest{Attributes: attrs})
+	require.NoError(t, err)
+	ref := connector.AccountRef{NativeID: acct.NativeID, Attributes: attrs}
+	require.NoError(t, c.Disable(ctx, ref))
+	left := "CN=Gus Ho,OU=leavers," + a.base
+	e := a.entry(t, left, "userAccountControl")
+	require.NotNil(t, e, "moved to the leavers OU")
+	require.Equal(t, "514", e.GetAttributeValue("userAccountControl"))
+	require.Nil(t, a.entry(t, acct.Link["dn"]))
+	got, err := c.Get(ctx, ref)
+	require.NoError(t, err, "found by objectGUID wherever it is")
+	require.False(t, got.Active)
+
+	require.NoError(t, c.Enable(ctx, ref))
+	e = a.entry(t, acct.Link["dn"], "userAccountControl")
+	require.NotNil(t, e, "moved back")
+	require.Equal(t, "512", e.GetAttributeValue("userAccountControl"))
+	require.NoError(t, a.bind(t, acct.Link["dn"], knownPassword))
+}
+
+// Listing pages always (Samba has no 1,000 cap, AD does), and the AD
+// flavour's delta filter on uSNChanged reads only what changed since
+// the watermark.
+func TestADPagedListAndUSNDelta(t *testing.T) {
+	a := startAD(t)
+	ctx := context.Background()
+	c := openAD(t, a.settings(passwordFile(t, knownPassword)))
+	for i := range 23 {
+		_, err := c.Create(ctx, connector.CreateRequest{Attributes: a.person(fmt.Sprintf("User %02d", i), fmt.Sprintf("u%02d", i), "Sales")})
+		require.NoError(t, err)
+	}
+	// A full listing through the delta seam gives the watermark: the
+	// highest uSNChanged read.
+	list := func(since string) ([]connector.Account, string, int) {
+		t.Helper()
+		var all []connector.Account
+		pages, cursor := 0, ""
+		for {
+			p, mark, err := c.ListAccountsChanged(ctx, since, cursor)
+			require.NoError(t, err)
+			require.LessOrEqual(t, len(p.Items), 10, "page_size is kept")
+			all = append(all, p.Items...)
+			pages++
+			if p.Next == "" {
+				return all, mark, pages
+			}
+			cursor = p.Next
+		}
+	}
+	all, mark, pages := list("")
+	require.Len(t, all, 23)
+	require.GreaterOrEqual(t, pages, 3)
+	fl := &ldap.AD{}
+	want := ""
+	for _, acct := range all {
+		want = fl.Watermark(want, a.entry(t, acct.Link["dn"], "uSNChanged"))
+	}
+	require.Equal(t, want, mark, "the watermark is the highest uSNChanged listed")
+
+	// Three accounts change, a fourth joins a group (memberOf is AD's
+	// back link: the account's own uSNChanged does not move).
+	for _, i := range []int{3, 11, 19} {
+		require.NoError(t, c.Update(ctx, connector.AccountRef{NativeID: all[i].NativeID, Attributes: all[i].Attributes}, model.Attributes{"sn": "Changed"}))
+	}
+	require.NoError(t, c.Grant(ctx, connector.AccountRef{NativeID: all[7].NativeID}, []string{"staff"}))
+	changed, mark2, _ := list(mark)
+	ids := map[string]bool{}
+	for _, acct := range changed {
+		ids[acct.NativeID] = true
+	}
+	for _, i := range []int{3, 11, 19, 7} {
+		require.True(t, ids[all[i].NativeID], "account %d is in the delta", i)
+	}
+	require.LessOrEqual(t, len(changed), 5, "the changed four, and at most the entry at the watermark itself")
+	var m1, m2 int
+	_, _ = fmt.Sscan(mark, &m1)
+	_, _ = fmt.Sscan(mark2, &m2)
+	require.Greater(t, m2, m1, "the watermark moves on")
+	again, _, _ := list(fmt.Sprint(m2 + 1))
+	require.Empty(t, again, "nothing changed since")
+	require.Equal(t, "(uSNChanged>=0)", fl.DeltaFilter("not a number"), "a bad watermark reads everything")
+}
+
+// Hostile values land in the right DN, round-trip, and never widen a
+// filter.
+func TestADHostileNamesRoundTrip(t *testing.T) {
+	a := startAD(t)
+	ctx := context.Background()
+	s := strings.Replace(a.settings(passwordFile(t, knownPassword)), `find: "(sAMAccountName={{ sAMAccountName }})"`, `find: "(displayName={{ displayName }})"`, 1)
+	c := openAD(t, s)
+	names := []string{
+		`Lee, Ann`, `A+B`, `Say "hi"`, `back\slash`, `#hash`, ` lead`, `trail `,
+		`star*`, `par(en)`, `Zoë Ærø 日本`,
+	}
+	for i, cn := range names {
+		attrs := model.Attributes{"cn": cn, "sAMAccountName": fmt.Sprintf("h%d-%d", i, adSeq.Load()), "displayName": cn, "sn": "X", "department": "Sales"}
+		acct, err := c.Create(ctx, connector.CreateRequest{Attributes: attrs})
+		require.NoError(t, err, "create %q", cn)
+		dn, err := goldap.ParseDN(acct.Link["dn"])
+		require.NoError(t, err)
+		require.Equal(t, strings.TrimSpace(cn), strings.TrimSpace(dn.RDNs[0].Attributes[0].Value), "the whole value is the RDN, nothing split off")
+		require.Len(t, dn.RDNs, 4+strings.Count(a.base, ","), "no extra RDN from %q", cn)
+		got, err := c.Get(ctx, connector.AccountRef{NativeID: acct.NativeID})
+		require.NoError(t, err)
+		require.Equal(t, cn, got.Attributes["displayName"], "displayName round-trips")
+	}
+	// NUL: AD refuses it or keeps it whole; it never cuts the DN short.
+	nul := model.Attributes{"cn": "nul\x00cut", "sAMAccountName": fmt.Sprintf("hn-%d", a.n), "displayName": "nul\x00cut", "sn": "X", "department": "Sales"}
+	if acct, err := c.Create(ctx, connector.CreateRequest{Attributes: nul}); err != nil {
+		t.Logf("NUL refused: %v", err)
+		require.NotEqual(t, connector.Unknown, connector.KindOf(err), "%v", err)
+		require.Nil(t, a.entry(t, "CN=nul,OU=Sales,OU=people,"+a.base), "not cut at the NUL")
+	} else {
+		got, err := c.Get(ctx, connector.AccountRef{NativeID: acct.NativeID})
+		require.NoError(t, err)
+		require.Equal(t, "nul\x00cut", got.Attributes["displayName"])
+		dn, err := goldap.ParseDN(got.Link["dn"])
+		require.NoError(t, err)
+		require.Equal(t, "nul\x00cut", dn.RDNs[0].Attributes[0].Value, "the whole value is the RDN")
+	}
+	// A value with * finds itself only, not "star" and more.
+	attrs := model.Attributes{"cn": "starry", "sAMAccountName": fmt.Sprintf("hs-%d", adSeq.Load()), "displayName": "starry", "sn": "X", "department": "Sales"}
+	_, err := c.Create(ctx, connector.CreateRequest{Attributes: attrs})
+	require.NoError(t, err)
+	got, err := c.Find(ctx, model.Attributes{"displayName": "star*"})
+	require.NoError(t, err, "one match, not several")
+	require.Equal(t, "star*", got.Attributes["displayName"])
+	_, err = c.Find(ctx, model.Attributes{"displayName": "*"})
+	require.Equal(t, connector.NotFound, connector.KindOf(err), "a lone * matches nobody's displayName literally")
+	_, err = c.Find(ctx, model.Attributes{"displayName": "x)(displayName=*"})
+	require.Equal(t, connector.NotFound, connector.KindOf(err), "no filter injection")
+}

@@ -1,0 +1,78 @@
+package ldap_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/accord-iam/accord/internal/connector"
+	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/testkit"
+)
+
+func ann() model.Attributes {
+	return model.Attributes{"uid": "ann", "cn": "Ann Lee", "sn": "Lee", "givenName": "Ann",
+		"mail": []string{"ann@example.test", "a.lee@example.test"}, "ou": "Sales", "employeeNumber": "E1"}
+}
+
+func TestCreateGetFindUpdateDelete(t *testing.T) {
+	d := startDir(t, testkit.SlapdOptions{})
+	c := open(t, d.settings())
+	ctx := context.Background()
+
+	a, err := c.Create(ctx, connector.CreateRequest{PersonKey: "E1", Attributes: ann()})
+	require.NoError(t, err)
+	dn := "uid=ann,ou=Sales,ou=people," + d.Suffix
+	assert.Equal(t, dn, a.Link["dn"])
+	assert.Len(t, a.NativeID, 36)
+	assert.True(t, a.Active)
+	assert.Equal(t, []string{"ann@example.test", "a.lee@example.test"}, a.Attributes["mail"])
+	e := d.entry(t, dn, "objectClass", "cn")
+	require.NotNil(t, e)
+	assert.Equal(t, "Ann Lee", e.GetAttributeValue("cn"))
+
+	ref := connector.AccountRef{NativeID: a.NativeID, Attributes: ann()}
+	got, err := c.Get(ctx, ref)
+	require.NoError(t, err)
+	assert.Equal(t, a.Attributes, got.Attributes)
+	assert.Equal(t, []string{}, got.Entitlements)
+
+	found, err := c.Find(ctx, model.Attributes{"uid": "ann"})
+	require.NoError(t, err)
+	assert.Equal(t, a.NativeID, found.NativeID)
+	_, err = c.Find(ctx, model.Attributes{"uid": "nobody"})
+	assert.Equal(t, connector.NotFound, connector.KindOf(err))
+
+	// Update: one attribute replaced, one mail added and one removed.
+	require.NoError(t, c.Update(ctx, ref, model.Attributes{"sn": "Lee-Smith", "mail": []string{"ann@example.test", "ann.lee@example.test"}}))
+	got, err = c.Get(ctx, ref)
+	require.NoError(t, err)
+	assert.Equal(t, "Lee-Smith", got.Attributes["sn"])
+	assert.ElementsMatch(t, []string{"ann@example.test", "ann.lee@example.test"}, got.Attributes["mail"])
+
+	// Mover: a new department moves the entry to another OU (modrdn with
+	// a new superior), and a new uid renames it; entryUUID stays.
+	ref.Attributes = ann()
+	require.NoError(t, c.Update(ctx, ref, model.Attributes{"ou": "Engineering", "uid": "ann.lee"}))
+	assert.Nil(t, d.entry(t, dn))
+	moved := "uid=ann.lee,ou=Engineering,ou=people," + d.Suffix
+	e = d.entry(t, moved, "uid", "ou")
+	require.NotNil(t, e)
+	assert.Equal(t, []string{"ann.lee"}, e.GetAttributeValues("uid"), "the old RDN value is removed")
+	got, err = c.Get(ctx, ref)
+	require.NoError(t, err)
+	assert.Equal(t, moved, got.Link["dn"])
+	assert.Equal(t, a.NativeID, got.NativeID)
+
+	// A department without an OU yet: create_parents makes it.
+	ref.Attributes = got.Attributes
+	require.NoError(t, c.Update(ctx, ref, model.Attributes{"ou": "Finance"}))
+	require.NotNil(t, d.entry(t, "uid=ann.lee,ou=Finance,ou=people,"+d.Suffix))
+
+	require.NoError(t, c.Delete(ctx, ref))
+	_, err = c.Get(ctx, ref)
+	assert.Equal(t, connector.NotFound, connector.KindOf(err))
+	require.NoError(t, c.Delete(ctx, ref), "deleting what is gone is done")
+}

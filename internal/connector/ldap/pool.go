@@ -1,0 +1,175 @@
+package ldap
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"sync"
+
+	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/accord-iam/accord/internal/connector"
+)
+
+// pool keeps up to size bound connections; a request takes one (or
+// dials and binds a new one), and gives it back unless it broke.
+type pool struct {
+	set     Settings
+	tls     *tls.Config
+	sem     chan struct{}
+	mu      sync.Mutex
+	idle    []*goldap.Conn
+	wrapErr func(op, what string, err error) error
+}
+
+func newPool(s Settings, wrap func(op, what string, err error) error) (*pool, error) {
+	p := &pool{set: s, sem: make(chan struct{}, s.PoolSize), wrapErr: wrap}
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		return nil, fmt.Errorf("url: %w", err)
+	}
+	if u.Scheme == "ldaps" || s.StartTLS {
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: u.Hostname()}
+		if s.CAFile != "" {
+			pem, err := os.ReadFile(s.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("ca_file: %w", err)
+			}
+			roots := x509.NewCertPool()
+			if !roots.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("ca_file %s: no PEM certificate in it", s.CAFile)
+			}
+			cfg.RootCAs = roots
+		}
+		p.tls = cfg
+	}
+	return p, nil
+}
+
+// dial opens and binds a new connection.
+func (p *pool) dial() (*goldap.Conn, error) {
+	d := &net.Dialer{Timeout: p.set.Timeout}
+	opts := []goldap.DialOpt{goldap.DialWithDialer(d)}
+	if p.tls != nil {
+		opts = append(opts, goldap.DialWithTLSConfig(p.tls))
+	}
+	conn, err := goldap.DialURL(p.set.URL, opts...)
+	if err != nil {
+		return nil, p.wrapErr("connect", "connect to "+p.set.URL, err)
+	}
+	conn.SetTimeout(p.set.Timeout)
+	if p.set.StartTLS {
+		if err := conn.StartTLS(p.tls); err != nil {
+			_ = conn.Close()
+			return nil, p.wrapErr("connect", "StartTLS with "+p.set.URL, err)
+		}
+	}
+	if p.set.BindDN != "" {
+		pw, err := p.set.BindPassword.Resolve()
+		if err != nil {
+			_ = conn.Close()
+			return nil, connector.Errorf(connector.Auth, "bind_password: %v", err)
+		}
+		if err := conn.Bind(p.set.BindDN, pw); err != nil {
+			_ = conn.Close()
+			return nil, p.wrapErr("bind", "bind as "+p.set.BindDN, err)
+		}
+	}
+	return conn, nil
+}
+
+// take returns a bound connection, waiting while size are in use.
+func (p *pool) take(ctx context.Context) (*goldap.Conn, error) {
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, connector.AsError(ctx.Err())
+	}
+	p.mu.Lock()
+	for len(p.idle) > 0 {
+		c := p.idle[len(p.idle)-1]
+		p.idle = p.idle[:len(p.idle)-1]
+		if !c.IsClosing() {
+			p.mu.Unlock()
+			return c, nil
+		}
+		_ = c.Close()
+	}
+	p.mu.Unlock()
+	c, err := p.dial()
+	if err != nil {
+		<-p.sem
+		return nil, err
+	}
+	return c, nil
+}
+
+// give returns a connection; a broken one is closed instead.
+func (p *pool) give(c *goldap.Conn, broken bool) {
+	if broken || c.IsClosing() {
+		_ = c.Close()
+	} else {
+		p.mu.Lock()
+		p.idle = append(p.idle, c)
+		p.mu.Unlock()
+	}
+	<-p.sem
+}
+
+func (p *pool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.idle {
+		_ = c.Close()
+	}
+	p.idle = nil
+}
+
+// brokenConn reports whether err means the connection is gone (so the
+// request may be sent again on a new one).
+func brokenConn(err error) bool {
+	var le *goldap.Error
+	if errors.As(err, &le) {
+		return le.ResultCode == goldap.ErrorNetwork || le.ResultCode == goldap.LDAPResultServerDown
+	}
+	return false
+}
+
+// do runs fn on a pooled connection, after the pacing gate in ctx. A
+// connection that dropped is replaced and fn sent once more; cancelling
+// ctx closes the connection under a request still waiting for its answer.
+func (c *Conn) do(ctx context.Context, op, what string, fn func(*goldap.Conn) error) error {
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		if err := connector.GateFrom(ctx)(ctx); err != nil {
+			return connector.AsError(err)
+		}
+		var conn *goldap.Conn
+		conn, err = c.pool.take(ctx)
+		if err != nil {
+			if attempt == 0 && connector.KindOf(err) == connector.Unavailable && ctx.Err() == nil {
+				continue
+			}
+			return err
+		}
+		stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+		err = fn(conn)
+		cancelled := !stop()
+		dropped := brokenConn(err)
+		// A connection whose request timed out may still get the late
+		// answer: it is not used again.
+		c.pool.give(conn, dropped || cancelled || codeOf(err) == goldap.LDAPResultTimeout)
+		if cancelled {
+			return c.wrapError(op, what, ctx.Err())
+		}
+		if !dropped {
+			return c.wrapError(op, what, err)
+		}
+	}
+	return c.wrapError(op, what, err)
+}
