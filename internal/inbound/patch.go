@@ -82,7 +82,7 @@ func (m *Mapping) patchOne(u *User, op PatchOp) *Error {
 	}
 	sel, err := m.parsePath(path, false)
 	if err != nil {
-		if _, isHR := schemaOf(path[:max(strings.LastIndexByte(path, ':'), 0)]); isHR && strings.Contains(err.Detail, "no attribute") {
+		if sch, _ := schemaOf(path[:max(strings.LastIndexByte(path, ':'), 0)]); sch == HRSchema && strings.Contains(err.Detail, "no attribute") {
 			err.ScimType = "invalidValue"
 			err.Detail += " (no column is mapped from it)"
 		}
