@@ -40,6 +40,9 @@ func (s *Server) scimBulk(rq *request) (int, any, error) {
 	if err := decodeSCIM(rq.Request, &body); err != nil {
 		return 0, nil, err
 	}
+	if len(body.Operations) == 0 {
+		return 0, nil, scimErrorf(http.StatusBadRequest, "invalidValue", "Operations: a Bulk request needs at least one operation")
+	}
 	if len(body.Operations) > maxBulkOperations {
 		return 0, nil, scimErrorf(http.StatusRequestEntityTooLarge, "tooMany", "%d operations; at most %d per Bulk request", len(body.Operations), maxBulkOperations)
 	}
