@@ -429,13 +429,14 @@ func (s *Server) scimWrite(rq *request, in *scimIn, method, id string, body map[
 // parseUser validates a User's record against the source's typed
 // columns, naming each bad value by its SCIM attribute.
 func (s *Server) parseUser(in *scimIn, u inbound.User, old *model.Person) (model.Person, error) {
-	p, probs := in.m.Spec.ParseRecord(in.m.Record(u, old))
+	rec := in.m.Record(u, old)
+	p, probs := in.m.Spec.ParseRecord(rec)
 	if len(probs) == 0 {
 		return p, nil
 	}
 	msgs := make([]string, len(probs))
 	for i, q := range probs {
-		msgs[i] = in.m.Problem(q.Field, q.Reason).Detail
+		msgs[i] = in.m.Problem(q.Field, rec[q.Field], q.Reason).Detail
 	}
 	return p, scimErrorf(http.StatusBadRequest, "invalidValue", "the User does not fit source %s: %s", in.m.Spec.Name, strings.Join(msgs, "; "))
 }

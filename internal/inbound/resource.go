@@ -52,9 +52,16 @@ func (m *Mapping) Record(u User, keep *model.Person) map[string]any {
 	return rec
 }
 
-// Problem is a record problem named by the SCIM attribute that caused it.
-func (m *Mapping) Problem(column, reason string) *Error {
+// Problem is a record problem named by the SCIM attribute that caused
+// it, with the value sent (cut short), if any.
+func (m *Mapping) Problem(column string, value any, reason string) *Error {
 	if sl, ok := m.slots[column]; ok {
+		if s, isString := value.(string); isString && s != "" {
+			if r := []rune(s); len(r) > 40 {
+				s = string(r[:40]) + "…"
+			}
+			return errf("invalidValue", "%s (column %s of source %s) %q: %s", sl, column, m.Spec.Name, s, reason)
+		}
 		return errf("invalidValue", "%s (column %s of source %s): %s", sl, column, m.Spec.Name, reason)
 	}
 	if column == "" {

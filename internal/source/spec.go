@@ -159,6 +159,9 @@ func (s *Spec) problems() yamlx.Problems {
 		if s.Path != "" {
 			add("path", "a source with format: scim is fed over inbound SCIM and has no path")
 		}
+		if s.Schedule > 0 {
+			add("schedule", "a source with format: scim is pushed by HR, not imported on a schedule")
+		}
 	case "":
 		add("format", "a source needs a format: csv, jsonl or scim")
 	default:
