@@ -415,3 +415,29 @@ func TestSCIMNotConfiguredAnswers404(t *testing.T) {
 	_, _, detail := scimErrorOf(t, r)
 	require.Contains(t, detail, "inbound SCIM is not configured")
 }
+
+// A deactivation over SCIM meets the thresholds of any change: with no
+// disables allowed, the leaver's run is held for approval and the
+// account stays as it is until then.
+func TestSCIMDeactivationIsHeldByThresholds(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{disables: "0", sources: scimSource, extra: scimInbound})
+	key := w.newKey("workday", api.ScopeSCIMWrite)
+	r := w.scim("POST", "/Users", key, scimUserBody("S700", "Held", "Leaver", "Sales"))
+	require.Equal(t, http.StatusCreated, r.status, r.text())
+	w.waitRun(strings.TrimPrefix(r.header.Get("X-Accord-Run"), "/api/v1/runs/"))
+	native := w.account("S700").NativeID
+
+	r = w.scim("PATCH", "/Users/S700", key, map[string]any{
+		"Operations": []any{map[string]any{"op": "replace", "path": "active", "value": false}}})
+	require.Equal(t, http.StatusOK, r.status, "stored, whatever planning decides: %s", r.text())
+	runID := strings.TrimPrefix(r.header.Get("X-Accord-Run"), "/api/v1/runs/")
+	require.NotEmpty(t, runID)
+	run, err := w.app.Store.GetRun(context.Background(), runID)
+	require.NoError(t, err)
+	require.Equal(t, model.RunHeld, run.State)
+	u, _ := w.sim.SCIM().User(native)
+	require.Equal(t, true, u.Get("active"), "nothing is disabled while the run is held")
+	recs := strings.Join(w.audit(store.AuditQuery{PersonKey: "S700"}), "\n")
+	require.Contains(t, recs, "is held")
+}
