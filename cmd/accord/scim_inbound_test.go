@@ -70,6 +70,12 @@ func TestInboundSCIMWithAnIndependentClient(t *testing.T) {
 	w := newE2EWith(t, 3, 2, targetsim.Options{}, inboundSCIMConfig)
 	code, out := accord(t, w.dir, "config", "check", "-c", "accord.yaml")
 	require.Equal(t, 0, code, out)
+	// The file source imports; the SCIM-fed one has nothing to import.
+	code, out = accord(t, w.dir, "import", "-c", "accord.yaml")
+	require.Equal(t, 0, code, out)
+	code, out = accord(t, w.dir, "import", "--source", "hr-push", "-c", "accord.yaml")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "source hr-push is fed over inbound SCIM (format: scim); there is nothing to import")
 	code, out = accord(t, w.dir, "keys", "create", "--name", "hr-push", "--scope", "scim:write", "--json", "-c", "accord.yaml")
 	require.Equal(t, 0, code, out)
 	var created struct{ Key string }
