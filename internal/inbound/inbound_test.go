@@ -128,6 +128,14 @@ func TestParseRefusesWhatItCannotPlace(t *testing.T) {
 		require.NotNil(t, err, in)
 		require.Contains(t, err.Detail, want, in)
 	}
+
+	// An extension the body declares is ignored, as unmapped attributes are.
+	var body map[string]any
+	require.NoError(t, json.Unmarshal([]byte(`{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:example:Other"],
+		"externalId": "E1", "urn:example:Other": {"thing": 1}}`), &body))
+	u, err := m.Parse(body)
+	require.Nil(t, err)
+	require.Equal(t, "E1", m.Record(u, nil)["id"])
 }
 
 func TestPatchOperations(t *testing.T) {

@@ -103,10 +103,26 @@ func (m *Mapping) wireValue(col string, v any) any {
 // or as the value of a PATCH (partial): attributes of the schemas accord
 // knows but does not map are ignored, anything else is refused, naming
 // the attribute.
+//
+// An extension the body declares in "schemas" but accord does not know
+// (Entra ID's inbound provisioning often carries one of the customer's
+// own) is ignored like an unmapped attribute; an undeclared unknown URN
+// is refused, as it is more likely a typo.
 func (m *Mapping) Parse(body map[string]any) (User, *Error) {
 	u := User{Values: map[Slot]any{}}
+	declared := map[string]bool{}
+	if list, ok := body["schemas"].([]any); ok {
+		for _, x := range list {
+			if s, ok := x.(string); ok {
+				declared[strings.ToLower(s)] = true
+			}
+		}
+	}
 	for _, k := range slices.Sorted(maps.Keys(body)) {
 		v := body[k]
+		if _, known := schemaOf(k); !known && declared[strings.ToLower(k)] {
+			continue
+		}
 		if schema, ok := schemaOf(k); ok && k != "" && strings.HasPrefix(strings.ToLower(k), "urn:") {
 			obj, ok := v.(map[string]any)
 			if !ok {
