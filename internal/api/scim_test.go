@@ -156,10 +156,20 @@ func TestSCIMCreateReadFilterAndETags(t *testing.T) {
 		require.ElementsMatch(t, want, got, f)
 		require.EqualValues(t, len(want), r.json(t)["totalResults"], f)
 	}
-	r = w.scim("GET", "/Users?filter="+url.QueryEscape(`userName eq`), key, nil)
-	require.Equal(t, http.StatusBadRequest, r.status)
-	_, st, _ = scimErrorOf(t, r)
-	require.Equal(t, "invalidFilter", st)
+	for _, f := range []string{`userName eq`, `userName gt "a"`, `emails[type eq "work" and value eq "x"]`} {
+		r = w.scim("GET", "/Users?filter="+url.QueryEscape(f), key, nil)
+		require.Equal(t, http.StatusBadRequest, r.status, f)
+		_, st, _ = scimErrorOf(t, r)
+		require.Equal(t, "invalidFilter", st, f)
+	}
+	// Paging: startIndex is 1-based, count bounds the page.
+	r = w.scim("GET", "/Users?startIndex=2&count=1", key, nil)
+	require.Equal(t, http.StatusOK, r.status, r.text())
+	page := r.json(t)
+	require.EqualValues(t, 2, page["totalResults"])
+	require.EqualValues(t, 2, page["startIndex"])
+	require.Len(t, page["Resources"], 1)
+	require.Equal(t, "S101", page["Resources"].([]any)[0].(map[string]any)["id"])
 
 	// If-Match: a stale version is refused and changes nothing.
 	patch := map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
