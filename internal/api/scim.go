@@ -412,7 +412,10 @@ func (s *Server) scimWrite(rq *request, in *scimIn, method, id string, body map[
 	}
 	rq.header = http.Header{}
 	if res.Run != nil {
+		// SCIM has no place for it: the run planned for the change, and
+		// whether a threshold holds it, travel as headers.
 		rq.header.Set("X-Accord-Run", res.Run.Link)
+		rq.header.Set("X-Accord-Run-State", string(res.Run.State))
 	}
 	if method == http.MethodDelete {
 		return http.StatusNoContent, nil, nil

@@ -446,6 +446,7 @@ func TestSCIMDeactivationIsHeldByThresholds(t *testing.T) {
 	run, err := w.app.Store.GetRun(context.Background(), runID)
 	require.NoError(t, err)
 	require.Equal(t, model.RunHeld, run.State)
+	require.Equal(t, string(model.RunHeld), r.header.Get("X-Accord-Run-State"), "the client is told")
 	u, _ := w.sim.SCIM().User(native)
 	require.Equal(t, true, u.Get("active"), "nothing is disabled while the run is held")
 	recs := strings.Join(w.audit(store.AuditQuery{PersonKey: "S700"}), "\n")
