@@ -103,7 +103,9 @@ func serve(parent context.Context, c *cli, a *app.App) error {
 	}
 	// Start from what HR says now.
 	for i := range a.Cfg.Sources {
-		importSource(a.Cfg.Sources[i].Name)
+		if a.Cfg.Sources[i].Format != "scim" { // pushed over inbound SCIM, not read
+			importSource(a.Cfg.Sources[i].Name)
+		}
 	}
 	enforce("serve:start")
 	for i := range a.Cfg.Sources {

@@ -58,6 +58,7 @@ type Server struct {
 	follow  *followUp
 	health  *healthMonitor
 	recons  *reconJobs
+	scim    *scimIn // nil without inbound.scim
 
 	limMu    sync.Mutex
 	limiters map[string]*rate.Limiter
@@ -86,6 +87,7 @@ func New(o Options) *Server {
 	s.follow = newFollowUp()
 	s.health = newHealthMonitor()
 	s.recons = newReconJobs()
+	s.scim = newSCIMIn(s)
 	s.routes = s.routeTable()
 	s.handler = s.buildMux()
 	return s

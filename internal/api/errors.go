@@ -30,6 +30,8 @@ const (
 	CodeTimeout          = "timeout"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
+	// CodePreconditionFailed: an If-Match that no longer matches (SCIM).
+	CodePreconditionFailed = "precondition_failed"
 )
 
 // Error is an answer other than success, in one shape for every route:
@@ -39,6 +41,8 @@ type Error struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Details any    `json:"details,omitempty"`
+	// scimType is the SCIM error type of an answer on a SCIM route.
+	scimType string
 }
 
 func (e *Error) Error() string { return e.Message }

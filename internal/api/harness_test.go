@@ -32,7 +32,7 @@ const simToken = "sim-api-test-token"
 // testConfig: one SCIM target on the simulator. The engine polls once an
 // hour, so that any work done in a test was started by a wake-up (an API
 // call), never by a poll.
-var testConfig = "store:\n  path: accord.db\n" + testHR.Source() + testTargets +
+var testConfig = "store:\n  path: accord.db\n" + testHR.Source() + "%[9]s" + testTargets +
 	testkit.DepartmentRoles("saas", []string{"crm", "sales-drive"}, []string{"github", "jira"}) + testPolicy
 
 // testHR is the feed of every world.
@@ -89,6 +89,7 @@ type worldOptions struct {
 	ratePerS  string
 	rateBurst int
 	extra     string // more config, appended
+	sources   string // more sources, after hr
 	reconcile string // the target's reconcile section, indented under it
 	persons   []string
 	// simSleep replaces the simulator's wait for injected latency, so a
@@ -144,7 +145,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	}
 	tokenFile := filepath.Join(dir, "sim-token")
 	require.NoError(t, os.WriteFile(tokenFile, []byte(simToken), 0o600))
-	cfg := fmt.Sprintf(testConfig, base, tokenFile, o.disables, o.ratePerS, o.rateBurst, o.extra, o.revokes, o.reconcile)
+	cfg := fmt.Sprintf(testConfig, base, tokenFile, o.disables, o.ratePerS, o.rateBurst, o.extra, o.revokes, o.reconcile, o.sources)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(hrHeader+strings.Join(o.persons, "\n")+"\n"), 0o600))
 

@@ -28,11 +28,12 @@ const (
 	ScopePersonsWrite = "persons:write" // create, update, end employment
 	ScopeActionsWrite = "actions:write" // enforce, re-enforce, update, unmanage, retry
 	ScopeRunsApprove  = "runs:approve"  // approve or cancel a run
+	ScopeSCIMWrite    = "scim:write"    // inbound SCIM from HR: write (and read) /scim/v2/Users and /Bulk
 	ScopeAdmin        = "admin"         // all of the above
 )
 
 // Scopes lists every scope, in the order they are documented.
-var Scopes = []string{ScopeRead, ScopePersonsWrite, ScopeActionsWrite, ScopeRunsApprove, ScopeAdmin}
+var Scopes = []string{ScopeRead, ScopePersonsWrite, ScopeActionsWrite, ScopeRunsApprove, ScopeSCIMWrite, ScopeAdmin}
 
 // A key reads acc_<id>_<secret>: the ID (16 hex digits) is the public
 // lookup handle, the secret (32 random bytes, base64url) is only ever held

@@ -26,8 +26,14 @@ type Route struct {
 	// Scope a key needs; "" for the public routes (health, metrics, the
 	// OpenAPI document), which take no key.
 	Scope string
-	h     handlerFunc
-	raw   http.Handler
+	// AlsoScope, when set, admits a key holding it instead of Scope: a
+	// SCIM client with scim:write may read the Users it writes.
+	AlsoScope string
+	// SCIM routes answer in SCIM's shape (application/scim+json, SCIM
+	// error bodies), refusals included.
+	SCIM bool
+	h    handlerFunc
+	raw  http.Handler
 }
 
 // handlerFunc answers a request with a status and a body to encode, or an
@@ -68,7 +74,7 @@ func (s *Server) buildMux() http.Handler {
 	// The mux's own 404 and 405 answers are text; the API answers JSON.
 	for path, ms := range methods {
 		allow := strings.Join(ms, ", ")
-		mux.Handle(path, s.wrap(&Route{Path: path, h: func(rq *request) (int, any, error) {
+		mux.Handle(path, s.wrap(&Route{Path: path, SCIM: strings.HasPrefix(path, scimBase), h: func(rq *request) (int, any, error) {
 			rq.header = http.Header{"Allow": {allow}}
 			return 0, nil, errorf(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "%s is not allowed on %s; allowed: %s", rq.Method, rq.route.Path, allow)
 		}}))
@@ -121,7 +127,7 @@ func (s *Server) wrap(rt *Route) http.Handler {
 				}
 				s.log.Error("panic in API handler", "request_id", id, "route", rt.Path, "panic", p, "stack", string(debug.Stack()))
 				if sw.status == 0 {
-					writeError(sw, &Error{Status: http.StatusInternalServerError, Code: CodeInternal,
+					writeErrorFor(sw, rt, &Error{Status: http.StatusInternalServerError, Code: CodeInternal,
 						Message: "internal error; the server log has the details under this request's ID"})
 				}
 				if rt.Mutates() && rq.key != nil {
@@ -174,10 +180,12 @@ func (s *Server) wrap(rt *Route) http.Handler {
 			if e.Status >= 500 {
 				s.log.Error("API request failed", "request_id", id, "route", rt.Path, "error", err)
 			}
-			writeError(sw, e)
+			writeErrorFor(sw, rt, e)
 			status = e.Status
 		} else if d, ok := body.(*download); ok {
 			s.sendDownload(sw, rq, status, d)
+		} else if rt.SCIM {
+			writeSCIM(sw, status, body)
 		} else {
 			writeJSON(sw, status, body)
 		}
@@ -191,7 +199,7 @@ func (s *Server) admit(w http.ResponseWriter, rq *request) bool {
 	addr := clientAddr(rq.RemoteAddr)
 	if wait := s.authBackoff.wait(addr, s.app.Now()); wait > 0 {
 		s.metrics.authFailure("backoff")
-		s.refuseBackoff(w, addr, wait)
+		s.refuseBackoff(w, rq.route, addr, wait)
 		return false
 	}
 	key, why := s.authenticate(rq)
@@ -209,7 +217,7 @@ func (s *Server) admit(w http.ResponseWriter, rq *request) bool {
 			w.Header().Set("Retry-After", retryAfter(wait))
 			msg += fmt.Sprintf("; too many failed attempts from %s: wait %s before the next", addr, wait.Round(time.Second))
 		}
-		writeError(w, errorf(http.StatusUnauthorized, CodeUnauthorized, "%s", msg))
+		writeErrorFor(w, rq.route, errorf(http.StatusUnauthorized, CodeUnauthorized, "%s", msg))
 		return false
 	}
 	s.authBackoff.succeeded(addr)
@@ -220,15 +228,15 @@ func (s *Server) admit(w http.ResponseWriter, rq *request) bool {
 		delay := wait.Delay()
 		wait.Cancel()
 		w.Header().Set("Retry-After", retryAfter(delay))
-		writeError(w, errorf(http.StatusTooManyRequests, CodeRateLimited,
+		writeErrorFor(w, rq.route, errorf(http.StatusTooManyRequests, CodeRateLimited,
 			"rate limit of %g requests per second (burst %d) exceeded for this key; retry later", s.cfg.RateLimit.PerSecond, s.cfg.RateLimit.Burst))
 		return false
 	}
-	if !allows(key, rq.route.Scope) {
+	if !allows(key, rq.route.Scope) && (rq.route.AlsoScope == "" || !allows(key, rq.route.AlsoScope)) {
 		s.metrics.authFailure("forbidden")
 		why := fmt.Sprintf("key %q lacks scope %s (it has %s)", key.Name, rq.route.Scope, strings.Join(key.Scopes, ", "))
 		s.auditRefusal(rq, key, http.StatusForbidden, why)
-		writeError(w, &Error{Status: http.StatusForbidden, Code: CodeForbidden,
+		writeErrorFor(w, rq.route, &Error{Status: http.StatusForbidden, Code: CodeForbidden,
 			Message: fmt.Sprintf("this key lacks the scope %s needed for %s %s", rq.route.Scope, rq.Method, rq.route.Path),
 			Details: map[string]any{"required_scope": rq.route.Scope, "key_scopes": orEmpty(key.Scopes)}})
 		return false
@@ -236,9 +244,9 @@ func (s *Server) admit(w http.ResponseWriter, rq *request) bool {
 	return true
 }
 
-func (s *Server) refuseBackoff(w http.ResponseWriter, addr string, wait time.Duration) {
+func (s *Server) refuseBackoff(w http.ResponseWriter, rt *Route, addr string, wait time.Duration) {
 	w.Header().Set("Retry-After", retryAfter(wait))
-	writeError(w, &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
+	writeErrorFor(w, rt, &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
 		Message: fmt.Sprintf("too many failed authentications from %s; retry in %s (the wait doubles with each further failure, up to %s)",
 			addr, wait.Round(time.Second), authMaxWait),
 		Details: map[string]any{"retry_after_seconds": math.Ceil(wait.Seconds())}})

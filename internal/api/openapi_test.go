@@ -183,8 +183,14 @@ func checkContract(t testing.TB, method, path string, status int, body []byte, c
 	if resp.Ref != "" {
 		name := strings.TrimPrefix(resp.Ref, "#/components/responses/")
 		schema = d.Components.Responses[name].Content["application/json"].Schema
+		if schema == nil {
+			schema = d.Components.Responses[name].Content["application/scim+json"].Schema
+		}
 	} else {
 		schema = resp.Content["application/json"].Schema
+		if schema == nil {
+			schema = resp.Content["application/scim+json"].Schema
+		}
 	}
 	require.NotNil(t, schema, "%s %s %d has no JSON schema", method, tmpl, status)
 	var v any

@@ -141,8 +141,8 @@ func TestBadRequestBodies(t *testing.T) {
 
 	// Every route that takes a body is as strict.
 	for _, rt := range w.srv.Routes() {
-		if !rt.Mutates() {
-			continue
+		if !rt.Mutates() || rt.SCIM {
+			continue // SCIM bodies: TestSCIMPatchPathsAndHygiene, with inbound SCIM configured
 		}
 		r := w.do(rt.Method, concrete(rt.Path), w.keys[api.ScopeAdmin], `{"no_such_field": true}`)
 		require.Equal(t, http.StatusBadRequest, r.status, "%s %s: %s", rt.Method, rt.Path, r.text())

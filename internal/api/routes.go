@@ -15,7 +15,7 @@ func (s *Server) routeTable() []Route {
 		put  = http.MethodPut
 	)
 	ent := "/api/v1/persons/{key}/entitlements/{target}/{entitlement}"
-	return []Route{
+	return append([]Route{
 		{Method: get, Path: "/healthz", raw: http.HandlerFunc(s.healthz)},
 		{Method: get, Path: "/readyz", raw: http.HandlerFunc(s.readyz)},
 		{Method: get, Path: "/metrics", raw: s.metrics.handler()},
@@ -59,7 +59,7 @@ func (s *Server) routeTable() []Route {
 		{Method: get, Path: "/api/v1/keys", Scope: ScopeAdmin, h: s.listKeys},
 		{Method: post, Path: "/api/v1/keys", Scope: ScopeAdmin, h: s.createKey},
 		{Method: post, Path: "/api/v1/keys/{name}/rotate", Scope: ScopeAdmin, h: s.rotateKey},
-	}
+	}, s.scimRoutes()...)
 }
 
 //go:embed openapi.json

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -59,9 +60,18 @@ func TestEveryRouteChecksKeysAndScopes(t *testing.T) {
 		for _, c := range cases {
 			r := w.do(rt.Method, path, c.key, nil)
 			require.Equal(t, c.status, r.status, "%s %s with %s: %s", rt.Method, rt.Path, c.name, r.text())
-			e := r.json(t)["error"].(map[string]any)
-			require.Equal(t, c.code, e["code"], "%s %s with %s", rt.Method, rt.Path, c.name)
-			require.NotEmpty(t, e["message"])
+			if rt.SCIM {
+				// SCIM clients get SCIM's error shape (RFC 7644 3.12).
+				e := r.json(t)
+				require.Equal(t, []any{"urn:ietf:params:scim:api:messages:2.0:Error"}, e["schemas"], "%s %s with %s", rt.Method, rt.Path, c.name)
+				require.Equal(t, fmt.Sprint(c.status), e["status"])
+				require.NotEmpty(t, e["detail"])
+				require.Contains(t, r.header.Get("Content-Type"), "application/scim+json")
+			} else {
+				e := r.json(t)["error"].(map[string]any)
+				require.Equal(t, c.code, e["code"], "%s %s with %s", rt.Method, rt.Path, c.name)
+				require.NotEmpty(t, e["message"])
+			}
 			require.NotEmpty(t, r.header.Get("X-Request-ID"))
 			if c.status == http.StatusUnauthorized {
 				require.Equal(t, `Bearer realm="accord"`, r.header.Get("WWW-Authenticate"))
@@ -71,7 +81,11 @@ func TestEveryRouteChecksKeysAndScopes(t *testing.T) {
 		for _, key := range []string{w.keys[rt.Scope], w.keys[api.ScopeAdmin]} {
 			r := w.do(rt.Method, path, key, nil)
 			require.NotContains(t, []int{401, 403, 405, 429, 500}, r.status, "%s %s: %s", rt.Method, rt.Path, r.text())
-			require.Contains(t, r.header.Get("Content-Type"), "application/json")
+			if rt.SCIM {
+				require.Contains(t, r.header.Get("Content-Type"), "application/scim+json")
+			} else {
+				require.Contains(t, r.header.Get("Content-Type"), "application/json")
+			}
 		}
 	}
 	require.Greater(t, authed, 15)

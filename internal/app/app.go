@@ -178,6 +178,13 @@ func (a *App) Import(ctx context.Context, name string) ([]ImportSummary, error) 
 			continue
 		}
 		found = true
+		if s.Format == "scim" {
+			// Pushed by HR over inbound SCIM: there is no feed to read.
+			if name != "" {
+				return out, fmt.Errorf("source %s is fed over inbound SCIM (format: scim); there is nothing to import", s.Name)
+			}
+			continue
+		}
 		persons, err := s.Load(ctx, a.Cfg.Resolve(s.Path))
 		if err != nil {
 			return out, fmt.Errorf("source %s: %w", s.Name, err)

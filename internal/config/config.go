@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/accord-iam/accord/internal/inbound"
 	"github.com/accord-iam/accord/internal/secret"
 	"github.com/accord-iam/accord/internal/source"
 	"github.com/accord-iam/accord/internal/yamlx"
@@ -29,6 +30,8 @@ type Config struct {
 	Log     Log           `yaml:"log"`
 	API     API           `yaml:"api"`
 	Notify  Notify        `yaml:"notify"`
+	// Inbound is what HR systems may push: inbound SCIM (issue 17).
+	Inbound inbound.Config `yaml:"inbound"`
 
 	// Path is the file the config was read from; Dir its directory, the
 	// base of every relative path in it.

@@ -42,6 +42,7 @@ func (c *Config) validate() yamlx.Problems {
 	}
 	c.validatePolicy(&p)
 	c.validateAPI(&p)
+	c.validateInbound(&p)
 	for i := range c.Targets {
 		c.validateReconcile(&p, i)
 		c.validateFailure(&p, i)

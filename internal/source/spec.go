@@ -18,7 +18,7 @@ import (
 // Spec declares one HR feed. It is decoded from the config with yamlx.
 type Spec struct {
 	Name   string `yaml:"name"`
-	Format string `yaml:"format"` // "csv" or "jsonl"
+	Format string `yaml:"format"` // "csv", "jsonl" or "scim" (pushed over inbound SCIM)
 	// Path is the feed file; the config loader resolves relative paths
 	// against the config file's directory. A source without a path can
 	// only receive persons over the API (ParseRecord).
@@ -154,10 +154,18 @@ func (s *Spec) problems() yamlx.Problems {
 	}
 	switch s.Format {
 	case "csv", "jsonl":
+	case "scim":
+		// Fed by HR over inbound SCIM (inbound.scim), never from a file.
+		if s.Path != "" {
+			add("path", "a source with format: scim is fed over inbound SCIM and has no path")
+		}
+		if s.Schedule > 0 {
+			add("schedule", "a source with format: scim is pushed by HR, not imported on a schedule")
+		}
 	case "":
-		add("format", "a source needs a format: csv or jsonl")
+		add("format", "a source needs a format: csv, jsonl or scim")
 	default:
-		add("format", "unknown format %q (known: csv, jsonl)", s.Format)
+		add("format", "unknown format %q (known: csv, jsonl, scim)", s.Format)
 	}
 	if s.Schedule < 0 {
 		add("schedule", "must not be negative")
