@@ -18,7 +18,7 @@ import (
 // Spec declares one HR feed. It is decoded from the config with yamlx.
 type Spec struct {
 	Name   string `yaml:"name"`
-	Format string `yaml:"format"` // "csv" or "jsonl"
+	Format string `yaml:"format"` // "csv", "jsonl" or "http"
 	// Path is the feed file; the config loader resolves relative paths
 	// against the config file's directory. A source without a path can
 	// only receive persons over the API (ParseRecord).
@@ -40,6 +40,8 @@ type Spec struct {
 	// feed has but the spec does not declare: "error" (default) or "ignore".
 	ExtraColumns string   `yaml:"extra_columns"`
 	Columns      []Column `yaml:"columns"`
+	// HTTP is where a pull source (format http) reads its feed.
+	HTTP *HTTP `yaml:"http"`
 }
 
 // Column declares one typed column of a feed.
@@ -153,12 +155,13 @@ func (s *Spec) problems() yamlx.Problems {
 		ps = append(ps, yamlx.Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
 	switch s.Format {
-	case "csv", "jsonl":
+	case "csv", "jsonl", "http":
 	case "":
-		add("format", "a source needs a format: csv or jsonl")
+		add("format", "a source needs a format: csv, jsonl or http")
 	default:
-		add("format", "unknown format %q (known: csv, jsonl)", s.Format)
+		add("format", "unknown format %q (known: csv, jsonl, http)", s.Format)
 	}
+	s.checkHTTP(add)
 	if s.Schedule < 0 {
 		add("schedule", "must not be negative")
 	}
