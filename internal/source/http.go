@@ -318,4 +318,3 @@ func (p Paging) withDefaults() Paging {
 	}
 	return p
 }
-

@@ -45,7 +45,7 @@ type HR struct {
 	version   int
 	failPage  map[int]int // page -> status
 	before    map[int]func(*HR)
-	pages     int         // page requests served
+	pages     int // page requests served
 }
 
 // HROptions say which credentials the HR surface wants; none leaves it
