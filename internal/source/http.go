@@ -42,8 +42,9 @@ type HTTP struct {
 	Fields map[string]string `yaml:"fields"`
 	Paging Paging            `yaml:"paging"`
 	// IfNoneMatch sends the ETag of the last applied full read with the
-	// first request; a 304 means the feed has not changed. Only for APIs
-	// whose ETag stands for the whole feed (a report), not one page.
+	// first request (of a delta too); a 304 means the feed has not changed
+	// since. Only for APIs whose ETag stands for the whole feed (a
+	// report), not for one page.
 	IfNoneMatch bool   `yaml:"if_none_match"`
 	Delta       *Delta `yaml:"delta"`
 	// RateLimit paces requests to the API, as a target's does.

@@ -18,7 +18,7 @@ import (
 
 // PullState is where a pull starts: what the last applied pull left.
 type PullState struct {
-	// ETag is the validator of the last applied full read.
+	// ETag is the validator the API gave the last applied full read.
 	ETag string
 	// Watermark is when the last applied pull started; a delta asks for
 	// changes since then.
@@ -34,8 +34,8 @@ type Pulled struct {
 	// Delta says Persons are only what changed since the watermark: the
 	// source's other persons must be left as they are.
 	Delta bool
-	// NotModified says the API answered 304 to the last full read's
-	// ETag: nothing changed and Persons is empty.
+	// NotModified says the API answered 304 to the last applied full
+	// read's ETag: nothing changed since, and Persons is empty.
 	NotModified bool
 	// State is the pull state to store when the pull is applied.
 	State PullState
@@ -188,7 +188,7 @@ func (p *Puller) Pull(ctx context.Context, prev PullState) (*Pulled, error) {
 		q.Set(d.Param, prev.Watermark.UTC().Format(layout))
 	}
 	etag := ""
-	if !res.Delta && p.h.IfNoneMatch {
+	if p.h.IfNoneMatch {
 		etag = prev.ETag
 	}
 	if err := pl.pages(ctx, base, q, etag); err != nil {
@@ -260,6 +260,9 @@ func (pl *pull) pages(ctx context.Context, base *url.URL, q url.Values, etag str
 		if !resp.OK() {
 			return pl.fail(page, resp.Failure())
 		}
+		// Only a full read's ETag is kept: a delta's stands for a feed
+		// whose omissions were not applied, and a full read sending it
+		// would be told 304 and never see the leavers.
 		if page == 1 && !pl.res.Delta {
 			pl.res.State.ETag = resp.Header.Get("ETag")
 		}

@@ -244,6 +244,7 @@ func TestPullDeltaThenFull(t *testing.T) {
 	require.Len(t, delta.Persons, 1, "only what changed since the watermark")
 	require.Equal(t, "Renamed", delta.Persons[0].Attributes["name"])
 	require.Equal(t, full.State.LastFull, delta.State.LastFull, "a delta is not a full read")
+	require.Equal(t, full.State.ETag, delta.State.ETag, "a delta keeps the full read's ETag: its own would hide the leavers from the next full read")
 	require.True(t, delta.State.Watermark.After(full.State.Watermark))
 	reqs := sim.RequestsTo(http.MethodGet, "/hr/v1/employees")
 	q, err := url.ParseQuery(reqs[len(reqs)-1].RawQuery)
