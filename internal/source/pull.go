@@ -79,7 +79,7 @@ type Puller struct {
 	paging  Paging
 	client  *httpx.Client
 	records jp.Expr
-	fields  []jp.Expr // by column index
+	fields  []fieldPath // by column index
 	cursor  jp.Expr
 	next    jp.Expr
 	total   jp.Expr
@@ -107,14 +107,13 @@ func (s *Spec) NewPuller(o PullOptions) (*Puller, error) {
 		p.h.MaxWait = DefaultMaxWait
 	}
 	p.records, _ = recordsPath(p.h.Records) // checked by compile
-	p.fields = make([]jp.Expr, len(sc.cols))
+	p.fields = make([]fieldPath, len(sc.cols))
 	for i, c := range sc.cols {
-		path, ok := p.h.Fields[c.name]
-		if !ok {
-			p.fields[i] = jp.C(c.name)
-			continue
+		x := jp.C(c.name)
+		if path, ok := p.h.Fields[c.name]; ok {
+			x = jp.MustParseString(path)
 		}
-		p.fields[i] = jp.MustParseString(path)
+		p.fields[i] = newFieldPath(x)
 	}
 	parse := func(s string) jp.Expr {
 		if s == "" {
@@ -357,16 +356,16 @@ func (pl *pull) read(doc any, page int) (int, error) {
 			pl.out.add("", "", "the record is not a JSON object")
 			continue
 		}
-		for c, x := range pl.fields {
-			vs := x.Get(obj)
+		for c, f := range pl.fields {
+			v, n := f.get(obj)
 			switch {
-			case len(vs) == 0:
+			case n == 0:
 				pl.cells[c] = cell{}
-			case len(vs) > 1:
-				pl.out.add(pl.sc.cols[c].name, "", fmt.Sprintf("%s finds %d values in the record; a column takes one", x, len(vs)))
+			case n > 1:
+				pl.out.add(pl.sc.cols[c].name, "", fmt.Sprintf("%s finds %d values in the record; a column takes one", f.x, n))
 				pl.cells[c] = cell{}
 			default:
-				pl.cells[c] = cellOf(vs[0])
+				pl.cells[c] = cellOf(v)
 			}
 		}
 		pl.col.add(pl.sc.build(pl.cells, pl.out))
@@ -425,6 +424,56 @@ func cloneValues(q url.Values) url.Values {
 		out[k] = append([]string(nil), v...)
 	}
 	return out
+}
+
+// fieldPath is a column's JSONPath. Most are plain member chains
+// ($.work.email), which are walked directly: jp's general evaluation,
+// once per column and record, was a quarter of a pull's time.
+type fieldPath struct {
+	x    jp.Expr
+	keys []string // the member chain, or nil for a general path
+}
+
+func newFieldPath(x jp.Expr) fieldPath {
+	f := fieldPath{x: x}
+	keys := []string{}
+	for i, frag := range x {
+		switch v := frag.(type) {
+		case jp.Root, jp.At:
+			if i != 0 {
+				return f
+			}
+		case jp.Bracket:
+		case jp.Child:
+			keys = append(keys, string(v))
+		default:
+			return f
+		}
+	}
+	f.keys = keys
+	return f
+}
+
+// get returns the value at the path and how many values it finds.
+func (f fieldPath) get(rec map[string]any) (any, int) {
+	if f.keys == nil {
+		vs := f.x.Get(rec)
+		if len(vs) == 0 {
+			return nil, 0
+		}
+		return vs[0], len(vs)
+	}
+	var cur any = rec
+	for _, k := range f.keys {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, 0
+		}
+		if cur, ok = m[k]; !ok {
+			return nil, 0
+		}
+	}
+	return cur, 1
 }
 
 func first(x jp.Expr, doc any) any {

@@ -271,3 +271,29 @@ func TestPullSendsCredentialsAndRedactsThem(t *testing.T) {
 	require.ErrorContains(t, err, "401")
 	require.NotContains(t, err.Error(), "wrong-key-value")
 }
+
+// Field paths beyond member chains (indexes, wildcards) work, and one
+// that finds several values for a column rejects the record.
+func TestPullFieldPaths(t *testing.T) {
+	sim, base := startHR(t, 0)
+	one := employee(1)
+	one["phones"] = []any{map[string]any{"number": "+44 20 7946 0001"}}
+	two := employee(2)
+	two["phones"] = []any{map[string]any{"number": "+44 20 7946 0002"}, map[string]any{"number": "+44 20 7946 0003"}}
+	sim.HR().Put(one)
+	s := hrPull(base, source.Paging{})
+	s.Columns = append(s.Columns, source.Column{Name: "phone", Type: "string"}, source.Column{Name: "all_phones", Type: "string"})
+	s.HTTP.Fields["phone"] = "$.phones[0].number"
+	s.HTTP.Fields["all_phones"] = "$.phones[*].number"
+	res := pullOK(t, puller(t, s), source.PullState{})
+	require.Equal(t, "+44 20 7946 0001", res.Persons[0].Attributes["phone"])
+	require.Equal(t, "+44 20 7946 0001", res.Persons[0].Attributes["all_phones"])
+
+	sim.HR().Put(two)
+	_, err := puller(t, s).Pull(context.Background(), source.PullState{})
+	var rep *source.Report
+	require.ErrorAs(t, err, &rep)
+	require.Len(t, rep.Problems, 1)
+	require.Equal(t, "all_phones", rep.Problems[0].Column)
+	require.Contains(t, rep.Problems[0].Reason, "finds 2 values in the record; a column takes one")
+}
