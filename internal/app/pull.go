@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/notify"
 	"github.com/accord-iam/accord/internal/pace"
 	"github.com/accord-iam/accord/internal/source"
@@ -62,7 +63,28 @@ func (a *App) pull(ctx context.Context, s *source.Spec) (ImportSummary, error) {
 	if err != nil {
 		return ImportSummary{}, fmt.Errorf("source %s: %w", s.Name, err)
 	}
-	res, err := ps.puller.Pull(ps.pace.With(ctx), source.PullState{ETag: st.ETag, Watermark: st.Watermark, LastFull: st.LastFull})
+	// Every request of the pull is audited (redacted by httpx), whether
+	// the pull is applied or not: a failed pull's evidence matters most.
+	var (
+		exMu      sync.Mutex
+		exchanges []audit.Record
+	)
+	sink := audit.SinkFunc(func(_ context.Context, recs ...audit.Record) {
+		exMu.Lock()
+		defer exMu.Unlock()
+		for _, r := range recs {
+			r.Actor = "accord"
+			exchanges = append(exchanges, r)
+		}
+	})
+	pctx := audit.WithCall(ps.pace.With(ctx), audit.Call{Target: "source:" + s.Name, Operation: "pull", Sink: sink})
+	res, err := ps.puller.Pull(pctx, source.PullState{ETag: st.ETag, Watermark: st.Watermark, LastFull: st.LastFull})
+	exMu.Lock()
+	recs := exchanges
+	exMu.Unlock()
+	if aerr := a.Store.AppendAudit(ctx, recs); aerr != nil && err == nil {
+		return ImportSummary{}, fmt.Errorf("source %s: the pull's requests could not be audited, so it is not applied: %w", s.Name, aerr)
+	}
 	if err != nil {
 		return ImportSummary{}, err
 	}

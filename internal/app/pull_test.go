@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/accord-iam/accord/internal/app"
+	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/connector/memory"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/notify"
@@ -194,6 +196,16 @@ func TestPullFailingMidwayChangesNothingAndAlerts(t *testing.T) {
 	require.Contains(t, alerts[0].Message, "pull failed at page 3, nothing imported")
 	require.Equal(t, 3, alerts[0].Details["page"])
 	require.NotContains(t, fmt.Sprint(alerts[0]), "pull-secret-42")
+	recs, err := w.app.Store.ListAudit(context.Background(), store.AuditQuery{Target: "source:hr", Kinds: []audit.Kind{audit.KindExchange}})
+	require.NoError(t, err)
+	require.Len(t, recs, 4+3, "every request of both pulls is audited, the failed one's included")
+	last := recs[len(recs)-1]
+	require.Equal(t, http.StatusInternalServerError, last.Status)
+	require.Contains(t, last.URL, "offset=10")
+	dump := fmt.Sprintf("%+v", recs)
+	require.NotContains(t, dump, "pull-secret-42", "credentials are redacted")
+	require.NotContains(t, dump, base64.StdEncoding.EncodeToString([]byte("accord:pull-secret-42")), "the Basic header too")
+	require.Contains(t, fmt.Sprint(last.RequestHeaders), "Authorization")
 
 	w.sim.HR().FailPage(3, 0)
 	sum := w.pull()
