@@ -4,8 +4,9 @@
 //
 // # Structure
 //
-// The simulator is made of surfaces (SCIM today; a REST/session-cookie API
-// can be added as another), each a set of routes on one mux. Every request
+// The simulator is made of surfaces (SCIM, a REST/session-cookie API, and
+// an HR system's employee feed under /hr/v1 that pull sources read; see
+// HR), each a set of routes on one mux. Every request
 // to a surface passes one front: it is logged, checked against the
 // Retry-After windows the simulator announced, and offered to the fault
 // rules before the surface sees it. A request that a fault answers never
