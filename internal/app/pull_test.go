@@ -76,7 +76,8 @@ type pullWorld struct {
 
 func newPullWorld(t *testing.T, n int) *pullWorld {
 	t.Helper()
-	w := &pullWorld{t: t, clock: testkit.NewClock("2026-03-02")}
+	// HR's records were last changed the day before accord first pulls.
+	w := &pullWorld{t: t, clock: testkit.NewClock("2026-03-01")}
 	w.sim = targetsim.New(targetsim.Options{Now: w.clock.Now})
 	base, err := w.sim.Start("127.0.0.1:0")
 	require.NoError(t, err)
@@ -86,6 +87,7 @@ func newPullWorld(t *testing.T, n int) *pullWorld {
 	for i := 0; i < n; i++ {
 		w.sim.HR().Put(hrEmployee(i, fmt.Sprintf("Person %d", i)))
 	}
+	w.clock.Set("2026-03-02")
 
 	dir := t.TempDir()
 	name := strings.ReplaceAll(t.Name(), "/", "_")

@@ -90,7 +90,14 @@ type Delta struct {
 	Format string `yaml:"format"`
 	// FullEvery is how often a full read replaces a delta; required.
 	FullEvery time.Duration `yaml:"full_every"`
+	// Overlap is taken off the watermark when asking, so that a change
+	// the API stamped with a clock behind accord's is not missed; the
+	// persons read twice are unchanged. Default DefaultOverlap.
+	Overlap *time.Duration `yaml:"overlap"`
 }
+
+// DefaultOverlap is a delta's overlap with the last pull when not set.
+const DefaultOverlap = time.Minute
 
 // RateLimit is requests per second to the API (0: none) and the burst.
 type RateLimit struct {
@@ -180,6 +187,9 @@ func (s *Spec) checkHTTP(add func(path, format string, args ...any)) {
 		}
 		if d.FullEvery <= 0 {
 			add("http.delta.full_every", "a delta needs a positive full_every, so that persons who left by omission are still seen")
+		}
+		if d.Overlap != nil && *d.Overlap < 0 {
+			add("http.delta.overlap", "must not be negative")
 		}
 		if d.Format != "" && !validTimeLayout(d.Format) {
 			add("http.delta.format", "%q is not a Go time layout with a date and a time of day, such as 2006-01-02T15:04:05Z07:00", d.Format)

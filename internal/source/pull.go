@@ -184,7 +184,11 @@ func (p *Puller) Pull(ctx context.Context, prev PullState) (*Pulled, error) {
 		if layout == "" {
 			layout = time.RFC3339
 		}
-		q.Set(d.Param, prev.Watermark.UTC().Format(layout))
+		overlap := DefaultOverlap
+		if d.Overlap != nil {
+			overlap = *d.Overlap
+		}
+		q.Set(d.Param, prev.Watermark.Add(-overlap).UTC().Format(layout))
 	}
 	etag := ""
 	if p.h.IfNoneMatch {

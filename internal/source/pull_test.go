@@ -249,7 +249,8 @@ func TestPullDeltaThenFull(t *testing.T) {
 	reqs := sim.RequestsTo(http.MethodGet, "/hr/v1/employees")
 	q, err := url.ParseQuery(reqs[len(reqs)-1].RawQuery)
 	require.NoError(t, err)
-	require.Equal(t, full.State.Watermark.Format(time.RFC3339), q.Get("updated_since"))
+	require.Equal(t, full.State.Watermark.Add(-source.DefaultOverlap).Format(time.RFC3339), q.Get("updated_since"),
+		"changes since the last pull's start, less the overlap")
 
 	clock.Advance(24 * time.Hour)
 	again := pullOK(t, p, delta.State)
