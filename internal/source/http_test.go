@@ -1,6 +1,7 @@
 package source_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -81,4 +82,11 @@ http:
 func TestHTTPSourceCheckNeedsTheCursorPath(t *testing.T) {
 	s := decodeSpec(t, "name: hr\nformat: http\nkey: id\ncolumns: [{name: id, type: string}]\nhttp: {url: https://x.example, paging: {style: cursor}}\n")
 	require.Contains(t, problemPaths(s.Check())["http.paging.cursor"], "paging style cursor needs cursor")
+}
+
+func TestHTTPSourceHasNoFileToRead(t *testing.T) {
+	s := decodeSpec(t, "name: hr\nformat: http\nkey: id\ncolumns: [{name: id, type: string}]\nhttp: {url: https://x.example}\n")
+	require.Empty(t, s.Check())
+	_, err := s.Read(t.Context(), strings.NewReader(`{"id": "E1"}`+"\n"))
+	require.EqualError(t, err, `source "hr" pulls an HR API; it has no file to read`)
 }
