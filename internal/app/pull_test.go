@@ -76,6 +76,13 @@ type pullWorld struct {
 
 func newPullWorld(t *testing.T, n int) *pullWorld {
 	t.Helper()
+	return newPullWorldWith(t, n, "")
+}
+
+// newPullWorldWith adds extra keys (indented for the http block) to
+// the source's http block.
+func newPullWorldWith(t *testing.T, n int, extra string) *pullWorld {
+	t.Helper()
 	// HR's records were last changed the day before accord first pulls.
 	w := &pullWorld{t: t, clock: testkit.NewClock("2026-03-01")}
 	w.sim = targetsim.New(targetsim.Options{Now: w.clock.Now})
@@ -92,7 +99,8 @@ func newPullWorld(t *testing.T, n int) *pullWorld {
 	dir := t.TempDir()
 	name := strings.ReplaceAll(t.Name(), "/", "_")
 	w.target = memory.Shared(name)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), fmt.Appendf(nil, pullConfig, base, name), 0o600))
+	cfg := strings.Replace(fmt.Sprintf(pullConfig, base, name), "      if_none_match: true\n", "      if_none_match: true\n"+extra, 1)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
 	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{Now: w.clock.Now, Logger: testkit.Logger(t)})
 	require.NoError(t, err)
 	t.Cleanup(func() { a.Close(context.Background()) })
@@ -296,4 +304,32 @@ func (w *pullWorld) account(email string) memory.Account {
 	a, ok := w.target.ByAttr("userName", email)
 	require.True(w.t, ok, "no account for %s", email)
 	return a
+}
+
+// A 429 is waited out through the source's pacing, and waiting at
+// accord's own rate limit never counts against max_wait: the pull
+// succeeds though the limit alone makes it wait longer than max_wait.
+func TestPullHonours429AndItsOwnRateLimit(t *testing.T) {
+	w := newPullWorldWith(t, 20, "      rate_limit: {per_second: 8, burst: 1}\n      max_wait: 1500ms\n")
+	_, err := w.sim.AddFault(targetsim.Rule{Kind: targetsim.FaultRateLimit, Path: "/hr/v1", Times: 1, RetryAfter: targetsim.Duration(time.Second)})
+	require.NoError(t, err)
+	sum := w.pull()
+	require.Equal(t, 20, sum.Added)
+	require.Empty(t, w.sim.Violations(), "no request inside the Retry-After")
+	recs, err := w.app.Store.ListAudit(context.Background(), store.AuditQuery{Target: "source:hr", Kinds: []audit.Kind{audit.KindExchange}})
+	require.NoError(t, err)
+	require.Len(t, recs, 5, "the refused request and four pages")
+	require.Equal(t, http.StatusTooManyRequests, recs[0].Status)
+	require.Empty(t, w.sourceAlerts())
+
+	// A Retry-After longer than max_wait fails the pull; nothing changes.
+	before := w.persons()
+	w.clock.Set("2026-03-05")
+	w.sim.HR().Remove("E001")
+	_, err = w.sim.AddFault(targetsim.Rule{Kind: targetsim.FaultRateLimit, Path: "/hr/v1", Times: 1, RetryAfter: targetsim.Duration(time.Minute)})
+	require.NoError(t, err)
+	_, err = w.app.Import(context.Background(), "hr")
+	require.ErrorContains(t, err, "http.max_wait")
+	require.Equal(t, before, w.persons())
+	require.Len(t, w.sourceAlerts(), 1)
 }
