@@ -44,6 +44,9 @@
 //	GET    /_sim/state           all users and groups (State)
 //	POST   /_sim/state           load users and groups (State)
 //	POST   /_sim/reset           back to the seed state; no rules, log or stats
+//	POST   /_sim/hr/employees    add or replace HR employees (a JSON list of objects with "id")
+//	DELETE /_sim/hr/employees/{id}  take one out of the HR feed
+//	PUT    /_sim/hr/pages/{n}    make HR page n fail: {"status": 500}; DELETE clears it
 //
 // For example:
 //

@@ -309,3 +309,56 @@ func (h *HR) runBefore(q url.Values) {
 		fn(h)
 	}
 }
+
+// mountAdmin adds the HR routes of the admin API, for a simulator run as
+// a process (demos, benchmarks from the shell).
+func (h *HR) mountAdmin(mux *http.ServeMux) {
+	mux.HandleFunc("POST /_sim/hr/employees", func(w http.ResponseWriter, r *http.Request) {
+		var list []map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&list); err != nil {
+			writeAdminError(w, http.StatusBadRequest, "employees: a JSON list of objects: %v", err)
+			return
+		}
+		for i, e := range list {
+			if id, ok := e["id"].(string); !ok || id == "" {
+				writeAdminError(w, http.StatusBadRequest, "employees[%d]: needs a string id", i)
+				return
+			}
+		}
+		h.Put(list...)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("DELETE /_sim/hr/employees/{id}", func(w http.ResponseWriter, r *http.Request) {
+		h.Remove(r.PathValue("id"))
+		w.WriteHeader(http.StatusNoContent)
+	})
+	page := func(w http.ResponseWriter, r *http.Request) (int, bool) {
+		n, err := strconv.Atoi(r.PathValue("n"))
+		if err != nil || n < 1 {
+			writeAdminError(w, http.StatusBadRequest, "page: %q is not a page number", r.PathValue("n"))
+			return 0, false
+		}
+		return n, true
+	}
+	mux.HandleFunc("PUT /_sim/hr/pages/{n}", func(w http.ResponseWriter, r *http.Request) {
+		n, ok := page(w, r)
+		if !ok {
+			return
+		}
+		var body struct {
+			Status int `json:"status"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Status < 400 || body.Status > 599 {
+			writeAdminError(w, http.StatusBadRequest, `give {"status": N} with an error status (400-599)`)
+			return
+		}
+		h.FailPage(n, body.Status)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("DELETE /_sim/hr/pages/{n}", func(w http.ResponseWriter, r *http.Request) {
+		if n, ok := page(w, r); ok {
+			h.FailPage(n, 0)
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+}

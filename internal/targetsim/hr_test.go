@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,4 +130,29 @@ func TestHRFaultsAndAuth(t *testing.T) {
 	s.HR().SetOptions(HROptions{Username: "u", Password: "p"})
 	resp, _ = hrGet(t, c.base, "", nil)
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+}
+
+func TestHRAdmin(t *testing.T) {
+	s, c := startSim(t, Options{})
+	do := func(method, path, body string) int {
+		req, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusNoContent, do(http.MethodPost, "/_sim/hr/employees", `[{"id": "E1", "name": "A"}, {"id": "E2"}]`))
+	require.Equal(t, 2, s.HR().Len())
+	require.Equal(t, http.StatusBadRequest, do(http.MethodPost, "/_sim/hr/employees", `[{"name": "no id"}]`))
+	require.Equal(t, http.StatusNoContent, do(http.MethodDelete, "/_sim/hr/employees/E1", ""))
+	require.Equal(t, 1, s.HR().Len())
+
+	require.Equal(t, http.StatusNoContent, do(http.MethodPut, "/_sim/hr/pages/1", `{"status": 503}`))
+	resp, _ := hrGet(t, c.base, "", nil)
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.Equal(t, http.StatusBadRequest, do(http.MethodPut, "/_sim/hr/pages/1", `{"status": 200}`))
+	require.Equal(t, http.StatusNoContent, do(http.MethodDelete, "/_sim/hr/pages/1", ""))
+	resp, _ = hrGet(t, c.base, "", nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
 }
