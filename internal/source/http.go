@@ -1,6 +1,7 @@
 package source
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -30,6 +31,9 @@ type HTTP struct {
 	Method  string            `yaml:"method"`
 	Headers map[string]string `yaml:"headers"`
 	Query   map[string]string `yaml:"query"`
+	// Body is a JSON body sent with every page's request (POST only):
+	// the filters and fields of a report API that takes them so.
+	Body string `yaml:"body"`
 	// Auth is the connectors' auth (none, basic, bearer, api_key, oauth2).
 	Auth           httpx.AuthConfig `yaml:"auth"`
 	Timeout        time.Duration    `yaml:"timeout"`
@@ -150,6 +154,14 @@ func (s *Spec) checkHTTP(add func(path, format string, args ...any)) {
 	case "", http.MethodGet, http.MethodPost:
 	default:
 		add("http.method", "must be GET or POST, not %q", h.Method)
+	}
+	if h.Body != "" {
+		switch {
+		case h.Method != http.MethodPost:
+			add("http.body", "only a POST has a body; set method: POST")
+		case !json.Valid([]byte(h.Body)):
+			add("http.body", "is not valid JSON")
+		}
 	}
 	for k := range h.Headers {
 		if !httpx.ValidHeaderName(k) {

@@ -52,6 +52,7 @@ columns: [{name: id, type: string}]
 http:
   url: ftp://hr.example/x
   method: DELETE
+  body: '{"a": '
   headers: {Authorization: "Bearer abc"}
   auth: {type: basic, username: u}
   records: $.employees
@@ -62,7 +63,7 @@ http:
   max_wait: -1s
 `
 	got := problemPaths(decodeSpec(t, bad).Check())
-	for _, path := range []string{"path", "extra_columns", "http.url", "http.method", "http.headers.Authorization",
+	for _, path := range []string{"path", "extra_columns", "http.url", "http.method", "http.body", "http.headers.Authorization",
 		"http.auth.password", "http.records", "http.fields.email", "http.fields.id", "http.paging.cursor",
 		"http.paging.size", "http.delta.param", "http.delta.full_every", "http.delta.format",
 		"http.rate_limit.per_second", "http.max_wait"} {

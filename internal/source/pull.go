@@ -245,6 +245,10 @@ func (pl *pull) pages(ctx context.Context, base *url.URL, q url.Values, etag str
 			target = nextURL
 		}
 		req := httpx.Request{Method: pl.h.Method, URL: target, Header: http.Header{"Accept": {"application/json"}}}
+		if pl.h.Body != "" {
+			req.Body = []byte(pl.h.Body)
+			req.Header.Set("Content-Type", "application/json")
+		}
 		for k, v := range pl.h.Headers {
 			req.Header.Set(k, v)
 		}

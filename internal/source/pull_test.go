@@ -298,3 +298,20 @@ func TestPullFieldPaths(t *testing.T) {
 	require.Equal(t, "all_phones", rep.Problems[0].Column)
 	require.Contains(t, rep.Problems[0].Reason, "finds 2 values in the record; a column takes one")
 }
+
+// A report API that takes a POST gets the configured JSON body on every
+// page.
+func TestPullPostsTheBody(t *testing.T) {
+	sim, base := startHR(t, 150)
+	s := hrPull(base, source.Paging{Style: source.PageOffset, Size: 100})
+	s.HTTP.Method = http.MethodPost
+	s.HTTP.Body = `{"fields": ["id", "displayName"], "filters": {"status": "all"}}`
+	res := pullOK(t, puller(t, s), source.PullState{})
+	require.Len(t, res.Persons, 150)
+	reqs := sim.RequestsTo(http.MethodPost, "/hr/v1/employees")
+	require.Len(t, reqs, 2)
+	for _, r := range reqs {
+		require.JSONEq(t, s.HTTP.Body, r.Body)
+		require.Equal(t, "application/json", r.Header.Get("Content-Type"))
+	}
+}

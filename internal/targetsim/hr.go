@@ -21,7 +21,8 @@ const hrPrefix = "/hr/v1"
 // source reads, under /hr/v1 behind the same front (request log, fault
 // rules such as 429s, Retry-After windows):
 //
-//	GET /hr/v1/employees    the employees in id order, one page:
+//	GET /hr/v1/employees    the employees in id order, one page (POST: the same,
+//	                        the body is ignored):
 //	    offset & limit                  {"employees": […], "total": N}
 //	    page (from 1) & page_size       the same
 //	    style=cursor, cursor & limit    plus "next_cursor" and "links": {"next": …},
@@ -78,6 +79,8 @@ func (h *HR) reset() {
 
 func (h *HR) mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+hrPrefix+"/employees", h.serveEmployees)
+	// Report APIs take their filters in a POST body; the feed is the same.
+	mux.HandleFunc("POST "+hrPrefix+"/employees", h.serveEmployees)
 }
 
 // SetOptions sets the credentials the surface requires.
