@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -106,8 +107,12 @@ func (c *cli) printImport(sums []app.ImportSummary) {
 		return
 	}
 	for _, s := range sums {
-		fmt.Fprintf(c.stdout, "imported %s: %d persons (%d added, %d updated, %d unchanged, %d newly missing, %d back, %d re-keyed)\n",
-			s.Source, s.Persons, s.Added, s.Updated, s.Unchanged, s.Missing, s.Returned, s.Rekeyed)
+		how := ""
+		if s.Pull != "" {
+			how = fmt.Sprintf(" [%s pull, %d pages]", strings.ReplaceAll(s.Pull, "_", " "), s.Pages)
+		}
+		fmt.Fprintf(c.stdout, "imported %s: %d persons (%d added, %d updated, %d unchanged, %d newly missing, %d back, %d re-keyed)%s\n",
+			s.Source, s.Persons, s.Added, s.Updated, s.Unchanged, s.Missing, s.Returned, s.Rekeyed, how)
 	}
 }
 

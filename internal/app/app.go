@@ -40,6 +40,7 @@ type App struct {
 	Notifier notify.Notifier
 
 	webhook   *notify.Webhook
+	pulls     map[string]*pullSource
 	observers struct {
 		sync.RWMutex
 		fns []func(engine.Event)
@@ -115,6 +116,10 @@ func Open(ctx context.Context, path string, opts Options) (*App, error) {
 		}
 		a.Conns[t.Name] = c
 	}
+	if err := a.openPulls(); err != nil {
+		a.Close(ctx)
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -144,6 +149,7 @@ func (a *App) Close(ctx context.Context) {
 		}
 		cancel()
 	}
+	a.closePulls(ctx)
 	for name, c := range a.Conns {
 		if err := c.Close(ctx); err != nil {
 			a.Log.Warn("close connector", "target", name, "error", err)
@@ -163,12 +169,18 @@ func (a *App) Today() model.Date { return model.DateOf(a.Now()) }
 type ImportSummary struct {
 	Source  string `json:"source"`
 	Persons int    `json:"persons"`
+	// Pull is how an http source was read: full, delta or not_modified
+	// (empty for files).
+	Pull  string `json:"pull,omitempty"`
+	Pages int    `json:"pages,omitempty"`
 	store.ImportResult
 }
 
 // Import reads one source (or all, when name is empty), validates the
 // whole feed first and applies it atomically. A bad feed changes nothing
-// and its error is a *source.Report listing every bad row.
+// and its error is a *source.Report listing every bad row; a pull from
+// an HR API that fails part way is a *source.PullError. Either raises a
+// source.failed alert.
 func (a *App) Import(ctx context.Context, name string) ([]ImportSummary, error) {
 	var out []ImportSummary
 	found := false
@@ -185,12 +197,11 @@ func (a *App) Import(ctx context.Context, name string) ([]ImportSummary, error) 
 			}
 			continue
 		}
-		persons, err := s.Load(ctx, a.Cfg.Resolve(s.Path))
+		sum, err := a.importOne(ctx, s)
 		if err != nil {
-			return out, fmt.Errorf("source %s: %w", s.Name, err)
-		}
-		sum, err := a.ApplyFeed(ctx, s, persons)
-		if err != nil {
+			if ctx.Err() == nil {
+				a.alertSource(ctx, s, err)
+			}
 			return out, err
 		}
 		out = append(out, sum)
@@ -201,8 +212,30 @@ func (a *App) Import(ctx context.Context, name string) ([]ImportSummary, error) 
 	return out, nil
 }
 
+func (a *App) importOne(ctx context.Context, s *source.Spec) (ImportSummary, error) {
+	if s.Format == "http" {
+		return a.pull(ctx, s)
+	}
+	persons, err := s.Load(ctx, a.Cfg.Resolve(s.Path))
+	if err != nil {
+		return ImportSummary{}, fmt.Errorf("source %s: %w", s.Name, err)
+	}
+	return a.ApplyFeed(ctx, s, persons)
+}
+
 // ApplyFeed stores a validated feed of one source.
 func (a *App) ApplyFeed(ctx context.Context, s *source.Spec, persons []model.Person) (ImportSummary, error) {
+	return a.applyFeed(ctx, s, persons, feedOptions{})
+}
+
+// feedOptions are how a pull's feed differs from a file's.
+type feedOptions struct {
+	partial bool             // a delta: nobody is missing by omission
+	pull    *store.PullState // written with the persons
+	note    string           // for the audit record
+}
+
+func (a *App) applyFeed(ctx context.Context, s *source.Spec, persons []model.Person, o feedOptions) (ImportSummary, error) {
 	rekeys, err := source.Rekeys(persons, s)
 	if err != nil {
 		return ImportSummary{}, err
@@ -212,14 +245,15 @@ func (a *App) ApplyFeed(ctx context.Context, s *source.Spec, persons []model.Per
 		rk[r.From] = r.To
 	}
 	now := a.Now()
-	res, err := a.Store.ApplyImport(ctx, store.Import{Source: s.Name, Persons: persons, Date: model.DateOf(now), At: now, Rekeys: rk})
+	res, err := a.Store.ApplyImport(ctx, store.Import{Source: s.Name, Persons: persons, Date: model.DateOf(now), At: now, Rekeys: rk,
+		Partial: o.partial, Pull: o.pull})
 	if err != nil {
 		return ImportSummary{}, fmt.Errorf("source %s: %w", s.Name, err)
 	}
 	sum := ImportSummary{Source: s.Name, Persons: len(persons), ImportResult: res}
 	rec := audit.Record{Time: now, Kind: audit.KindEvent, Operation: "import", Actor: "accord",
-		Message: fmt.Sprintf("source %s: %d persons (%d added, %d updated, %d unchanged, %d newly missing, %d back, %d re-keyed)",
-			s.Name, len(persons), res.Added, res.Updated, res.Unchanged, res.Missing, res.Returned, res.Rekeyed)}
+		Message: fmt.Sprintf("source %s: %d persons (%d added, %d updated, %d unchanged, %d newly missing, %d back, %d re-keyed)%s",
+			s.Name, len(persons), res.Added, res.Updated, res.Unchanged, res.Missing, res.Returned, res.Rekeyed, o.note)}
 	if err := a.Store.AppendAudit(ctx, []audit.Record{rec}); err != nil {
 		// Fail closed: an import that left no audit record is not reported
 		// as done, whatever it changed.

@@ -38,16 +38,18 @@ func TestConfigReferenceCoversEveryKey(t *testing.T) {
 
 	want := map[string]bool{}
 	w := walker{out: want, seen: map[reflect.Type]bool{}}
-	w.keys(reflect.TypeOf(config.Config{}), "")
 	// The connection block is each connector's own; its keys are
 	// documented under connection. REST operations share one shape,
-	// documented once as connection.operations.*.
+	// documented once as connection.operations.*. Walked first, so that
+	// the auth block a pull source shares (sources[].http.auth) is
+	// documented once, under connection.auth.
 	w.keys(reflect.TypeOf(scim.Settings{}), "connection.")
 	w.seen[reflect.TypeOf(rest.Operation{})] = true
 	w.keys(reflect.TypeOf(rest.Settings{}), "connection.")
 	w.seen[reflect.TypeOf(rest.Operation{})] = false
 	w.value(reflect.TypeOf(rest.Operation{}), "connection.operations.*")
 	w.keys(reflect.TypeOf(ldap.Settings{}), "connection.")
+	w.keys(reflect.TypeOf(config.Config{}), "")
 	want["connection.name"] = true // memory connector (tests, demos); its settings type is unexported
 
 	var missing, stale []string

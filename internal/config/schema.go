@@ -30,6 +30,10 @@ const SchemaURI = "https://json-schema.org/draft/2020-12/schema"
 // where Load also takes a number or a boolean as its text.
 func Schema() ([]byte, error) {
 	g := newSchemaGen(docs.ConfigReference)
+	// Connector settings first: a type they share with the rest of the
+	// file (the HTTP auth block a pull source reuses) is documented once,
+	// under connection, and a $defs entry is described where it is built.
+	g.connections()
 	root := g.object(reflect.TypeFor[Config](), "")
 	root["$schema"] = SchemaURI
 	root["title"] = "accord configuration (accord.yaml)"

@@ -134,5 +134,5 @@ func TestSchemaDescribesEveryKey(t *testing.T) {
 	require.Contains(t, prop("scim.Settings", "discovery")["description"], "/ServiceProviderConfig")
 	// A REST operation is one definition, described by its wildcard rows.
 	require.NotEmpty(t, prop("rest.Operation", "method")["description"])
-	require.ElementsMatch(t, []any{"memory", "rest", "scim"}, prop("config.Target", "type")["enum"])
+	require.ElementsMatch(t, []any{"ldap", "memory", "rest", "scim"}, prop("config.Target", "type")["enum"])
 }

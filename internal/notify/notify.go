@@ -21,6 +21,7 @@ const (
 	TargetIncident   Kind = "target.incident"    // success rate under the incident threshold
 	RunHeld          Kind = "run.held"           // a run exceeds a threshold and waits for approval
 	ActionFailed     Kind = "action.failed"      // an action was parked as failed
+	SourceFailed     Kind = "source.failed"      // an import was rejected or a pull failed: nothing changed
 )
 
 // Event is one notification.

@@ -32,6 +32,9 @@ func (s *Spec) Load(ctx context.Context, path string) ([]model.Person, error) {
 }
 
 func (s *Spec) read(ctx context.Context, r io.Reader, file string) ([]model.Person, error) {
+	if s.Format == "http" {
+		return nil, fmt.Errorf("source %q pulls an HR API; it has no file to read", s.Name)
+	}
 	sc, err := s.compile()
 	if err != nil {
 		return nil, err

@@ -35,6 +35,10 @@ type Problem struct {
 	// Value is the offending value, truncated to about 64 bytes.
 	Value  string
 	Reason string
+	// Index is, for a pull from an HR API, the record's place in its
+	// page (from 1); Line is then the page and Row the record's number
+	// in the whole pull. Zero for a check across records.
+	Index int
 }
 
 // Report is the error returned when a feed is rejected. Nothing of a
@@ -42,7 +46,7 @@ type Problem struct {
 type Report struct {
 	// File is the path given to Load, or the source name for Read.
 	File           string
-	Format         string // csv or jsonl
+	Format         string // csv, jsonl or http
 	BadRows        int    // records with at least one problem
 	HeaderProblems int    // CSV header problems
 	Problems       []Problem
@@ -71,14 +75,17 @@ func (r *Report) Summary() string {
 	if r.HeaderProblems > 0 {
 		parts = append(parts, "bad header ("+plural(r.HeaderProblems, "problem")+")")
 	}
-	unit := "row"
-	if r.Format == "jsonl" {
+	unit, what := "row", "file"
+	switch r.Format {
+	case "jsonl":
 		unit = "line"
+	case "http":
+		unit, what = "record", "pull"
 	}
 	if r.BadRows > 0 || len(parts) == 0 {
 		parts = append(parts, plural(r.BadRows, "bad "+unit))
 	}
-	return r.File + ": " + strings.Join(parts, " and ") + ", file rejected, nothing imported"
+	return r.File + ": " + strings.Join(parts, " and ") + ", " + what + " rejected, nothing imported"
 }
 
 func (r *Report) render(b *strings.Builder, limit int) {
@@ -101,6 +108,10 @@ func (r *Report) render(b *strings.Builder, limit int) {
 func (r *Report) describe(p Problem) string {
 	var b strings.Builder
 	switch {
+	case r.Format == "http" && p.Index > 0:
+		b.WriteString("page " + strconv.Itoa(p.Line) + ", record " + strconv.Itoa(p.Index) + " (#" + strconv.Itoa(p.Row) + " of the pull)")
+	case r.Format == "http":
+		b.WriteString("record #" + strconv.Itoa(p.Row) + " of the pull (page " + strconv.Itoa(p.Line) + ")")
 	case r.Format == "jsonl":
 		b.WriteString("line " + strconv.Itoa(p.Line))
 	case p.Row == 1:
@@ -144,6 +155,7 @@ func truncate(s string) string {
 type sink struct {
 	rep       *Report
 	row, line int
+	index     int  // http: the record's place in its page
 	header    bool // problems are about the CSV header
 	badRows   map[int]struct{}
 }
@@ -167,7 +179,11 @@ func (s *sink) addAt(row, line int, column, value, reason string) {
 		s.rep.Omitted++
 		return
 	}
-	s.rep.Problems = append(s.rep.Problems, Problem{Row: row, Line: line, Column: column, Value: truncate(value), Reason: reason})
+	p := Problem{Row: row, Line: line, Column: column, Value: truncate(value), Reason: reason}
+	if row == s.row {
+		p.Index = s.index
+	}
+	s.rep.Problems = append(s.rep.Problems, p)
 }
 
 func (s *sink) failed() bool { return s.rep.BadRows+s.rep.HeaderProblems > 0 }

@@ -18,7 +18,7 @@ import (
 // Spec declares one HR feed. It is decoded from the config with yamlx.
 type Spec struct {
 	Name   string `yaml:"name"`
-	Format string `yaml:"format"` // "csv", "jsonl" or "scim" (pushed over inbound SCIM)
+	Format string `yaml:"format"` // "csv", "jsonl", "http" (pulled from an HR API) or "scim" (pushed over inbound SCIM)
 	// Path is the feed file; the config loader resolves relative paths
 	// against the config file's directory. A source without a path can
 	// only receive persons over the API (ParseRecord).
@@ -40,6 +40,8 @@ type Spec struct {
 	// feed has but the spec does not declare: "error" (default) or "ignore".
 	ExtraColumns string   `yaml:"extra_columns"`
 	Columns      []Column `yaml:"columns"`
+	// HTTP is where a pull source (format http) reads its feed.
+	HTTP *HTTP `yaml:"http"`
 }
 
 // Column declares one typed column of a feed.
@@ -153,7 +155,7 @@ func (s *Spec) problems() yamlx.Problems {
 		ps = append(ps, yamlx.Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
 	switch s.Format {
-	case "csv", "jsonl":
+	case "csv", "jsonl", "http":
 	case "scim":
 		// Fed by HR over inbound SCIM (inbound.scim), never from a file.
 		if s.Path != "" {
@@ -163,10 +165,11 @@ func (s *Spec) problems() yamlx.Problems {
 			add("schedule", "a source with format: scim is pushed by HR, not imported on a schedule")
 		}
 	case "":
-		add("format", "a source needs a format: csv, jsonl or scim")
+		add("format", "a source needs a format: csv, jsonl, http or scim")
 	default:
-		add("format", "unknown format %q (known: csv, jsonl, scim)", s.Format)
+		add("format", "unknown format %q (known: csv, jsonl, http, scim)", s.Format)
 	}
+	s.checkHTTP(add)
 	if s.Schedule < 0 {
 		add("schedule", "must not be negative")
 	}

@@ -87,6 +87,9 @@ type Store interface {
 	// A person key owned by another source is ErrConflict and nothing
 	// changes.
 	ApplyImport(ctx context.Context, imp Import) (ImportResult, error)
+	// PullState is what the last applied pull of an HR API source left
+	// (zero when none was applied); ApplyImport writes it with imp.Pull.
+	PullState(ctx context.Context, source string) (PullState, error)
 	// PutPerson creates or replaces one person (API edits).
 	PutPerson(ctx context.Context, p model.Person) error
 	GetPerson(ctx context.Context, key string) (model.Person, error)
@@ -192,6 +195,26 @@ type Import struct {
 	// Rekeys maps an old person key to its new key (a conversion that is
 	// the same person): the person and their accounts move to the new key.
 	Rekeys map[string]string
+	// Partial says the import holds only the persons that changed (a
+	// delta read of an HR API): the source's other persons are left as
+	// they are, never marked missing.
+	Partial bool
+	// Pull, when set, replaces the source's pull state in the same
+	// transaction, so that it advances only with the persons it covers.
+	Pull *PullState
+}
+
+// PullState is where a pull source's next read starts.
+type PullState struct {
+	// ETag is the validator the API gave the last applied full read.
+	ETag string
+	// Watermark is when the last applied read started: the next delta
+	// asks for changes since then.
+	Watermark time.Time
+	// LastFull is when the last applied full read started.
+	LastFull time.Time
+	// AppliedAt is when the state was written.
+	AppliedAt time.Time
 }
 
 // ImportResult counts what an import changed.

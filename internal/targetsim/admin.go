@@ -54,6 +54,7 @@ func (s *Sim) adminHandler() http.Handler {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	s.hr.mountAdmin(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !fromLoopback(r) {
 			writeAdminError(w, http.StatusForbidden, "the admin API answers loopback clients only")

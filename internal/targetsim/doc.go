@@ -4,8 +4,9 @@
 //
 // # Structure
 //
-// The simulator is made of surfaces (SCIM today; a REST/session-cookie API
-// can be added as another), each a set of routes on one mux. Every request
+// The simulator is made of surfaces (SCIM, a REST/session-cookie API, and
+// an HR system's employee feed under /hr/v1 that pull sources read; see
+// HR), each a set of routes on one mux. Every request
 // to a surface passes one front: it is logged, checked against the
 // Retry-After windows the simulator announced, and offered to the fault
 // rules before the surface sees it. A request that a fault answers never
@@ -43,6 +44,9 @@
 //	GET    /_sim/state           all users and groups (State)
 //	POST   /_sim/state           load users and groups (State)
 //	POST   /_sim/reset           back to the seed state; no rules, log or stats
+//	POST   /_sim/hr/employees    add or replace HR employees (a JSON list of objects with "id")
+//	DELETE /_sim/hr/employees/{id}  take one out of the HR feed
+//	PUT    /_sim/hr/pages/{n}    make HR page n fail: {"status": 500}; DELETE clears it
 //
 // For example:
 //

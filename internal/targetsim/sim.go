@@ -90,6 +90,7 @@ type Sim struct {
 	mux      *http.ServeMux
 	admin    http.Handler
 	scim     *SCIM
+	hr       *HR
 	surfaces []surface
 	faults   *faults
 	quota    atomic.Pointer[quota]
@@ -123,7 +124,8 @@ func New(opts Options) *Sim {
 	s.log = newReqLog(opts.LogLimit, opts.DisableLog)
 	s.stats = newStats()
 	s.scim = newSCIM(s, opts)
-	s.surfaces = []surface{s.scim, newREST(s)}
+	s.hr = newHR(s)
+	s.surfaces = []surface{s.scim, newREST(s), s.hr}
 	for _, sf := range s.surfaces {
 		sf.mount(s.mux)
 	}

@@ -168,10 +168,11 @@ func (s *Store) ApplyImport(ctx context.Context, imp store.Import) (store.Import
 			}
 			write = append(write, i)
 		}
-		// What is left in existing is absent from the feed.
+		// What is left in existing is absent from the feed; a partial
+		// import (a delta) says nothing about them.
 		var gone []any
 		for _, k := range slices.Sorted(maps.Keys(existing)) {
-			if existing[k].missing == "" {
+			if existing[k].missing == "" && !imp.Partial {
 				gone = append(gone, k)
 			}
 		}
@@ -192,6 +193,11 @@ func (s *Store) ApplyImport(ctx context.Context, imp store.Import) (store.Import
 		})
 		if err != nil {
 			return fmt.Errorf("import %s: mark missing: %w", imp.Source, err)
+		}
+		if imp.Pull != nil {
+			if err := savePull(ctx, tx, imp.Source, *imp.Pull, at); err != nil {
+				return fmt.Errorf("import %s: save pull state: %w", imp.Source, err)
+			}
 		}
 		return nil
 	})

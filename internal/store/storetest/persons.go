@@ -109,6 +109,8 @@ var importTests = []test{
 	{"ImportRekeyKeepsAccounts", testImportRekey},
 	{"ImportCrossSourceConflict", testImportConflict},
 	{"ImportBadInputChangesNothing", testImportBadInput},
+	{"ImportPartialMarksNoneMissing", testImportPartial},
+	{"ImportPullStateAdvancesWithIt", testImportPullState},
 }
 
 func person(key string, attrs model.Attributes) model.Person {

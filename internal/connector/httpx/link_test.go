@@ -1,10 +1,12 @@
-package rest
+package httpx_test
 
 import (
 	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/accord-iam/accord/internal/connector/httpx"
 )
 
 func TestNextLink(t *testing.T) {
@@ -19,7 +21,7 @@ func TestNextLink(t *testing.T) {
 		`garbage`:                                                                          "",
 	}
 	for in, want := range cases {
-		require.Equal(t, want, nextLink(http.Header{"Link": {in}}), in)
+		require.Equal(t, want, httpx.NextLink(http.Header{"Link": {in}}), in)
 	}
-	require.Equal(t, "/b", nextLink(http.Header{"Link": {`</a>; rel="prev"`, `</b>; rel="next"`}}))
+	require.Equal(t, "/b", httpx.NextLink(http.Header{"Link": {`</a>; rel="prev"`, `</b>; rel="next"`}}))
 }
