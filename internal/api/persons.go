@@ -14,7 +14,7 @@ import (
 )
 
 func (s *Server) listPersons(rq *request) (int, any, error) {
-	p, err := rq.params("after", "limit")
+	p, err := rq.params("after", "limit", "q")
 	if err != nil {
 		return 0, nil, err
 	}
@@ -22,7 +22,7 @@ func (s *Server) listPersons(rq *request) (int, any, error) {
 	if err := p.err(); err != nil {
 		return 0, nil, err
 	}
-	ps, err := s.app.Store.ListPersons(rq.Context(), store.PersonQuery{After: p.str("after"), Limit: limit + 1})
+	ps, err := s.app.Store.ListPersons(rq.Context(), store.PersonQuery{After: p.str("after"), Limit: limit + 1, Match: p.str("q")})
 	if err != nil {
 		return 0, nil, err
 	}
