@@ -11,6 +11,7 @@ import (
 
 	"github.com/accord-iam/accord/internal/api"
 	"github.com/accord-iam/accord/internal/audit"
+	"github.com/accord-iam/accord/internal/store"
 )
 
 // The audit trail pages newest first by a keyset cursor, and filters by
@@ -73,4 +74,50 @@ func TestPersonSearch(t *testing.T) {
 	r = w.do("GET", "/api/v1/persons?q=example.com&limit=2", key, nil)
 	require.Len(t, r.json(t)["items"].([]any), 2)
 	require.True(t, strings.Contains(r.json(t)["next"].(string), "q=example.com"), "the next page keeps the search")
+}
+
+// Roles carry the rule that gives them: where an entitlement's
+// provenance leads.
+func TestListRoles(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	r := w.do("GET", "/api/v1/roles", w.keys[api.ScopeRead], nil)
+	require.Equal(t, http.StatusOK, r.status, r.text())
+	body := r.json(t)
+	sales := body["items"].([]any)[0].(map[string]any)
+	require.Equal(t, "sales", sales["name"])
+	require.Equal(t, `department == "Sales"`, sales["when"])
+	require.Equal(t, []any{map[string]any{"target": "saas", "entitlements": []any{"crm", "sales-drive"}}}, sales["grants"])
+	require.Equal(t, []any{"all-staff"}, body["birthright"].(map[string]any)["saas"])
+	require.Equal(t, "(birthright)", body["birthright_role"])
+	r = w.do("GET", "/api/v1/roles?target=saas", w.keys[api.ScopeRead], nil)
+	require.Equal(t, http.StatusBadRequest, r.status)
+}
+
+// Revoking by name over the API refuses the key from its next request,
+// and needs the admin scope.
+func TestRevokeKeyOverTheAPI(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	victim := w.newKey("victim", api.ScopeRead)
+	require.Equal(t, http.StatusOK, w.do("GET", "/api/v1/runs", victim, nil).status)
+
+	r := w.do("POST", "/api/v1/keys/victim/revoke", w.keys[api.ScopeActionsWrite], nil)
+	require.Equal(t, http.StatusForbidden, r.status, "only admin revokes")
+	require.Equal(t, http.StatusOK, w.do("GET", "/api/v1/runs", victim, nil).status)
+
+	r = w.do("POST", "/api/v1/keys/victim/revoke", w.keys[api.ScopeAdmin], nil)
+	require.Equal(t, http.StatusOK, r.status, r.text())
+	require.Equal(t, "revoked", r.json(t)["state"])
+	require.Equal(t, http.StatusUnauthorized, w.do("GET", "/api/v1/runs", victim, nil).status)
+
+	r = w.do("POST", "/api/v1/keys/nobody/revoke", w.keys[api.ScopeAdmin], nil)
+	require.Equal(t, http.StatusNotFound, r.status, r.text())
+	recs, err := w.app.Store.ListAudit(context.Background(), store.AuditQuery{Text: `"victim"`, Actor: "apikey:key-admin"})
+	require.NoError(t, err)
+	var ops []string
+	for _, r := range recs {
+		ops = append(ops, r.Operation)
+	}
+	require.Equal(t, []string{"api key revoked", "api POST /api/v1/keys/{name}/revoke"}, ops, "revoked, and the call audited with the admin key's name")
 }
