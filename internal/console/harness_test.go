@@ -294,4 +294,3 @@ func (c *client) csrf() string {
 	rest := p.body[i+len(mark):]
 	return rest[:strings.IndexByte(rest, '"')]
 }
-
