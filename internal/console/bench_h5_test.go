@@ -173,7 +173,7 @@ func newBenchSite(b *testing.B) *benchSite {
 	srv.Mount(c)
 	hs := httptest.NewServer(srv.Handler())
 	b.Cleanup(hs.Close)
-	key, _, err := api.CreateKey(context.Background(), a.Store, "bench", []string{api.ScopeRead}, time.Time{}, "bench", a.Now())
+	key, _, err := api.CreateKey(context.Background(), a.Store, fmt.Sprintf("bench-%d", time.Now().UnixNano()), []string{api.ScopeRead}, time.Time{}, "bench", a.Now())
 	if err != nil {
 		b.Fatal(err)
 	}
