@@ -56,6 +56,7 @@ engine:
   lease: 3h
 api:
   health: {min_attempts: 1}
+  rate_limit: {per_second: 1000, burst: 1000}
   console: {idle_timeout: %[4]s}
 `
 
