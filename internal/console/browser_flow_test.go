@@ -134,3 +134,38 @@ func forgePost(action string, withToken bool) chromedp.Action[chromedp.Void] {
 		document.body.appendChild(f); f.submit();
 	})()`)
 }
+
+// TestBrowserOverviewOfATroubledDay: one create failed at the target and
+// three new hires are held by the threshold: the overview shows the
+// target in incident under the 95% line, the failed run and the held run
+// as open alerts. (Its screenshots are the README's.)
+func TestBrowserOverviewOfATroubledDay(t *testing.T) {
+	w, id := heldWorld(t)
+	_, err := w.sim.AddFault(targetsim.Rule{Kind: targetsim.FaultFail, Method: "POST", Path: "/scim/v2/Users", Status: 400, Times: 1,
+		Body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"400","detail":"mailbox quota exhausted for this tenant"}`})
+	require.NoError(t, err)
+	var out struct{}
+	require.Equal(t, 200, w.api("POST", "/api/v1/runs/"+id+"/approve", &out))
+	require.Equal(t, "failed", w.waitRun(id, "failed"))
+	w.hire("E4,Edsger,Dijkstra,edsger@example.com,Engineering,employee,2026-03-01,",
+		"E5,Barbara,Liskov,barbara@example.com,Sales,employee,2026-03-01,",
+		"E6,Donald,Knuth,donald@example.com,Finance,employee,2026-03-01,")
+	held := w.enforce()
+	require.Equal(t, "held", w.waitRun(held, "held"))
+
+	ctx := tab(t)
+	sh := screenshots(t)
+	browserSignIn(t, ctx, w, w.keys[api.ScopeAdmin], sh)
+	require.Equal(t, "incident", text(t, ctx, "#overall"))
+	row := text(t, ctx, "#target-saas")
+	require.Contains(t, row, "80.0%", "4 of 5 attempts succeeded")
+	alerts := text(t, ctx, "#alerts")
+	require.Contains(t, alerts, "saas is incident")
+	require.Contains(t, alerts, "run "+held+" is held for approval")
+	sh.take(ctx, "overview")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(w.url+"/runs/"+held), chromedp.WaitVisible(chromedp.CSS("#why"))))
+	sh.take(ctx, "held-run")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(w.url+"/runs?state=failed"), chromedp.WaitVisible(chromedp.CSS("#runs"))))
+	require.Contains(t, text(t, ctx, "#runs"), id)
+	sh.take(ctx, "failed-runs")
+}

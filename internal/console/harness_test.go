@@ -78,6 +78,7 @@ type worldOptions struct {
 // and the console over real HTTP, with a key per scope.
 type world struct {
 	t    testing.TB
+	dir  string
 	sim  *targetsim.Sim
 	app  *app.App
 	srv  *api.Server
@@ -109,7 +110,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	cfg := fmt.Sprintf(testConfig, base, tokenFile, o.creates, o.idle)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(testHR.Header()+strings.Join(seedPersons, "\n")+"\n"), 0o600))
-	w := &world{t: t, sim: sim, keys: map[string]string{}}
+	w := &world{t: t, dir: dir, sim: sim, keys: map[string]string{}}
 	clock := testkit.NewClock("2026-03-02")
 	now := func() time.Time { return clock.Now().Add(time.Duration(w.skew.Load())) }
 	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{Logger: testkit.QuietLogger(), Now: now})
@@ -144,6 +145,15 @@ func newWorld(t testing.TB, o worldOptions) *world {
 		w.enforce()
 	}
 	return w
+}
+
+// hire adds persons to the HR feed and imports it.
+func (w *world) hire(rows ...string) {
+	w.t.Helper()
+	feed := testHR.Header() + strings.Join(append(append([]string{}, seedPersons...), rows...), "\n") + "\n"
+	require.NoError(w.t, os.WriteFile(filepath.Join(w.dir, "hr.csv"), []byte(feed), 0o600))
+	_, err := w.app.Import(context.Background(), "")
+	require.NoError(w.t, err)
 }
 
 func (w *world) newKey(name string, scopes ...string) string {
