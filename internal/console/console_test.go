@@ -338,3 +338,48 @@ func TestRetryFailedActions(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, p.status)
 	require.Contains(t, p.body, `action &#34;x1&#34;`)
 }
+
+// TestResumePausedTarget: a target that asked to be left alone for ten
+// minutes shows as paused with its reason and a Resume button (for a key
+// that may resume); Resume is the API's, and the waiting work then runs.
+func TestResumePausedTarget(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	_, err := w.sim.AddFault(targetsim.Rule{Kind: targetsim.FaultRateLimit, Times: 1, RetryAfter: targetsim.Duration(10 * time.Minute)})
+	require.NoError(t, err)
+	var out struct {
+		Run struct {
+			ID string `json:"id"`
+		} `json:"run"`
+	}
+	w.api("POST", "/api/v1/enforce", &out)
+	require.Eventually(t, func() bool {
+		var ts struct {
+			Targets []api.TargetView `json:"targets"`
+		}
+		w.api("GET", "/api/v1/targets", &ts)
+		return len(ts.Targets) == 1 && !ts.Targets[0].PausedUntil.IsZero()
+	}, 10*time.Second, 20*time.Millisecond, "the target never paused")
+
+	cr := w.client()
+	cr.signIn(w.keys[api.ScopeRead])
+	p := cr.get("/")
+	require.Contains(t, p.body, "paused until")
+	require.Contains(t, p.body, "saas is paused until")
+	require.NotContains(t, p.body, `id="resume-saas"`, "a read key may not resume")
+
+	c := w.client()
+	token := c.signIn(w.newKey("operator", api.ScopeRead, api.ScopeActionsWrite))
+	p = c.get("/")
+	require.Contains(t, p.body, `id="resume-saas"`)
+	p = c.do("POST", "/targets/saas/resume", url.Values{"csrf": {token}})
+	require.Equal(t, http.StatusSeeOther, p.status, p.body)
+	p = c.get("/")
+	require.Contains(t, p.body, "target saas resumed")
+	require.NotContains(t, p.body, "paused until", "the pause is lifted")
+	require.NotContains(t, p.body, `id="resume-saas"`)
+	require.Contains(t, w.auditOf("/resume"), "apikey:operator succeeded api POST /api/v1/targets/{target}/resume")
+	// A target that is not configured is the API's 404, named.
+	p = c.do("POST", "/targets/nope/resume", url.Values{"csrf": {token}})
+	require.Equal(t, http.StatusNotFound, p.status)
+	require.Contains(t, p.body, `no target &#34;nope&#34;`)
+}

@@ -215,7 +215,7 @@ func (w *world) waitRun(id string, states ...string) string {
 			}
 		}
 		return false
-	}, 20*time.Second, 50*time.Millisecond, "run %s stayed %s", id, state)
+	}, 20*time.Second, 50*time.Millisecond, "run %s never reached %v", id, states)
 	return state
 }
 
