@@ -34,6 +34,7 @@ type API interface {
 	ActiveKey(ctx context.Context, id string) (*store.APIKey, error)
 	Allowed(key *store.APIKey, method, path string) bool
 	Invoke(ctx context.Context, key *store.APIKey, from *http.Request, method, path string, body []byte) api.Answer
+	AuditSession(r *http.Request, key *store.APIKey, op, message string) error
 }
 
 // Sessions is where console sessions are kept (sqlstore.Store).

@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -297,6 +298,25 @@ func TestSessionEnds(t *testing.T) {
 	c4 := w.client()
 	c4.http.Jar.SetCookies(u, saved)
 	require.Equal(t, http.StatusSeeOther, c4.get("/runs").status)
+
+	// Sign-in and sign-out are on record under the key's name.
+	require.Contains(t, w.auditOf("console sign-in"), "apikey:key-read succeeded console sign-in")
+	require.Contains(t, w.auditOf("console sign-out"), "apikey:key-read succeeded console sign-out")
+}
+
+// TestSecureCookieUnderTLS: over TLS the session cookie is Secure.
+func TestSecureCookieUnderTLS(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	req := httptest.NewRequest("POST", "https://accord.example/signin", strings.NewReader(url.Values{"key": {w.keys[api.ScopeRead]}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	w.srv.Handler().ServeHTTP(rec, req)
+	require.Equal(t, http.StatusSeeOther, rec.Code, rec.Body.String())
+	cks := rec.Result().Cookies()
+	require.Len(t, cks, 1)
+	require.True(t, cks[0].Secure)
+	require.True(t, cks[0].HttpOnly)
+	require.Equal(t, http.SameSiteStrictMode, cks[0].SameSite)
 }
 
 // TestRetryFailedActions: failed actions are grouped by target and the

@@ -197,6 +197,12 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.renderError(w, r, nil, http.StatusServiceUnavailable, "The session could not be stored; try again.")
 		return
 	}
+	if err := c.api.AuditSession(r, key, "console sign-in", "signed in to the console"); err != nil {
+		// Fail closed: a session whose start is not on record is not given.
+		_ = c.sessions.DeleteConsoleSessions(r.Context(), cs.TokenHash, time.Time{}, time.Time{})
+		c.renderError(w, r, nil, http.StatusServiceUnavailable, "The sign-in could not be recorded in the audit trail, so it is refused; try again.")
+		return
+	}
 	c.setSessionCookie(w, r, token, int(c.cfg.AbsoluteTimeout.Seconds()))
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
@@ -217,6 +223,9 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
 	if err := c.sessions.DeleteConsoleSessions(r.Context(), s.hash, time.Time{}, time.Time{}); err != nil {
 		c.renderError(w, r, nil, http.StatusServiceUnavailable, "The session could not be ended; try again.")
 		return
+	}
+	if err := c.api.AuditSession(r, s.key, "console sign-out", "signed out of the console"); err != nil {
+		c.log.Warn("console: audit sign-out", "error", err)
 	}
 	c.setSessionCookie(w, r, "", -1)
 	setFlash(w, r, "You are signed out.")
