@@ -1,6 +1,9 @@
 package console_test
 
 import (
+	"strings"
+	"time"
+
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -168,4 +171,35 @@ func TestBrowserOverviewOfATroubledDay(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(w.url+"/runs?state=failed"), chromedp.WaitVisible(chromedp.CSS("#runs"))))
 	require.Contains(t, text(t, ctx, "#runs"), id)
 	sh.take(ctx, "failed-runs")
+}
+
+// TestBrowserSearchActionsInPlace: with JavaScript, htmx (under the
+// strict CSP) replaces only the action list when searching, and the
+// address bar keeps a shareable link of the search.
+func TestBrowserSearchActionsInPlace(t *testing.T) {
+	w, id := heldWorld(t)
+	ctx := tab(t)
+	sh := screenshots(t)
+	browserSignIn(t, ctx, w, w.keys[api.ScopeRead], sh)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(w.url+"/runs/"+id), chromedp.WaitVisible(chromedp.CSS("#actions"))))
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.notReloaded = true`))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS("#person"), "E2"),
+		chromedp.Click(chromedp.CSS("#search")),
+	))
+	require.Eventually(t, func() bool {
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#actions tbody")))
+		return err == nil && strings.Contains(s, "E2") && !strings.Contains(s, "E1")
+	}, 10*time.Second, 50*time.Millisecond, "the search did not narrow the list")
+	kept, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.notReloaded === true`))
+	require.NoError(t, err)
+	require.True(t, kept, "htmx should have swapped the list, not reloaded the page")
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	require.Contains(t, loc, "person=E2")
+	sh.take(ctx, "searched")
+	// The link, opened afresh, shows the same search.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(loc), chromedp.WaitVisible(chromedp.CSS("#actions"))))
+	require.NotContains(t, text(t, ctx, "#actions tbody"), "E1")
 }
