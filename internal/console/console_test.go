@@ -175,6 +175,12 @@ func TestChangesNeedTheCSRFToken(t *testing.T) {
 	other := w.client().signIn(w.keys[api.ScopeAdmin])
 	require.NotEqual(t, token, other)
 	path := "/runs/" + id + "/cancel"
+	p := c.get(path)
+	require.Equal(t, http.StatusOK, p.status)
+	require.Contains(t, p.body, "Cancelling drops all <strong>6</strong> actions above")
+	require.Contains(t, p.body, "Yes, cancel the run")
+	require.Equal(t, http.StatusNotFound, c.get("/runs/"+id+"/explode").status)
+	require.Equal(t, http.StatusNotFound, c.get("/runs/no-such-run").status)
 	for name, tc := range map[string]struct {
 		form   url.Values
 		header []string
@@ -189,7 +195,7 @@ func TestChangesNeedTheCSRFToken(t *testing.T) {
 		require.Contains(t, p.body, "Refused", name)
 		require.Equal(t, "held", w.waitRun(id, "held"), name)
 	}
-	p := c.do("POST", path, url.Values{}, "X-CSRF-Token", token, "Origin", w.url, "Sec-Fetch-Site", "same-origin")
+	p = c.do("POST", path, url.Values{}, "X-CSRF-Token", token, "Origin", w.url, "Sec-Fetch-Site", "same-origin")
 	require.Equal(t, http.StatusSeeOther, p.status, p.body)
 	require.Equal(t, "cancelled", w.waitRun(id, "cancelled"))
 	// Sign-out is a change too.
@@ -344,13 +350,27 @@ func TestRetryFailedActions(t *testing.T) {
 	cr.signIn(w.keys[api.ScopeRead])
 	require.NotContains(t, cr.get("/failed").body, "Retry")
 
+	require.Contains(t, c.get("/failed?target=other").body, "No failed actions.")
+	require.Contains(t, c.get("/failed?target=saas").body, "Retry all 3")
+
 	w.sim.ClearFaults()
+	// A selection: the first two ticked.
+	all := strings.Fields(ids[1])
+	p = c.do("POST", "/failed/retry", url.Values{"csrf": {token}, "id": all[:2]})
+	require.Equal(t, http.StatusSeeOther, p.status, p.body)
+	require.Contains(t, c.get("/failed").body, "Queued again: 2 action(s)")
+	require.Eventually(t, func() bool { return len(w.sim.SCIM().Users()) == 2 }, 10*time.Second, 20*time.Millisecond)
+	// Then the group: what is left of it.
+	p = c.get("/failed")
+	require.Contains(t, p.body, "Retry all 1")
+	ids = regexp.MustCompile(`name="ids" value="([0-9 ]+)"`).FindStringSubmatch(p.body)
+	require.Equal(t, all[2], ids[1])
 	p = c.do("POST", "/failed/retry", url.Values{"csrf": {token}, "ids": {ids[1]}})
 	require.Equal(t, http.StatusSeeOther, p.status, p.body)
 	require.Equal(t, "succeeded", w.waitRun(id, "succeeded"))
 	p = c.get("/failed")
 	require.Contains(t, p.body, "No failed actions.")
-	require.Contains(t, p.body, "Queued again: 3 action(s)")
+	require.Contains(t, p.body, "Queued again: 1 action(s)")
 	require.Len(t, w.auditOf("/retry"), 3)
 	require.Contains(t, w.auditOf("/retry")[0], "apikey:operator succeeded")
 	// Bad input names itself and changes nothing.
