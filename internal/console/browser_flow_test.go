@@ -82,7 +82,10 @@ func TestBrowserRetryFailedAction(t *testing.T) {
 	require.Contains(t, text(t, ctx, "#flash"), "Queued again: 1 action(s)")
 	sh.take(ctx, "retried-one")
 	// Then the rest of the group.
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#retry-group-0")), chromedp.WaitVisible(chromedp.CSS("#flash"))))
+	// The page already shows a message: wait for the new one, so that the
+	// next navigation cannot cut the form's submission short.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#retry-group-0"))))
+	waitText(t, ctx, "#flash", "Queued again: 2 action(s)")
 	sh.take(ctx, "retried-group")
 	require.Equal(t, "succeeded", w.waitRun(id, "succeeded"))
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(w.url+"/failed"), chromedp.WaitVisible(chromedp.CSS("#none"))))
