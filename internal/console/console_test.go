@@ -48,6 +48,8 @@ func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 	c := w.client()
 	requireSecurityHeaders(t, c.get("/signin"))
 	requireSecurityHeaders(t, c.get("/static/pico.min.css"))
+	require.Equal(t, http.StatusNotFound, c.get("/static/").status, "no folder listing")
+	require.Equal(t, "text/css; charset=utf-8", c.get("/static/console.css").header.Get("Content-Type"))
 	c.signIn(w.keys[api.ScopeAdmin])
 	for _, path := range []string{"/", "/runs", "/runs/" + id, "/runs/" + id + "/approve", "/failed", "/nothing-here"} {
 		p := c.get(path)
@@ -189,6 +191,7 @@ func TestChangesNeedTheCSRFToken(t *testing.T) {
 		"another session": {form: url.Values{"csrf": {other}}},
 		"other origin":    {form: url.Values{"csrf": {token}}, header: []string{"Origin", "https://evil.example"}},
 		"cross-site":      {form: url.Values{"csrf": {token}}, header: []string{"Sec-Fetch-Site", "cross-site"}},
+		"same-site":       {form: url.Values{"csrf": {token}}, header: []string{"Sec-Fetch-Site", "same-site", "Origin", w.url}},
 	} {
 		p := c.do("POST", path, tc.form, tc.header...)
 		require.Equal(t, http.StatusForbidden, p.status, name)

@@ -46,10 +46,16 @@ func csrfToken(sessionToken string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// sameOrigin refuses cross-site requests that change something: the
-// browser's Sec-Fetch-Site, and Origin when sent, must name this site.
+// sameOrigin refuses cross-site requests that change something. A
+// browser's Sec-Fetch-Site (which no page can set) decides when sent: a
+// reverse proxy that rewrites Host does not change it. Otherwise Origin,
+// when sent, must name this host.
 func sameOrigin(r *http.Request) string {
-	if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" && s != "none" {
+	switch s := r.Header.Get("Sec-Fetch-Site"); s {
+	case "same-origin", "none":
+		return ""
+	case "":
+	default:
 		return "the request came from another site (Sec-Fetch-Site: " + s + ")"
 	}
 	if o := r.Header.Get("Origin"); o != "" {
