@@ -313,19 +313,30 @@ func TestSessionEnds(t *testing.T) {
 	require.Contains(t, w.auditOf("console sign-out"), "apikey:key-read succeeded console sign-out")
 }
 
-// TestSecureCookieUnderTLS: over TLS the session cookie is Secure.
-func TestSecureCookieUnderTLS(t *testing.T) {
-	w := newWorld(t, worldOptions{})
-	req := httptest.NewRequest("POST", "https://accord.example/signin", strings.NewReader(url.Values{"key": {w.keys[api.ScopeRead]}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	rec := httptest.NewRecorder()
-	w.srv.Handler().ServeHTTP(rec, req)
-	require.Equal(t, http.StatusSeeOther, rec.Code, rec.Body.String())
-	cks := rec.Result().Cookies()
-	require.Len(t, cks, 1)
-	require.True(t, cks[0].Secure)
-	require.True(t, cks[0].HttpOnly)
-	require.Equal(t, http.SameSiteStrictMode, cks[0].SameSite)
+// TestSecureCookie: over TLS the session cookie is Secure; over plain
+// HTTP only when api.console.secure_cookie says a TLS proxy is in front.
+func TestSecureCookie(t *testing.T) {
+	for _, tc := range []struct {
+		url          string
+		secureCookie bool
+		want         bool
+	}{
+		{"https://accord.example/signin", false, true},
+		{"http://accord.example/signin", false, false},
+		{"http://accord.example/signin", true, true},
+	} {
+		w := newWorld(t, worldOptions{secureCookie: tc.secureCookie})
+		req := httptest.NewRequest("POST", tc.url, strings.NewReader(url.Values{"key": {w.keys[api.ScopeRead]}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		w.srv.Handler().ServeHTTP(rec, req)
+		require.Equal(t, http.StatusSeeOther, rec.Code, rec.Body.String())
+		cks := rec.Result().Cookies()
+		require.Len(t, cks, 1)
+		require.Equal(t, tc.want, cks[0].Secure, "%s secure_cookie=%t", tc.url, tc.secureCookie)
+		require.True(t, cks[0].HttpOnly)
+		require.Equal(t, http.SameSiteStrictMode, cks[0].SameSite)
+	}
 }
 
 // TestRetryFailedActions: failed actions are grouped by target and the

@@ -57,7 +57,7 @@ engine:
 api:
   health: {min_attempts: 1}
   rate_limit: {per_second: 1000, burst: 1000}
-  console: {idle_timeout: %[4]s}
+  console: {idle_timeout: %[4]s, secure_cookie: %[5]t}
 `
 
 var seedPersons = []string{
@@ -70,6 +70,8 @@ type worldOptions struct {
 	// creates is the creates threshold (default 1000: nothing is held).
 	creates string
 	idle    string
+	// secureCookie sets api.console.secure_cookie.
+	secureCookie bool
 	// enforce plans and runs everything at start (through the API).
 	enforce bool
 }
@@ -107,7 +109,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "sim-token")
 	require.NoError(t, os.WriteFile(tokenFile, []byte(simToken), 0o600))
-	cfg := fmt.Sprintf(testConfig, base, tokenFile, o.creates, o.idle)
+	cfg := fmt.Sprintf(testConfig, base, tokenFile, o.creates, o.idle, o.secureCookie)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(testHR.Header()+strings.Join(seedPersons, "\n")+"\n"), 0o600))
 	w := &world{t: t, dir: dir, sim: sim, keys: map[string]string{}}

@@ -67,26 +67,29 @@ func sameOrigin(r *http.Request) string {
 	return ""
 }
 
-func secure(r *http.Request) bool { return r.TLS != nil }
+// setCookie sets one of the console's cookies: HttpOnly, SameSite=Strict,
+// and Secure over TLS or when api.console.secure_cookie says so.
+func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: r.TLS != nil || c.cfg.SecureCookie, SameSite: http.SameSiteStrictMode})
+}
 
 func (c *Console) setSessionCookie(w http.ResponseWriter, r *http.Request, token string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
+	c.setCookie(w, r, sessionCookie, token, maxAge)
 }
 
 // setFlash leaves a message for the next page shown (after a redirect).
-func setFlash(w http.ResponseWriter, r *http.Request, msg string) {
-	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(msg)), Path: "/",
-		MaxAge: 60, HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
+func (c *Console) setFlash(w http.ResponseWriter, r *http.Request, msg string) {
+	c.setCookie(w, r, flashCookie, base64.RawURLEncoding.EncodeToString([]byte(msg)), 60)
 }
 
 // takeFlash returns the message left for this page, and clears it.
-func takeFlash(w http.ResponseWriter, r *http.Request) string {
+func (c *Console) takeFlash(w http.ResponseWriter, r *http.Request) string {
 	ck, err := r.Cookie(flashCookie)
 	if err != nil {
 		return ""
 	}
-	http.SetCookie(w, &http.Cookie{Name: flashCookie, Path: "/", MaxAge: -1, HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
+	c.setCookie(w, r, flashCookie, "", -1)
 	b, err := base64.RawURLEncoding.DecodeString(ck.Value)
 	if err != nil || len(b) > 2000 {
 		return ""
@@ -160,7 +163,7 @@ func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
-	c.render(w, r, nil, http.StatusOK, "signin", "Sign in", signInView{Next: safeNext(r.URL.Query().Get("next")), Message: takeFlash(w, r)})
+	c.render(w, r, nil, http.StatusOK, "signin", "Sign in", signInView{Next: safeNext(r.URL.Query().Get("next")), Message: c.takeFlash(w, r)})
 }
 
 type signInView struct {
@@ -234,7 +237,7 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
 		c.log.Warn("console: audit sign-out", "error", err)
 	}
 	c.setSessionCookie(w, r, "", -1)
-	setFlash(w, r, "You are signed out.")
+	c.setFlash(w, r, "You are signed out.")
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
 
