@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/store"
 )
 
@@ -59,6 +60,20 @@ func (s *Server) SignIn(r *http.Request, token string) (*store.APIKey, error) {
 	}
 	s.authBackoff.succeeded(addr)
 	return key, nil
+}
+
+// AuditSession records a front end's sign-in or sign-out of a key (op:
+// "console sign-in", "console sign-out") through the API's audit path,
+// under the key's name; what changes something is audited by the route
+// itself (Invoke).
+func (s *Server) AuditSession(r *http.Request, key *store.APIKey, op, message string) error {
+	rq := &request{Request: r, id: requestID(r), key: key, route: &Route{Method: r.Method, Path: r.URL.Path}}
+	rec := audit.Record{
+		Time: s.app.Now(), Kind: audit.KindEvent, Operation: op, Actor: actorOf(key.Name),
+		Method: r.Method, URL: audit.RedactURL(r.URL.RequestURI()), Status: http.StatusOK, Outcome: "succeeded",
+		Message: fmt.Sprintf("%s (from %s)", message, r.RemoteAddr),
+	}
+	return s.appendAudit(rq, rec)
 }
 
 // ErrKeyNotValid: the key was revoked, or expired.

@@ -11,6 +11,10 @@ type Console struct {
 	// AbsoluteTimeout ends a session this long after sign-in, however
 	// busy (default 12h).
 	AbsoluteTimeout time.Duration `yaml:"absolute_timeout"`
+	// SecureCookie marks the session cookie Secure even when the request
+	// reached accord over plain HTTP: for a TLS-terminating proxy in front.
+	// (Over TLS to accord the cookie is Secure anyway.)
+	SecureCookie bool `yaml:"secure_cookie"`
 }
 
 // WithDefaults returns the console settings with unset values at their

@@ -126,3 +126,12 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 	require.NoError(t, err)
 	return strings.TrimSpace(s)
 }
+
+// waitText waits until the first element matching sel contains want.
+func waitText(t *testing.T, ctx context.Context, sel, want string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel), chromedp.AtLeast(0)))
+		return err == nil && strings.Contains(s, want)
+	}, 20*time.Second, 50*time.Millisecond, "%s never showed %q", sel, want)
+}

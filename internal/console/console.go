@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/accord-iam/accord/internal/api"
@@ -34,6 +35,7 @@ type API interface {
 	ActiveKey(ctx context.Context, id string) (*store.APIKey, error)
 	Allowed(key *store.APIKey, method, path string) bool
 	Invoke(ctx context.Context, key *store.APIKey, from *http.Request, method, path string, body []byte) api.Answer
+	AuditSession(r *http.Request, key *store.APIKey, op, message string) error
 }
 
 // Sessions is where console sessions are kept (sqlstore.Store).
@@ -103,6 +105,10 @@ func (c *Console) buildMux() *http.ServeMux {
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.FileServerFS(static)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r) // no listing of the folder
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		files.ServeHTTP(w, r)
 	})))

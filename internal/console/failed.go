@@ -25,6 +25,7 @@ type failedView struct {
 	Total    int
 	More     bool
 	Target   string
+	Targets  []string
 	CanRetry bool
 }
 
@@ -50,7 +51,16 @@ func (c *Console) listFailed(rq *Request) error {
 	if err := rq.Get("/api/v1/actions?"+p.Encode(), &page); err != nil {
 		return err
 	}
+	var ts struct {
+		Targets []api.TargetView `json:"targets"`
+	}
+	if err := rq.Get("/api/v1/targets", &ts); err != nil {
+		return err
+	}
 	v := failedView{Total: len(page.Items), More: page.Next != "", Target: target}
+	for _, t := range ts.Targets {
+		v.Targets = append(v.Targets, t.Name)
+	}
 	idx := map[[2]string]int{}
 	for i := range page.Items {
 		a := &page.Items[i]

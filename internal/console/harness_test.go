@@ -56,7 +56,8 @@ engine:
   lease: 3h
 api:
   health: {min_attempts: 1}
-  console: {idle_timeout: %[4]s}
+  rate_limit: {per_second: 1000, burst: 1000}
+  console: {idle_timeout: %[4]s, secure_cookie: %[5]t}
 `
 
 var seedPersons = []string{
@@ -69,6 +70,8 @@ type worldOptions struct {
 	// creates is the creates threshold (default 1000: nothing is held).
 	creates string
 	idle    string
+	// secureCookie sets api.console.secure_cookie.
+	secureCookie bool
 	// enforce plans and runs everything at start (through the API).
 	enforce bool
 }
@@ -77,6 +80,7 @@ type worldOptions struct {
 // and the console over real HTTP, with a key per scope.
 type world struct {
 	t    testing.TB
+	dir  string
 	sim  *targetsim.Sim
 	app  *app.App
 	srv  *api.Server
@@ -105,10 +109,10 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "sim-token")
 	require.NoError(t, os.WriteFile(tokenFile, []byte(simToken), 0o600))
-	cfg := fmt.Sprintf(testConfig, base, tokenFile, o.creates, o.idle)
+	cfg := fmt.Sprintf(testConfig, base, tokenFile, o.creates, o.idle, o.secureCookie)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(testHR.Header()+strings.Join(seedPersons, "\n")+"\n"), 0o600))
-	w := &world{t: t, sim: sim, keys: map[string]string{}}
+	w := &world{t: t, dir: dir, sim: sim, keys: map[string]string{}}
 	clock := testkit.NewClock("2026-03-02")
 	now := func() time.Time { return clock.Now().Add(time.Duration(w.skew.Load())) }
 	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{Logger: testkit.QuietLogger(), Now: now})
@@ -143,6 +147,15 @@ func newWorld(t testing.TB, o worldOptions) *world {
 		w.enforce()
 	}
 	return w
+}
+
+// hire adds persons to the HR feed and imports it.
+func (w *world) hire(rows ...string) {
+	w.t.Helper()
+	feed := testHR.Header() + strings.Join(append(append([]string{}, seedPersons...), rows...), "\n") + "\n"
+	require.NoError(w.t, os.WriteFile(filepath.Join(w.dir, "hr.csv"), []byte(feed), 0o600))
+	_, err := w.app.Import(context.Background(), "")
+	require.NoError(w.t, err)
 }
 
 func (w *world) newKey(name string, scopes ...string) string {
@@ -204,7 +217,7 @@ func (w *world) waitRun(id string, states ...string) string {
 			}
 		}
 		return false
-	}, 20*time.Second, 50*time.Millisecond, "run %s stayed %s", id, state)
+	}, 20*time.Second, 50*time.Millisecond, "run %s never reached %v", id, states)
 	return state
 }
 

@@ -56,6 +56,8 @@ type overviewView struct {
 	Runs     []api.RunView
 	Held     []api.RunView
 	Alerts   []string
+	// FailedActions: some action failed and was not retried.
+	FailedActions bool
 }
 
 func (c *Console) overview(rq *Request) error {
@@ -101,6 +103,14 @@ func (c *Console) overview(rq *Request) error {
 	}
 	for _, r := range held.Items {
 		v.Alerts = append(v.Alerts, "run "+r.ID+" is held for approval")
+	}
+	var failed listPage[api.ActionView]
+	if err := rq.Get("/api/v1/actions?state=failed&limit=1", &failed); err != nil {
+		return err
+	}
+	if len(failed.Items) > 0 {
+		v.FailedActions = true
+		v.Alerts = append(v.Alerts, "failed actions wait for a decision: retry them once their cause is fixed")
 	}
 	return rq.Render("Overview", v)
 }

@@ -53,7 +53,7 @@ func (c *Console) guard(p *Page) http.Handler {
 				c.renderError(w, r, nil, http.StatusUnauthorized, out.why)
 				return
 			}
-			setFlash(w, r, out.why)
+			c.setFlash(w, r, out.why)
 			http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
@@ -173,7 +173,7 @@ func (rq *Request) Render(title string, data any) error {
 // Redirect ends an action: the browser goes to `to` (a GET), showing msg.
 func (rq *Request) Redirect(to, msg string) error {
 	if msg != "" {
-		setFlash(rq.W, rq.Request, msg)
+		rq.C.setFlash(rq.W, rq.Request, msg)
 	}
 	http.Redirect(rq.W, rq.Request, to, http.StatusSeeOther)
 	return nil

@@ -125,7 +125,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, rq *Request, st
 					Active: r.URL.Path == path || (path != "/" && strings.HasPrefix(r.URL.Path, path))})
 			}
 		}
-		l.Flash = takeFlash(w, r)
+		l.Flash = c.takeFlash(w, r)
 	}
 	set := c.views.sets[tmpl]
 	if set == nil {

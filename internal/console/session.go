@@ -46,10 +46,16 @@ func csrfToken(sessionToken string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// sameOrigin refuses cross-site requests that change something: the
-// browser's Sec-Fetch-Site, and Origin when sent, must name this site.
+// sameOrigin refuses cross-site requests that change something. A
+// browser's Sec-Fetch-Site (which no page can set) decides when sent: a
+// reverse proxy that rewrites Host does not change it. Otherwise Origin,
+// when sent, must name this host.
 func sameOrigin(r *http.Request) string {
-	if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" && s != "none" {
+	switch s := r.Header.Get("Sec-Fetch-Site"); s {
+	case "same-origin", "none":
+		return ""
+	case "":
+	default:
 		return "the request came from another site (Sec-Fetch-Site: " + s + ")"
 	}
 	if o := r.Header.Get("Origin"); o != "" {
@@ -61,26 +67,29 @@ func sameOrigin(r *http.Request) string {
 	return ""
 }
 
-func secure(r *http.Request) bool { return r.TLS != nil }
+// setCookie sets one of the console's cookies: HttpOnly, SameSite=Strict,
+// and Secure over TLS or when api.console.secure_cookie says so.
+func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: r.TLS != nil || c.cfg.SecureCookie, SameSite: http.SameSiteStrictMode})
+}
 
 func (c *Console) setSessionCookie(w http.ResponseWriter, r *http.Request, token string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
+	c.setCookie(w, r, sessionCookie, token, maxAge)
 }
 
 // setFlash leaves a message for the next page shown (after a redirect).
-func setFlash(w http.ResponseWriter, r *http.Request, msg string) {
-	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(msg)), Path: "/",
-		MaxAge: 60, HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
+func (c *Console) setFlash(w http.ResponseWriter, r *http.Request, msg string) {
+	c.setCookie(w, r, flashCookie, base64.RawURLEncoding.EncodeToString([]byte(msg)), 60)
 }
 
 // takeFlash returns the message left for this page, and clears it.
-func takeFlash(w http.ResponseWriter, r *http.Request) string {
+func (c *Console) takeFlash(w http.ResponseWriter, r *http.Request) string {
 	ck, err := r.Cookie(flashCookie)
 	if err != nil {
 		return ""
 	}
-	http.SetCookie(w, &http.Cookie{Name: flashCookie, Path: "/", MaxAge: -1, HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
+	c.setCookie(w, r, flashCookie, "", -1)
 	b, err := base64.RawURLEncoding.DecodeString(ck.Value)
 	if err != nil || len(b) > 2000 {
 		return ""
@@ -154,7 +163,7 @@ func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
-	c.render(w, r, nil, http.StatusOK, "signin", "Sign in", signInView{Next: safeNext(r.URL.Query().Get("next")), Message: takeFlash(w, r)})
+	c.render(w, r, nil, http.StatusOK, "signin", "Sign in", signInView{Next: safeNext(r.URL.Query().Get("next")), Message: c.takeFlash(w, r)})
 }
 
 type signInView struct {
@@ -197,6 +206,12 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.renderError(w, r, nil, http.StatusServiceUnavailable, "The session could not be stored; try again.")
 		return
 	}
+	if err := c.api.AuditSession(r, key, "console sign-in", "signed in to the console"); err != nil {
+		// Fail closed: a session whose start is not on record is not given.
+		_ = c.sessions.DeleteConsoleSessions(r.Context(), cs.TokenHash, time.Time{}, time.Time{})
+		c.renderError(w, r, nil, http.StatusServiceUnavailable, "The sign-in could not be recorded in the audit trail, so it is refused; try again.")
+		return
+	}
 	c.setSessionCookie(w, r, token, int(c.cfg.AbsoluteTimeout.Seconds()))
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
@@ -218,8 +233,11 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
 		c.renderError(w, r, nil, http.StatusServiceUnavailable, "The session could not be ended; try again.")
 		return
 	}
+	if err := c.api.AuditSession(r, s.key, "console sign-out", "signed out of the console"); err != nil {
+		c.log.Warn("console: audit sign-out", "error", err)
+	}
 	c.setSessionCookie(w, r, "", -1)
-	setFlash(w, r, "You are signed out.")
+	c.setFlash(w, r, "You are signed out.")
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
 
