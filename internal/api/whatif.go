@@ -49,12 +49,8 @@ func (s *Server) previewWhatIf(ctx context.Context, rq *request, pl *plan.Planne
 	if err != nil {
 		return 0, nil, err
 	}
-	res := &runResult{Excluded: toExcludedViews(pv.Result.Excluded)}
-	for _, p := range pv.Result.Problems {
-		res.Problems = append(res.Problems, p.Error())
-	}
-	for _, b := range pv.Result.Busy {
-		res.Busy = append(res.Busy, busyView{Person: b.Person, Target: b.Target})
+	res := resultOf(pv)
+	if len(res.Busy) > 0 {
 		res.Message = "what-if: earlier work on this person is unfinished; accord would plan the change as soon as it is done"
 	}
 	return s.whatIf(ctx, rq, pv.Result.Jobs, res)

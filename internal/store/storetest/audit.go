@@ -53,15 +53,7 @@ func testAuditFilters(t *testing.T, s store.Store) {
 	}
 	require.IsIncreasing(t, ids, "IDs follow append order")
 
-	list := func(q store.AuditQuery) []int64 {
-		got, err := s.ListAudit(ctx(t), q)
-		require.NoError(t, err)
-		out := []int64{}
-		for _, r := range got {
-			out = append(out, r.ID)
-		}
-		return out
-	}
+	list := func(q store.AuditQuery) []int64 { return auditIDs(t, s, q) }
 	cases := []struct {
 		name string
 		q    store.AuditQuery
@@ -97,6 +89,18 @@ func testAuditFilters(t *testing.T, s store.Store) {
 	require.Equal(t, ids, paged)
 }
 
+// auditIDs lists the IDs of the records matching q, in the order given.
+func auditIDs(t *testing.T, s store.Store, q store.AuditQuery) []int64 {
+	t.Helper()
+	got, err := s.ListAudit(ctx(t), q)
+	require.NoError(t, err)
+	out := []int64{}
+	for _, r := range got {
+		out = append(out, r.ID)
+	}
+	return out
+}
+
 // testAuditSearch covers what the console's audit search asks: newest
 // first with keyset paging, and filters by actor, outcome, time and text.
 func testAuditSearch(t *testing.T, s store.Store) {
@@ -111,15 +115,7 @@ func testAuditSearch(t *testing.T, s store.Store) {
 	for i := range recs {
 		ids[i] = recs[i].ID
 	}
-	list := func(q store.AuditQuery) []int64 {
-		got, err := s.ListAudit(ctx(t), q)
-		require.NoError(t, err)
-		out := []int64{}
-		for _, r := range got {
-			out = append(out, r.ID)
-		}
-		return out
-	}
+	list := func(q store.AuditQuery) []int64 { return auditIDs(t, s, q) }
 	cases := []struct {
 		name string
 		q    store.AuditQuery
