@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -243,4 +244,36 @@ func between(s, start, end string) string {
 		return ""
 	}
 	return s[:j]
+}
+
+// Converge starts the API's reconciliation of the target after a
+// confirmation; a read key's forged POST is refused by the API.
+func TestDriftConverge(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{enforce: true})
+	r := w.client()
+	rcsrf := r.signIn(w.keys[api.ScopeRead])
+	p := r.do("POST", "/drift/converge/saas", url.Values{"csrf": {rcsrf}})
+	require.Equal(t, http.StatusForbidden, p.status, p.body)
+	require.Equal(t, http.StatusForbidden, r.get("/drift/converge/saas").status)
+
+	a := w.client()
+	csrf := a.signIn(w.keys[api.ScopeAdmin])
+	require.Contains(t, a.get("/drift").body, `id="converge-saas"`)
+	p = a.get("/drift/converge/saas")
+	require.Equal(t, http.StatusOK, p.status, p.body)
+	require.Contains(t, p.body, "Yes, reconcile and converge saas")
+	p = a.do("POST", "/drift/converge/saas", url.Values{"csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, p.status, p.body)
+	require.Equal(t, "/drift?target=saas", p.header.Get("Location"))
+	var recons struct {
+		Items []struct {
+			State string `json:"state"`
+		} `json:"items"`
+	}
+	require.Eventually(t, func() bool {
+		w.api("GET", "/api/v1/reconciliations?target=saas", &recons)
+		return len(recons.Items) == 1 && recons.Items[0].State == "done"
+	}, 20*time.Second, 100*time.Millisecond)
+	require.Contains(t, strings.Join(w.auditOf("reconcile"), "\n"), "apikey:key-admin succeeded api POST")
 }
