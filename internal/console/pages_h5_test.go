@@ -277,3 +277,40 @@ func TestDriftConverge(t *testing.T) {
 	}, 20*time.Second, 100*time.Millisecond)
 	require.Contains(t, strings.Join(w.auditOf("reconcile"), "\n"), "apikey:key-admin succeeded api POST")
 }
+
+// End employment and unmanage show their what-if first; confirmed, they
+// do what it said.
+func TestEndEmploymentAndUnmanage(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{enforce: true})
+	c := w.client()
+	csrf := c.signIn(w.keys[api.ScopeAdmin])
+	p := c.get("/persons/E2/end?date=2026-03-01")
+	require.Equal(t, http.StatusOK, p.status, p.body)
+	require.Contains(t, p.body, `<td class="op">disable_account</td>`)
+	require.Contains(t, p.body, `name="date" value="2026-03-01"`)
+	per, err := w.app.Store.GetPerson(context.Background(), "E2")
+	require.NoError(t, err)
+	require.True(t, per.End.IsZero(), "the what-if changed nothing")
+	p = c.get("/persons/E2/end?date=yesterday")
+	require.Equal(t, http.StatusBadRequest, p.status)
+	require.Contains(t, p.body, "date")
+
+	p = c.do("POST", "/persons/E2/end", url.Values{"csrf": {csrf}, "date": {"2026-03-01"}})
+	require.Equal(t, http.StatusSeeOther, p.status, p.body)
+	w.waitRun(strings.TrimPrefix(p.header.Get("Location"), "/runs/"), "succeeded")
+	u, _ := w.sim.SCIM().UserByName("alan@example.com")
+	require.Equal(t, false, u.Get("active"), "disabled on the target")
+
+	p = c.get("/persons/E1/unmanage?target=saas&entitlement=crm")
+	require.Equal(t, http.StatusOK, p.status, p.body)
+	require.Contains(t, p.body, "would be unmanaged")
+	p = c.do("POST", "/persons/E1/unmanage", url.Values{"csrf": {csrf}, "target": {"saas"}, "entitlement": {"crm"}, "note": {"kept by hand"}})
+	require.Equal(t, http.StatusSeeOther, p.status, p.body)
+	require.Equal(t, "/persons/E1", p.header.Get("Location"))
+	p = c.get("/persons/E1")
+	require.Contains(t, p.body, `class="drift-unmanaged"`)
+	require.Contains(t, p.body, "Manage…")
+	require.Contains(t, p.body, "unmanaged by apikey:key-admin since 2026-03-02: kept by hand")
+	require.Contains(t, p.body, "is unmanaged", "the flash says what happened")
+}
