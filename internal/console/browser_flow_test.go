@@ -194,7 +194,7 @@ func TestBrowserSearchActionsInPlace(t *testing.T) {
 	require.Eventually(t, func() bool {
 		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#actions tbody")))
 		return err == nil && strings.Contains(s, "E2") && !strings.Contains(s, "E1")
-	}, 10*time.Second, 50*time.Millisecond, "the search did not narrow the list")
+	}, 30*time.Second, 50*time.Millisecond, "the search did not narrow the list")
 	kept, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.notReloaded === true`))
 	require.NoError(t, err)
 	require.True(t, kept, "htmx should have swapped the list, not reloaded the page")

@@ -65,7 +65,7 @@ func tab(t *testing.T) context.Context {
 	})
 	require.NoError(t, browser.err, "start Chromium")
 	ctx, cancel := chromedp.NewContext(browser.ctx, chromedp.WithNewBrowserContext())
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
 	t.Cleanup(func() { cancelTimeout(); cancel() })
 	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)))
 	return ctx
@@ -133,5 +133,5 @@ func waitText(t *testing.T, ctx context.Context, sel, want string) {
 	require.Eventually(t, func() bool {
 		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel), chromedp.AtLeast(0)))
 		return err == nil && strings.Contains(s, want)
-	}, 20*time.Second, 50*time.Millisecond, "%s never showed %q", sel, want)
+	}, time.Minute, 50*time.Millisecond, "%s never showed %q", sel, want)
 }

@@ -373,7 +373,7 @@ func TestRetryFailedActions(t *testing.T) {
 	p = c.do("POST", "/failed/retry", url.Values{"csrf": {token}, "id": all[:2]})
 	require.Equal(t, http.StatusSeeOther, p.status, p.body)
 	require.Contains(t, c.get("/failed").body, "Queued again: 2 action(s)")
-	require.Eventually(t, func() bool { return len(w.sim.SCIM().Users()) == 2 }, 10*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return len(w.sim.SCIM().Users()) == 2 }, 30*time.Second, 20*time.Millisecond)
 	// Then the group: what is left of it.
 	p = c.get("/failed")
 	require.Contains(t, p.body, "Retry all 1")
@@ -412,7 +412,7 @@ func TestResumePausedTarget(t *testing.T) {
 		}
 		w.api("GET", "/api/v1/targets", &ts)
 		return len(ts.Targets) == 1 && !ts.Targets[0].PausedUntil.IsZero()
-	}, 10*time.Second, 20*time.Millisecond, "the target never paused")
+	}, 30*time.Second, 20*time.Millisecond, "the target never paused")
 
 	cr := w.client()
 	cr.signIn(w.keys[api.ScopeRead])

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -199,26 +200,32 @@ func (w *world) enforce() string {
 	return out.Run.ID
 }
 
-// waitRun waits until the run is in one of states, and returns it.
+// waitRun waits until the run is in one of states, and returns it. It
+// fails at once if the run ends in another state; a slow machine (the
+// race detector, a shared CI host) gets a minute.
 func (w *world) waitRun(id string, states ...string) string {
 	w.t.Helper()
-	var state string
-	require.Eventually(w.t, func() bool {
+	deadline := time.Now().Add(time.Minute)
+	for {
 		var d struct {
 			Run struct {
 				State string `json:"state"`
 			} `json:"run"`
 		}
 		w.api("GET", "/api/v1/runs/"+id, &d)
-		state = d.Run.State
-		for _, s := range states {
-			if state == s {
-				return true
-			}
+		state := d.Run.State
+		if slices.Contains(states, state) {
+			return state
 		}
-		return false
-	}, 20*time.Second, 50*time.Millisecond, "run %s never reached %v", id, states)
-	return state
+		switch state {
+		case "succeeded", "failed", "cancelled":
+			w.t.Fatalf("run %s ended %s, not %v", id, state, states)
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("run %s is still %s after a minute, not %v", id, state, states)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // auditOf returns the audit records of operation op.
