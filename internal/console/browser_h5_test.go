@@ -73,7 +73,7 @@ func TestBrowserReenforceFromPersonPage(t *testing.T) {
 		_ = chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#state")))
 		state = text(t, ctx, "#state")
 		return state == "succeeded"
-	}, 20*time.Second, 200*time.Millisecond, "the run stayed %s", state)
+	}, time.Minute, 200*time.Millisecond, "the run stayed %s", state)
 	require.Contains(t, text(t, ctx, "#actions"), "grant")
 	sh.take(ctx, "run")
 	members, _ := w.sim.SCIM().GroupByName("crm")

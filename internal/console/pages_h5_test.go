@@ -274,7 +274,7 @@ func TestDriftConverge(t *testing.T) {
 	require.Eventually(t, func() bool {
 		w.api("GET", "/api/v1/reconciliations?target=saas", &recons)
 		return len(recons.Items) == 1 && recons.Items[0].State == "done"
-	}, 20*time.Second, 100*time.Millisecond)
+	}, time.Minute, 100*time.Millisecond)
 	require.Contains(t, strings.Join(w.auditOf("reconcile"), "\n"), "apikey:key-admin succeeded api POST")
 }
 
