@@ -16,6 +16,9 @@ import (
 func serveAPI(ctx context.Context, _ *cli, a *app.App, eng *engine.Engine) error {
 	srv := api.New(api.Options{App: a, Engine: eng, Logger: a.Log})
 	a.ObserveEngine(srv.Observe)
+	if err := mountConsole(a, srv); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", a.Cfg.API.Listen)
 	if err != nil {
 		return fmt.Errorf("api: listen on %s (api.listen): %w", a.Cfg.API.Listen, err)

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -68,6 +69,10 @@ type Server struct {
 	// authBackoff slows down failed authentication per client address.
 	authBackoff *authBackoff
 	learned     leaverLearned
+
+	// mux routes the API; fallback serves other paths (Mount).
+	mux      *http.ServeMux
+	fallback atomic.Pointer[fallback]
 }
 
 // New builds a server; Run starts its background work.

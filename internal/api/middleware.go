@@ -79,9 +79,17 @@ func (s *Server) buildMux() http.Handler {
 			return 0, nil, errorf(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "%s is not allowed on %s; allowed: %s", rq.Method, rq.route.Path, allow)
 		}}))
 	}
-	mux.Handle("/", s.wrap(&Route{Path: "/", h: func(rq *request) (int, any, error) {
+	notFound := s.wrap(&Route{Path: "/", h: func(rq *request) (int, any, error) {
 		return 0, nil, notFoundf("no route %s %s; the routes are listed in /api/v1/openapi.json", rq.Method, rq.URL.Path)
-	}}))
+	}})
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := s.fallbackHandler(); h != nil && !strings.HasPrefix(r.URL.Path, "/api/") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		notFound.ServeHTTP(w, r)
+	}))
+	s.mux = mux
 	return mux
 }
 
@@ -197,12 +205,20 @@ func (s *Server) wrap(rt *Route) http.Handler {
 // go on; refusals are audited under the key's name, never the key.
 func (s *Server) admit(w http.ResponseWriter, rq *request) bool {
 	addr := clientAddr(rq.RemoteAddr)
-	if wait := s.authBackoff.wait(addr, s.app.Now()); wait > 0 {
+	key, signedIn := rq.Context().Value(signedInKey{}).(*store.APIKey)
+	if signedIn {
+		// Invoke: the front end signed this key in and checked it is
+		// still valid; scope, rate limit and audit follow as for any key.
+		rq.key = key
+	} else if wait := s.authBackoff.wait(addr, s.app.Now()); wait > 0 {
 		s.metrics.authFailure("backoff")
 		s.refuseBackoff(w, rq.route, addr, wait)
 		return false
 	}
-	key, why := s.authenticate(rq)
+	why := ""
+	if !signedIn {
+		key, why = s.authenticate(rq)
+	}
 	if key == nil || why != "" {
 		s.metrics.authFailure("unauthenticated")
 		s.auditRefusal(rq, key, http.StatusUnauthorized, why)

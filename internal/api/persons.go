@@ -14,7 +14,7 @@ import (
 )
 
 func (s *Server) listPersons(rq *request) (int, any, error) {
-	p, err := rq.params("after", "limit")
+	p, err := rq.params("after", "limit", "q")
 	if err != nil {
 		return 0, nil, err
 	}
@@ -22,7 +22,7 @@ func (s *Server) listPersons(rq *request) (int, any, error) {
 	if err := p.err(); err != nil {
 		return 0, nil, err
 	}
-	ps, err := s.app.Store.ListPersons(rq.Context(), store.PersonQuery{After: p.str("after"), Limit: limit + 1})
+	ps, err := s.app.Store.ListPersons(rq.Context(), store.PersonQuery{After: p.str("after"), Limit: limit + 1, Match: p.str("q")})
 	if err != nil {
 		return 0, nil, err
 	}
@@ -130,7 +130,12 @@ func (s *Server) endEmployment(rq *request) (int, any, error) {
 	ctx := rq.Context()
 	key := rq.PathValue("key")
 	rq.note.person = key
-	if _, err := rq.params(); err != nil {
+	pp, err := rq.params("dry_run")
+	if err != nil {
+		return 0, nil, err
+	}
+	dry := pp.bool("dry_run")
+	if err := pp.err(); err != nil {
 		return 0, nil, err
 	}
 	var body endBody
@@ -162,6 +167,9 @@ func (s *Server) endEmployment(rq *request) (int, any, error) {
 		p.Attributes[spec.End] = end
 	}
 	p.UpdatedAt = s.app.Now()
+	if dry {
+		return s.endWhatIf(ctx, rq, &p)
+	}
 	if err := s.app.Store.PutPerson(ctx, p); err != nil {
 		return 0, nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Paging: every list takes limit (default 100, at most 1000) and a cursor,
@@ -79,6 +80,22 @@ func (p *params) int64(name string) int64 {
 		p.errs = append(p.errs, FieldError{Field: name, Reason: fmt.Sprintf("expected a non-negative whole number, got %q", s)})
 	}
 	return n
+}
+
+// time reads an RFC 3339 time or a date (the start of that day, UTC).
+func (p *params) time(name string) time.Time {
+	s := p.v.Get(name)
+	if s == "" {
+		return time.Time{}
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t
+	}
+	p.errs = append(p.errs, FieldError{Field: name, Reason: fmt.Sprintf("expected a date (2026-01-31) or a time (2026-01-31T12:00:00Z), got %q", s)})
+	return time.Time{}
 }
 
 func (p *params) limit() int {

@@ -59,6 +59,10 @@ func (s *Server) routeTable() []Route {
 		{Method: get, Path: "/api/v1/keys", Scope: ScopeAdmin, h: s.listKeys},
 		{Method: post, Path: "/api/v1/keys", Scope: ScopeAdmin, h: s.createKey},
 		{Method: post, Path: "/api/v1/keys/{name}/rotate", Scope: ScopeAdmin, h: s.rotateKey},
+
+		// The web console's pages (person, keys) need these too.
+		{Method: get, Path: "/api/v1/roles", Scope: ScopeRead, h: s.listRoles},
+		{Method: post, Path: "/api/v1/keys/{name}/revoke", Scope: ScopeAdmin, h: s.revokeKey},
 	}, s.scimRoutes()...)
 }
 

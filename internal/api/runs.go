@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -236,14 +237,29 @@ func (s *Server) getAction(rq *request) (int, any, error) {
 }
 
 func (s *Server) listAudit(rq *request) (int, any, error) {
-	p, err := rq.params("run", "action", "person", "target", "kind", "after", "limit")
+	p, err := rq.params("run", "action", "person", "target", "kind", "actor", "outcome", "q", "since", "until", "order", "after", "before", "limit")
 	if err != nil {
 		return 0, nil, err
 	}
 	q := store.AuditQuery{RunID: p.str("run"), ActionID: p.int64("action"), PersonKey: p.str("person"), Target: p.str("target"),
-		AfterID: p.int64("after"), Limit: p.limit() + 1}
+		Actor: p.str("actor"), Outcome: p.str("outcome"), Text: p.str("q"), Since: p.time("since"), Until: p.time("until"),
+		AfterID: p.int64("after"), BeforeID: p.int64("before"), Limit: p.limit() + 1}
 	for _, k := range p.list("kind", auditKinds) {
 		q.Kinds = append(q.Kinds, audit.Kind(k))
+	}
+	cursor := "after"
+	switch o := p.str("order"); o {
+	case "", "oldest":
+		if q.BeforeID > 0 {
+			p.errs = append(p.errs, FieldError{Field: "before", Reason: "pages newest first: use it with order=newest"})
+		}
+	case "newest":
+		q.Newest, cursor = true, "before"
+		if q.AfterID > 0 {
+			p.errs = append(p.errs, FieldError{Field: "after", Reason: "pages oldest first: use before with order=newest"})
+		}
+	default:
+		p.errs = append(p.errs, FieldError{Field: "order", Reason: fmt.Sprintf("%q is not one of oldest, newest", o)})
 	}
 	if err := p.err(); err != nil {
 		return 0, nil, err
@@ -252,5 +268,5 @@ func (s *Server) listAudit(rq *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, pageOf(rq, recs, q.Limit-1, "after", func(r audit.Record) string { return strconv.FormatInt(r.ID, 10) }), nil
+	return http.StatusOK, pageOf(rq, recs, q.Limit-1, cursor, func(r audit.Record) string { return strconv.FormatInt(r.ID, 10) }), nil
 }

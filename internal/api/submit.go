@@ -74,6 +74,18 @@ func (s *Server) runAnswer(ctx context.Context, rq *request, run *model.Run, res
 	return http.StatusCreated, res, nil
 }
 
+// resultOf starts an answer from a plan: who was left out, and why.
+func resultOf(pv *app.Preview) *runResult {
+	res := &runResult{Excluded: toExcludedViews(pv.Result.Excluded)}
+	for _, p := range pv.Result.Problems {
+		res.Problems = append(res.Problems, p.Error())
+	}
+	for _, b := range pv.Result.Busy {
+		res.Busy = append(res.Busy, busyView{Person: b.Person, Target: b.Target})
+	}
+	return res
+}
+
 // enforce plans and submits a run for a filter, as the CLI's enforce does,
 // and remembers persons left alone because earlier work is unfinished, to
 // plan them again as soon as it is done.
@@ -82,12 +94,8 @@ func (s *Server) enforce(ctx context.Context, rq *request, f app.Filter) (int, a
 	if err != nil {
 		return 0, nil, err
 	}
-	res := &runResult{Excluded: toExcludedViews(pv.Result.Excluded)}
-	for _, p := range pv.Result.Problems {
-		res.Problems = append(res.Problems, p.Error())
-	}
+	res := resultOf(pv)
 	for _, b := range pv.Result.Busy {
-		res.Busy = append(res.Busy, busyView{Person: b.Person, Target: b.Target})
 		s.follow.add(b.Person)
 	}
 	if run != nil {

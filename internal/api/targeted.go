@@ -30,17 +30,26 @@ type call struct {
 	person, target, ent string
 	tp                  *policy.Target
 	ev                  policy.Evaluation
+	// dryRun (?dry_run=true): answer what the call would do, store nothing.
+	dryRun bool
 }
 
 func (s *Server) begin(rq *request, body any) (*call, error) {
+	p, err := rq.params("dry_run")
+	if err != nil {
+		return nil, err
+	}
+	dry := p.bool("dry_run")
+	if err := p.err(); err != nil {
+		return nil, err
+	}
 	if body == nil {
 		body = &struct{}{}
 	}
 	if err := decodeBody(rq.Request, body, false); err != nil {
 		return nil, err
 	}
-	c := &call{person: rq.PathValue("key"), target: rq.PathValue("target"), ent: rq.PathValue("entitlement")}
-	var err error
+	c := &call{person: rq.PathValue("key"), target: rq.PathValue("target"), ent: rq.PathValue("entitlement"), dryRun: dry}
 	if c.tp, err = s.target(rq, c.target); err != nil {
 		return nil, err
 	}
@@ -94,6 +103,9 @@ func (s *Server) reenforce(rq *request) (int, any, error) {
 		}
 	}
 	act := model.Action{Op: op, Entitlements: []string{ent}, Reason: fmt.Sprintf("re-enforce by %s: %s", rq.actor(), why)}
+	if c.dryRun {
+		return s.whatIf(ctx, rq, jobFor(&acct, act), nil)
+	}
 	run, err := s.submit(ctx, rq, fmt.Sprintf("person=%s,target=%s,entitlement=%s,reenforce", key, target, ent), jobFor(&acct, act))
 	if err != nil {
 		return 0, nil, err
@@ -159,6 +171,9 @@ func (s *Server) updateAccount(rq *request) (int, any, error) {
 	act, why := forcedUpdate(c.tp, desiredOn(c.ev, target), &acct, rq.actor())
 	if why != "" {
 		return 0, nil, conflictf("cannot update the account of %s on %s: %s", key, target, why)
+	}
+	if c.dryRun {
+		return s.whatIf(ctx, rq, jobFor(&acct, act), nil)
 	}
 	run, err := s.submit(ctx, rq, fmt.Sprintf("person=%s,target=%s,update", key, target), jobFor(&acct, act))
 	if err != nil {
@@ -236,6 +251,10 @@ func (s *Server) unmanage(rq *request) (int, any, error) {
 		return 0, nil, err
 	}
 	key, target, ent := c.person, c.target, c.ent
+	if c.dryRun {
+		return s.whatIf(ctx, rq, nil, &runResult{Message: fmt.Sprintf(
+			"what-if: entitlement %s of person %s on %s would be unmanaged: no action runs, and accord would neither grant nor revoke it until it is managed again; nothing was stored", ent, key, target)})
+	}
 	u := store.Unmanaged{PersonKey: key, Target: target, Entitlement: ent, Actor: rq.actor(), Note: body.Note, At: s.app.Now()}
 	if err := s.app.Store.SetUnmanaged(ctx, u); err != nil {
 		return 0, nil, err
@@ -256,6 +275,9 @@ func (s *Server) manage(rq *request) (int, any, error) {
 		return 0, nil, err
 	}
 	key, target, ent := c.person, c.target, c.ent
+	if c.dryRun {
+		return s.manageWhatIf(ctx, rq, key, target, ent)
+	}
 	if err := s.app.Store.UnsetUnmanaged(ctx, key, target, ent); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return 0, nil, notFoundf("entitlement %s of person %s on %s is not unmanaged", ent, key, target)

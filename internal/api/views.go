@@ -144,6 +144,8 @@ type runResult struct {
 	Warnings  []string       `json:"warnings,omitempty"`
 	Problems  []string       `json:"problems,omitempty"`
 	Breaches  []model.Breach `json:"breaches,omitempty"`
+	// DryRun: a what-if (?dry_run=true); nothing was stored.
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // busyView is a person/target left alone because earlier work is still

@@ -310,6 +310,13 @@ func (a *App) Plan(ctx context.Context, f Filter, keepDesired bool) (*Preview, e
 	if err != nil {
 		return nil, err
 	}
+	return a.PlanWith(ctx, p, keepDesired)
+}
+
+// PlanWith computes what a planner would do now, changing nothing: the
+// what-if of a change not yet made (a planner with a Subject, or with an
+// entitlement no longer unmanaged).
+func (a *App) PlanWith(ctx context.Context, p *plan.Planner, keepDesired bool) (*Preview, error) {
 	res, err := plan.Build(ctx, a.Store, p, keepDesired)
 	if err != nil {
 		return nil, err

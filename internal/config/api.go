@@ -27,6 +27,8 @@ type API struct {
 	// ShutdownGrace is how long in-flight requests may finish when
 	// accord stops (default 10s).
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// Console is the web console served on the same listener.
+	Console Console `yaml:"console"`
 }
 
 // APIRateLimit is a token bucket per API key.
@@ -91,6 +93,7 @@ func (a API) WithDefaults() API {
 	setDefault(&a.Health.Incident, 95)
 	setDefault(&a.Health.MinAttempts, 10)
 	setDefault(&a.Health.Interval, time.Minute)
+	a.Console = a.Console.WithDefaults()
 	return a
 }
 
@@ -131,6 +134,8 @@ func (c *Config) validateAPI(p *problems) {
 		{"api.request_timeout", a.RequestTimeout},
 		{"api.shutdown_grace", a.ShutdownGrace},
 		{"api.health.interval", a.Health.Interval},
+		{"api.console.idle_timeout", a.Console.IdleTimeout},
+		{"api.console.absolute_timeout", a.Console.AbsoluteTimeout},
 		{"notify.webhook.timeout", c.Notify.Webhook.Timeout},
 	} {
 		if d.v < 0 {

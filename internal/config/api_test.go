@@ -17,7 +17,8 @@ func TestAPIDefaults(t *testing.T) {
 	require.Equal(t, config.API{
 		Listen: "127.0.0.1:8080", MaxBodyBytes: 1 << 20, ReadTimeout: 10 * time.Second, RequestTimeout: 30 * time.Second,
 		ShutdownGrace: 10 * time.Second, RateLimit: config.APIRateLimit{PerSecond: 20, Burst: 40},
-		Health: config.Health{Healthy: 99, Incident: 95, MinAttempts: 10, Interval: time.Minute},
+		Health:  config.Health{Healthy: 99, Incident: 95, MinAttempts: 10, Interval: time.Minute},
+		Console: config.Console{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour},
 	}, cfg.API)
 	require.Equal(t, "", cfg.Notify.Webhook.URL)
 }

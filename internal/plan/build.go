@@ -35,6 +35,9 @@ func Build(ctx context.Context, st store.Store, p *Planner, keepDesired bool) (*
 		if err != nil {
 			return nil, fmt.Errorf("plan: person %q: %w", p.Person, err)
 		}
+		if p.Subject != nil && p.Subject.Key == p.Person {
+			per = *p.Subject
+		}
 		var known []model.Account
 		for _, t := range p.Policy.Targets {
 			a, err := st.GetAccount(ctx, t.Name, per.Key)

@@ -17,6 +17,9 @@ type Planner struct {
 	// target).
 	Person string
 	Target string
+	// Subject, when set, is planned for Person instead of the stored
+	// record: the what-if of a change to the person not yet made.
+	Subject *model.Person
 	// Busy pairs have unfinished work in an executable run; they are
 	// left alone until it is done, so two runs never race on one account.
 	Busy map[Key]bool

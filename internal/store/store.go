@@ -226,6 +226,9 @@ type ImportResult struct {
 type PersonQuery struct {
 	After string
 	Limit int
+	// Match keeps persons whose key or HR record contains it, ignoring
+	// case (the console's person search).
+	Match string
 }
 
 // RunQuery filters runs, newest first.
@@ -252,7 +255,8 @@ type ActionQuery struct {
 	Limit    int
 }
 
-// AuditQuery filters audit records, in ID order.
+// AuditQuery filters audit records, in ID order (newest first with
+// Newest).
 type AuditQuery struct {
 	RunID     string
 	ActionID  int64
@@ -261,6 +265,18 @@ type AuditQuery struct {
 	Kinds     []audit.Kind
 	AfterID   int64
 	Limit     int
+
+	// Newest lists the newest records first; BeforeID then pages: only
+	// records with smaller IDs.
+	Newest   bool
+	BeforeID int64
+	Actor    string
+	Outcome  string
+	// Since and Until bound the record's time: Since <= time < Until.
+	Since, Until time.Time
+	// Text keeps records whose operation, URL or message contains it,
+	// ignoring case.
+	Text string
 }
 
 // LeaseRequest asks for work.

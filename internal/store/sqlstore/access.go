@@ -191,6 +191,21 @@ func (s *Store) ListUnmanaged(ctx context.Context, personKey string) ([]store.Un
 		})
 }
 
+// attemptOutcomes counts the ended attempts per target and outcome since a
+// time as range counts on the index (target, outcome, at) (migration
+// 00095): the targets are found by skipping through the index, and only
+// the outcomes that count are counted. A GROUP BY over the time range
+// sorted every attempt of the window instead (2 s a page at 250,000
+// attempts an hour).
+const attemptOutcomes = `WITH RECURSIVE t(target) AS (
+		SELECT MIN(target) FROM audit WHERE kind = 'attempt_end'
+		UNION ALL
+		SELECT (SELECT MIN(target) FROM audit WHERE kind = 'attempt_end' AND target > t.target) FROM t WHERE t.target IS NOT NULL)
+	SELECT t.target, o.outcome, (SELECT COUNT(*) FROM audit
+		WHERE kind = 'attempt_end' AND target = t.target AND outcome = o.outcome AND at >= ?) AS n
+	FROM t, (SELECT 'succeeded' AS outcome UNION ALL SELECT 'unverifiable' UNION ALL SELECT 'retry' UNION ALL SELECT 'failed') AS o
+	WHERE t.target IS NOT NULL`
+
 // AttemptOutcomes counts ended attempts per target and outcome since a time.
 func (s *Store) AttemptOutcomes(ctx context.Context, since time.Time) (map[string]store.Outcomes, error) {
 	type row struct {
@@ -198,14 +213,16 @@ func (s *Store) AttemptOutcomes(ctx context.Context, since time.Time) (map[strin
 		n               int
 	}
 	out := map[string]store.Outcomes{}
-	err := each(ctx, s.rq, "attempt outcomes", `SELECT target, outcome, COUNT(*) FROM audit
-		WHERE kind = 'attempt_end' AND at >= ? GROUP BY target, outcome`, []any{micros(since)},
+	err := each(ctx, s.rq, "attempt outcomes", attemptOutcomes, []any{micros(since)},
 		func(sc scanner) (row, error) {
 			var r row
 			err := sc.Scan(&r.target, &r.outcome, &r.n)
 			return r, err
 		},
 		func(r row) error {
+			if r.n == 0 {
+				return nil
+			}
 			o := out[r.target]
 			switch r.outcome {
 			case "succeeded", "unverifiable": // the target accepted it either way

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/store"
@@ -86,9 +87,35 @@ func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]audit.Reco
 	eq(&f, "person_key", q.PersonKey)
 	eq(&f, "target", q.Target)
 	f.in("kind", strs(q.Kinds))
+	eq(&f, "actor", q.Actor)
+	eq(&f, "outcome", q.Outcome)
 	if q.AfterID > 0 {
 		f.add("id > ?", q.AfterID)
 	}
-	return all(ctx, s.rq, "list audit", `SELECT `+auditCols+` FROM audit`+f.where()+` ORDER BY id`+f.limit(q.Limit),
+	if q.BeforeID > 0 {
+		f.add("id < ?", q.BeforeID)
+	}
+	if !q.Since.IsZero() {
+		f.add("at >= ?", micros(q.Since))
+	}
+	if !q.Until.IsZero() {
+		f.add("at < ?", micros(q.Until))
+	}
+	if q.Text != "" {
+		pat := likePattern(q.Text)
+		f.add(`(LOWER(operation) LIKE ? ESCAPE '\' OR LOWER(url) LIKE ? ESCAPE '\' OR LOWER(message) LIKE ? ESCAPE '\')`, pat, pat, pat)
+	}
+	order := " ORDER BY id"
+	if q.Newest {
+		order = " ORDER BY id DESC"
+	}
+	return all(ctx, s.rq, "list audit", `SELECT `+auditCols+` FROM audit`+f.where()+order+f.limit(q.Limit),
 		f.args, scanAudit)
+}
+
+// likePattern is a LIKE pattern matching text anywhere, lower-cased,
+// with the pattern's own characters escaped (by backslash).
+func likePattern(text string) string {
+	r := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
+	return "%" + r.Replace(strings.ToLower(text)) + "%"
 }

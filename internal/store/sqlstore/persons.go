@@ -101,6 +101,10 @@ func (s *Store) eachPerson(ctx context.Context, q store.PersonQuery, fn func(mod
 	if q.After != "" {
 		f.add("person_key > ?", q.After)
 	}
+	if q.Match != "" {
+		pat := likePattern(q.Match)
+		f.add(`(LOWER(person_key) LIKE ? ESCAPE '\' OR LOWER(attributes) LIKE ? ESCAPE '\')`, pat, pat)
+	}
 	return each(ctx, s.rq, "list persons", `SELECT `+personCols+` FROM persons`+f.where()+
 		` ORDER BY person_key`+f.limit(q.Limit), f.args, scanPerson, fn)
 }
