@@ -55,7 +55,7 @@ const scenarioPolicy = `  exclusions:
   thresholds: {disables: "%s", deletes: "50%%"}
 engine:
   poll: 20ms
-  lease: 2s
+  lease: 10s
 `
 
 // world is one accord installation under test with a controllable clock.

@@ -59,7 +59,9 @@ type Options struct {
 	Lease time.Duration
 	Poll  time.Duration
 	// Grace is how long in-flight actions may finish after shutdown.
-	Grace   time.Duration
+	Grace time.Duration
+	// Now is the store's calendar, not a second clock: it must run at
+	// the rate of time.Now (see clock.go). Default time.Now.
 	Now     func() time.Time
 	Logger  *slog.Logger
 	OnEvent func(Event)
