@@ -71,6 +71,14 @@ func TestCreateGetFindUpdateDelete(t *testing.T) {
 	require.NoError(t, c.Update(ctx, ref, model.Attributes{"ou": "Finance"}))
 	require.NotNil(t, d.entry(t, "uid=ann.lee,ou=Finance,ou=people,"+d.Suffix))
 
+	// Knowing only the change, the DN is rendered from the entry's values:
+	// nothing moves.
+	require.NoError(t, c.Update(ctx, connector.AccountRef{NativeID: a.NativeID}, model.Attributes{"givenName": "Annie"}))
+	got, err = c.Get(ctx, ref)
+	require.NoError(t, err)
+	assert.Equal(t, "Annie", got.Attributes["givenName"])
+	assert.Equal(t, "uid=ann.lee,ou=Finance,ou=people,"+d.Suffix, got.Link["dn"])
+
 	require.NoError(t, c.Delete(ctx, ref))
 	_, err = c.Get(ctx, ref)
 	assert.Equal(t, connector.NotFound, connector.KindOf(err))
