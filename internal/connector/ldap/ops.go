@@ -261,6 +261,12 @@ func (c *Conn) Find(ctx context.Context, attrs model.Attributes) (connector.Acco
 // the DN template gives another DN, then modifies only the attributes
 // whose values differ from the entry's.
 func (c *Conn) Update(ctx context.Context, ref connector.AccountRef, changes model.Attributes) error {
+	// Bad values are refused before anything is sent.
+	for _, n := range changes.Keys() {
+		if _, err := c.values(n, changes[n]); err != nil {
+			return err
+		}
+	}
 	e, err := c.entry(ctx, ref)
 	if err != nil {
 		return err
