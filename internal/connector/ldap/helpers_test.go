@@ -27,7 +27,7 @@ type dir struct {
 	admin *goldap.Conn
 }
 
-func startDir(t *testing.T, opts testkit.SlapdOptions) *dir {
+func startDir(t testing.TB, opts testkit.SlapdOptions) *dir {
 	t.Helper()
 	s := testkit.StartSlapd(t, opts)
 	p := filepath.Join(t.TempDir(), "pw")
@@ -48,7 +48,7 @@ func startDir(t *testing.T, opts testkit.SlapdOptions) *dir {
 	return d
 }
 
-func (d *dir) add(t *testing.T, dn string, attrs map[string][]string) {
+func (d *dir) add(t testing.TB, dn string, attrs map[string][]string) {
 	t.Helper()
 	req := goldap.NewAddRequest(dn, nil)
 	for k, v := range attrs {
@@ -89,7 +89,7 @@ groups:
 }
 
 // open builds the connector through the registry, as accord does.
-func open(t *testing.T, settings string) *ldap.Conn {
+func open(t testing.TB, settings string) *ldap.Conn {
 	t.Helper()
 	var n yaml.Node
 	require.NoError(t, yaml.Unmarshal([]byte(settings), &n))

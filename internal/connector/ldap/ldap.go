@@ -128,11 +128,15 @@ func rdnHoles(t *tmpl.Template, names []string) map[string]int {
 // flavours).
 func (c *Conn) Settings() Settings { return c.set }
 
+// MaxBatch is how many groups one Grant or Revoke takes: the account is
+// looked up once, then each group is modified.
+const MaxBatch = 20
+
 // Capabilities implements connector.Connector.
 func (c *Conn) Capabilities() connector.Capabilities {
 	return connector.Capabilities{
 		Read: true, Find: c.find != nil, List: true, ListEntitlements: true,
-		Delete: true, MaxBatch: 1, EntitlementsOnRead: c.set.Groups.Read == "member_of" || c.set.Groups.Read == "group",
+		Delete: true, MaxBatch: MaxBatch, EntitlementsOnRead: c.set.Groups.Read == "member_of" || c.set.Groups.Read == "group",
 		GatesRequests: true,
 	}
 }

@@ -202,8 +202,10 @@ func (c *Conn) page(ctx context.Context, cursor, what, since string, reqs func()
 			return nil, "", "", connector.AsError(err)
 		}
 		stop := context.AfterFunc(ctx, func() { _ = l.conn.Close() })
+		start := time.Now()
 		res, err := l.conn.Search(l.req)
 		cancelled := !stop()
+		c.audit(ctx, "search", "list "+what+" under "+l.req.BaseDN+" for "+l.req.Filter, start, err)
 		if err != nil {
 			_ = l.conn.Close()
 			if cancelled {

@@ -261,17 +261,17 @@ func (c *Conn) Find(ctx context.Context, attrs model.Attributes) (connector.Acco
 // the DN template gives another DN, then modifies only the attributes
 // whose values differ from the entry's.
 func (c *Conn) Update(ctx context.Context, ref connector.AccountRef, changes model.Attributes) error {
+	// Bad values are refused before anything is sent.
+	for _, n := range changes.Keys() {
+		if _, err := c.values(n, changes[n]); err != nil {
+			return err
+		}
+	}
 	e, err := c.entry(ctx, ref)
 	if err != nil {
 		return err
 	}
-	want := ref.Attributes.Clone()
-	if want == nil {
-		want = model.Attributes{}
-	}
-	for k, v := range changes {
-		want[k] = v
-	}
+	want := c.wanted(e, ref.Attributes, changes)
 	if !c.inLeavers(e.DN) {
 		dn, err := c.AccountDN(want)
 		if err != nil {
@@ -327,6 +327,19 @@ func (c *Conn) Update(ctx context.Context, ref connector.AccountRef, changes mod
 		return nil
 	}
 	return c.Modify(ctx, mod)
+}
+
+// wanted is what the DN template is rendered from: the entry's values,
+// under what accord knows of the account, under the changes.
+func (c *Conn) wanted(e *goldap.Entry, known, changes model.Attributes) model.Attributes {
+	want := c.toAccount(e).Attributes
+	for k, v := range known {
+		want[k] = v
+	}
+	for k, v := range changes {
+		want[k] = v
+	}
+	return want
 }
 
 // minus is the values of a not in b.
@@ -428,7 +441,7 @@ func (c *Conn) setActive(ctx context.Context, ref connector.AccountRef, active b
 		to := (&goldap.DN{RDNs: d.RDNs[:1]}).String() + "," + c.set.LeaversBase
 		return c.moveTo(ctx, e.DN, to)
 	case active && inLeavers:
-		to, err := c.AccountDN(ref.Attributes)
+		to, err := c.AccountDN(c.wanted(e, ref.Attributes, nil))
 		if err != nil {
 			return err
 		}

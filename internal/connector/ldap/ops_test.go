@@ -2,6 +2,7 @@ package ldap_test
 
 import (
 	"context"
+	"encoding/base64"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -71,8 +72,40 @@ func TestCreateGetFindUpdateDelete(t *testing.T) {
 	require.NoError(t, c.Update(ctx, ref, model.Attributes{"ou": "Finance"}))
 	require.NotNil(t, d.entry(t, "uid=ann.lee,ou=Finance,ou=people,"+d.Suffix))
 
+	// Knowing only the change, the DN is rendered from the entry's values:
+	// nothing moves.
+	require.NoError(t, c.Update(ctx, connector.AccountRef{NativeID: a.NativeID}, model.Attributes{"givenName": "Annie"}))
+	got, err = c.Get(ctx, ref)
+	require.NoError(t, err)
+	assert.Equal(t, "Annie", got.Attributes["givenName"])
+	assert.Equal(t, "uid=ann.lee,ou=Finance,ou=people,"+d.Suffix, got.Link["dn"])
+
 	require.NoError(t, c.Delete(ctx, ref))
 	_, err = c.Get(ctx, ref)
 	assert.Equal(t, connector.NotFound, connector.KindOf(err))
 	require.NoError(t, c.Delete(ctx, ref), "deleting what is gone is done")
+}
+
+func TestBinaryAttributesAreBase64InAccordAndBytesOnTheWire(t *testing.T) {
+	d := startDir(t, testkit.SlapdOptions{})
+	c := open(t, d.settings())
+	ctx := context.Background()
+	raw := []byte{0xff, 0xd8, 0x00, 0x01, 0x80, '\n', 0xfe}
+	attrs := ann()
+	attrs["jpegPhoto"] = base64.StdEncoding.EncodeToString(raw)
+	a, err := c.Create(ctx, connector.CreateRequest{Attributes: attrs})
+	require.NoError(t, err)
+	e := d.entry(t, a.Link["dn"], "jpegPhoto")
+	assert.Equal(t, raw, e.GetRawAttributeValue("jpegPhoto"), "the bytes, not their base64")
+	assert.Equal(t, attrs["jpegPhoto"], a.Attributes["jpegPhoto"])
+
+	ref := connector.AccountRef{NativeID: a.NativeID, Attributes: attrs}
+	require.NoError(t, c.Update(ctx, ref, model.Attributes{"jpegPhoto": base64.StdEncoding.EncodeToString([]byte{1, 2, 3})}))
+	assert.Equal(t, []byte{1, 2, 3}, d.entry(t, a.Link["dn"], "jpegPhoto").GetRawAttributeValue("jpegPhoto"))
+
+	err = c.Update(ctx, ref, model.Attributes{"jpegPhoto": "not base64!", "ou": "Engineering"})
+	assert.Equal(t, connector.Validation, connector.KindOf(err))
+	assert.Contains(t, err.Error(), "jpegPhoto")
+	assert.Equal(t, []byte{1, 2, 3}, d.entry(t, a.Link["dn"], "jpegPhoto").GetRawAttributeValue("jpegPhoto"), "bad input changes nothing")
+	assert.NotNil(t, d.entry(t, a.Link["dn"]), "not even the move")
 }

@@ -9,11 +9,15 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
+	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
 
+	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/connector"
+	"github.com/accord-iam/accord/internal/secret"
 )
 
 // pool keeps up to size bound connections; a request takes one (or
@@ -130,6 +134,30 @@ func (p *pool) close() {
 	p.idle = nil
 }
 
+// audit records one request and its outcome as an exchange under the
+// call in ctx, as the HTTP connectors do: the operation, what it was
+// about (a DN, a filter; never attribute values), the result code and the
+// server's words, secrets redacted.
+func (c *Conn) audit(ctx context.Context, op, what string, start time.Time, err error) {
+	call := audit.CallFrom(ctx)
+	rec := call.Base(audit.KindExchange)
+	rec.Method = strings.ToUpper(op)
+	rec.URL = c.set.URL
+	rec.RequestBody = audit.Excerpt(secret.Redact(what))
+	rec.DurationMS = time.Since(start).Milliseconds()
+	if err != nil {
+		ce := connector.AsError(c.wrapError(op, what, err))
+		rec.Status = ce.Status
+		rec.ErrorKind = string(ce.Kind)
+		rec.Message = ce.Error()
+		rec.ResponseExcerpt = ce.Reason
+		if ce.Status == 0 || ce.Status >= int(goldap.ErrorNetwork) {
+			rec.Outcome = "failed"
+		}
+	}
+	call.Sink.Append(ctx, rec)
+}
+
 // brokenConn reports whether err means the connection is gone (so the
 // request may be sent again on a new one).
 func brokenConn(err error) bool {
@@ -158,8 +186,10 @@ func (c *Conn) do(ctx context.Context, op, what string, fn func(*goldap.Conn) er
 			return err
 		}
 		stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+		start := time.Now()
 		err = fn(conn)
 		cancelled := !stop()
+		c.audit(ctx, op, what, start, err)
 		dropped := brokenConn(err)
 		// A connection whose request timed out may still get the late
 		// answer: it is not used again.
