@@ -25,8 +25,8 @@ import (
 	"github.com/accord-iam/accord/internal/yamlx"
 
 	// Connector types register themselves.
-	_ "github.com/accord-iam/accord/internal/connector/memory"
 	_ "github.com/accord-iam/accord/internal/connector/ldap"
+	_ "github.com/accord-iam/accord/internal/connector/memory"
 	_ "github.com/accord-iam/accord/internal/connector/rest"
 	_ "github.com/accord-iam/accord/internal/connector/scim"
 )

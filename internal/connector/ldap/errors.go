@@ -67,8 +67,8 @@ func (c *Conn) wrapError(op, what string, err error) error {
 	kind := KindForCode(le.ResultCode)
 	if le.ResultCode == goldap.ErrorNetwork || le.ResultCode >= goldap.ErrorNetwork {
 		// go-ldap's own codes (200+): the connection, not the server.
-		if k := connector.AsError(le.Err).Kind; k == connector.Timeout {
-			kind = k
+		if k := connector.AsError(le.Err).Kind; k == connector.Timeout || timedOut(err) {
+			kind = connector.Timeout
 		} else if kind == connector.Unknown {
 			kind = connector.Unavailable
 		}

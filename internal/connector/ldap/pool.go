@@ -158,6 +158,21 @@ func (c *Conn) audit(ctx context.Context, op, what string, start time.Time, err 
 	call.Sink.Append(ctx, rec)
 }
 
+// goldapTimeout is the error go-ldap gives (as a network error, code
+// 200) when the server does not answer a request within the connection's
+// timeout: the client library's own words, not the server's.
+const goldapTimeout = "ldap: connection timed out"
+
+// timedOut reports whether err is a request that got no answer in time.
+func timedOut(err error) bool {
+	var le *goldap.Error
+	if errors.As(err, &le) {
+		return le.ResultCode == goldap.LDAPResultTimeout ||
+			le.ResultCode == goldap.ErrorNetwork && le.Err != nil && le.Err.Error() == goldapTimeout
+	}
+	return false
+}
+
 // brokenConn reports whether err means the connection is gone (so the
 // request may be sent again on a new one).
 func brokenConn(err error) bool {
@@ -190,10 +205,12 @@ func (c *Conn) do(ctx context.Context, op, what string, fn func(*goldap.Conn) er
 		err = fn(conn)
 		cancelled := !stop()
 		c.audit(ctx, op, what, start, err)
-		dropped := brokenConn(err)
+		timedOut := timedOut(err)
+		dropped := brokenConn(err) && !timedOut
 		// A connection whose request timed out may still get the late
-		// answer: it is not used again.
-		c.pool.give(conn, dropped || cancelled || codeOf(err) == goldap.LDAPResultTimeout)
+		// answer: it is not used again. The request is not sent again
+		// either: the timeout bounds the call, not each attempt.
+		c.pool.give(conn, dropped || timedOut || cancelled)
 		if cancelled {
 			return c.wrapError(op, what, ctx.Err())
 		}
