@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/accord-iam/accord/internal/app"
-	_ "github.com/accord-iam/accord/internal/connector/ldap"
+	"github.com/accord-iam/accord/internal/connector/ldap"
 	"github.com/accord-iam/accord/internal/testkit"
 )
 
@@ -114,9 +114,25 @@ func TestLifecycleOverActiveDirectory(t *testing.T) {
 	defer a.Close(context.Background())
 	feed := lifecycleFeed(t, a, dir)
 
+	// Grace already has an account, made by hand in the wrong OU, with a
+	// password of her own: accord adopts it (correlated by
+	// sAMAccountName), never makes a second, and never resets her
+	// password.
+	grace := "CN=Grace Hopper,OU=people," + base
+	add(grace, map[string][]string{"objectClass": {"user"}, "sAMAccountName": {"acc-E3"}, "title": {"Old"}})
+	own := "Her-own-Pa55word!"
+	setup := goldap.NewModifyRequest(grace, nil)
+	setup.Replace("unicodePwd", []string{string(ldap.EncodeUnicodePwd(own))})
+	require.NoError(t, admin.Modify(setup))
+	enable := goldap.NewModifyRequest(grace, nil)
+	enable.Replace("userAccountControl", []string{"512"})
+	require.NoError(t, admin.Modify(enable))
+	graceGUID := bySAM("acc-E3").GetRawAttributeValue("objectGUID")
+
 	// Joiners: created disabled, given a password, enabled, in groups.
 	feed("E1,Ada,Lovelace,ada@example.test,Sales,Account Executive,2026-03-01,",
-		"E2,Alan,Turing,alan@example.test,Engineering,Engineer,2026-03-01,2026-03-10")
+		"E2,Alan,Turing,alan@example.test,Engineering,Engineer,2026-03-01,2026-03-10",
+		"E3,Grace,Hopper,grace@example.test,Engineering,Engineer,2026-03-01,")
 	ada := bySAM("acc-E1")
 	require.Equal(t, "CN=Ada Lovelace,OU=Sales,OU=people,"+base, ada.DN)
 	require.Equal(t, "512", ada.GetAttributeValue("userAccountControl"))
@@ -125,11 +141,21 @@ func TestLifecycleOverActiveDirectory(t *testing.T) {
 	require.Equal(t, []string{"all-staff", "crm"}, groups(ada))
 	alan := bySAM("acc-E2")
 	require.Equal(t, []string{"all-staff", "github"}, groups(alan))
+	adopted := bySAM("acc-E3")
+	require.Equal(t, graceGUID, adopted.GetRawAttributeValue("objectGUID"), "adopted, not created again")
+	require.Equal(t, "CN=Grace Hopper,OU=Engineering,OU=people,"+base, adopted.DN, "moved where the DN template says")
+	require.Equal(t, "Engineer", adopted.GetAttributeValue("title"))
+	require.Equal(t, []string{"all-staff", "github"}, groups(adopted))
+	userConn, err := goldap.DialURL(dc.LDAPSURL(), goldap.DialWithTLSConfig(dc.TLSConfig()))
+	require.NoError(t, err)
+	defer userConn.Close()
+	require.NoError(t, userConn.Bind(adopted.DN, own), "her own password still works")
 
 	// A mover: married name and another department: renamed and moved
 	// to the other OU, the same entry, the groups following the role.
 	feed("E1,Ada,King,ada@example.test,Engineering,Engineer,2026-03-01,",
-		"E2,Alan,Turing,alan@example.test,Engineering,Engineer,2026-03-01,2026-03-10")
+		"E2,Alan,Turing,alan@example.test,Engineering,Engineer,2026-03-01,2026-03-10",
+		"E3,Grace,Hopper,grace@example.test,Engineering,Engineer,2026-03-01,")
 	moved := bySAM("acc-E1")
 	require.Equal(t, "CN=Ada King,OU=Engineering,OU=people,"+base, moved.DN)
 	require.Equal(t, ada.GetRawAttributeValue("objectGUID"), moved.GetRawAttributeValue("objectGUID"), "the same entry")
@@ -140,7 +166,8 @@ func TestLifecycleOverActiveDirectory(t *testing.T) {
 	// A leaver, on the end date: disabled, out of the groups, moved.
 	clock.Set("2026-03-10")
 	feed("E1,Ada,King,ada@example.test,Engineering,Engineer,2026-03-01,",
-		"E2,Alan,Turing,alan@example.test,Engineering,Engineer,2026-03-01,2026-03-10")
+		"E2,Alan,Turing,alan@example.test,Engineering,Engineer,2026-03-01,2026-03-10",
+		"E3,Grace,Hopper,grace@example.test,Engineering,Engineer,2026-03-01,")
 	left := bySAM("acc-E2")
 	require.Equal(t, "CN=Alan Turing,OU=leavers,"+base, left.DN)
 	require.Equal(t, "514", left.GetAttributeValue("userAccountControl"))
@@ -149,11 +176,12 @@ func TestLifecycleOverActiveDirectory(t *testing.T) {
 	// A rehire into Sales: the same entry, enabled and moved back.
 	clock.Set("2026-03-20")
 	feed("E1,Ada,King,ada@example.test,Engineering,Engineer,2026-03-01,",
-		"E2,Alan,Turing,alan@example.test,Sales,Account Executive,2026-03-25,")
+		"E2,Alan,Turing,alan@example.test,Sales,Account Executive,2026-03-25,",
+		"E3,Grace,Hopper,grace@example.test,Engineering,Engineer,2026-03-01,")
 	back := bySAM("acc-E2")
 	require.Equal(t, "CN=Alan Turing,OU=Sales,OU=people,"+base, back.DN)
 	require.Equal(t, alan.GetRawAttributeValue("objectGUID"), back.GetRawAttributeValue("objectGUID"), "the same account, not a new one")
 	require.Equal(t, "512", back.GetAttributeValue("userAccountControl"))
 	require.Equal(t, []string{"all-staff", "crm"}, groups(back))
-	require.Equal(t, 2, accounts(), "no duplicate account")
+	require.Equal(t, 3, accounts(), "no duplicate account")
 }

@@ -71,10 +71,25 @@ func (d *SambaDC) LogTail() string {
 
 const sambaRealm, sambaDomain = "EXAMPLE.TEST", "EXAMPLE"
 
+// sambaPath finds a Samba program on PATH or where Debian puts it (a
+// PATH without /usr/sbin, as some CI environments have, still finds it).
+func sambaPath(bin string) (string, error) {
+	if p, err := exec.LookPath(bin); err == nil {
+		return p, nil
+	}
+	for _, dir := range []string{"/usr/sbin", "/usr/bin"} {
+		p := filepath.Join(dir, bin)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found", bin)
+}
+
 // sambaMissing says what is missing for a DC, or "".
 func sambaMissing() string {
 	for _, bin := range []string{"samba", "samba-tool"} {
-		if _, err := exec.LookPath(bin); err != nil {
+		if _, err := sambaPath(bin); err != nil {
 			return bin + " is not installed (apt-get install samba samba-dsdb-modules samba-vfs-modules samba-ad-provision)"
 		}
 	}
@@ -130,7 +145,8 @@ func StartSambaDC(ctx context.Context, dir string) (_ *SambaDC, err error) {
 		opt("log file", filepath.Join(dir, "samba.log")),
 		opt("ldb:nosync", "true"),
 	}
-	if out, err := exec.CommandContext(ctx, "samba-tool", args...).CombinedOutput(); err != nil {
+	tool, _ := sambaPath("samba-tool")
+	if out, err := exec.CommandContext(ctx, tool, args...).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("samba-tool domain provision: %v: %s", err, tail(out, 2000))
 	}
 	// Samba's own certificate has a negative serial number, which
@@ -162,7 +178,8 @@ func StartSambaDC(ctx context.Context, dir string) (_ *SambaDC, err error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("samba", "-i", "-M", "single", "-s", conf)
+	samba, _ := sambaPath("samba")
+	cmd := exec.Command(samba, "-i", "-M", "single", "-s", conf)
 	cmd.Stdout, cmd.Stderr = out, out
 	// Interactive (-i: foreground, logs to stdout) Samba stops when its
 	// standard input closes: the pipe is held open until Stop, and if the

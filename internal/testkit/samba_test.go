@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,20 +30,43 @@ func TestSambaDCServesLDAPSThenStops(t *testing.T) {
 		t.Skip("ldapsearch (ldap-utils) is not installed")
 	}
 	testkit.RequireSamba(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	dc, err := testkit.StartSambaDC(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
+	// Two at once, as two test packages do in CI: each on an address of
+	// its own (AD's ports are fixed).
+	var dcs [2]*testkit.SambaDC
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i := range dcs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dcs[i], errs[i] = testkit.StartSambaDC(ctx, t.TempDir())
+		}()
 	}
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			dc.Stop()
+	wg.Wait()
+	for i := range dcs {
+		if dcs[i] != nil {
+			t.Cleanup(dcs[i].Stop)
 		}
-	})
-	if !strings.HasPrefix(dc.Addr, "127.0.0.") || dc.Addr == "127.0.0.1" {
-		t.Errorf("address %q: want a loopback address of its own, not 127.0.0.1", dc.Addr)
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+	}
+	if dcs[0].Addr == dcs[1].Addr {
+		t.Fatalf("two DCs on %s", dcs[0].Addr)
+	}
+	if _, err := ldapsearch(dcs[1], dcs[1].LDAPSURL(), dcs[1].AdminPassword, "dn"); err != nil {
+		t.Fatalf("the second DC: %v", err)
+	}
+	if out, err := ldapsearch(dcs[1], dcs[1].LDAPSURL(), dcs[0].AdminPassword, "dn"); err == nil {
+		t.Fatalf("the first DC's password opened the second: they are not two domains\n%s", out)
+	}
+	dc := dcs[0]
+	for _, d := range dcs {
+		if !strings.HasPrefix(d.Addr, "127.0.0.") || d.Addr == "127.0.0.1" {
+			t.Errorf("address %q: want a loopback address of its own, not 127.0.0.1", d.Addr)
+		}
 	}
 	// LDAPS, verified against the CA made for it.
 	out, err := ldapsearch(dc, dc.LDAPSURL(), dc.AdminPassword, "defaultNamingContext")
@@ -61,8 +85,7 @@ func TestSambaDCServesLDAPSThenStops(t *testing.T) {
 		t.Fatalf("bind with a wrong password: err %v, out %s; want invalid credentials (data 52e)", err, out)
 	}
 
-	dc.Stop()
-	stopped = true
+	dc.Stop() // Stop may be called again (cleanup)
 	if c, err := net.DialTimeout("tcp", net.JoinHostPort(dc.Addr, "636"), time.Second); err == nil {
 		c.Close()
 		t.Fatalf("LDAPS still answers on %s after Stop", dc.Addr)

@@ -8,11 +8,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
 
-	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/secret"
@@ -185,9 +183,8 @@ func (f *AD) AfterCreate(ctx context.Context, c *Conn, dn string, attrs model.At
 	}
 	mod := goldap.NewModifyRequest(dn, nil)
 	mod.Replace("unicodePwd", []string{string(EncodeUnicodePwd(pw))})
-	start := time.Now()
-	err = c.do(ctx, "modify", "set the initial password of "+dn, func(conn *goldap.Conn) error { return conn.Modify(mod) })
-	auditPassword(ctx, c, dn, start, scrub(err, pw))
+	// The core audits the request with this text; the value never is.
+	err = c.do(ctx, "modify", "set the initial password (unicodePwd: "+secret.Mask+") of "+dn, func(conn *goldap.Conn) error { return conn.Modify(mod) })
 	if err != nil {
 		f.undoCreate(ctx, c, dn)
 		return scrub(err, pw)
@@ -213,22 +210,6 @@ func (f *AD) AfterCreate(ctx context.Context, c *Conn, dn string, attrs model.At
 		mod.Replace("pwdLastSet", []string{"0"})
 	}
 	return c.Modify(ctx, mod)
-}
-
-// auditPassword records the password request with its value redacted:
-// that it was sent, to which entry, and what came back.
-func auditPassword(ctx context.Context, c *Conn, dn string, start time.Time, err error) {
-	call := audit.CallFrom(ctx)
-	rec := call.Base(audit.KindExchange)
-	rec.Method = "MODIFY"
-	rec.URL = c.set.URL + "/" + dn
-	rec.RequestBody = "replace: unicodePwd\nunicodePwd: " + secret.Mask
-	rec.DurationMS = time.Since(start).Milliseconds()
-	if err != nil {
-		ce := connector.AsError(err)
-		rec.Status, rec.ErrorKind, rec.Message, rec.Outcome = ce.Status, string(ce.Kind), ce.Text(), "failed"
-	}
-	call.Sink.Append(ctx, rec)
 }
 
 // undoCreate deletes an entry AfterCreate could not finish; what it
