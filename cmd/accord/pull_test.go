@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -83,4 +87,57 @@ func TestPullExamplesConfigCheck(t *testing.T) {
 		code, out := accordEnv(t, t.TempDir(), env, "config", "check", "-c", path)
 		require.Equal(t, 0, code, "%s: %s", ex, out)
 	}
+}
+
+// accord serve pulls the HR API on the source's schedule: a joiner HR
+// adds while it runs gets an account without anyone running import.
+func TestServePullsOnSchedule(t *testing.T) {
+	sim := targetsim.New(targetsim.Options{})
+	base, err := sim.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sim.Close() })
+	sim.HR().SetOptions(targetsim.HROptions{APIKey: "e2e-key-0451", APIKeyHeader: "X-HR-Key"})
+	sim.HR().Put(map[string]any{"id": "E00", "work": map[string]any{"email": "p0@example.com"}})
+	dir := t.TempDir()
+	cfg := strings.Replace(fmt.Sprintf(pullE2EConfig, base, base), "    key: id\n", "    key: id\n    schedule: 300ms\n", 1)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
+
+	cmd := accordCmd(t, dir, "serve", "-c", "accord.yaml")
+	cmd.Env = append(cmd.Env, "HR_E2E_KEY=e2e-key-0451")
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
+			require.True(t, time.Now().Before(deadline), "timed out waiting for %s; output:\n%s", what, out.String())
+		}
+	}
+	eventually("the first pull's account", func() bool { _, ok := sim.SCIM().UserByName("p0@example.com"); return ok })
+	sim.HR().Put(map[string]any{"id": "E01", "work": map[string]any{"email": "p1@example.com"}})
+	eventually("the joiner's account, from a scheduled pull", func() bool { _, ok := sim.SCIM().UserByName("p1@example.com"); return ok })
+	require.NotContains(t, out.String(), "e2e-key-0451")
+}
+
+// syncBuffer is a bytes.Buffer safe for a process writing while the test
+// reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -199,7 +199,9 @@ func (a *App) Import(ctx context.Context, name string) ([]ImportSummary, error) 
 		}
 		sum, err := a.importOne(ctx, s)
 		if err != nil {
-			if ctx.Err() == nil {
+			// A source fed only over the API has nothing to import: no
+			// alert for that.
+			if ctx.Err() == nil && (s.Path != "" || s.Format == "http") {
 				a.alertSource(ctx, s, err)
 			}
 			return out, err

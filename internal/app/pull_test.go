@@ -333,3 +333,18 @@ func TestPullHonours429AndItsOwnRateLimit(t *testing.T) {
 	require.Equal(t, before, w.persons())
 	require.Len(t, w.sourceAlerts(), 1)
 }
+
+// A rejected file raises the same alert as a failed pull.
+func TestRejectedFileAlerts(t *testing.T) {
+	w := newWorld(t, "50%")
+	var alerts []notify.Event
+	w.app.Notifier = notify.Func(func(_ context.Context, ev notify.Event) { alerts = append(alerts, ev) })
+	bad := header + "E1,Ada,Lovelace,not-an-email,Sales,employee,2026-01-01,\n"
+	require.NoError(t, os.WriteFile(filepath.Join(w.dir, "hr.csv"), []byte(bad), 0o600))
+	_, err := w.app.Import(context.Background(), "")
+	require.Error(t, err)
+	require.Len(t, alerts, 1)
+	require.Equal(t, notify.SourceFailed, alerts[0].Kind)
+	require.Contains(t, alerts[0].Message, "1 bad row, file rejected, nothing imported")
+	require.Equal(t, 1, alerts[0].Details["bad_records"])
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/ohler55/ojg/jp"
 
 	"github.com/accord-iam/accord/internal/connector/httpx"
+	"github.com/accord-iam/accord/internal/secret"
 )
 
 // HTTP is how a pull source (format: http) reads an HR API: one request
@@ -169,6 +170,16 @@ func (s *Spec) checkHTTP(add func(path, format string, args ...any)) {
 		}
 		if strings.EqualFold(k, "Authorization") {
 			add("http.headers."+k, "put credentials in http.auth, where they are secret references and redacted")
+		}
+	}
+	// Headers and query parameters are sent as written: a secret
+	// reference there would go out unresolved, and unredacted once it
+	// were resolved.
+	for what, m := range map[string]map[string]string{"headers": h.Headers, "query": h.Query} {
+		for k, v := range m {
+			if _, err := secret.Parse(v); err == nil {
+				add("http."+what+"."+k, "a secret reference is not resolved here; put credentials in http.auth (api_key takes a header or a query parameter)")
+			}
 		}
 	}
 	for _, p := range (httpx.Config{Auth: h.Auth, Timeout: h.Timeout, ConnectTimeout: h.ConnectTimeout}).Check(nil, "http") {

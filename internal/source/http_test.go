@@ -53,7 +53,8 @@ http:
   url: ftp://hr.example/x
   method: DELETE
   body: '{"a": '
-  headers: {Authorization: "Bearer abc"}
+  headers: {Authorization: "Bearer abc", X-Token: "${env:HR_TOKEN}"}
+  query: {api_key: "${file:/run/secrets/hr}"}
   auth: {type: basic, username: u}
   records: $.employees
   fields: {email: $.work.email, id: "$[["}
@@ -66,7 +67,7 @@ http:
 	for _, path := range []string{"path", "extra_columns", "http.url", "http.method", "http.body", "http.headers.Authorization",
 		"http.auth.password", "http.records", "http.fields.email", "http.fields.id", "http.paging.cursor",
 		"http.paging.size", "http.delta.param", "http.delta.full_every", "http.delta.format",
-		"http.rate_limit.per_second", "http.max_wait"} {
+		"http.rate_limit.per_second", "http.max_wait", "http.headers.X-Token", "http.query.api_key"} {
 		require.Contains(t, got, path, "problems: %v", got)
 	}
 	require.Contains(t, got["http.records"], "must end in [*]")

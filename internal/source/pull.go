@@ -214,7 +214,7 @@ func (p *Puller) Pull(ctx context.Context, prev PullState) (*Pulled, error) {
 // pages walks the pages, feeding records to the collector.
 func (pl *pull) pages(ctx context.Context, base *url.URL, q url.Values, etag string) error {
 	pg := pl.paging
-	offset, number, cursor, nextURL := 0, *pg.FirstPage, "", ""
+	offset, number, cursor, nextURL, largest := 0, *pg.FirstPage, "", "", 0
 	for page := 1; ; page++ {
 		if page > pg.MaxPages {
 			return pl.fail(0, fmt.Errorf("more than %d pages (http.paging.max_pages); the API does not end the listing", pg.MaxPages))
@@ -288,10 +288,14 @@ func (pl *pull) pages(ctx context.Context, base *url.URL, q url.Values, etag str
 		switch pg.Style {
 		case PageNone:
 		case PageOffset, PageNumber:
+			// Without a total, a page shorter than the longest so far is
+			// the last: an API that caps pages below size (asked 500,
+			// answers 100) is read to its end, not cut after one page.
+			largest = max(largest, n)
 			if pl.total >= 0 {
 				more = n > 0 && pl.count < pl.total
 			} else {
-				more = n >= pg.Size
+				more = n > 0 && n >= largest
 			}
 			offset += n
 			number++

@@ -315,3 +315,16 @@ func TestPullPostsTheBody(t *testing.T) {
 		require.Equal(t, "application/json", r.Header.Get("Content-Type"))
 	}
 }
+
+// An API that answers fewer records than asked for (it caps its pages)
+// is read to the end: a short page ends the pull only when it is shorter
+// than the pages before it.
+func TestPullReadsAnAPIThatCapsItsPages(t *testing.T) {
+	sim, base := startHR(t, 2500)
+	for _, style := range []string{source.PageOffset, source.PageNumber} {
+		before := sim.HR().Pages()
+		res := pullOK(t, puller(t, hrPull(base, source.Paging{Style: style, Size: 2000})), source.PullState{})
+		require.Len(t, res.Persons, 2500, style)
+		require.Equal(t, 3, sim.HR().Pages()-before, "%s: pages of 1000, 1000 and 500", style)
+	}
+}
