@@ -36,15 +36,18 @@ func (s *Server) Mount(h http.Handler) { s.fallback.Store(&fallback{h: h}) }
 // the key's name when the key is known) and answered with an *Error that
 // says why without telling a wrong secret from an unknown key.
 func (s *Server) SignIn(r *http.Request, token string) (*store.APIKey, error) {
-	rq := &request{Request: r, id: requestID(r), route: &Route{Method: r.Method, Path: "console sign-in"}}
+	// A shallow copy carries the key as a Bearer header for authenticate;
+	// the caller's request is left as it was.
+	r2 := r.WithContext(r.Context())
+	r2.Header = r.Header.Clone()
+	r2.Header.Set("Authorization", "Bearer "+strings.TrimSpace(token))
+	rq := &request{Request: r2, id: requestID(r), route: &Route{Method: r.Method, Path: "console sign-in"}}
 	addr := clientAddr(r.RemoteAddr)
 	if wait := s.authBackoff.wait(addr, s.app.Now()); wait > 0 {
 		s.metrics.authFailure("backoff")
 		return nil, &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
 			Message: fmt.Sprintf("too many failed sign-ins from %s; try again in %s", addr, retryAfter(wait)+"s")}
 	}
-	rq.Header = r.Header.Clone()
-	rq.Header.Set("Authorization", "Bearer "+strings.TrimSpace(token))
 	key, why := s.authenticate(rq)
 	if key == nil || why != "" {
 		s.metrics.authFailure("unauthenticated")

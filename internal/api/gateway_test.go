@@ -91,3 +91,13 @@ func TestActiveKeyRefusesRevoked(t *testing.T) {
 	_, err = w.srv.SignIn(httptest.NewRequest("POST", "/signin", nil), w.keys[api.ScopeRead])
 	require.ErrorContains(t, err, "revoked")
 }
+
+// TestSignInLeavesTheRequestAlone: the key typed in is not written into
+// the caller's request (which a log might print).
+func TestSignInLeavesTheRequestAlone(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	req := httptest.NewRequest("POST", "/signin", nil)
+	_, err := w.srv.SignIn(req, w.keys[api.ScopeRead])
+	require.NoError(t, err)
+	require.Empty(t, req.Header.Get("Authorization"))
+}
