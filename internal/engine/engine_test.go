@@ -18,6 +18,7 @@ import (
 	"github.com/accord-iam/accord/internal/connector/memory"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/pace"
+	"github.com/accord-iam/accord/internal/store"
 )
 
 // failFirst makes the first n creates of each person fail with err, and
@@ -394,6 +395,38 @@ func TestLeaseHeartbeatAndAbandon(t *testing.T) {
 				}
 			}
 			require.Equal(t, []string{"abandoned", "succeeded"}, outcomes)
+		})
+	})
+	t.Run("taken over", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			// The create outlives the lease; meanwhile another owner
+			// takes the job. This engine's outcome and its give-back are
+			// refused (fenced): the job stays the other owner's, and
+			// nothing more is sent for it from here.
+			// A long poll: this engine would otherwise lease its own
+			// expired job again before B does.
+			r := newRig(t, rigOpts{lease: 3 * time.Second, wrap: func(s storeT) storeT { return noHeartbeat{s} },
+				conn:   func(m *memory.Target) connector.Connector { return slowCreate{Target: m, took: 4 * time.Second} },
+				engine: func(o *Options) { o.Poll = 10 * time.Second }})
+			r.start()
+			start := time.Now()
+			r.queue("r1", []model.Job{job("E1")})
+			time.Sleep(3500*time.Millisecond - time.Since(start))
+			now := time.Now()
+			theirs, err := r.st.LeaseJobs(context.Background(), store.LeaseRequest{Owner: "B", Max: 1, Now: now, Until: now.Add(time.Minute)})
+			require.NoError(t, err)
+			require.Len(t, theirs, 1, "the lease ran out: B takes the job")
+			time.Sleep(5 * time.Second)
+			synctest.Wait()
+			now = time.Now()
+			again, err := r.st.LeaseJobs(context.Background(), store.LeaseRequest{Owner: "C", Max: 1, Now: now, Until: now.Add(time.Minute)})
+			require.NoError(t, err)
+			require.Empty(t, again, "the job is still B's: this engine's give-back was refused")
+			require.Zero(t, updates(r), "nothing sent for a job that is B's")
+			acts := r.actions("r1")
+			for _, a := range acts {
+				require.NotEqual(t, model.ActionSucceeded, a.State, "this engine's outcome was refused")
+			}
 		})
 	})
 }
