@@ -58,7 +58,8 @@ var (
 // accord, or push thousands of actions through it, are about processes
 // and targets, and the race detector makes the embedded SQLite engine
 // (transpiled C, every memory access instrumented) ten times slower. Races
-// are the business of the in-process tests; these get a normal build.
+// are the business of the in-process tests; these get a normal build, the
+// static one that ships.
 func accordBinary(t testing.TB) string {
 	t.Helper()
 	if !raceEnabled {
@@ -71,7 +72,11 @@ func accordBinary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(dir, "accord")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		// Built as it ships: static, without cgo (the Dockerfile's build),
+		// which TestStaticBuild checks, sharing this build's compiled packages.
+		build := exec.Command("go", "build", "-o", binPath, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := build.CombinedOutput()
 		if err != nil {
 			binErr = fmt.Errorf("build accord for end-to-end tests: %v\n%s", err, out)
 		}

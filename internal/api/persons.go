@@ -207,6 +207,8 @@ func (s *Server) afterPersonChange(ctx context.Context, rq *request, p *model.Pe
 	res.Person = &pv
 	if spec != nil && spec.Path != "" {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("person %s belongs to source %s, which is imported from a file: its next import replaces this change unless the file agrees", p.Key, spec.Name))
+	} else if spec != nil && spec.Format == "http" {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("person %s belongs to source %s, which is pulled from an HR API: its next full pull replaces this change unless the HR system agrees", p.Key, spec.Name))
 	}
 	rq.note.message = fmt.Sprintf("person %s %s; %s", p.Key, what, res.Message)
 	if rq.header == nil {
