@@ -238,17 +238,21 @@ func (r response) runID() string {
 // as JSON otherwise; key "" sends no Authorization.
 func (w *world) do(method, path, key string, body any, header ...string) response {
 	w.t.Helper()
-	var rd io.Reader
+	var sent []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		rd = strings.NewReader(b)
+		sent = []byte(b)
 	case []byte:
-		rd = bytes.NewReader(b)
+		sent = b
 	default:
 		data, err := json.Marshal(b)
 		require.NoError(w.t, err)
-		rd = bytes.NewReader(data)
+		sent = data
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(sent)
 	}
 	req, err := http.NewRequest(method, w.url+path, rd)
 	require.NoError(w.t, err)
@@ -266,7 +270,7 @@ func (w *world) do(method, path, key string, body any, header ...string) respons
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	require.NoError(w.t, err)
-	checkContract(w.t, method, path, resp.StatusCode, data, resp.Header.Get("Content-Type"))
+	checkContract(w.t, req, sent, resp.StatusCode, resp.Header, data)
 	return response{status: resp.StatusCode, header: resp.Header, body: data}
 }
 

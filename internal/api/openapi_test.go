@@ -1,17 +1,21 @@
 package api_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"math"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+	validationerrors "github.com/pb33f/libopenapi-validator/errors"
 	"github.com/stretchr/testify/require"
 
 	"github.com/accord-iam/accord/internal/api"
@@ -163,41 +167,74 @@ func TestOpenAPIDocumentsEveryRouteAndNothingElse(t *testing.T) {
 	require.JSONEq(t, string(api.OpenAPI()), r.text())
 }
 
-// checkContract validates an answer against the schema documented for
-// its route, method and status. An answer on a documented route with an
-// undocumented status, or a body that does not fit, fails the test.
-func checkContract(t testing.TB, method, path string, status int, body []byte, contentType string) {
+// contract validates requests and answers against openapi.json with a
+// maintained OpenAPI 3.1 validator (pb33f/libopenapi-validator), which
+// also checks the document against the OpenAPI specification.
+var contract = sync.OnceValues(func() (validator.Validator, error) {
+	d, err := libopenapi.NewDocument(api.OpenAPI())
+	if err != nil {
+		return nil, err
+	}
+	v, errs := validator.NewValidator(d)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if ok, verrs := v.ValidateDocument(); !ok {
+		return nil, fmt.Errorf("openapi.json is not valid OpenAPI: %s", describe(verrs))
+	}
+	return v, nil
+})
+
+// contractMu serializes validations: the validator's caches are not
+// documented as safe for concurrent use, and the API tests run in parallel.
+var contractMu sync.Mutex
+
+// checkContract validates an exchange on a documented route against
+// openapi.json: the answer always (an undocumented status, or a body that
+// does not fit, fails the test), the request when the server accepted it
+// (a 2xx to a request the document calls invalid means one of them is
+// wrong). Requests refused on purpose by other tests are not checked.
+func checkContract(t testing.TB, req *http.Request, reqBody []byte, status int, header http.Header, body []byte) {
 	t.Helper()
-	d := doc(t)
-	tmpl, ok := matchPath(d, path)
-	if !ok || !strings.Contains(contentType, "json") {
+	tmpl, ok := matchPath(doc(t), req.URL.Path)
+	if !ok {
 		return
 	}
-	op, ok := d.Paths[tmpl][strings.ToLower(method)]
-	if !ok {
+	if _, ok := doc(t).Paths[tmpl][strings.ToLower(req.Method)]; !ok {
 		return // 405
 	}
-	resp, ok := op.Responses[strconv.Itoa(status)]
-	require.True(t, ok, "%s %s answered %d, which openapi.json does not document: %s", method, tmpl, status, body)
-	var schema json.RawMessage
-	if resp.Ref != "" {
-		name := strings.TrimPrefix(resp.Ref, "#/components/responses/")
-		schema = d.Components.Responses[name].Content["application/json"].Schema
-		if schema == nil {
-			schema = d.Components.Responses[name].Content["application/scim+json"].Schema
+	v, err := contract()
+	require.NoError(t, err)
+	in := req.Clone(req.Context())
+	in.Body = io.NopCloser(bytes.NewReader(reqBody))
+	out := &http.Response{StatusCode: status, Header: header, Body: io.NopCloser(bytes.NewReader(body)), Request: in}
+	contractMu.Lock()
+	defer contractMu.Unlock()
+	if ok, errs := v.ValidateHttpResponse(in, out); !ok {
+		t.Fatalf("%s %s answered %d, which does not fit openapi.json: %s\n%s", req.Method, tmpl, status, describe(errs), body)
+	}
+	if status >= 200 && status < 300 {
+		in.Body = io.NopCloser(bytes.NewReader(reqBody))
+		if len(reqBody) == 0 {
+			// No body: a Content-Type names nothing (the API accepts that).
+			in.Header = in.Header.Clone()
+			in.Header.Del("Content-Type")
 		}
-	} else {
-		schema = resp.Content["application/json"].Schema
-		if schema == nil {
-			schema = resp.Content["application/scim+json"].Schema
+		if ok, errs := v.ValidateHttpRequestSync(in); !ok {
+			t.Fatalf("%s %s was accepted (%d), but the request does not fit openapi.json: %s\n%s", req.Method, tmpl, status, describe(errs), reqBody)
 		}
 	}
-	require.NotNil(t, schema, "%s %s %d has no JSON schema", method, tmpl, status)
-	var v any
-	require.NoError(t, json.Unmarshal(body, &v))
-	if err := validate(d, schema, v, "$"); err != nil {
-		t.Fatalf("%s %s answered %d with a body that does not fit openapi.json: %v\n%s", method, tmpl, status, err, body)
+}
+
+func describe(errs []*validationerrors.ValidationError) string {
+	var b strings.Builder
+	for _, e := range errs {
+		fmt.Fprintf(&b, "\n  %s: %s", e.Message, e.Reason)
+		for _, se := range e.SchemaValidationErrors {
+			fmt.Fprintf(&b, "\n    at %s: %s", se.FieldPath, se.Reason)
+		}
 	}
+	return b.String()
 }
 
 func matchPath(d *openAPIDoc, path string) (string, bool) {
@@ -222,116 +259,37 @@ func matchPath(d *openAPIDoc, path string) (string, bool) {
 	return "", false
 }
 
-// validate checks v against the subset of JSON Schema the document uses.
-func validate(d *openAPIDoc, raw json.RawMessage, v any, at string) error {
-	var s struct {
-		Ref        string                     `json:"$ref"`
-		Type       any                        `json:"type"`
-		Properties map[string]json.RawMessage `json:"properties"`
-		Required   []string                   `json:"required"`
-		Additional json.RawMessage            `json:"additionalProperties"`
-		Items      json.RawMessage            `json:"items"`
-		Enum       []any                      `json:"enum"`
-		OneOf      []json.RawMessage          `json:"oneOf"`
-		AllOf      []json.RawMessage          `json:"allOf"`
+// The validator behind checkContract refuses what does not fit: an answer
+// of the wrong shape, an undocumented status, a request body with an
+// unknown field. (Without this, a validator that accepted everything
+// would pass every API test.)
+func TestContractValidatorRefusesMisfits(t *testing.T) {
+	t.Parallel()
+	v, err := contract()
+	require.NoError(t, err)
+	answer := func(status int, body string) bool {
+		req := httptest.NewRequest("GET", "/api/v1/runs", nil)
+		resp := &http.Response{StatusCode: status, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(body)), Request: req}
+		contractMu.Lock()
+		defer contractMu.Unlock()
+		ok, _ := v.ValidateHttpResponse(req, resp)
+		return ok
 	}
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return fmt.Errorf("%s: bad schema: %w", at, err)
-	}
-	if s.Ref != "" {
-		return validate(d, d.Components.Schemas[strings.TrimPrefix(s.Ref, "#/components/schemas/")], v, at)
-	}
-	for _, sub := range s.AllOf {
-		if err := validate(d, sub, v, at); err != nil {
-			return err
-		}
-	}
-	if len(s.OneOf) > 0 {
-		n := 0
-		var errs []string
-		for _, sub := range s.OneOf {
-			if err := validate(d, sub, v, at); err == nil {
-				n++
-			} else {
-				errs = append(errs, err.Error())
-			}
-		}
-		if n != 1 {
-			return fmt.Errorf("%s: matches %d of oneOf (%s)", at, n, strings.Join(errs, "; "))
-		}
-	}
-	if s.Type != nil {
-		var types []string
-		switch t := s.Type.(type) {
-		case string:
-			types = []string{t}
-		case []any:
-			for _, x := range t {
-				types = append(types, x.(string))
-			}
-		}
-		if !slices.Contains(types, jsonTypeOf(v)) && !(jsonTypeOf(v) == "integer" && slices.Contains(types, "number")) {
-			return fmt.Errorf("%s: expected %v, got %s", at, types, jsonTypeOf(v))
-		}
-	}
-	if len(s.Enum) > 0 && !slices.Contains(s.Enum, v) {
-		return fmt.Errorf("%s: %v is not one of %v", at, v, s.Enum)
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		for _, r := range s.Required {
-			if _, ok := x[r]; !ok {
-				return fmt.Errorf("%s: required property %q is missing", at, r)
-			}
-		}
-		for k, e := range x {
-			if p, ok := s.Properties[k]; ok {
-				if err := validate(d, p, e, at+"."+k); err != nil {
-					return err
-				}
-				continue
-			}
-			switch string(s.Additional) {
-			case "", "true":
-			case "false":
-				if s.Properties != nil {
-					return fmt.Errorf("%s: property %q is not documented", at, k)
-				}
-			default:
-				if err := validate(d, s.Additional, e, at+"."+k); err != nil {
-					return err
-				}
-			}
-		}
-	case []any:
-		if s.Items != nil {
-			for i, e := range x {
-				if err := validate(d, s.Items, e, fmt.Sprintf("%s[%d]", at, i)); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
-}
+	require.True(t, answer(200, `{"items": [], "next": ""}`))
+	require.False(t, answer(200, `{"items": "not a list", "next": ""}`))
+	require.False(t, answer(200, `{"items": []}`), "next is required")
+	require.False(t, answer(418, `{}`))
 
-func jsonTypeOf(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "boolean"
-	case float64:
-		if x == math.Trunc(x) {
-			return "integer"
-		}
-		return "number"
-	case string:
-		return "string"
-	case []any:
-		return "array"
-	case map[string]any:
-		return "object"
+	request := func(body string) bool {
+		req := httptest.NewRequest("POST", "/api/v1/enforce", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer acc_k1_secret")
+		contractMu.Lock()
+		defer contractMu.Unlock()
+		ok, _ := v.ValidateHttpRequestSync(req)
+		return ok
 	}
-	return fmt.Sprintf("%T", v)
+	require.True(t, request(`{}`))
+	require.False(t, request(`{"no_such_field": true}`))
 }
