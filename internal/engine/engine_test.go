@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/config"
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/connector/memory"
@@ -530,6 +531,17 @@ func TestProbesWhilePausedDoNotSpendAttempts(t *testing.T) {
 				for _, a := range requireAllSucceeded(t, r, "r1") {
 					require.LessOrEqual(t, a.Attempts, maxAttempts, "action %d of %s", a.ID, a.PersonKey)
 					require.GreaterOrEqual(t, a.Attempts, 1, "the attempt that succeeded counts")
+					// The audit accounts for every attempt: each start, less
+					// those its end says did not count, is the action's count.
+					recs, err := r.st.ListAudit(context.Background(), auditQuery(a.ID))
+					require.NoError(t, err)
+					counted := 0
+					for _, rec := range recs {
+						if rec.Kind == audit.KindAttemptEnd && Counted(rec) {
+							counted++
+						}
+					}
+					require.Equal(t, a.Attempts, counted, "action %d of %s", a.ID, a.PersonKey)
 				}
 			})
 		})

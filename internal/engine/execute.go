@@ -411,6 +411,19 @@ func spendsAttempt(kind connector.Kind, closed bool) bool {
 	return true
 }
 
+// Counted says, from an attempt's attempt_end record, whether the attempt
+// counted against its action's max_attempts (see spendsAttempt): a probe
+// did not, nor did a retry after a 429.
+func Counted(end audit.Record) bool {
+	switch end.Outcome {
+	case OutcomeProbe:
+		return false
+	case "retry":
+		return connector.Kind(end.ErrorKind) != connector.RateLimited
+	}
+	return true
+}
+
 func actionError(err *connector.Error) *model.ActionError {
 	// The kind has a field of its own: the message does not repeat it.
 	return &model.ActionError{Kind: string(err.Kind), Message: err.Text(), Status: err.Status, Reason: err.Reason, Attribute: err.Attribute}
