@@ -547,3 +547,31 @@ func TestProbesWhilePausedDoNotSpendAttempts(t *testing.T) {
 		})
 	}
 }
+
+// A not_found within failure.settle after accord wrote the account is
+// retried, but each such retry counts: at max_attempts the action
+// concludes (the account is gone) instead of retrying past it for the
+// rest of the window.
+func TestSettleRetriesStopAtMaxAttempts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const maxAttempts = 2
+		r := newRig(t, rigOpts{
+			settings: settingsWith(2, 0, 0, func(f *config.Failure) { f.Settle = 10 * time.Minute }),
+			retry:    config.Retry{MaxAttempts: maxAttempts, Base: time.Second, Max: 2 * time.Second},
+		})
+		r.start()
+		r.creates("r1", 1)
+		require.Equal(t, model.RunSucceeded, r.finish(time.Minute).State)
+		accts := r.mem.Accounts()
+		require.Len(t, accts, 1)
+		r.mem.Remove(accts[0].ID) // deleted behind accord's back, just after accord wrote it
+
+		r.queue("r2", []model.Job{{PersonKey: "r1-000", Target: "crm", Actions: []model.Action{{Seq: 1, Op: model.OpUpdate,
+			Attributes: model.Attributes{"title": "Rep"}}}}})
+		require.Equal(t, model.RunFailed, r.finish(5*time.Minute).State)
+		as := r.actions("r2")
+		require.Len(t, as, 1)
+		require.Equal(t, model.ActionFailed, as[0].State)
+		require.Equal(t, maxAttempts, as[0].Attempts, "attempts %d of %d", as[0].Attempts, maxAttempts)
+	})
+}
