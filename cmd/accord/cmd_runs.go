@@ -154,7 +154,7 @@ func (c *cli) actionsCmd() *cobra.Command {
 			if failed {
 				// Failures a later success has made good are history, not
 				// work: --state failed lists them too.
-				q.States, q.Standing = append(q.States, model.ActionFailed), true
+				q.StandingFailures()
 			}
 			for _, s := range states {
 				q.States = append(q.States, model.ActionState(s))

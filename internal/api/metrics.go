@@ -92,7 +92,7 @@ func (m *Metrics) observe(ev engine.Event) {
 		op := string(ev.Action.Op)
 		m.actions.WithLabelValues(ev.Target, op, ev.Outcome).Inc()
 		m.duration.WithLabelValues(ev.Target, op).Observe(ev.Duration.Seconds())
-		if ev.Outcome == "retry" {
+		if ev.Outcome == "retry" || ev.Outcome == engine.OutcomeProbe {
 			m.retries.WithLabelValues(ev.Target, ev.ErrorKind).Inc()
 		}
 	case engine.EventRunDone:

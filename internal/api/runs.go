@@ -202,12 +202,17 @@ func (s *Server) cancelRun(rq *request) (int, any, error) {
 }
 
 func (s *Server) listActions(rq *request) (int, any, error) {
-	p, err := rq.params("state", "target", "person", "error_kind", "run", "after", "limit")
+	p, err := rq.params("state", "failed", "target", "person", "error_kind", "run", "after", "limit")
 	if err != nil {
 		return 0, nil, err
 	}
 	q := store.ActionQuery{RunID: p.str("run"), PersonKey: p.str("person"), Target: p.str("target"),
 		ErrorKind: p.str("error_kind"), AfterID: p.int64("after"), Limit: p.limit() + 1}
+	if p.bool("failed") {
+		// As `actions list --failed`: the failures still standing, not
+		// those a later success has made good (store.ActionQuery.Standing).
+		q.StandingFailures()
+	}
 	for _, st := range p.list("state", actionStates) {
 		q.States = append(q.States, model.ActionState(st))
 	}

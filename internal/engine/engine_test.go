@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/config"
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/connector/memory"
@@ -304,15 +305,12 @@ func TestPacingNeverSpendsAttemptsNorFails(t *testing.T) {
 		r.creates("r1", people)
 		require.Equal(t, model.RunSucceeded, r.finish(5*time.Minute).State)
 		require.Greater(t, time.Since(start), 15*time.Second, "30 creates at 2/s: most waited far beyond 2 s")
-		retried := 0
 		for _, a := range requireAllSucceeded(t, r, "r1") {
-			require.LessOrEqual(t, a.Attempts, 2, a.PersonKey)
-			if a.Attempts == 2 {
-				retried++
-			}
+			// The two answered 429 were retried, and a 429 is the target
+			// asking to wait: it spends no attempt either (spendsAttempt).
+			require.Equal(t, 1, a.Attempts, a.PersonKey)
 		}
-		require.Equal(t, 2, retried, "only the two answered 429 took a second attempt")
-		require.Zero(t, r.outcomes()["retry"]-2, "no attempt ended for accord's own limits")
+		require.Equal(t, 2, r.outcomes()["retry"], "only the two answered 429 were retried: no attempt ended for accord's own limits")
 	})
 }
 
@@ -477,4 +475,103 @@ func TestRefusedCredentialsPauseAndResume(t *testing.T) {
 // resumer is how the API and CLI ask every node to resume a target.
 type resumer interface {
 	RequestResume(ctx context.Context, target string, now time.Time) error
+}
+
+// A target that refuses accord's credentials, or is down with its circuit
+// open, for a long time does not burn the actions' attempts: each probe
+// while it is paused is recorded as a probe, not counted, and attempts
+// never exceed max_attempts. When the target is back every action
+// succeeds within its max_attempts. (Before, each probe counted: after
+// 30 minutes of refusals an action showed attempts 31 of 3.)
+func TestProbesWhilePausedDoNotSpendAttempts(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault *connector.Error
+	}{
+		{"credentials refused", &connector.Error{Kind: connector.Auth, Status: 401, Message: "401 Unauthorized"}},
+		{"target down", down},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const people, maxAttempts = 4, 3
+				r := newRig(t, rigOpts{
+					settings: settingsWith(2, 0, 0, func(f *config.Failure) {
+						f.AuthProbe, f.OpenAfter, f.ProbeMax = time.Minute, 2, time.Minute
+					}),
+					retry: config.Retry{MaxAttempts: maxAttempts, Base: time.Second, Max: 10 * time.Second},
+				})
+				var fixed atomic.Bool
+				var refused atomic.Int32
+				r.mem.Fail = func(op string, _ memory.Call) error {
+					if !fixed.Load() {
+						refused.Add(1)
+						return tc.fault
+					}
+					return nil
+				}
+				r.start()
+				r.creates("r1", people)
+				time.Sleep(30 * time.Minute)
+				synctest.Wait()
+				require.Greater(t, int(refused.Load()), 20, "the target was probed all along")
+				require.Zero(t, r.outcomes()["failed"], "nothing failed while the target was away")
+				for _, a := range r.actions("r1") {
+					require.False(t, a.State.Final(), "action %d: %s", a.ID, a.State)
+					require.LessOrEqual(t, a.Attempts, maxAttempts, "action %d of %s: attempts %d of %d", a.ID, a.PersonKey, a.Attempts, maxAttempts)
+				}
+				require.Greater(t, r.outcomes()[OutcomeProbe], 20, "the probes are recorded as probes")
+				probes, err := r.st.ListAudit(context.Background(), store.AuditQuery{Outcome: OutcomeProbe})
+				require.NoError(t, err)
+				require.NotEmpty(t, probes, "the audit names the probes")
+				require.Contains(t, probes[0].Message, "not counted")
+
+				fixed.Store(true)
+				require.NoError(t, r.eng.Resume(context.Background(), "crm"))
+				require.Equal(t, model.RunSucceeded, r.finish(5*time.Minute).State)
+				for _, a := range requireAllSucceeded(t, r, "r1") {
+					require.LessOrEqual(t, a.Attempts, maxAttempts, "action %d of %s", a.ID, a.PersonKey)
+					require.GreaterOrEqual(t, a.Attempts, 1, "the attempt that succeeded counts")
+					// The audit accounts for every attempt: each start, less
+					// those its end says did not count, is the action's count.
+					recs, err := r.st.ListAudit(context.Background(), auditQuery(a.ID))
+					require.NoError(t, err)
+					counted := 0
+					for _, rec := range recs {
+						if rec.Kind == audit.KindAttemptEnd && Counted(rec) {
+							counted++
+						}
+					}
+					require.Equal(t, a.Attempts, counted, "action %d of %s", a.ID, a.PersonKey)
+				}
+			})
+		})
+	}
+}
+
+// A not_found within failure.settle after accord wrote the account is
+// retried, but each such retry counts: at max_attempts the action
+// concludes (the account is gone) instead of retrying past it for the
+// rest of the window.
+func TestSettleRetriesStopAtMaxAttempts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const maxAttempts = 2
+		r := newRig(t, rigOpts{
+			settings: settingsWith(2, 0, 0, func(f *config.Failure) { f.Settle = 10 * time.Minute }),
+			retry:    config.Retry{MaxAttempts: maxAttempts, Base: time.Second, Max: 2 * time.Second},
+		})
+		r.start()
+		r.creates("r1", 1)
+		require.Equal(t, model.RunSucceeded, r.finish(time.Minute).State)
+		accts := r.mem.Accounts()
+		require.Len(t, accts, 1)
+		r.mem.Remove(accts[0].ID) // deleted behind accord's back, just after accord wrote it
+
+		r.queue("r2", []model.Job{{PersonKey: "r1-000", Target: "crm", Actions: []model.Action{{Seq: 1, Op: model.OpUpdate,
+			Attributes: model.Attributes{"title": "Rep"}}}}})
+		require.Equal(t, model.RunFailed, r.finish(5*time.Minute).State)
+		as := r.actions("r2")
+		require.Len(t, as, 1)
+		require.Equal(t, model.ActionFailed, as[0].State)
+		require.Equal(t, maxAttempts, as[0].Attempts, "attempts %d of %d", as[0].Attempts, maxAttempts)
+	})
 }

@@ -163,7 +163,7 @@ func (e *Engine) release(ctx context.Context, job *model.Job, now time.Time) {
 // last written (engine clock; zero when unknown).
 func (e *Engine) accountRef(ctx context.Context, t *Target, job *model.Job) (connector.AccountRef, time.Time, error) {
 	ref := connector.AccountRef{PersonKey: job.PersonKey}
-	if len(job.Actions) > 0 && job.Actions[0].Op == model.OpCreate && job.Actions[0].State == model.ActionPending && job.Actions[0].Attempts == 0 {
+	if len(job.Actions) > 0 && job.Actions[0].Op == model.OpCreate && job.Actions[0].State == model.ActionPending && job.Actions[0].Attempts == 0 && job.Actions[0].Error == nil {
 		return ref, time.Time{}, nil // a fresh create: nothing to load
 	}
 	acct, err := e.st.GetAccount(ctx, t.Name, job.PersonKey)
@@ -294,6 +294,17 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 		a.State, a.Error = model.ActionPending, actionError(res.err)
 		end.Outcome, end.ErrorKind, end.Status = "retry", string(res.err.Kind), res.err.Status
 		end.Message = joinMsg(res.message, fmt.Sprintf("%s; retry in %s", res.err.Text(), delay.Round(time.Millisecond)))
+		if res.settling == 0 && !spendsAttempt(res.err.Kind, closed) {
+			// The target, not the action, is what failed: the attempt
+			// gives back its count (see spendsAttempt), and the audit
+			// says so.
+			attempt--
+			a.Attempts = attempt
+			end.Message = joinMsg(end.Message, fmt.Sprintf("not counted: attempts stay %d of %d", attempt, t.Retry.MaxAttempts))
+			if !closed {
+				end.Outcome = OutcomeProbe
+			}
+		}
 		b.Actions = append(b.Actions, store.ActionUpdate{ID: a.ID, State: a.State, Attempts: attempt, Error: a.Error, At: now})
 		job.Attempts++
 		b.Jobs = append(b.Jobs, store.JobUpdate{ID: job.ID, State: model.JobPending, Attempts: job.Attempts, NextAt: now.Add(delay), At: now})
@@ -374,6 +385,43 @@ func (e *Engine) retryable(t *Target, err *connector.Error, attempt int, closed 
 		return attempt < t.Retry.MaxAttempts
 	}
 	return false
+}
+
+// OutcomeProbe is the outcome of an attempt that found its target still
+// paused (refused credentials) or down (circuit open): it was the probe
+// that looks whether the target is back, and does not count against the
+// action's max_attempts.
+const OutcomeProbe = "probe"
+
+// spendsAttempt says whether a failed attempt that is retried counts
+// against the action's max_attempts. A target that refuses accord's
+// credentials, is down with its circuit open (closed false), or asks
+// accord to slow down (429) is the target's problem, not the person's:
+// such an attempt does not burn the action's retries, so attempts N of
+// max_attempts M never shows N > M however long the target stays away.
+// The attempt's start was still counted while it ran (the crash
+// evidence); it is given back with the outcome.
+func spendsAttempt(kind connector.Kind, closed bool) bool {
+	switch kind {
+	case connector.Auth, connector.RateLimited:
+		return false
+	case connector.Unavailable, connector.Timeout:
+		return closed
+	}
+	return true
+}
+
+// Counted says, from an attempt's attempt_end record, whether the attempt
+// counted against its action's max_attempts (see spendsAttempt): a probe
+// did not, nor did a retry after a 429.
+func Counted(end audit.Record) bool {
+	switch end.Outcome {
+	case OutcomeProbe:
+		return false
+	case "retry":
+		return connector.Kind(end.ErrorKind) != connector.RateLimited
+	}
+	return true
 }
 
 func actionError(err *connector.Error) *model.ActionError {

@@ -16,7 +16,10 @@ import (
 // target acted (a timeout, a dropped connection, a 5xx after the body
 // was sent). Only an answer that refused the request settles it.
 func inDoubt(a *model.Action) bool {
-	if a.Attempts == 0 {
+	if a.Attempts == 0 && a.Error == nil {
+		// Never attempted. An action with an error and no attempts was
+		// attempted as a probe that did not count (spendsAttempt): its
+		// error says whether the target may have acted.
 		return false
 	}
 	if a.State == model.ActionRunning || a.Error == nil {

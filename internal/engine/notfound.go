@@ -53,7 +53,7 @@ func (e *Engine) grantNotFound(ctx context.Context, t *Target, a *model.Action, 
 	case !known:
 		return result{err: err, message: "grant answered not found; the connector cannot read the account to tell whether the account or the entitlement is missing, so the account is kept"}, false
 	}
-	if res, ok := e.settling(t, err, written); ok {
+	if res, ok := e.settling(t, a, err, written); ok {
 		// A lagging target may not show the membership's side of a
 		// write yet either.
 		return res, false

@@ -121,7 +121,7 @@ func (e *Engine) gone(t *Target, a *model.Action, err *connector.Error, written 
 	if err.Kind != connector.NotFound {
 		return result{err: err}
 	}
-	if res, ok := e.settling(t, err, written); ok {
+	if res, ok := e.settling(t, a, err, written); ok {
 		return res
 	}
 	return result{
@@ -133,10 +133,12 @@ func (e *Engine) gone(t *Target, a *model.Action, err *connector.Error, written 
 
 // settling says whether a not_found may only mean that the target does
 // not show accord's last write yet: within its settle window after accord
-// wrote the account, the attempt is retried instead of concluded.
-func (e *Engine) settling(t *Target, err *connector.Error, written time.Time) (result, bool) {
+// wrote the account, the attempt is retried instead of concluded. Such a
+// retry counts, so the action's last attempt concludes: attempts never
+// exceed max_attempts.
+func (e *Engine) settling(t *Target, a *model.Action, err *connector.Error, written time.Time) (result, bool) {
 	left := written.Add(t.Failure.Settle).Sub(e.opts.Now())
-	if written.IsZero() || left <= 0 {
+	if written.IsZero() || left <= 0 || a.Attempts >= t.Retry.MaxAttempts {
 		return result{}, false
 	}
 	return result{err: err, settling: left,

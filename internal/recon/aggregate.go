@@ -12,6 +12,13 @@ import (
 	"github.com/accord-iam/accord/internal/store"
 )
 
+// discoverer is a connector whose capabilities come from the target
+// itself (SCIM discovery). Discover runs that discovery unless it has
+// run already, single-flight.
+type discoverer interface {
+	Discover(ctx context.Context) error
+}
+
 // indexBatch is how many correlation keys go to the store at once.
 const indexBatch = 2000
 
@@ -47,7 +54,14 @@ func (r *run) buildIndex(ctx context.Context) error {
 	}
 	r.rec.Phase = store.ReconAccounts
 	// Memberships come with the accounts when the connector reads them
-	// there; otherwise a second listing reads them per entitlement.
+	// there; otherwise a second listing reads them per entitlement. A
+	// connector that learns this from the target asks it first: a fresh
+	// process has not discovered anything yet.
+	if d, ok := r.conn.(discoverer); ok {
+		if err := r.retry(ctx, "discovery", func() error { return d.Discover(ctx) }); err != nil {
+			return err
+		}
+	}
 	r.rec.EntitlementsRead = r.conn.Capabilities().EntitlementsOnRead
 	return r.save(ctx, nil)
 }

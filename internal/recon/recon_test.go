@@ -444,3 +444,26 @@ func TestReconciliationRequestsAreAudited(t *testing.T) {
 		require.Equal(t, len(recs), seen, "one audit record per request the target got")
 	}
 }
+
+// TestFreshProcessDiscoversBeforeReadingMemberships: a SCIM server whose
+// /Schemas declares a User without groups (and no quirk saying so). A
+// fresh process, whose connector has discovered nothing yet, reconciles:
+// it runs discovery first, learns memberships must be read on the groups,
+// and reports the membership drift made behind accord's back. (Before,
+// it assumed the RFC's User, read no groups, and reported none.)
+func TestFreshProcessDiscoversBeforeReadingMemberships(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOpts{drift: convergeMost, behave: targetsim.Behaviours{NoGroupsOnUser: true}, discover: true})
+	w.feed(staff[:2]...)
+	w.enforce()
+	w.scim.addMember("crm", "bob@example.com")
+	w.scim.removeMember("github", "bob@example.com")
+
+	w.open() // a new process: nothing discovered
+	mark := len(w.sim.RequestsTo("GET", "/scim/v2/Schemas"))
+	res := w.reconcile(recon.Options{})
+	require.Len(t, w.sim.RequestsTo("GET", "/scim/v2/Schemas"), mark+1, "discovery ran once, before the listing")
+	require.True(t, res.Recon.EntitlementsRead, "memberships were read")
+	require.Positive(t, res.Recon.Memberships, "on the groups")
+	require.Equal(t, map[string]int{config.DriftExtraEntitlement: 1, config.DriftMissingEntitlement: 1}, classes(res))
+}

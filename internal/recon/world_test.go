@@ -115,6 +115,10 @@ type worldOpts struct {
 	drift  string // the drift policy, as YAML flow mapping content
 	quirks string // extra connection settings, indented
 	target string // extra target settings, indented
+	// behave makes the simulator act like a particular server; with
+	// discover, accord reads the simulator's discovery endpoints.
+	behave   targetsim.Behaviours
+	discover bool
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
@@ -127,12 +131,14 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		extra += "\n      quirks: {filter_no_escapes: true}"
 	} else {
 		token = "sim-token"
-		w.sim = targetsim.New(targetsim.Options{Token: token})
+		w.sim = targetsim.New(targetsim.Options{Token: token, SCIM: o.behave})
 		u, err := w.sim.Start("127.0.0.1:0")
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = w.sim.Close() })
 		base = u + "/scim/v2"
-		extra += "\n      discovery: false"
+		if !o.discover {
+			extra += "\n      discovery: false"
+		}
 	}
 	w.scim = &hands{t: t, base: base, token: token}
 	for _, g := range groups {
@@ -143,12 +149,19 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	cfg := fmt.Sprintf(worldConfig, base, tokFile, extra, o.target, o.drift)
 	require.NoError(t, os.WriteFile(filepath.Join(w.dir, "accord.yaml"), []byte(cfg), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(w.dir, "hr.csv"), []byte(hrHeader), 0o600))
-	a, err := app.Open(context.Background(), filepath.Join(w.dir, "accord.yaml"), app.Options{Logger: testkit.QuietLogger()})
-	require.NoError(t, err)
-	a.Notifier = w.alert
-	t.Cleanup(func() { a.Close(context.Background()) })
-	w.app = a
+	w.open()
 	return w
+}
+
+// open opens the world's app, as a fresh process does: its connectors
+// have discovered nothing yet.
+func (w *world) open() {
+	w.t.Helper()
+	a, err := app.Open(context.Background(), filepath.Join(w.dir, "accord.yaml"), app.Options{Logger: testkit.QuietLogger()})
+	require.NoError(w.t, err)
+	a.Notifier = w.alert
+	w.t.Cleanup(func() { a.Close(context.Background()) })
+	w.app = a
 }
 
 // env is what the CLI builds from an app.

@@ -255,6 +255,13 @@ type ActionQuery struct {
 	Limit    int
 }
 
+// StandingFailures makes q list the failures still standing (with any
+// States already asked for): what `actions list --failed` and the API's
+// `failed=true` show.
+func (q *ActionQuery) StandingFailures() {
+	q.States, q.Standing = append(q.States, model.ActionFailed), true
+}
+
 // AuditQuery filters audit records, in ID order (newest first with
 // Newest).
 type AuditQuery struct {

@@ -44,6 +44,15 @@ func (c *Conn) discoveredGroupsOnUser() bool {
 	return c.disc.schema == nil || c.disc.schema.userSchemaHasGroups()
 }
 
+// Discover makes sure discovery has run (single-flight, shared with every
+// other caller; see Schema), so that Capabilities reflect what the target
+// declared rather than the RFC's defaults. Reconciliation calls it before
+// it decides how to read memberships.
+func (c *Conn) Discover(ctx context.Context) error {
+	_, err := c.Schema(ctx)
+	return err
+}
+
 // IsMember reads the group and reports whether it lists the account:
 // the read-back of a grant or revoke on a target whose Users do not show
 // their groups. Only the members are asked for.

@@ -227,7 +227,7 @@ func (s *Store) AttemptOutcomes(ctx context.Context, since time.Time) (map[strin
 			switch r.outcome {
 			case "succeeded", "unverifiable": // the target accepted it either way
 				o.Succeeded += r.n
-			case "retry":
+			case "retry", "probe": // a probe found the target still down
 				o.Retried += r.n
 			case "failed":
 				o.Failed += r.n
