@@ -405,7 +405,9 @@ func (l *eventLog) since(from int) []engine.Event {
 // the index after it. The deadline only guards against a hang.
 func (l *eventLog) waitFor(t testing.TB, from int, pred func(engine.Event) bool) int {
 	t.Helper()
-	deadline := time.NewTimer(30 * time.Second)
+	// Generous: the package's tests run in parallel under -race beside
+	// other packages on two cores, where a run has been seen to take 50 s.
+	deadline := time.NewTimer(2 * time.Minute)
 	defer deadline.Stop()
 	for {
 		l.mu.Lock()
@@ -421,7 +423,7 @@ func (l *eventLog) waitFor(t testing.TB, from int, pred func(engine.Event) bool)
 		select {
 		case <-ch:
 		case <-deadline.C:
-			t.Fatalf("no such engine event after 30s; events so far: %d", from)
+			t.Fatalf("no such engine event after 2m; events so far: %d", from)
 		}
 	}
 }
