@@ -55,6 +55,10 @@ type Result struct {
 	Taken []store.Taken
 	// Persons counts persons considered.
 	Persons int
+	// Counted and Planned tally the jobs of a streamed plan (Stream),
+	// which are handed on instead of kept in Jobs; nil and 0 otherwise.
+	Counted Tally
+	Planned int
 	// Desired is filled only when the planner is asked to keep it
 	// (KeepDesired), for what-if views of one person.
 	Desired []model.DesiredAccount
