@@ -30,20 +30,31 @@ func Stream(ctx context.Context, st store.Store, p *Planner, keepDesired bool, e
 	if emit != nil {
 		res.Counted = Tally{}
 	}
+	// flush passes the jobs of the person just planned through the
+	// planner's Check, then keeps them (Build) or counts and emits them
+	// (Stream).
 	flush := func() error {
-		if emit == nil {
-			return nil
-		}
+		kept := res.Jobs[:0]
 		for i := range res.Jobs {
 			j := &res.Jobs[i]
+			if p.Check != nil {
+				if err := p.Check(j); err != nil {
+					res.Problems = append(res.Problems, err)
+					continue
+				}
+			}
+			if emit == nil {
+				kept = append(kept, *j)
+				continue
+			}
 			res.Counted.Add(j)
 			res.Planned += len(j.Actions)
 			if err := emit(j); err != nil {
 				return err
 			}
 		}
-		clear(res.Jobs)
-		res.Jobs = res.Jobs[:0]
+		clear(res.Jobs[len(kept):])
+		res.Jobs = kept
 		return nil
 	}
 	if p.Busy == nil {

@@ -30,6 +30,10 @@ type Planner struct {
 	// attributes (see model.Park).
 	Parked map[Key]model.Park
 
+	// Check, when set, vets each planned job: a job it returns an error
+	// for is left out of the plan, the error kept in Result.Problems.
+	Check func(*model.Job) error
+
 	createOnly map[string]map[string]bool
 }
 
