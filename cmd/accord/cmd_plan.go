@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/accord-iam/accord/internal/api"
 	"github.com/accord-iam/accord/internal/app"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/plan"
@@ -71,11 +70,20 @@ made, so memory does not grow with the plan.`, planRowLimit, planRowLimit),
 	return cmd
 }
 
-// planJSONLine is one line of `accord plan --json`: an action, or the
-// summary that ends the output.
+// planJSONLine is an action line of `accord plan --json`: what the
+// action would do, without the fields only a stored action has (IDs,
+// state, attempts, times), which would be zero on every line.
 type planJSONLine struct {
-	Type string `json:"type"`
-	*api.ActionView
+	Type         string           `json:"type"`
+	Person       string           `json:"person"`
+	Target       string           `json:"target"`
+	Seq          int              `json:"seq"`
+	Op           model.Op         `json:"op"`
+	Entitlements []string         `json:"entitlements,omitempty"`
+	Attributes   model.Attributes `json:"attributes,omitempty"`
+	Previous     model.Attributes `json:"previous,omitempty"`
+	NativeID     string           `json:"native_id,omitempty"`
+	Reason       string           `json:"reason"`
 }
 
 // planJSONLines writes each action as a JSON line as soon as it is
@@ -84,8 +92,11 @@ func planJSONLines(ctx context.Context, a *app.App, f app.Filter, w io.Writer) e
 	enc := json.NewEncoder(w)
 	pv, err := a.PlanStream(ctx, f, f.Person != "", func(j *model.Job) error {
 		for k := range j.Actions {
-			v := api.ToActionView(&j.Actions[k])
-			if err := enc.Encode(planJSONLine{Type: "action", ActionView: &v}); err != nil {
+			act := &j.Actions[k]
+			line := planJSONLine{Type: "action", Person: act.PersonKey, Target: act.Target, Seq: act.Seq, Op: act.Op,
+				Entitlements: act.Entitlements, Attributes: act.Attributes, Previous: act.Previous,
+				NativeID: act.NativeID, Reason: act.Reason}
+			if err := enc.Encode(&line); err != nil {
 				return err
 			}
 		}
