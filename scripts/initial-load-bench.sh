@@ -97,7 +97,7 @@ measure() {
 		END { printf "| %s | %.1f s | %.0f MiB |\n", label, s, rss }' "$dir/$label.time"
 }
 
-echo "initial load: $n persons x $targets targets x 10 entitlements ($(git -C "$repo" rev-parse --short HEAD), $(nproc) cores)"
+echo "initial load: $n persons x $targets targets x 10 entitlements; binary $ACCORD ($("$ACCORD" version 2>/dev/null | head -1)); checkout $(git -C "$repo" rev-parse --short HEAD); $(nproc) cores, load $(cut -d" " -f1 /proc/loadavg)"
 echo "| command | wall time | peak RSS |"
 echo "|---|---|---|"
 measure import 0 "$ACCORD" import -c accord.yaml
