@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,85 +12,176 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/accord-iam/accord/internal/api"
 	"github.com/accord-iam/accord/internal/app"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/plan"
 	"github.com/accord-iam/accord/internal/textsafe"
 )
 
+// planRowLimit is how many action rows `accord plan` prints before it
+// stops listing and only counts: a larger plan ends with the counts per
+// target and operation, the thresholds, and the flag that lists every
+// row (--all). planChunk rows are column-aligned together, so the rows
+// are streamed and never held whole to align them.
+const (
+	planRowLimit = 200
+	planChunk    = 256
+)
+
 func (c *cli) planCmd() *cobra.Command {
 	var f app.Filter
+	var all bool
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "show what enforcement would do now (what-if); changes nothing",
-		Args:  cobra.NoArgs,
+		Long: fmt.Sprintf(`Show what enforcement would do now; nothing is changed.
+
+A plan of more than %d actions prints its first %d rows, then the counts per
+target and operation and the thresholds; --all prints every row. --json
+prints JSON lines: one object per action ("type": "action"), then one
+summary object ("type": "summary"). Output is streamed as the plan is
+made, so memory does not grow with the plan.`, planRowLimit, planRowLimit),
+		Args: cobra.NoArgs,
 		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
-			pv, err := a.Plan(cmd.Context(), f, f.Person != "")
+			out := bufio.NewWriterSize(c.stdout, 64<<10)
+			var err error
+			if c.jsonOut {
+				err = planJSONLines(cmd.Context(), a, f, out)
+			} else {
+				limit := planRowLimit
+				if all {
+					limit = -1
+				}
+				err = printPlan(cmd.Context(), a, f, out, limit)
+			}
+			if ferr := out.Flush(); err == nil {
+				err = ferr
+			}
 			if err != nil {
 				return fail(exitFailed, err)
 			}
-			if c.jsonOut {
-				return json.NewEncoder(c.stdout).Encode(previewJSON(pv))
-			}
-			c.printPreview(pv, a.Today())
 			return nil
 		}),
 	}
 	cmd.Flags().StringVar(&f.Person, "person", "", "plan for one person (by key)")
 	cmd.Flags().StringVar(&f.Target, "target", "", "plan for one target")
-	cmd.Flags().BoolVar(&c.jsonOut, "json", false, "print the plan as JSON")
+	cmd.Flags().BoolVar(&c.jsonOut, "json", false, "print the plan as JSON lines (an object per action, then a summary)")
+	cmd.Flags().BoolVar(&all, "all", false, fmt.Sprintf("print every action row, also past the first %d", planRowLimit))
 	return cmd
 }
 
-func previewJSON(pv *app.Preview) map[string]any {
-	acts := []api.ActionView{}
-	for i := range pv.Result.Jobs {
-		for j := range pv.Result.Jobs[i].Actions {
-			acts = append(acts, api.ToActionView(&pv.Result.Jobs[i].Actions[j]))
+// planJSONLine is an action line of `accord plan --json`: what the
+// action would do, without the fields only a stored action has (IDs,
+// state, attempts, times), which would be zero on every line.
+type planJSONLine struct {
+	Type         string           `json:"type"`
+	Person       string           `json:"person"`
+	Target       string           `json:"target"`
+	Seq          int              `json:"seq"`
+	Op           model.Op         `json:"op"`
+	Entitlements []string         `json:"entitlements,omitempty"`
+	Attributes   model.Attributes `json:"attributes,omitempty"`
+	Previous     model.Attributes `json:"previous,omitempty"`
+	NativeID     string           `json:"native_id,omitempty"`
+	Reason       string           `json:"reason"`
+}
+
+// planJSONLines writes each action as a JSON line as soon as it is
+// planned, then the summary. A write error stops the planning.
+func planJSONLines(ctx context.Context, a *app.App, f app.Filter, w io.Writer) error {
+	enc := json.NewEncoder(w)
+	pv, err := a.PlanStream(ctx, f, f.Person != "", func(j *model.Job) error {
+		for k := range j.Actions {
+			act := &j.Actions[k]
+			line := planJSONLine{Type: "action", Person: act.PersonKey, Target: act.Target, Seq: act.Seq, Op: act.Op,
+				Entitlements: act.Entitlements, Attributes: act.Attributes, Previous: act.Previous,
+				NativeID: act.NativeID, Reason: act.Reason}
+			if err := enc.Encode(&line); err != nil {
+				return err
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	problems := make([]string, len(pv.Result.Problems))
-	for i, p := range pv.Result.Problems {
+	return enc.Encode(previewSummaryJSON(pv))
+}
+
+// previewSummaryJSON is the summary line of `accord plan --json`.
+func previewSummaryJSON(pv *app.Preview) map[string]any {
+	res := pv.Result
+	problems := make([]string, len(res.Problems))
+	for i, p := range res.Problems {
 		problems[i] = p.Error()
 	}
-	busy := make([]map[string]string, len(pv.Result.Busy))
-	for i, b := range pv.Result.Busy {
+	busy := make([]map[string]string, len(res.Busy))
+	for i, b := range res.Busy {
 		busy[i] = map[string]string{"person": b.Person, "target": b.Target}
 	}
 	out := map[string]any{
-		"actions":  acts,
-		"summary":  plan.Count(pv.Result.Jobs),
-		"excluded": pv.Result.Excluded,
+		"type":     "summary",
+		"actions":  res.Planned,
+		"summary":  res.Counted,
+		"excluded": orEmptyList(res.Excluded),
 		"problems": problems,
 		"busy":     busy,
-		"parked":   orEmptyParks(pv.Result.Parked),
-		"breaches": pv.Breaches,
+		"parked":   orEmptyParks(res.Parked),
+		"breaches": orEmptyList(pv.Breaches),
 		"held":     len(pv.Breaches) > 0,
-		"persons":  pv.Result.Persons,
+		"persons":  res.Persons,
 	}
-	if pv.Result.Desired != nil {
-		out["desired"] = pv.Result.Desired
+	if res.Desired != nil {
+		out["desired"] = res.Desired
 	}
 	return out
 }
 
-func (c *cli) printPreview(pv *app.Preview, today model.Date) {
-	w := c.stdout
+func orEmptyList[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// printPlan prints the plan as it is made: up to limit action rows
+// (every row when limit < 0), aligned planChunk rows at a time, then
+// what was left out, the counts and the thresholds.
+func printPlan(ctx context.Context, a *app.App, f app.Filter, w io.Writer, limit int) error {
+	fmt.Fprintf(w, "Plan for %s (what-if: nothing has been changed)\n", a.Today())
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	rows := 0
+	pv, err := a.PlanStream(ctx, f, f.Person != "", func(j *model.Job) error {
+		for k := range j.Actions {
+			rows++
+			if limit >= 0 && rows > limit {
+				continue
+			}
+			act := &j.Actions[k]
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t(%s)\n", textsafe.Escape(j.PersonKey), j.Target, act.Op, textsafe.Escape(actionDetail(act)), act.Reason)
+			if rows%planChunk == 0 {
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
 	res := pv.Result
-	fmt.Fprintf(w, "Plan for %s (what-if: nothing has been changed)\n", today)
-	if len(res.Jobs) == 0 {
+	if rows == 0 {
 		fmt.Fprintln(w, "  nothing to do: every target is in accord with policy")
 	}
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	for i := range res.Jobs {
-		j := &res.Jobs[i]
-		for k := range j.Actions {
-			a := &j.Actions[k]
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t(%s)\n", textsafe.Escape(j.PersonKey), j.Target, a.Op, textsafe.Escape(actionDetail(a)), a.Reason)
-		}
+	hidden := 0
+	if limit >= 0 && rows > limit {
+		hidden = rows - limit
+		fmt.Fprintf(w, "  … and %d more actions not listed\n", hidden)
 	}
-	tw.Flush()
 	for _, d := range res.Desired {
 		fmt.Fprintf(w, "  desired on %s: %s (%s)", d.Target, orNone(string(d.Desire)), d.Reason)
 		if len(d.Grants) > 0 {
@@ -100,24 +193,43 @@ func (c *cli) printPreview(pv *app.Preview, today model.Date) {
 		}
 		fmt.Fprintln(w)
 	}
-	for _, e := range res.Excluded {
+	for i, e := range res.Excluded {
+		if limit >= 0 && i == limit {
+			fmt.Fprintf(w, "  … and %d more excluded\n", len(res.Excluded)-limit)
+			hidden++
+			break
+		}
 		fmt.Fprintf(w, "  excluded: %s (%s)\n", textsafe.Escape(e.PersonKey), e.Reason)
 	}
-	for _, b := range res.Busy {
+	for i, b := range res.Busy {
+		if limit >= 0 && i == limit {
+			fmt.Fprintf(w, "  … and %d more waiting\n", len(res.Busy)-limit)
+			hidden++
+			break
+		}
 		fmt.Fprintf(w, "  waiting: %s on %s has unfinished work in an earlier run\n", textsafe.Escape(b.Person), b.Target)
 	}
 	for _, pk := range res.Parked {
 		fmt.Fprintf(w, "  %s\n", plan.DescribeParked(pk))
 	}
-	for _, p := range res.Problems {
+	for i, p := range res.Problems {
+		if limit >= 0 && i == limit {
+			fmt.Fprintf(w, "  … and %d more problems\n", len(res.Problems)-limit)
+			hidden++
+			break
+		}
 		fmt.Fprintf(w, "  problem: %v\n", p)
 	}
-	fmt.Fprintf(w, "Summary: %s\n", summarize(plan.Count(res.Jobs)))
+	fmt.Fprintf(w, "Summary: %d actions for %d persons: %s\n", rows, res.Persons, summarize(res.Counted))
 	if len(pv.Breaches) > 0 {
 		fmt.Fprintf(w, "Thresholds: this run would be HELD for approval: %s\n", plan.DescribeBreaches(pv.Breaches))
 	} else {
 		fmt.Fprintln(w, "Thresholds: within limits")
 	}
+	if hidden > 0 {
+		fmt.Fprintf(w, "Only the first %d rows of each list are shown: add --all to list every row, or --json for JSON lines.\n", limit)
+	}
+	return nil
 }
 
 func orNone(s string) string {

@@ -291,8 +291,10 @@ func TestPlanJSONAndHeldExitCode(t *testing.T) {
 
 	code, out = accord(t, w.dir, "plan", "--person", "E0001", "--json", "-c", "accord.yaml")
 	require.Equal(t, 0, code, out)
+	// JSON lines: the actions (none), then the summary.
 	var pv struct {
-		Actions []map[string]any `json:"actions"`
+		Type    string `json:"type"`
+		Actions int    `json:"actions"`
 		Desired []struct {
 			Target string `json:"target"`
 			Desire string `json:"desire"`
@@ -301,7 +303,8 @@ func TestPlanJSONAndHeldExitCode(t *testing.T) {
 		Held bool `json:"held"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &pv), out)
-	require.Empty(t, pv.Actions, "in accord already")
+	require.Equal(t, "summary", pv.Type)
+	require.Zero(t, pv.Actions, "in accord already")
 	require.Len(t, pv.Desired, 1)
 	require.Equal(t, "enabled", pv.Desired[0].Desire)
 	require.False(t, pv.Held)

@@ -319,16 +319,40 @@ func (a *App) Plan(ctx context.Context, f Filter, keepDesired bool) (*Preview, e
 // what-if of a change not yet made (a planner with a Subject, or with an
 // entitlement no longer unmanaged).
 func (a *App) PlanWith(ctx context.Context, p *plan.Planner, keepDesired bool) (*Preview, error) {
+	if p.Check == nil {
+		p.Check = a.attributeCheck(ctx)
+	}
 	res, err := plan.Build(ctx, a.Store, p, keepDesired)
 	if err != nil {
 		return nil, err
 	}
-	a.checkAttributes(ctx, res)
 	managed, err := a.Store.CountAccounts(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return &Preview{Result: res, Breaches: plan.Check(plan.Count(res.Jobs), managed, a.Policy), Managed: managed}, nil
+}
+
+// PlanStream is Plan handing each job to emit as it is planned instead of
+// holding the plan: memory does not grow with it. Jobs the attribute
+// check leaves out are not emitted (they are in Result.Problems); the
+// breaches are checked against the tally of what was emitted. An error
+// from emit stops the planning.
+func (a *App) PlanStream(ctx context.Context, f Filter, keepDesired bool, emit func(*model.Job) error) (*Preview, error) {
+	p, err := a.Planner(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	p.Check = a.attributeCheck(ctx)
+	res, err := plan.Stream(ctx, a.Store, p, keepDesired, emit)
+	if err != nil {
+		return nil, err
+	}
+	managed, err := a.Store.CountAccounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Preview{Result: res, Breaches: plan.Check(res.Counted, managed, a.Policy), Managed: managed}, nil
 }
 
 // Enforce plans and stores a run: pending, or held when over a

@@ -10,7 +10,6 @@ import (
 
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/model"
-	"github.com/accord-iam/accord/internal/plan"
 	"github.com/accord-iam/accord/internal/secret"
 	"github.com/accord-iam/accord/internal/yamlx"
 )
@@ -39,10 +38,12 @@ type identifier interface {
 	IdentityAttributes() []string
 }
 
-// checkAttributes drops from res the jobs whose create or update the
-// target would refuse for a mapped value, or that would send an identity
-// attribute (the user name) empty, recording why in res.Problems.
-func (a *App) checkAttributes(ctx context.Context, res *plan.Result) {
+// attributeCheck returns the check of one job's creates and updates
+// against its target's schema and identity attributes: an
+// *AttributeError leaves the job out of the plan, as the target would
+// refuse a mapped value or the user name would be sent empty. Nil when
+// no target declares anything to check.
+func (a *App) attributeCheck(ctx context.Context) func(*model.Job) error {
 	checkers := map[string]connector.AttributeChecker{}
 	ids := map[string][]string{}
 	for name, c := range a.Conns {
@@ -54,10 +55,9 @@ func (a *App) checkAttributes(ctx context.Context, res *plan.Result) {
 		}
 	}
 	if len(checkers) == 0 && len(ids) == 0 {
-		return
+		return nil
 	}
-	kept := res.Jobs[:0]
-	for _, j := range res.Jobs {
+	return func(j *model.Job) error {
 		ch := checkers[j.Target]
 		var probs []connector.AttributeProblem
 		for _, act := range j.Actions {
@@ -72,12 +72,10 @@ func (a *App) checkAttributes(ctx context.Context, res *plan.Result) {
 			probs = append(probs, emptyIdentity(ids[j.Target], act.Attributes, these)...)
 		}
 		if len(probs) > 0 {
-			res.Problems = append(res.Problems, &AttributeError{PersonKey: j.PersonKey, Target: j.Target, Problems: probs})
-			continue
+			return &AttributeError{PersonKey: j.PersonKey, Target: j.Target, Problems: probs}
 		}
-		kept = append(kept, j)
+		return nil
 	}
-	res.Jobs = kept
 }
 
 // emptyIdentity reports the identity attributes attrs gives empty, unless

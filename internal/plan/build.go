@@ -14,9 +14,49 @@ import (
 
 // Build plans from the store's persons and known accounts. It streams
 // both, ordered by person key, so memory stays flat however many persons
-// there are.
+// there are; the jobs it returns are held whole (see Stream for a plan
+// that is not).
 func Build(ctx context.Context, st store.Store, p *Planner, keepDesired bool) (*Result, error) {
+	return Stream(ctx, st, p, keepDesired, nil)
+}
+
+// Stream is Build handing each job to emit as soon as its person is
+// planned, instead of keeping it: the result's Jobs stay empty, and
+// Counted and Planned tally what was emitted, so thresholds can be
+// checked without the plan held whole. An error from emit stops the
+// planning and is returned. A nil emit keeps the jobs (Build).
+func Stream(ctx context.Context, st store.Store, p *Planner, keepDesired bool, emit func(*model.Job) error) (*Result, error) {
 	res := &Result{}
+	if emit != nil {
+		res.Counted = Tally{}
+	}
+	// flush passes the jobs of the person just planned through the
+	// planner's Check, then keeps them (Build) or counts and emits them
+	// (Stream).
+	flush := func() error {
+		kept := res.Jobs[:0]
+		for i := range res.Jobs {
+			j := &res.Jobs[i]
+			if p.Check != nil {
+				if err := p.Check(j); err != nil {
+					res.Problems = append(res.Problems, err)
+					continue
+				}
+			}
+			if emit == nil {
+				kept = append(kept, *j)
+				continue
+			}
+			res.Counted.Add(j)
+			res.Planned += len(j.Actions)
+			if err := emit(j); err != nil {
+				return err
+			}
+		}
+		clear(res.Jobs[len(kept):])
+		res.Jobs = kept
+		return nil
+	}
 	if p.Busy == nil {
 		busy, err := st.Busy(ctx)
 		if err != nil {
@@ -50,6 +90,9 @@ func Build(ctx context.Context, st store.Store, p *Planner, keepDesired bool) (*
 			known = append(known, a)
 		}
 		p.PlanPerson(&per, known, res, keepDesired)
+		if err := flush(); err != nil {
+			return nil, fmt.Errorf("plan: %w", err)
+		}
 		return res, nil
 	}
 
@@ -89,7 +132,7 @@ func Build(ctx context.Context, st store.Store, p *Planner, keepDesired bool) (*
 			pull()
 		}
 		p.PlanPerson(&per, known, res, keepDesired)
-		return nil
+		return flush()
 	})
 	cancel()
 	for range accounts {

@@ -30,6 +30,10 @@ type Planner struct {
 	// attributes (see model.Park).
 	Parked map[Key]model.Park
 
+	// Check, when set, vets each planned job: a job it returns an error
+	// for is left out of the plan, the error kept in Result.Problems.
+	Check func(*model.Job) error
+
 	createOnly map[string]map[string]bool
 }
 
@@ -55,6 +59,10 @@ type Result struct {
 	Taken []store.Taken
 	// Persons counts persons considered.
 	Persons int
+	// Counted and Planned tally the jobs of a streamed plan (Stream),
+	// which are handed on instead of kept in Jobs; nil and 0 otherwise.
+	Counted Tally
+	Planned int
 	// Desired is filled only when the planner is asked to keep it
 	// (KeepDesired), for what-if views of one person.
 	Desired []model.DesiredAccount

@@ -20,28 +20,33 @@ type Tally map[string]map[model.Op]int
 func Count(jobs []model.Job) Tally {
 	t := Tally{}
 	for i := range jobs {
-		j := &jobs[i]
-		m := t[j.Target]
-		if m == nil {
-			m = map[model.Op]int{}
-			t[j.Target] = m
-		}
-		revoked := false
-		for _, a := range j.Actions {
-			switch a.Op {
-			case model.OpCreate, model.OpDisable, model.OpDelete, model.OpEnable, model.OpUpdate:
-				m[a.Op]++
-			case model.OpGrant:
-				m[model.OpGrant] += len(a.Entitlements)
-			case model.OpRevoke:
-				if !revoked {
-					m[model.OpRevoke]++
-					revoked = true
-				}
+		t.Add(&jobs[i])
+	}
+	return t
+}
+
+// Add counts one job into the tally: a plan streamed job by job is
+// counted as it goes.
+func (t Tally) Add(j *model.Job) {
+	m := t[j.Target]
+	if m == nil {
+		m = map[model.Op]int{}
+		t[j.Target] = m
+	}
+	revoked := false
+	for _, a := range j.Actions {
+		switch a.Op {
+		case model.OpCreate, model.OpDisable, model.OpDelete, model.OpEnable, model.OpUpdate:
+			m[a.Op]++
+		case model.OpGrant:
+			m[model.OpGrant] += len(a.Entitlements)
+		case model.OpRevoke:
+			if !revoked {
+				m[model.OpRevoke]++
+				revoked = true
 			}
 		}
 	}
-	return t
 }
 
 // Total sums an operation over targets.

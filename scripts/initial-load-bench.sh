@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# initial-load-bench.sh N [DIR] — the initial load of issue 16, measured.
+#
+# Generates N persons (20 departments), 5 targets of `type: memory`, 20
+# department roles of 8 entitlements per target plus 2 birthright
+# entitlements (10 per person and target), then runs, each as its own
+# process: `accord import`, `accord plan` (the summary), `accord plan
+# --json` to a file, and `accord enforce` (the run is stored, held by the
+# creates threshold). For each it prints wall time and peak RSS, read
+# from GNU time (/usr/bin/time -v).
+#
+# ACCORD names the binary to measure (default: built from this checkout
+# into DIR). Example:  scripts/initial-load-bench.sh 100000
+set -euo pipefail
+
+n=${1:?usage: initial-load-bench.sh N [DIR]}
+dir=${2:-$(mktemp -d /tmp/accord-initial-load.XXXXXX)}
+mkdir -p "$dir"
+repo=$(cd "$(dirname "$0")/.." && pwd)
+if [[ -z ${ACCORD:-} ]]; then
+	ACCORD=$dir/accord
+	(cd "$repo" && go build -o "$ACCORD" ./cmd/accord)
+fi
+[[ -x /usr/bin/time ]] || { echo "needs GNU time at /usr/bin/time (apt-get install time)" >&2; exit 2; }
+
+targets=5 depts=20 per_role=8
+
+# The config: a CSV feed, 5 memory targets with 2 birthright entitlements
+# each, one role per department granting 8 entitlements on every target.
+{
+	cat <<'YAML'
+store:
+  path: accord.db
+sources:
+  - name: hr
+    format: csv
+    path: hr.csv
+    key: id
+    start: start
+    end: end
+    columns:
+      - {name: id, type: string, required: true}
+      - {name: first, type: string, required: true}
+      - {name: last, type: string, required: true}
+      - {name: email, type: email, required: true}
+      - {name: dept, type: string, required: true}
+      - {name: start, type: date, required: true}
+      - {name: end, type: date}
+targets:
+YAML
+	for ((t = 0; t < targets; t++)); do
+		cat <<YAML
+  - name: t$t
+    type: memory
+    account:
+      userName: "{{ email }}"
+      displayName: "{{ first }} {{ last }}"
+      department: "{{ dept }}"
+    birthright: [t$t-all-staff, t$t-base]
+YAML
+	done
+	echo "policy:"
+	echo "  thresholds: {creates: \"1000\"}"
+	echo "  roles:"
+	for ((d = 0; d < depts; d++)); do
+		printf '    - name: dept%d\n      when: dept == "d%d"\n      grants:\n' "$d" "$d"
+		for ((t = 0; t < targets; t++)); do
+			ents=""
+			for ((e = 0; e < per_role; e++)); do ents+="${ents:+, }t$t-d$d-e$e"; done
+			printf '        - {target: t%d, entitlements: [%s]}\n' "$t" "$ents"
+		done
+	done
+} >"$dir/accord.yaml"
+
+# The feed: N persons, departments round-robin, all started.
+awk -v n="$n" -v depts="$depts" 'BEGIN {
+	print "id,first,last,email,dept,start,end"
+	for (i = 0; i < n; i++)
+		printf "P%07d,First%d,Last%d,p%d@example.com,d%d,2020-01-01,\n", i, i, i, i, i % depts
+}' >"$dir/hr.csv"
+rm -f "$dir"/accord.db*
+
+# measure LABEL EXPECTED-EXIT CMD... runs CMD in DIR under GNU time and
+# prints one table row: wall seconds and peak RSS in MiB.
+measure() {
+	local label=$1 want=$2 rc=0
+	shift 2
+	(cd "$dir" && /usr/bin/time -v -o "$dir/$label.time" "$@" >"$dir/$label.out" 2>"$dir/$label.err") || rc=$?
+	if [[ $rc != "$want" ]]; then
+		echo "$label exited $rc (expected $want); see $dir/$label.err" >&2
+		tail -5 "$dir/$label.err" >&2
+		exit 1
+	fi
+	awk -v label="$label" '
+		/Elapsed \(wall clock\)/ { w = $NF; k = split(w, p, ":"); s = (k == 3) ? p[1]*3600 + p[2]*60 + p[3] : p[1]*60 + p[2] }
+		/Maximum resident set size/ { rss = $NF / 1024 }
+		END { printf "| %s | %.1f s | %.0f MiB |\n", label, s, rss }' "$dir/$label.time"
+}
+
+echo "initial load: $n persons x $targets targets x 10 entitlements; binary $ACCORD ($("$ACCORD" version 2>/dev/null | head -1)); checkout $(git -C "$repo" rev-parse --short HEAD); $(nproc) cores, load $(cut -d" " -f1 /proc/loadavg)"
+echo "| command | wall time | peak RSS |"
+echo "|---|---|---|"
+measure import 0 "$ACCORD" import -c accord.yaml
+measure plan 0 "$ACCORD" plan -c accord.yaml
+measure plan-json 0 "$ACCORD" plan --json -c accord.yaml
+measure enforce 3 "$ACCORD" enforce -c accord.yaml
+echo "plan output: $(wc -l <"$dir/plan.out") lines; plan --json: $(wc -l <"$dir/plan-json.out") lines, $(du -h "$dir/plan-json.out" | cut -f1)"
+grep -m1 -o 'is HELD[^;]*' "$dir/enforce.out" "$dir/enforce.err" 2>/dev/null | head -1 || true
+echo "files in $dir"
