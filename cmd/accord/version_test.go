@@ -18,6 +18,9 @@ import (
 func TestVersionSaysTheReleaseAndTheCommit(t *testing.T) {
 	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
 	if err != nil {
+		if os.Getenv("ACCORD_REQUIRE_SERVICES") != "" {
+			t.Fatalf("CI runs from a git checkout, and this test needs one: %v", err)
+		}
 		t.Skipf("not in a git checkout: %v", err)
 	}
 	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
@@ -45,8 +48,10 @@ func TestVersionSaysTheReleaseAndTheCommit(t *testing.T) {
 	// The toolchain finds a checkout by its .git directory; a linked
 	// worktree has a .git file, and its builds carry no revision.
 	if fi, err := os.Stat(filepath.Join(strings.TrimSpace(string(top)), ".git")); err != nil || !fi.IsDir() {
+		// A linked worktree: the toolchain records no revision, so the
+		// binary must claim none.
 		require.Empty(t, info.Commit)
-		t.Skip("a git worktree: the toolchain records no revision, so there is none to compare")
+		return
 	}
 	require.Equal(t, strings.TrimSpace(string(head)), info.Commit)
 	require.NotEmpty(t, info.Time)

@@ -7,27 +7,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/accord-iam/accord/internal/config"
+	"github.com/accord-iam/accord/internal/recon"
 )
 
 // Drift by class with converge, and the access report with its CSV: each
 // reads the API's report route (the CSV is the API's export, passed on).
-
-var driftClasses = []string{"leaver_active", "orphan", "ambiguous", "missing", "state", "attribute", "missing_entitlement", "extra_entitlement"}
-
-type driftItem struct {
-	ID         int64      `json:"id"`
-	Target     string     `json:"target"`
-	Class      string     `json:"class"`
-	Person     string     `json:"person"`
-	NativeID   string     `json:"native_id"`
-	Subject    string     `json:"subject"`
-	Expected   string     `json:"expected"`
-	Actual     string     `json:"actual"`
-	Detail     string     `json:"detail"`
-	Action     string     `json:"action"`
-	DetectedAt time.Time  `json:"detected_at"`
-	ResolvedAt *time.Time `json:"resolved_at"`
-}
 
 type classCount struct {
 	Class string
@@ -41,7 +27,7 @@ type driftView struct {
 	Targets               []string
 	Classes               []classCount
 	Total                 int
-	Items                 []driftItem
+	Items                 []recon.DriftItem
 	Next                  string
 	// Converge lists the targets the key may reconcile.
 	Converge []string
@@ -93,7 +79,7 @@ func (c *Console) listDrift(rq *Request) error {
 	}
 	p.Set("limit", fmt.Sprint(pageSize))
 	var d struct {
-		Items  []driftItem    `json:"items"`
+		Items  []recon.DriftItem    `json:"items"`
 		Next   string         `json:"next"`
 		Counts map[string]int `json:"counts"`
 		Total  int            `json:"total"`
@@ -102,7 +88,7 @@ func (c *Console) listDrift(rq *Request) error {
 		return err
 	}
 	v.Items, v.Total, v.Next = d.Items, d.Total, cursor(d.Next, "offset")
-	for _, cl := range driftClasses {
+	for _, cl := range config.DriftClasses {
 		v.Classes = append(v.Classes, classCount{Class: cl, Count: d.Counts[cl]})
 	}
 	for _, t := range v.Targets {
@@ -160,7 +146,7 @@ func (c *Console) confirmConverge(rq *Request) error {
 		return err
 	}
 	v := convergeView{Target: t, Total: d.Total}
-	for _, cl := range driftClasses {
+	for _, cl := range config.DriftClasses {
 		if d.Counts[cl] > 0 {
 			v.Counts = append(v.Counts, classCount{Class: cl, Count: d.Counts[cl]})
 		}

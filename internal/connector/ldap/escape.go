@@ -14,23 +14,10 @@ const hexDigits = "0123456789ABCDEF"
 // bytes that are not UTF-8 are written as \XX hex pairs. Other non-ASCII
 // text is kept as it is (UTF-8), as the RFC allows.
 func EscapeRDN(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 8)
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				hexByte(&b, c)
-			} else {
-				b.WriteString(s[i : i+size])
-			}
-			i += size
-			continue
-		}
+	return escapeASCII(s, func(b *strings.Builder, c byte, i int) {
 		switch {
 		case c < 0x20 || c == 0x7f:
-			hexByte(&b, c)
+			hexByte(b, c)
 		case c == ',' || c == '+' || c == '"' || c == '\\' || c == '<' || c == '>' || c == ';' || c == '=':
 			b.WriteByte('\\')
 			b.WriteByte(c)
@@ -41,9 +28,7 @@ func EscapeRDN(s string) string {
 		default:
 			b.WriteByte(c)
 		}
-		i++
-	}
-	return b.String()
+	})
 }
 
 // EscapeFilter escapes s as an assertion value in a search filter (RFC
@@ -51,27 +36,36 @@ func EscapeRDN(s string) string {
 // never end its component, open another or turn equality into a
 // substring match. Bytes that are not UTF-8 are hex-escaped too.
 func EscapeFilter(s string) string {
+	return escapeASCII(s, func(b *strings.Builder, c byte, _ int) {
+		switch c {
+		case '*', '(', ')', '\\', 0:
+			hexByte(b, c)
+		default:
+			b.WriteByte(c)
+		}
+	})
+}
+
+// escapeASCII is the walk both escapers share: valid UTF-8 beyond ASCII is
+// kept, a byte that is not UTF-8 is hex-escaped, and each ASCII byte (at
+// index i of s) is written by ascii.
+func escapeASCII(s string, ascii func(b *strings.Builder, c byte, i int)) string {
 	var b strings.Builder
 	b.Grow(len(s) + 8)
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				hexByte(&b, c)
-			} else {
-				b.WriteString(s[i : i+size])
-			}
-			i += size
+		if c < utf8.RuneSelf {
+			ascii(&b, c, i)
+			i++
 			continue
 		}
-		switch c {
-		case '*', '(', ')', '\\', 0:
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
 			hexByte(&b, c)
-		default:
-			b.WriteByte(c)
+		} else {
+			b.WriteString(s[i : i+size])
 		}
-		i++
+		i += size
 	}
 	return b.String()
 }
