@@ -79,10 +79,10 @@ func (c *Console) listDrift(rq *Request) error {
 	}
 	p.Set("limit", fmt.Sprint(pageSize))
 	var d struct {
-		Items  []recon.DriftItem    `json:"items"`
-		Next   string         `json:"next"`
-		Counts map[string]int `json:"counts"`
-		Total  int            `json:"total"`
+		Items  []recon.DriftItem `json:"items"`
+		Next   string            `json:"next"`
+		Counts map[string]int    `json:"counts"`
+		Total  int               `json:"total"`
 	}
 	if err := rq.Get("/api/v1/drift?"+p.Encode(), &d); err != nil {
 		return err

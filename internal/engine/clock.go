@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"time"
 )
 
@@ -28,20 +27,4 @@ func (e *Engine) engineTime(at time.Time) time.Time {
 		return e.opts.Now()
 	}
 	return e.opts.Now().Add(time.Until(at))
-}
-
-// sleep waits d, or until ctx is done, whichever is first; it returns
-// ctx's error when cut short.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
-	}
 }

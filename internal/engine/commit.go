@@ -11,6 +11,7 @@ import (
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/pace"
 	"github.com/accord-iam/accord/internal/store"
+	"github.com/accord-iam/accord/internal/wait"
 )
 
 // committer funnels every outcome, audit record and known-state change
@@ -333,7 +334,7 @@ func (c *committer) commit(b store.Batch) error {
 			return err
 		}
 		c.log.Warn("commit failed, retrying", "error", err, "try", try+1)
-		if sleep(c.stop, pace.Backoff(50*time.Millisecond, 5*time.Second, try+2)) != nil {
+		if wait.For(c.stop, pace.Backoff(50*time.Millisecond, 5*time.Second, try+2)) != nil {
 			c.log.Error("commit failed, abandoned at shutdown", "error", err)
 			return err
 		}

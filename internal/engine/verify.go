@@ -9,6 +9,7 @@ import (
 
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/wait"
 )
 
 // settleStep is the first wait before looking again at a write the target
@@ -80,7 +81,7 @@ func (e *Engine) verify(ctx context.Context, t *Target, a *model.Action, ref *co
 		if left <= 0 {
 			return c, verr
 		}
-		if sleep(ctx, min(settleWait(n), left)) != nil {
+		if wait.For(ctx, min(settleWait(n), left)) != nil {
 			return c, verr
 		}
 	}

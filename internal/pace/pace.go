@@ -30,6 +30,7 @@ import (
 	"github.com/accord-iam/accord/internal/config"
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/notify"
+	"github.com/accord-iam/accord/internal/wait"
 )
 
 // Circuit states of a target.
@@ -178,13 +179,13 @@ func (t *Target) Gate(ctx context.Context) error {
 		if t.shared != nil && time.Until(until) > sharedRecheck {
 			// A long pause may be lifted on another node (a resume): look
 			// at the shared one now and then.
-			if err := sleepUntil(ctx, time.Now().Add(sharedRecheck)); err != nil {
+			if err := wait.For(ctx, sharedRecheck); err != nil {
 				return err
 			}
 			t.recheckShared(ctx, until)
 			continue
 		}
-		if err := sleepUntil(ctx, until); err != nil {
+		if err := wait.Until(ctx, until); err != nil {
 			return err
 		}
 		now := time.Now()
@@ -203,7 +204,7 @@ func (t *Target) Gate(ctx context.Context) error {
 		if lim != nil {
 			r := lim.ReserveN(now, 1)
 			if d := r.DelayFrom(now); d > 0 {
-				if err := sleepUntil(ctx, now.Add(d)); err != nil {
+				if err := wait.Until(ctx, now.Add(d)); err != nil {
 					r.CancelAt(time.Now())
 					return err
 				}
@@ -212,7 +213,7 @@ func (t *Target) Gate(ctx context.Context) error {
 		if t.shared == nil {
 			return nil
 		}
-		wait, held, err := t.shared.take(ctx, t.name, t.currentRate(), t.burst())
+		pause, held, err := t.shared.take(ctx, t.name, t.currentRate(), t.burst())
 		switch {
 		case err != nil:
 			return err
@@ -222,8 +223,8 @@ func (t *Target) Gate(ctx context.Context) error {
 				t.pauseUntil, t.pauseWhy = held, "held by another node"
 			}
 			t.mu.Unlock()
-		case wait > 0:
-			if err := sleepUntil(ctx, time.Now().Add(wait)); err != nil {
+		case pause > 0:
+			if err := wait.For(ctx, pause); err != nil {
 				return err
 			}
 		default:
@@ -247,22 +248,6 @@ func (t *Target) recheckShared(ctx context.Context, until time.Time) {
 		t.pauseUntil, t.pauseWhy = held, why
 	}
 	t.mu.Unlock()
-}
-
-// sleepUntil waits for at or ctx.
-func sleepUntil(ctx context.Context, at time.Time) error {
-	d := time.Until(at)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
-	}
 }
 
 func (t *Target) pausedUntil() time.Time {

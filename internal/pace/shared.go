@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/accord-iam/accord/internal/wait"
 )
 
 // Shared is the cluster-wide state of the targets' pacing, kept by the
@@ -63,15 +65,15 @@ func (s *sharedPace) take(ctx context.Context, target string, r rate.Limit, burs
 		if r == rate.Inf {
 			per = 0
 		}
-		wait, held, err := s.st.Take(ctx, target, per, burst, time.Now())
+		pause, held, err := s.st.Take(ctx, target, per, burst, time.Now())
 		if err == nil {
-			return wait, held, nil
+			return pause, held, nil
 		}
 		if ctx.Err() != nil {
 			return 0, time.Time{}, ctx.Err()
 		}
 		slog.Warn("shared rate limit unavailable; waiting", "target", target, "error", err)
-		if err := sleepUntil(ctx, time.Now().Add(Backoff(10*time.Millisecond, time.Second, attempt))); err != nil {
+		if err := wait.For(ctx, Backoff(10*time.Millisecond, time.Second, attempt)); err != nil {
 			return 0, time.Time{}, err
 		}
 	}
@@ -107,7 +109,7 @@ func (s *sharedPace) acquire(ctx context.Context, target string, limit int) (fun
 		if err != nil {
 			d = Backoff(10*time.Millisecond, time.Second, attempt)
 		}
-		if err := sleepUntil(ctx, now.Add(d)); err != nil {
+		if err := wait.Until(ctx, now.Add(d)); err != nil {
 			return nil, err
 		}
 	}

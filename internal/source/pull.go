@@ -14,6 +14,7 @@ import (
 	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/connector/httpx"
 	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/wait"
 )
 
 // PullState is where a pull starts: what the last applied pull left.
@@ -400,34 +401,23 @@ func (pl *pull) get(ctx context.Context, r httpx.Request) (*httpx.Response, erro
 			return resp, nil
 		}
 		f := resp.Failure()
-		wait := f.RetryAfter
-		if wait <= 0 {
-			wait = min(time.Second<<min(attempt, 6), time.Minute)
+		pause := f.RetryAfter
+		if pause <= 0 {
+			pause = min(time.Second<<min(attempt, 6), time.Minute)
 		}
-		if pl.waited+wait > pl.h.MaxWait {
-			return nil, fmt.Errorf("%s; waiting %s more would pass http.max_wait (%s, %s waited already)", f.Message, wait, pl.h.MaxWait, pl.waited)
+		if pl.waited+pause > pl.h.MaxWait {
+			return nil, fmt.Errorf("%s; waiting %s more would pass http.max_wait (%s, %s waited already)", f.Message, pause, pl.h.MaxWait, pl.waited)
 		}
-		if err := sleepCtx(ctx, wait); err != nil {
+		if err := wait.For(ctx, pause); err != nil {
 			return nil, err
 		}
-		pl.waited += wait
+		pl.waited += pause
 		pl.res.Waited = pl.waited
 	}
 }
 
 func (pl *pull) fail(page int, err error) error {
 	return &PullError{Source: pl.spec.Name, Page: page, Err: err}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 func cloneValues(q url.Values) url.Values {

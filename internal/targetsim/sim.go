@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/accord-iam/accord/internal/wait"
 )
 
 // DefaultMaxResults is the largest page a list answer holds unless
@@ -114,7 +116,7 @@ func New(opts Options) *Sim {
 		s.now = time.Now
 	}
 	if s.sleep == nil {
-		s.sleep = sleepTimer
+		s.sleep = wait.For
 	}
 	s.faults = newFaults(opts.Seed)
 	s.faults.grace = opts.InFlightGrace
@@ -134,17 +136,6 @@ func New(opts Options) *Sim {
 	})
 	s.admin = s.adminHandler()
 	return s
-}
-
-func sleepTimer(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // SCIM returns the SCIM surface, for inspecting and seeding its state.
