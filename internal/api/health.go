@@ -23,37 +23,41 @@ const (
 
 var statusRank = map[string]int{StatusHealthy: 0, StatusDegraded: 1, StatusIncident: 2, StatusDown: 3}
 
-type healthView struct {
+// HealthView is the answer of GET /api/v1/health (the console reads it too).
+type HealthView struct {
 	// Status is the worst of the targets'.
 	Status     string         `json:"status"`
 	CheckedAt  time.Time      `json:"checked_at"`
-	Thresholds healthLimits   `json:"thresholds"`
-	Targets    []targetHealth `json:"targets"`
+	Thresholds HealthLimits   `json:"thresholds"`
+	Targets    []TargetHealth `json:"targets"`
 }
 
-type healthLimits struct {
+// HealthLimits are the success-rate lines a target is judged by.
+type HealthLimits struct {
 	Healthy     float64 `json:"healthy"`
 	Incident    float64 `json:"incident"`
 	MinAttempts int     `json:"min_attempts"`
 }
 
-type targetHealth struct {
+// TargetHealth is one target's health.
+type TargetHealth struct {
 	Target  string `json:"target"`
 	Status  string `json:"status"`
 	Reason  string `json:"reason"`
 	Circuit string `json:"circuit"`
 	// LastHour and LastDay count ended attempts (not actions: an action
 	// retried three times before succeeding is three attempts).
-	LastHour   window `json:"last_hour"`
-	LastDay    window `json:"last_day"`
-	QueueDepth int    `json:"queue_depth"`
-	LeasedJobs int    `json:"leased_jobs"`
+	LastHour   HealthWindow `json:"last_hour"`
+	LastDay    HealthWindow `json:"last_day"`
+	QueueDepth int          `json:"queue_depth"`
+	LeasedJobs int          `json:"leased_jobs"`
 	// OldestPending is when the oldest unfinished action was planned.
 	OldestPending           *time.Time `json:"oldest_pending"`
 	OldestPendingAgeSeconds float64    `json:"oldest_pending_age_seconds"`
 }
 
-type window struct {
+// HealthWindow counts ended attempts over a window.
+type HealthWindow struct {
 	Attempts  int `json:"attempts"`
 	Succeeded int `json:"succeeded"`
 	Retried   int `json:"retried"`
@@ -62,8 +66,8 @@ type window struct {
 	SuccessRate *float64 `json:"success_rate"`
 }
 
-func toWindow(o store.Outcomes) window {
-	w := window{Attempts: o.Total(), Succeeded: o.Succeeded, Retried: o.Retried, Failed: o.Failed}
+func toWindow(o store.Outcomes) HealthWindow {
+	w := HealthWindow{Attempts: o.Total(), Succeeded: o.Succeeded, Retried: o.Retried, Failed: o.Failed}
 	if w.Attempts > 0 {
 		r := 100 * float64(o.Succeeded) / float64(w.Attempts)
 		w.SuccessRate = &r
@@ -72,27 +76,27 @@ func toWindow(o store.Outcomes) window {
 }
 
 // checkHealth judges every configured target now.
-func (s *Server) checkHealth(ctx context.Context) (healthView, error) {
+func (s *Server) checkHealth(ctx context.Context) (HealthView, error) {
 	now := s.app.Now()
 	h := s.cfg.Health
 	hour, err := s.app.Store.AttemptOutcomes(ctx, now.Add(-time.Hour))
 	if err != nil {
-		return healthView{}, err
+		return HealthView{}, err
 	}
 	day, err := s.app.Store.AttemptOutcomes(ctx, now.Add(-24*time.Hour))
 	if err != nil {
-		return healthView{}, err
+		return HealthView{}, err
 	}
 	queue, err := s.app.Store.QueueStats(ctx, now)
 	if err != nil {
-		return healthView{}, err
+		return HealthView{}, err
 	}
 	circuits := map[string]engine.TargetStatus{}
 	for _, st := range s.status() {
 		circuits[st.Name] = st
 	}
-	out := healthView{Status: StatusHealthy, CheckedAt: now, Targets: []targetHealth{},
-		Thresholds: healthLimits{Healthy: h.Healthy, Incident: h.Incident, MinAttempts: h.MinAttempts}}
+	out := HealthView{Status: StatusHealthy, CheckedAt: now, Targets: []TargetHealth{},
+		Thresholds: HealthLimits{Healthy: h.Healthy, Incident: h.Incident, MinAttempts: h.MinAttempts}}
 	for i := range s.app.Cfg.Targets {
 		name := s.app.Cfg.Targets[i].Name
 		c := circuits[name]
@@ -100,7 +104,7 @@ func (s *Server) checkHealth(ctx context.Context) (healthView, error) {
 			c.Circuit = engine.CircuitClosed
 		}
 		q := queue[name]
-		th := targetHealth{Target: name, Circuit: c.Circuit, LastHour: toWindow(hour[name]), LastDay: toWindow(day[name]),
+		th := TargetHealth{Target: name, Circuit: c.Circuit, LastHour: toWindow(hour[name]), LastDay: toWindow(day[name]),
 			QueueDepth: q.PendingActions, LeasedJobs: q.LeasedJobs, OldestPending: timePtr(q.Oldest)}
 		if !q.Oldest.IsZero() {
 			th.OldestPendingAgeSeconds = max(0, now.Sub(q.Oldest).Seconds())
@@ -117,7 +121,7 @@ func (s *Server) checkHealth(ctx context.Context) (healthView, error) {
 // judge decides a target's status: down while its circuit is open or its
 // credentials are refused; otherwise by the success rate of the last hour,
 // or of the last day when the hour had too few attempts to say.
-func judge(c engine.TargetStatus, hour, day window, h config.Health) (string, string) {
+func judge(c engine.TargetStatus, hour, day HealthWindow, h config.Health) (string, string) {
 	switch c.Circuit {
 	case engine.CircuitOpen:
 		return StatusDown, joinReason("circuit open: the target is not answering", c.Reason)
@@ -203,9 +207,9 @@ type healthMonitor struct {
 
 func newHealthMonitor() *healthMonitor { return &healthMonitor{last: map[string]string{}} }
 
-func (m *healthMonitor) record(s *Server, ctx context.Context, hv healthView) {
+func (m *healthMonitor) record(s *Server, ctx context.Context, hv HealthView) {
 	m.mu.Lock()
-	var entered []targetHealth
+	var entered []TargetHealth
 	for _, t := range hv.Targets {
 		if t.Status == StatusIncident && m.last[t.Target] != StatusIncident {
 			entered = append(entered, t)

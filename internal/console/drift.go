@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/accord-iam/accord/internal/config"
 	"github.com/accord-iam/accord/internal/recon"
@@ -172,23 +171,11 @@ func (c *Console) converge(rq *Request) error {
 	return rq.Redirect("/drift?target="+url.QueryEscape(t), msg)
 }
 
-type accessRow struct {
-	Person      string     `json:"person"`
-	Target      string     `json:"target"`
-	NativeID    string     `json:"native_id"`
-	State       string     `json:"account_state"`
-	Entitlement string     `json:"entitlement"`
-	Roles       []string   `json:"roles"`
-	Unmanaged   bool       `json:"unmanaged"`
-	Since       *time.Time `json:"since"`
-	RunID       string     `json:"granted_by_run"`
-}
-
 type accessView struct {
 	Person, Target string
 	Offset         int
 	Targets        []string
-	Rows           []accessRow
+	Rows           []recon.AccessRow
 	Next           string
 }
 
@@ -202,7 +189,7 @@ func (c *Console) accessReport(rq *Request) error {
 		return err
 	}
 	p.Set("limit", fmt.Sprint(pageSize))
-	var page listPage[accessRow]
+	var page listPage[recon.AccessRow]
 	if err := rq.Get("/api/v1/reports/access?"+p.Encode(), &page); err != nil {
 		return err
 	}

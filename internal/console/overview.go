@@ -8,39 +8,11 @@ import (
 	"github.com/accord-iam/accord/internal/pace"
 )
 
-// The JSON the overview reads from /api/v1/health (its own copy of the
-// fields it shows: the console depends on the API's wire format, as any
-// client does).
-type healthDoc struct {
-	Status     string `json:"status"`
-	Thresholds struct {
-		Healthy  float64 `json:"healthy"`
-		Incident float64 `json:"incident"`
-	} `json:"thresholds"`
-	Targets []targetHealth `json:"targets"`
-}
-
-type targetHealth struct {
-	Target        string     `json:"target"`
-	Status        string     `json:"status"`
-	Reason        string     `json:"reason"`
-	Circuit       string     `json:"circuit"`
-	LastHour      window     `json:"last_hour"`
-	LastDay       window     `json:"last_day"`
-	QueueDepth    int        `json:"queue_depth"`
-	LeasedJobs    int        `json:"leased_jobs"`
-	OldestPending *time.Time `json:"oldest_pending"`
-	OldestAge     float64    `json:"oldest_pending_age_seconds"`
-}
-
-type window struct {
-	Attempts    int      `json:"attempts"`
-	Failed      int      `json:"failed"`
-	SuccessRate *float64 `json:"success_rate"`
-}
-
+// targetRow is a target's line of the overview: its health as
+// /api/v1/health answers it (decoded into the API's own type, so the two
+// cannot drift apart), with its pacing beside it.
 type targetRow struct {
-	targetHealth
+	api.TargetHealth
 	Pace    pace.Status
 	Running bool
 	Paused  bool
@@ -61,7 +33,7 @@ type overviewView struct {
 }
 
 func (c *Console) overview(rq *Request) error {
-	var h healthDoc
+	var h api.HealthView
 	if err := rq.Get("/api/v1/health", &h); err != nil {
 		return err
 	}
@@ -90,7 +62,7 @@ func (c *Console) overview(rq *Request) error {
 	v := overviewView{Status: h.Status, Healthy: h.Thresholds.Healthy, Incident: h.Thresholds.Incident, Runs: runs.Items, Held: held.Items}
 	for _, th := range h.Targets {
 		tv := byName[th.Target]
-		row := targetRow{targetHealth: th, Pace: tv.Status, Running: tv.Running,
+		row := targetRow{TargetHealth: th, Pace: tv.Status, Running: tv.Running,
 			Paused:    !tv.PausedUntil.IsZero() || th.Circuit != "closed",
 			CanResume: rq.Can("POST", "/api/v1/targets/"+url.PathEscape(th.Target)+"/resume")}
 		v.Targets = append(v.Targets, row)
