@@ -28,8 +28,11 @@ type Request struct {
 	Faults    []FaultKind `json:"faults,omitempty"`
 	Rules     []string    `json:"rules,omitempty"`
 	Violation bool        `json:"violation,omitempty"`
-	// Done is when the simulator finished with the request (answered,
-	// or gave up on a client that left); zero while it is handled.
+	// Done is when the simulator finished with the request: when it began
+	// writing the last bytes of its answer (the earliest moment the client
+	// can hold the whole answer and send its next request: a large answer
+	// reaches the client before the handler returns), else when it gave up
+	// on a client that left; zero while it is handled.
 	Done time.Time `json:"done,omitzero"`
 }
 

@@ -241,12 +241,16 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, tooBig := readBody(r)
 	entry := s.log.begin(now, r, body)
 	s.flight.enter()
+	rec := &recorder{ResponseWriter: w, sim: s, entry: entry}
 	defer func() {
 		s.flight.leave()
-		s.log.finish(entry, s.now())
+		done := rec.lastWrite
+		if done.IsZero() {
+			done = s.now()
+		}
+		s.log.finish(entry, done)
 	}()
 	s.stats.request()
-	rec := &recorder{ResponseWriter: w, sim: s, entry: entry}
 	if s.faults.observe(now, entry.Seq, r.Method, r.URL.Path) {
 		s.log.markViolation(entry)
 	}
@@ -324,6 +328,9 @@ type recorder struct {
 	sim     *Sim
 	entry   *Request
 	written bool
+	// lastWrite is when the last write of the answer began: the client
+	// cannot have the whole answer before it (see Request.Done).
+	lastWrite time.Time
 }
 
 func (w *recorder) WriteHeader(status int) {
@@ -340,6 +347,7 @@ func (w *recorder) Write(b []byte) (int, error) {
 	if !w.written {
 		w.WriteHeader(http.StatusOK)
 	}
+	w.lastWrite = w.sim.now()
 	return w.ResponseWriter.Write(b)
 }
 
