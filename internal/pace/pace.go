@@ -411,7 +411,9 @@ func (t *Target) Observe(ctx context.Context, kind connector.Kind, status int, m
 	case connector.RateLimited:
 		t.consecutive = 0
 	default:
-		if status > 0 {
+		// An answer ends the streak: an HTTP status, or no failure at all
+		// (an LDAP success carries no status; its result code is 0).
+		if status > 0 || kind == "" {
 			t.consecutive = 0
 		}
 	}

@@ -270,3 +270,35 @@ func TestBackoffIsBoundedAndGrows(t *testing.T) {
 	}
 	require.Zero(t, pace.Backoff(0, 0, 3))
 }
+
+// A success without a status (an LDAP request: result code 0 is carried
+// as no status and no error kind) ends a failure streak as an HTTP 200
+// does; an exchange that failed without an answer does not.
+func TestObserveSuccessWithoutStatusResetsStreak(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := settings(0, 0)
+		s.Failure.OpenAfter = 3
+		p := pace.New("t", s, pace.Options{})
+		ctx := context.Background()
+		for range 5 {
+			p.Observe(ctx, connector.Unavailable, 0, "connection refused", time.Now())
+			p.Observe(ctx, connector.Unavailable, 0, "connection refused", time.Now())
+			p.Observe(ctx, "", 0, "", time.Now())
+		}
+		require.Equal(t, pace.CircuitClosed, p.Status().Circuit, "two failures, then a success, five times over")
+
+		// A refusal with a result code is an answer too (LDAP 32: no such object).
+		p.Observe(ctx, connector.Unavailable, 0, "connection refused", time.Now())
+		p.Observe(ctx, connector.Unavailable, 0, "connection refused", time.Now())
+		p.Observe(ctx, connector.NotFound, 32, "no such object", time.Now())
+		p.Observe(ctx, connector.Unavailable, 0, "connection refused", time.Now())
+		p.Observe(ctx, connector.Unavailable, 0, "connection refused", time.Now())
+		require.Equal(t, pace.CircuitClosed, p.Status().Circuit)
+
+		// A failure without an answer and without a kind of its own
+		// (unknown) does not end the streak.
+		p.Observe(ctx, connector.Unknown, 0, "cut off", time.Now())
+		p.Observe(ctx, connector.Unavailable, 0, "connection refused", time.Now())
+		require.Equal(t, pace.CircuitOpen, p.Status().Circuit, "three transient failures with only an unanswered exchange between")
+	})
+}
