@@ -189,27 +189,72 @@ func (f *AD) AfterCreate(ctx context.Context, c *Conn, dn string, attrs model.At
 		f.undoCreate(ctx, c, dn)
 		return scrub(err, pw)
 	}
-	es, err := c.Search(ctx, goldap.NewSearchRequest(dn, goldap.ScopeBaseObject, goldap.NeverDerefAliases, 0, 0, false,
-		"(objectClass=*)", []string{"userAccountControl"}, nil))
-	if err != nil {
-		return err
-	}
-	if len(es) == 0 {
-		return connector.Errorf(connector.NotFound, "no entry %s after creating it", dn)
-	}
-	read := es[0].GetAttributeValue("userAccountControl")
-	uac, err := SetUACActive(read, true)
-	if err != nil {
-		return connector.Errorf(connector.Unverified, "%s: %v", dn, err)
-	}
-	v, _ := strconv.ParseInt(uac, 10, 64)
-	uac = strconv.FormatInt(int64(int32(uint32(v)&^uacPasswdNotReqd)), 10)
-	mod = goldap.NewModifyRequest(dn, nil)
-	mod.Replace("userAccountControl", []string{uac})
+	var extra func(*goldap.ModifyRequest)
 	if f.set.MustChangePassword {
-		mod.Replace("pwdLastSet", []string{"0"})
+		extra = func(mod *goldap.ModifyRequest) { mod.Replace("pwdLastSet", []string{"0"}) }
 	}
-	return c.Modify(ctx, mod)
+	return f.changeUAC(ctx, c, dn, nil, extra, func(e *goldap.Entry) (string, error) {
+		uac, err := SetUACActive(e.GetAttributeValue("userAccountControl"), true)
+		if err != nil {
+			return "", err
+		}
+		v, _ := strconv.ParseInt(uac, 10, 64)
+		return strconv.FormatInt(int64(int32(uint32(v)&^uacPasswdNotReqd)), 10), nil
+	})
+}
+
+// uacAttempts bounds how often a userAccountControl change is tried
+// again after someone else changed the value between accord's read and
+// its write.
+const uacAttempts = 4
+
+// changeUAC changes userAccountControl atomically: the modify deletes
+// the value read and adds the new one, so the directory refuses it (16,
+// no such attribute) when the value changed in between, and the change
+// is made again on a fresh read, at most uacAttempts times. e is the
+// entry already in hand (nil reads it first); next gives the value to
+// write from an entry with userAccountControl and pwdLastSet ("" when
+// nothing is to change) and may refuse it; extra adds further changes to
+// the same modify.
+func (*AD) changeUAC(ctx context.Context, c *Conn, dn string, e *goldap.Entry, extra func(*goldap.ModifyRequest), next func(e *goldap.Entry) (string, error)) error {
+	for attempt := 1; ; attempt++ {
+		if e == nil {
+			es, err := c.Search(ctx, goldap.NewSearchRequest(dn, goldap.ScopeBaseObject, goldap.NeverDerefAliases, 0, 0, false,
+				"(objectClass=*)", []string{"userAccountControl", "pwdLastSet"}, nil))
+			if err != nil {
+				return err
+			}
+			if len(es) == 0 {
+				return connector.Errorf(connector.NotFound, "no entry %s", dn)
+			}
+			e = es[0]
+		}
+		read := e.GetAttributeValue("userAccountControl")
+		uac, err := next(e)
+		if err != nil {
+			return err
+		}
+		if uac == "" || uac == strings.TrimSpace(read) {
+			return nil
+		}
+		mod := goldap.NewModifyRequest(dn, nil)
+		mod.Delete("userAccountControl", []string{strings.TrimSpace(read)})
+		mod.Add("userAccountControl", []string{uac})
+		if extra != nil {
+			extra(mod)
+		}
+		err = c.do(ctx, "modify", "change userAccountControl of "+dn+" from "+strings.TrimSpace(read)+" to "+uac,
+			func(conn *goldap.Conn) error { return conn.Modify(mod) })
+		if codeOf(err) != goldap.LDAPResultNoSuchAttribute {
+			return err
+		}
+		if attempt == uacAttempts {
+			return connector.Errorf(connector.Conflict,
+				"userAccountControl of %s changed under accord %d times in a row (last read %s); not changed", dn, uacAttempts, read)
+		}
+		c.log.Info("ldap ad: userAccountControl changed since it was read; reading it again", "dn", dn, "read", read, "attempt", attempt)
+		e = nil
+	}
 }
 
 // undoCreate deletes an entry AfterCreate could not finish; what it
@@ -277,22 +322,22 @@ func (f *AD) initialPassword(names []string, attrs model.Attributes) (string, er
 // have no password (PASSWD_NOTREQD set and no password ever set, as
 // left by a create that died before its password) is not enabled: it
 // would accept an empty password.
-func (*AD) SetActive(ctx context.Context, c *Conn, e *goldap.Entry, active bool) (bool, error) {
-	read := e.GetAttributeValue("userAccountControl")
-	uac, err := SetUACActive(read, active)
-	if err != nil {
-		return true, connector.Errorf(connector.Validation, "%s: %v", e.DN, err)
-	}
-	if uac == strings.TrimSpace(read) {
-		return true, nil
-	}
-	if active && MayHaveNoPassword(read, e.GetAttributeValue("pwdLastSet")) {
-		return true, connector.Errorf(connector.Validation,
-			"refusing to enable %s: it may have no password (userAccountControl %s has PASSWD_NOTREQD, pwdLastSet is 0); set a password or delete it", e.DN, read)
-	}
-	mod := goldap.NewModifyRequest(e.DN, nil)
-	mod.Replace("userAccountControl", []string{uac})
-	return true, c.Modify(ctx, mod)
+func (f *AD) SetActive(ctx context.Context, c *Conn, e *goldap.Entry, active bool) (bool, error) {
+	return true, f.changeUAC(ctx, c, e.DN, e, nil, func(e *goldap.Entry) (string, error) {
+		read := e.GetAttributeValue("userAccountControl")
+		uac, err := SetUACActive(read, active)
+		if err != nil {
+			return "", connector.Errorf(connector.Validation, "%s: %v", e.DN, err)
+		}
+		if uac == strings.TrimSpace(read) {
+			return "", nil
+		}
+		if active && MayHaveNoPassword(read, e.GetAttributeValue("pwdLastSet")) {
+			return "", connector.Errorf(connector.Validation,
+				"refusing to enable %s: it may have no password (userAccountControl %s has PASSWD_NOTREQD, pwdLastSet is 0); set a password or delete it", e.DN, read)
+		}
+		return uac, nil
+	})
 }
 
 // MayHaveNoPassword reports whether an account's userAccountControl and

@@ -568,3 +568,81 @@ func TestADHostileNamesRoundTrip(t *testing.T) {
 	_, err = c.Find(ctx, model.Attributes{"displayName": "x)(displayName=*"})
 	require.Equal(t, connector.NotFound, connector.KindOf(err), "no filter injection")
 }
+
+// interleave is a context whose gate (passed before every request the
+// connector sends) runs change before the requests that follow the
+// connector's lookup of the account by objectGUID, up to times times:
+// an administrator's change landing between accord's read and its write.
+func interleave(ctx context.Context, times int, change func(n int)) (context.Context, *testkit.AuditLog) {
+	var log testkit.AuditLog
+	var armed atomic.Bool
+	var n atomic.Int32
+	sink := audit.SinkFunc(func(ctx context.Context, recs ...audit.Record) {
+		for _, r := range recs {
+			if strings.Contains(r.RequestBody, "objectGUID=") {
+				armed.Store(true)
+			}
+		}
+		log.Append(ctx, recs...)
+	})
+	ctx = audit.WithCall(ctx, audit.Call{RunID: "R1", ActionID: 1, Target: "ad", Operation: "disable", Sink: sink})
+	return connector.WithGate(ctx, func(context.Context) error {
+		if armed.Load() && int(n.Load()) < times {
+			change(int(n.Add(1)))
+		}
+		return nil
+	}), &log
+}
+
+// Enabling and disabling change userAccountControl with a modify that
+// deletes the value read and adds the new one: an administrator's change
+// in between makes AD refuse it (16), and accord reads again and keeps
+// that change; a value that keeps changing is a conflict after a bounded
+// number of tries, not a lost update.
+func TestADUserAccountControlChangeIsAtomic(t *testing.T) {
+	a := startAD(t)
+	c := openAD(t, a.settings(passwordFile(t, knownPassword)))
+	acct, err := c.Create(context.Background(), connector.CreateRequest{Attributes: a.person("Ida Jay", "ijay", "Sales")})
+	require.NoError(t, err)
+	dn := acct.Link["dn"]
+	ref := connector.AccountRef{NativeID: acct.NativeID, Attributes: a.person("Ida Jay", "ijay", "Sales")}
+	setUAC := func(v string) {
+		mod := goldap.NewModifyRequest(dn, nil)
+		mod.Replace("userAccountControl", []string{v})
+		require.NoError(t, a.admin.Modify(mod))
+	}
+	uac := func() string { return a.entry(t, dn, "userAccountControl").GetAttributeValue("userAccountControl") }
+	require.Equal(t, "512", uac())
+
+	// An admin sets DONT_EXPIRE_PASSWORD after accord read 512.
+	ctx, log := interleave(context.Background(), 1, func(int) { setUAC("66048") })
+	require.NoError(t, c.Disable(ctx, ref))
+	require.Equal(t, "66050", uac(), "disabled, and the admin's bit kept")
+	var mods []audit.Record
+	for _, r := range log.Records() {
+		if r.Method == "MODIFY" {
+			mods = append(mods, r)
+		}
+	}
+	require.Len(t, mods, 2, "refused once, then made on the value read again")
+	require.Equal(t, 16, mods[0].Status, "AD's own refusal of the stale value: %s", mods[0].ResponseExcerpt)
+	require.Contains(t, mods[0].RequestBody, "from 512 to 514")
+	require.Zero(t, mods[1].Status)
+	require.Contains(t, mods[1].RequestBody, "from 66048 to 66050")
+
+	// The same on enable: someone sets SMARTCARD_REQUIRED (0x40000) meanwhile.
+	ctx, _ = interleave(context.Background(), 1, func(int) { setUAC("328194") })
+	require.NoError(t, c.Enable(ctx, ref))
+	require.Equal(t, "328192", uac(), "enabled, and the smart card bit kept")
+
+	// A value that changes before every request: a conflict, the
+	// administrator's last value stands.
+	vals := []string{"512", "66048"}
+	ctx, _ = interleave(context.Background(), 100, func(n int) { setUAC(vals[n%2]) })
+	err = c.Disable(ctx, ref)
+	require.Error(t, err)
+	require.Equal(t, connector.Conflict, connector.KindOf(err), "%v", err)
+	require.Contains(t, err.Error(), "changed under accord")
+	last := uac()
+	require.Contains(t, vals, last, "accord's disable did not overwrite the administrator's value")
+}
