@@ -36,6 +36,7 @@ type adTest struct {
 	dc   *testkit.SambaDC
 	n    int64  // the test's number: sAMAccountName and UPN are domain-wide
 	base string // OU=<test>,DC=example,DC=test
+	name string // <test>: the groups' sAMAccountNames are <test>-staff, ...
 }
 
 var adSeq atomic.Int64
@@ -51,7 +52,7 @@ func startAD(t *testing.T) *adTest {
 	require.NoError(t, os.WriteFile(p, []byte(dc.AdminPassword), 0o600))
 	n := adSeq.Add(1)
 	name := regexp.MustCompile(`[^A-Za-z0-9]`).ReplaceAllString(t.Name(), "") + fmt.Sprint(n)
-	a := &adTest{dir: &dir{pwRef: "${file:" + p + "}", admin: conn}, dc: dc, n: n, base: "OU=" + name + "," + dc.BaseDN}
+	a := &adTest{dir: &dir{pwRef: "${file:" + p + "}", admin: conn}, dc: dc, n: n, base: "OU=" + name + "," + dc.BaseDN, name: name}
 	for _, ou := range []string{a.base, "OU=people," + a.base, "OU=Sales,OU=people," + a.base,
 		"OU=Engineering,OU=people," + a.base, "OU=groups," + a.base, "OU=leavers," + a.base} {
 		a.add(t, ou, map[string][]string{"objectClass": {"organizationalUnit"}})
@@ -645,4 +646,74 @@ func TestADUserAccountControlChangeIsAtomic(t *testing.T) {
 	require.Contains(t, err.Error(), "changed under accord")
 	last := uac()
 	require.Contains(t, vals, last, "accord's disable did not overwrite the administrator's value")
+}
+
+// groups.by: sAMAccountName: entitlements are the names an AD admin
+// knows (the group's pre-Windows 2000 name, not its CN or DN), for
+// grant, revoke, verification, read back and listing; a name that
+// matches no group is an error naming it.
+func TestADGroupsBySAMAccountName(t *testing.T) {
+	a := startAD(t)
+	ctx := context.Background()
+	s := strings.Replace(a.settings(passwordFile(t, knownPassword)), "  by: cn\n", "  by: sAMAccountName\n", 1)
+	c := openAD(t, s)
+	acct, err := c.Create(ctx, connector.CreateRequest{Attributes: a.person("Kim Lo", "klo", "Sales")})
+	require.NoError(t, err)
+	ref := connector.AccountRef{NativeID: acct.NativeID, Attributes: a.person("Kim Lo", "klo", "Sales")}
+	staff, vpn, wiki := a.name+"-staff", a.name+"-vpn", a.name+"-wiki"
+
+	require.NoError(t, c.Grant(ctx, ref, []string{staff, strings.ToUpper(vpn)}), "AD's names are not case sensitive")
+	require.ElementsMatch(t, []string{"CN=staff,OU=groups," + a.base, "CN=vpn,OU=groups," + a.base},
+		a.entry(t, acct.Link["dn"], "memberOf").GetAttributeValues("memberOf"), "read back by the admin")
+	got, err := c.Get(ctx, ref)
+	require.NoError(t, err)
+	require.Equal(t, []string{staff, vpn}, got.Entitlements, "reported by sAMAccountName, as configured")
+	ok, err := c.IsMember(ctx, ref, staff)
+	require.NoError(t, err)
+	require.True(t, ok)
+	ok, err = c.IsMember(ctx, ref, wiki)
+	require.NoError(t, err)
+	require.False(t, ok)
+
+	// A connector that never resolved these names reads them back too.
+	fresh := openAD(t, s)
+	got, err = fresh.Get(ctx, ref)
+	require.NoError(t, err)
+	require.Equal(t, []string{staff, vpn}, got.Entitlements)
+
+	page, err := fresh.ListEntitlements(ctx, "")
+	require.NoError(t, err)
+	var ids, names []string
+	for p := page; ; {
+		for _, e := range p.Items {
+			ids = append(ids, e.ID)
+			names = append(names, e.DisplayName)
+		}
+		if p.Next == "" {
+			break
+		}
+		p, err = fresh.ListEntitlements(ctx, p.Next)
+		require.NoError(t, err)
+	}
+	require.ElementsMatch(t, []string{staff, vpn, wiki}, ids)
+	require.ElementsMatch(t, []string{"staff", "vpn", "wiki"}, names, "the CN is the display name")
+
+	require.NoError(t, c.Revoke(ctx, ref, []string{staff}))
+	got, err = c.Get(ctx, ref)
+	require.NoError(t, err)
+	require.Equal(t, []string{vpn}, got.Entitlements)
+
+	// The CN is not the sAMAccountName: "staff" names no group here.
+	err = c.Grant(ctx, ref, []string{"staff"})
+	require.Equal(t, connector.NotFound, connector.KindOf(err), "%v", err)
+	require.Contains(t, err.Error(), `group "staff" does not exist`)
+	require.Contains(t, err.Error(), "sAMAccountName")
+
+	// Nested groups are reported by name too.
+	nest := goldap.NewModifyRequest("CN=vpn,OU=groups,"+a.base, nil)
+	nest.Add("member", []string{"CN=wiki,OU=groups," + a.base})
+	require.NoError(t, a.admin.Modify(nest))
+	nested, err := fresh.NestedGroups(ctx, vpn)
+	require.NoError(t, err)
+	require.Equal(t, []string{wiki}, nested)
 }

@@ -128,7 +128,7 @@ func TestConfigProblems(t *testing.T) {
 		{"leaver: archive", "", "must be disable, move or delete"},
 		{"find: (uid={{ uid }}", "", "not a search filter"},
 		{"flavour: novell", "", "unknown flavour"},
-		{"  by: name", "", "must be dn or cn"},
+		{"  by: na me", "", "must be dn, or the attribute that names a group"},
 		{"start_tls: true", d.URL, "ldaps"},
 	} {
 		s := d.settings(tc.edit)

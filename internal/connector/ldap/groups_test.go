@@ -96,3 +96,45 @@ func TestNestedGroupsAreReported(t *testing.T) {
 	}
 	assert.Equal(t, []string{"staff", "vpn", "wiki"}, names)
 }
+
+// By cn, a group name two groups share is an error naming both, a name
+// nobody has is an error naming it, and a group renamed after its name
+// was cached is looked up again rather than written to its old DN.
+func TestGroupsByNameAmbiguousMissingAndRenamed(t *testing.T) {
+	d := startDir(t, testkit.SlapdOptions{})
+	ctx := context.Background()
+	for _, ou := range []string{"eu", "us"} {
+		d.add(t, "ou="+ou+",ou=groups,"+d.Suffix, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {ou}})
+		d.add(t, "cn=sales,ou="+ou+",ou=groups,"+d.Suffix, map[string][]string{"objectClass": {"groupOfNames"}, "cn": {"sales"}, "member": {d.AdminDN}})
+	}
+	c := open(t, d.settings("  by: cn"))
+	a, err := c.Create(ctx, connector.CreateRequest{Attributes: ann()})
+	require.NoError(t, err)
+	ref := connector.AccountRef{NativeID: a.NativeID, Attributes: ann()}
+
+	err = c.Grant(ctx, ref, []string{"sales"})
+	require.Equal(t, connector.Conflict, connector.KindOf(err), "%v", err)
+	require.Contains(t, err.Error(), `group "sales" is ambiguous`)
+	require.Contains(t, err.Error(), "ou=eu,ou=groups")
+	require.Contains(t, err.Error(), "ou=us,ou=groups")
+	_, err = c.IsMember(ctx, ref, "sales")
+	require.Equal(t, connector.Conflict, connector.KindOf(err), "verification says so too: %v", err)
+
+	err = c.Grant(ctx, ref, []string{"no-such-team"})
+	require.Equal(t, connector.NotFound, connector.KindOf(err))
+	require.Contains(t, err.Error(), `group "no-such-team" does not exist`)
+
+	// wiki's DN is cached by the grant; then an admin renames it.
+	require.NoError(t, c.Grant(ctx, ref, []string{"wiki"}))
+	require.NoError(t, d.admin.ModifyDN(goldap.NewModifyDNRequest("cn=wiki,ou=groups,"+d.Suffix, "cn=knowledge", true, "")))
+	err = c.Revoke(ctx, ref, []string{"wiki"})
+	require.NoError(t, err, "the old name names no group now: no membership to remove")
+	err = c.Grant(ctx, ref, []string{"wiki"})
+	require.Equal(t, connector.NotFound, connector.KindOf(err), "not written to the cached DN: %v", err)
+	got, err := c.Get(ctx, ref)
+	require.NoError(t, err)
+	require.Equal(t, []string{"knowledge"}, got.Entitlements, "memberships read back by the new name")
+	ok, err := c.IsMember(ctx, ref, "knowledge")
+	require.NoError(t, err)
+	require.True(t, ok)
+}

@@ -46,8 +46,7 @@ type Conn struct {
 	listMu   sync.Mutex
 	listings map[string]*listing
 
-	groupMu sync.Mutex
-	groupDN map[string]string // cn -> DN
+	groups groupCache // groups.by other than dn: names <-> DNs
 }
 
 var (
@@ -67,7 +66,7 @@ func New(s Settings, accountAttributes []string, log *slog.Logger) (*Conn, error
 	env := templateEnv(accountAttributes)
 	c := &Conn{set: s, flavour: fl, log: log, attrs: slices.Clone(accountAttributes),
 		multi: set(s.MultiValued), binary: set(s.Binary), notWritten: set(s.NotWritten),
-		listings: map[string]*listing{}, groupDN: map[string]string{}}
+		listings: map[string]*listing{}}
 	if c.dn, err = tmpl.Parse(s.DN, env); err != nil {
 		return nil, fmt.Errorf("dn: %w", err)
 	}
@@ -254,7 +253,8 @@ func (c *Conn) entryValues(e *goldap.Entry, name string) []string {
 	return e.GetEqualFoldAttributeValues(name)
 }
 
-// toAccount reads an entry as an account.
+// toAccount reads an entry as an account; its entitlements are group
+// DNs until withGroups names them.
 func (c *Conn) toAccount(e *goldap.Entry) connector.Account {
 	a := connector.Account{
 		NativeID:   c.flavour.ID(e),
@@ -286,12 +286,8 @@ func (c *Conn) toAccount(e *goldap.Entry) connector.Account {
 		}
 	}
 	if c.set.Groups.Read == "member_of" {
-		ents := []string{}
-		for _, g := range e.GetEqualFoldAttributeValues("memberOf") {
-			ents = append(ents, c.entitlementID(g))
-		}
-		slices.Sort(ents)
-		a.Entitlements = ents
+		// Group DNs; withGroups names them.
+		a.Entitlements = append([]string{}, e.GetEqualFoldAttributeValues("memberOf")...)
 	}
 	return a
 }

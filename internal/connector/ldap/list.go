@@ -146,7 +146,7 @@ func (c *Conn) ListEntitlements(ctx context.Context, cursor string) (connector.P
 	var out connector.Page[connector.Entitlement]
 	es, next, _, err := c.page(ctx, cursor, "groups", "", func() []*goldap.SearchRequest {
 		return []*goldap.SearchRequest{goldap.NewSearchRequest(c.set.Groups.Base, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases, 0, 0, false,
-			"(objectClass="+EscapeFilter(c.set.Groups.ObjectClass)+")", []string{"cn"}, nil)}
+			"(objectClass="+EscapeFilter(c.set.Groups.ObjectClass)+")", c.groupAttributes(), nil)}
 	})
 	if err != nil {
 		return out, err

@@ -3,7 +3,6 @@ package ldap
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	goldap "github.com/go-ldap/ldap/v3"
@@ -157,7 +156,7 @@ func (c *Conn) Create(ctx context.Context, req connector.CreateRequest) (connect
 	if err != nil {
 		return connector.Account{}, err
 	}
-	return c.toAccount(e), nil
+	return c.withGroups(ctx, c.toAccount(e))
 }
 
 // createParents adds the missing organizationalUnit parents of dn, from
@@ -205,22 +204,31 @@ func (c *Conn) Get(ctx context.Context, ref connector.AccountRef) (connector.Acc
 	return c.withGroups(ctx, c.toAccount(e))
 }
 
-// withGroups fills the entitlements from the groups, when memberships
-// are read there (groups.read: group).
+// withGroups fills the entitlements as accord names them (groups.by):
+// from the memberOf DNs toAccount read, or, with groups.read: group,
+// from the groups listing the account as a member.
 func (c *Conn) withGroups(ctx context.Context, a connector.Account) (connector.Account, error) {
-	if c.set.Groups.Read != "group" {
+	dns := a.Entitlements
+	if c.set.Groups.Read == "group" {
+		es, err := c.Search(ctx, goldap.NewSearchRequest(c.set.Groups.Base, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases, 0, 0, false,
+			"(&(objectClass="+EscapeFilter(c.set.Groups.ObjectClass)+")("+c.set.Groups.MemberAttribute+"="+EscapeFilter(a.Link["dn"])+"))", c.groupAttributes(), nil))
+		if err != nil {
+			return a, err
+		}
+		dns = make([]string, 0, len(es))
+		for _, e := range es {
+			c.groupName(e)
+			dns = append(dns, e.DN)
+		}
+	}
+	if dns == nil {
 		return a, nil
 	}
-	es, err := c.Search(ctx, goldap.NewSearchRequest(c.set.Groups.Base, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases, 0, 0, false,
-		"(&(objectClass="+EscapeFilter(c.set.Groups.ObjectClass)+")("+c.set.Groups.MemberAttribute+"="+EscapeFilter(a.Link["dn"])+"))", []string{"1.1"}, nil))
+	ids, err := c.entitlementIDs(ctx, dns)
 	if err != nil {
 		return a, err
 	}
-	a.Entitlements = []string{}
-	for _, e := range es {
-		a.Entitlements = append(a.Entitlements, c.entitlementID(e.DN))
-	}
-	slices.Sort(a.Entitlements)
+	a.Entitlements = ids
 	return a, nil
 }
 

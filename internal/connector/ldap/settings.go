@@ -43,7 +43,7 @@ import (
 //	  page_size: 500
 //	  groups:
 //	    base: ou=groups,dc=example,dc=com
-//	    by: dn                                # entitlements are group DNs, or cn
+//	    by: dn                                # entitlements are group DNs, or names: cn, sAMAccountName
 //	    object_class: groupOfNames
 //	    member_attribute: member
 //	    read: member_of                       # or group: search groups for the member
@@ -265,10 +265,8 @@ func check(node *yaml.Node, env connector.CheckEnv) (Settings, yamlx.Problems) {
 	if s.DisableAttribute != nil && s.DisableAttribute.Name == "" {
 		add("disable_attribute.name", "is required")
 	}
-	switch s.Groups.By {
-	case "", "dn", "cn":
-	default:
-		add("groups.by", "must be dn or cn, not %q", s.Groups.By)
+	if s.Groups.By != "" && !isAttributeName(s.Groups.By) {
+		add("groups.by", "must be dn, or the attribute that names a group (cn, sAMAccountName), not %q", s.Groups.By)
 	}
 	switch s.Groups.Read {
 	case "", "member_of", "group":
@@ -312,4 +310,16 @@ func checkFilterTemplate(src string, env map[string]any) error {
 		return fmt.Errorf("is not a search filter: %v", err)
 	}
 	return nil
+}
+
+// isAttributeName reports whether s is an LDAP attribute type name
+// (RFC 4512 descr: a letter, then letters, digits and hyphens).
+func isAttributeName(s string) bool {
+	for i, r := range s {
+		letter := 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'
+		if !letter && (i == 0 || !('0' <= r && r <= '9' || r == '-')) {
+			return false
+		}
+	}
+	return s != ""
 }
