@@ -22,6 +22,9 @@ const (
 	RunHeld          Kind = "run.held"           // a run exceeds a threshold and waits for approval
 	ActionFailed     Kind = "action.failed"      // an action was parked as failed
 	SourceFailed     Kind = "source.failed"      // an import was rejected or a pull failed: nothing changed
+	// InitialPassword carries a new account's initial password to the one
+	// receiver configured for it (Send), never to the alert channels.
+	InitialPassword Kind = "account.initial_password"
 )
 
 // Event is one notification.

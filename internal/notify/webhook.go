@@ -226,18 +226,49 @@ func (e *permanentError) Error() string {
 func (w *Webhook) attempt(q queued, id string) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(w.abort, w.o.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.o.URL, bytes.NewReader(q.body))
+	return post(ctx, w.o.Client, w.o.URL, w.secret, q.kind, id, q.body)
+}
+
+// Send posts one event to a receiver now and waits for its answer, for
+// what must have reached the receiver before the caller goes on (an
+// initial password, before the account is enabled), unlike Webhook's
+// queued alerts: one attempt, signed as Webhook signs, bounded by
+// o.Timeout (default 10s) and ctx. It returns the delivery ID. Its error
+// says what went wrong (the receiver's status, the transport's error)
+// and never carries the event, nor the URL, whose query may hold a
+// token.
+func Send(ctx context.Context, o WebhookOptions, ev Event) (string, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if o.Client == nil {
+		o.Client = &http.Client{}
+	}
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return "", fmt.Errorf("encode %s event: %w", ev.Kind, err)
+	}
+	id := uuid.NewString()
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	_, err = post(ctx, o.Client, o.URL, []byte(o.Secret), ev.Kind, id, body)
+	return id, err
+}
+
+// post sends one signed delivery.
+func post(ctx context.Context, client *http.Client, to string, secret []byte, kind Kind, id string, body []byte) (time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, to, bytes.NewReader(body))
 	if err != nil {
 		return 0, &permanentError{}
 	}
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "accord-webhook")
-	req.Header.Set(HeaderEvent, string(q.kind))
+	req.Header.Set(HeaderEvent, string(kind))
 	req.Header.Set(HeaderDelivery, id)
 	req.Header.Set(HeaderTimestamp, ts)
-	req.Header.Set(HeaderSignature, Sign(w.secret, ts, q.body))
-	resp, err := w.o.Client.Do(req)
+	req.Header.Set(HeaderSignature, Sign(secret, ts, body))
+	resp, err := client.Do(req)
 	if err != nil {
 		// The URL may carry a token in its query: never log it.
 		var ue *url.Error

@@ -231,3 +231,44 @@ func TestWebhookCloseAbandonsAtDeadline(t *testing.T) {
 	cancel()
 	require.ErrorIs(t, w.Close(ctx), context.Canceled)
 }
+
+// Send delivers now and says what the receiver answered: one signed
+// attempt, its delivery ID returned; a refusal or a transient failure is
+// an error that carries neither the event nor the URL's query.
+func TestSendWaitsForTheReceiver(t *testing.T) {
+	t.Parallel()
+	rcv, srv := newReceiver(t, "k", http.StatusOK, http.StatusServiceUnavailable, http.StatusForbidden)
+	ev := notify.Event{Kind: notify.InitialPassword, Time: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), Target: "ad",
+		Message: "initial password", Details: map[string]any{"password": "Pw-very-secret-1"}}
+	o := notify.WebhookOptions{URL: srv.URL + "/hook?token=tok-in-query", Secret: "k"}
+	id, err := notify.Send(context.Background(), o, ev)
+	require.NoError(t, err)
+	d := rcv.next(t)
+	require.True(t, d.validSig)
+	require.Equal(t, id, d.id)
+	require.Equal(t, "account.initial_password", d.kind)
+	require.Equal(t, ev, d.event)
+
+	for _, want := range []string{"503", "403"} {
+		_, err = notify.Send(context.Background(), o, ev)
+		require.Error(t, err)
+		require.Contains(t, err.Error(), want)
+		require.NotContains(t, err.Error(), "Pw-very-secret-1")
+		require.NotContains(t, err.Error(), "tok-in-query")
+		rcv.next(t)
+	}
+
+	// No receiver: the transport's error, without the URL.
+	srv.Close()
+	_, err = notify.Send(context.Background(), o, ev)
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "tok-in-query")
+
+	// A receiver that does not answer is given up at the timeout.
+	slow := &receiver{t: t, secret: []byte("k"), got: make(chan delivery, 1), release: make(chan struct{})}
+	ss := httptest.NewServer(slow)
+	t.Cleanup(ss.Close)
+	t.Cleanup(func() { close(slow.release) })
+	_, err = notify.Send(context.Background(), notify.WebhookOptions{URL: ss.URL, Secret: "k", Timeout: 50 * time.Millisecond}, ev)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
