@@ -2,17 +2,25 @@ package ldap
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"net"
+	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
 
+	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/notify"
 	"github.com/accord-iam/accord/internal/secret"
 	"github.com/accord-iam/accord/internal/tmpl"
 )
@@ -24,10 +32,26 @@ import (
 //	  password_length: 20             # generated initial passwords (at least 16)
 //	  initial_password: "${file:/etc/accord/ad-initial-password}"  # optional: a template, e.g. Start-{{ employeeNumber }}!x
 //	  must_change_password: true      # pwdLastSet=0: a new password at first logon
+//	  password_delivery:              # optional: each initial password to this receiver, before the account is enabled
+//	    url: https://onboarding.example.com/hooks/accord
+//	    secret: "${env:ACCORD_PASSWORD_HOOK_SECRET}"   # HMAC-SHA256 key of the signature
+//	    timeout: 10s
+//	    ca_file: /etc/accord/onboarding-ca.pem
 type ADSettings struct {
-	PasswordLength     int        `yaml:"password_length"`
-	InitialPassword    secret.Ref `yaml:"initial_password"`
-	MustChangePassword bool       `yaml:"must_change_password"`
+	PasswordLength     int               `yaml:"password_length"`
+	InitialPassword    secret.Ref        `yaml:"initial_password"`
+	MustChangePassword bool              `yaml:"must_change_password"`
+	PasswordDelivery   *PasswordDelivery `yaml:"password_delivery"`
+}
+
+// PasswordDelivery is the receiver of new accounts' initial passwords: a
+// webhook (signed as notify's alerts are) that an onboarding system
+// behind it hands to the person or their manager.
+type PasswordDelivery struct {
+	URL     string        `yaml:"url"`
+	Secret  secret.Ref    `yaml:"secret"`
+	Timeout time.Duration `yaml:"timeout"`
+	CAFile  string        `yaml:"ca_file"`
 }
 
 // userAccountControl bits the flavour reads or writes besides
@@ -68,6 +92,8 @@ type AD struct {
 	OpenLDAP
 	set ADSettings
 	tls bool
+	// deliver is the password receiver's client (password_delivery).
+	deliver *http.Client
 }
 
 func newAD(s Settings) (Flavour, error) {
@@ -81,8 +107,54 @@ func newAD(s Settings) (Flavour, error) {
 		// and a password must not cross the network in clear anyway.
 		return nil, fmt.Errorf("the ad flavour sets initial passwords, which needs ldaps:// or start_tls: true (url is %s)", s.URL)
 	}
+	if d := s.AD.PasswordDelivery; d != nil {
+		if err := checkDelivery(d); err != nil {
+			return nil, err
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		if d.CAFile != "" {
+			pem, err := os.ReadFile(d.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("ad.password_delivery.ca_file: %w", err)
+			}
+			roots := x509.NewCertPool()
+			if !roots.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("ad.password_delivery.ca_file %s: no PEM certificate in it", d.CAFile)
+			}
+			tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
+		}
+		// A redirect would send the password on to where the receiver says.
+		f.deliver = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
 	return f, nil
 }
+
+// checkDelivery checks password_delivery's settings: an https URL (http
+// only to this machine), and a secret to sign with.
+func checkDelivery(d *PasswordDelivery) error {
+	u, err := url.Parse(d.URL)
+	if d.URL == "" || err != nil || u.Host == "" {
+		return &settingError{"ad.password_delivery.url", "is required: the https:// address of the receiver of initial passwords"}
+	}
+	host := u.Hostname()
+	ip := net.ParseIP(host)
+	loopback := host == "localhost" || ip != nil && ip.IsLoopback()
+	if u.Scheme != "https" && !(u.Scheme == "http" && loopback) {
+		return &settingError{"ad.password_delivery.url", "must be https:// (http:// only to this machine): passwords do not travel in clear (host " + host + ")"}
+	}
+	if d.Secret.IsZero() {
+		return &settingError{"ad.password_delivery.secret", "is required: the key that signs each delivery, a secret reference such as ${env:ACCORD_PASSWORD_HOOK_SECRET}"}
+	}
+	if d.Timeout < 0 {
+		return &settingError{"ad.password_delivery.timeout", "must not be negative"}
+	}
+	return nil
+}
+
+// settingError is a flavour's refusal of one setting, at its path.
+type settingError struct{ path, msg string }
+
+func (e *settingError) Error() string { return e.path + " " + e.msg }
 
 // IDAttribute implements Flavour.
 func (*AD) IDAttribute() string { return "objectGUID" }
@@ -189,6 +261,10 @@ func (f *AD) AfterCreate(ctx context.Context, c *Conn, dn string, attrs model.At
 		f.undoCreate(ctx, c, dn)
 		return scrub(err, pw)
 	}
+	if err := f.deliverPassword(ctx, dn, attrs, pw); err != nil {
+		f.undoCreate(ctx, c, dn)
+		return scrub(err, pw)
+	}
 	var extra func(*goldap.ModifyRequest)
 	if f.set.MustChangePassword {
 		extra = func(mod *goldap.ModifyRequest) { mod.Replace("pwdLastSet", []string{"0"}) }
@@ -256,6 +332,60 @@ func (*AD) changeUAC(ctx context.Context, c *Conn, dn string, e *goldap.Entry, e
 		e = nil
 	}
 }
+
+// deliverPassword posts the initial password of the new account at dn
+// to password_delivery's receiver, and waits for it to accept it
+// (2xx), before the account is enabled: an account is never enabled with
+// a password nobody was given. The delivery is audited as an event
+// without the password; the password goes nowhere else.
+func (f *AD) deliverPassword(ctx context.Context, dn string, attrs model.Attributes, pw string) error {
+	d := f.set.PasswordDelivery
+	if d == nil {
+		return nil
+	}
+	call := audit.CallFrom(ctx)
+	u, err := url.Parse(d.URL)
+	if err != nil {
+		return connector.Errorf(connector.Validation, "ad.password_delivery.url: %v", err)
+	}
+	host := u.Host
+	key, err := d.Secret.Resolve()
+	if err != nil {
+		return connector.Errorf(connector.Validation, "ad.password_delivery.secret: %v", err)
+	}
+	details := map[string]any{"dn": dn, "password": pw, "must_change_password": f.set.MustChangePassword}
+	for _, n := range []string{"sAMAccountName", "userPrincipalName", "mail", "displayName", "employeeID", "employeeNumber"} {
+		if v := model.FormatValue(attrs[n]); v != "" {
+			details[n] = v
+		}
+	}
+	ev := notify.Event{Kind: notify.InitialPassword, Time: time.Now().UTC(), Target: call.Target, RunID: call.RunID,
+		Action: call.ActionID, Person: call.PersonKey, Message: "the initial password of the new account " + dn, Details: details}
+	timeout := d.Timeout
+	if timeout <= 0 {
+		timeout = DefaultDeliveryTimeout
+	}
+	start := time.Now()
+	id, err := notify.Send(ctx, notify.WebhookOptions{URL: d.URL, Secret: key, Timeout: timeout, Client: f.deliver}, ev)
+	rec := call.Base(audit.KindEvent)
+	rec.Method = "POST"
+	rec.URL = u.Scheme + "://" + host + u.Path // not the query: it may hold a token
+	rec.RequestBody = audit.Excerpt("deliver the initial password (" + secret.Mask + ") of " + dn + " as " + string(notify.InitialPassword) + ", delivery " + id)
+	rec.DurationMS = time.Since(start).Milliseconds()
+	if err != nil {
+		msg := strings.ReplaceAll(err.Error(), pw, secret.Mask)
+		rec.Outcome, rec.ErrorKind, rec.Message = "failed", string(connector.Unavailable), msg
+		call.Sink.Append(ctx, rec)
+		return connector.Errorf(connector.Unavailable,
+			"the initial password of %s was not delivered to %s (%s): the account is removed again, and created with a new password when the action is retried", dn, host, msg)
+	}
+	rec.Message = "initial password of " + dn + " delivered to " + host
+	call.Sink.Append(ctx, rec)
+	return nil
+}
+
+// DefaultDeliveryTimeout bounds one password delivery.
+const DefaultDeliveryTimeout = 10 * time.Second
 
 // undoCreate deletes an entry AfterCreate could not finish; what it
 // returns is not the caller's failure, so it is only logged.

@@ -2,12 +2,17 @@ package ldap_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -19,6 +24,7 @@ import (
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/connector/ldap"
 	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/notify"
 	"github.com/accord-iam/accord/internal/testkit"
 )
 
@@ -716,4 +722,164 @@ func TestADGroupsBySAMAccountName(t *testing.T) {
 	nested, err := fresh.NestedGroups(ctx, vpn)
 	require.NoError(t, err)
 	require.Equal(t, []string{wiki}, nested)
+}
+
+// pwReceiver is an onboarding system's webhook endpoint: it checks the
+// signature, notes what it got and how the account stood in AD at that
+// moment, and answers with the statuses it is given (then 200).
+type pwReceiver struct {
+	a        *adTest
+	mu       sync.Mutex
+	statuses []int
+	got      []pwDelivery
+}
+
+type pwDelivery struct {
+	event    notify.Event
+	validSig bool
+	uac      string // the account's userAccountControl when the password arrived
+	status   int
+}
+
+func (r *pwReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	d := pwDelivery{status: http.StatusOK, validSig: notify.VerifySignature([]byte("hook-key-1"),
+		req.Header.Get(notify.HeaderTimestamp), body, req.Header.Get(notify.HeaderSignature))}
+	_ = json.Unmarshal(body, &d.event)
+	if dn, _ := d.event.Details["dn"].(string); dn != "" {
+		res, err := r.a.admin.Search(goldap.NewSearchRequest(dn, goldap.ScopeBaseObject, goldap.NeverDerefAliases, 0, 0, false,
+			"(objectClass=*)", []string{"userAccountControl"}, nil))
+		if err == nil && len(res.Entries) == 1 {
+			d.uac = res.Entries[0].GetAttributeValue("userAccountControl")
+		}
+	}
+	r.mu.Lock()
+	if len(r.statuses) > 0 {
+		d.status, r.statuses = r.statuses[0], r.statuses[1:]
+	}
+	r.got = append(r.got, d)
+	r.mu.Unlock()
+	w.WriteHeader(d.status)
+}
+
+func (r *pwReceiver) deliveries() []pwDelivery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]pwDelivery(nil), r.got...)
+}
+
+// A generated initial password goes to the configured receiver, signed,
+// while the account is still disabled, and only then is the account
+// enabled; the password is the account's (AD asks for a change at first
+// logon, 773, rather than refusing it, 52e), and is in no log line, audit
+// record, error or returned account. A receiver that does not take it
+// leaves no account behind: the retry creates it with a new password.
+func TestADInitialPasswordDeliveredBeforeEnabling(t *testing.T) {
+	a := startAD(t)
+	rcv := &pwReceiver{a: a, statuses: []int{http.StatusServiceUnavailable}}
+	srv := httptest.NewServer(rcv)
+	t.Cleanup(srv.Close)
+	t.Setenv("ACCORD_TEST_HOOK_KEY", "hook-key-1")
+	var logs testkit.SyncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	conn, err := openADLog(t, a.settings(`ad:
+  must_change_password: true
+  password_delivery:
+    url: `+srv.URL+`/accord/passwords?token=tok-in-query
+    secret: "${env:ACCORD_TEST_HOOK_KEY}"
+    timeout: 5s`), log)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	var auditLog testkit.AuditLog
+	ctx := audit.WithCall(context.Background(), audit.Call{RunID: "R9", ActionID: 3, PersonKey: "E-1042", Target: "ad", Operation: "create", Sink: &auditLog})
+	attrs := a.person("Lu Min", "lmin", "Sales")
+	sam := attrs["sAMAccountName"].(string)
+
+	// The receiver is down: no account is left, enabled or not.
+	_, err = conn.Create(ctx, connector.CreateRequest{Attributes: attrs})
+	require.Error(t, err)
+	require.Equal(t, connector.Unavailable, connector.KindOf(err), "%v", err)
+	require.Contains(t, err.Error(), "503")
+	require.Contains(t, err.Error(), "not delivered")
+	require.NotContains(t, err.Error(), "tok-in-query")
+	require.Nil(t, a.bySAM(t, sam), "the account whose password was not delivered is removed")
+	first := rcv.deliveries()
+	require.Len(t, first, 1)
+	lost, _ := first[0].event.Details["password"].(string)
+	require.NotEmpty(t, lost)
+	require.NotContains(t, err.Error(), lost)
+
+	// The retry: a new password, delivered, then the account enabled.
+	acct, err := conn.Create(ctx, connector.CreateRequest{Attributes: attrs})
+	require.NoError(t, err)
+	all := rcv.deliveries()
+	require.Len(t, all, 2)
+	d := all[1]
+	require.True(t, d.validSig, "signed with password_delivery.secret")
+	require.Equal(t, notify.InitialPassword, d.event.Kind)
+	require.Equal(t, "R9", d.event.RunID)
+	require.Equal(t, "E-1042", d.event.Person)
+	require.Equal(t, acct.Link["dn"], d.event.Details["dn"])
+	require.Equal(t, sam, d.event.Details["sAMAccountName"])
+	require.Equal(t, true, d.event.Details["must_change_password"])
+	pw, _ := d.event.Details["password"].(string)
+	require.NoError(t, ldap.CheckADComplexity(pw, ldap.MinPasswordLength, sam, "Lu Min"))
+	require.NotEqual(t, lost, pw, "a new password for the new account")
+	uac, err := ldap.UACActive(d.uac)
+	require.NoError(t, err, "the account existed when its password arrived: %q", d.uac)
+	require.False(t, uac, "still disabled when the password arrived")
+
+	e := a.entry(t, acct.Link["dn"], "userAccountControl", "pwdLastSet")
+	require.Equal(t, "512", e.GetAttributeValue("userAccountControl"))
+	require.Equal(t, "0", e.GetAttributeValue("pwdLastSet"))
+	err = a.bind(t, acct.Link["dn"], pw)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "data 773", "the delivered password is right; AD wants it changed first")
+
+	// The password went to the receiver only.
+	recs := auditLog.Records()
+	testkit.RequireNoSecrets(t, recs, pw, lost, string(ldap.EncodeUnicodePwd(pw)), "tok-in-query")
+	require.NotContains(t, logs.String(), pw)
+	require.NotContains(t, logs.String(), lost)
+	require.NotContains(t, fmt.Sprintf("%+v", acct), pw)
+	var events []audit.Record
+	for _, r := range recs {
+		if r.Kind == audit.KindEvent {
+			events = append(events, r)
+		}
+	}
+	require.Len(t, events, 2, "each delivery is audited")
+	require.Equal(t, "failed", events[0].Outcome)
+	require.Contains(t, events[0].Message, "503")
+	require.Empty(t, events[1].Outcome)
+	require.Contains(t, events[1].RequestBody, "initial password ([REDACTED]) of "+acct.Link["dn"])
+	require.Equal(t, srv.URL+"/accord/passwords", events[1].URL)
+}
+
+// password_delivery is checked when the target is opened: an https
+// receiver (http only on this machine) and a signing secret.
+func TestADPasswordDeliverySettings(t *testing.T) {
+	for _, tc := range []struct{ delivery, want string }{
+		{"    url: http://onboarding.example.com/h\n    secret: ${env:X}", "ad.password_delivery.url (line 7): must be https://"},
+		{"    secret: ${env:X}", "ad.password_delivery.url (line 6): is required"},
+		{"    url: https://onboarding.example.com/h", "ad.password_delivery.secret (line 6): is required"},
+		{"    url: http://127.0.0.1:8080/h\n    secret: ${env:X}", ""},
+	} {
+		s := `flavour: ad
+url: ldaps://dc.example.test
+dn: "CN={{ cn }},OU=people,DC=example,DC=test"
+base: OU=people,DC=example,DC=test
+ad:
+  password_delivery:
+` + tc.delivery + "\n"
+		var n yaml.Node
+		require.NoError(t, yaml.Unmarshal([]byte(s), &n))
+		f, _ := connector.Lookup("ldap")
+		got := f.Check(n.Content[0], connector.CheckEnv{Target: "ad", AccountAttributes: adMapping}).Error()
+		if tc.want == "" {
+			require.NotContains(t, got, "password_delivery", "http on loopback is allowed")
+			continue
+		}
+		require.Contains(t, got, tc.want)
+	}
 }

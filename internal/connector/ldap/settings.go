@@ -1,6 +1,7 @@
 package ldap
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -186,7 +187,12 @@ func check(node *yaml.Node, env connector.CheckEnv) (Settings, yamlx.Problems) {
 		ps = append(ps, yamlx.Problem{Path: path, Line: yamlx.LineOf(lines, path), Msg: fmt.Sprintf(format, args...)})
 	}
 	if _, err := newFlavour(s); err != nil {
-		add("flavour", "%v", err)
+		var se *settingError
+		if errors.As(err, &se) {
+			add(se.path, "%s", se.msg)
+		} else {
+			add("flavour", "%v", err)
+		}
 	}
 	if s.URL == "" {
 		add("url", "is required: the directory's address, e.g. ldaps://ldap.example.com")
