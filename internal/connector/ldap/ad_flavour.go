@@ -3,14 +3,12 @@ package ldap
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -113,13 +111,9 @@ func newAD(s Settings) (Flavour, error) {
 		}
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		if d.CAFile != "" {
-			pem, err := os.ReadFile(d.CAFile)
+			roots, err := loadCA("ad.password_delivery.ca_file", d.CAFile)
 			if err != nil {
-				return nil, fmt.Errorf("ad.password_delivery.ca_file: %w", err)
-			}
-			roots := x509.NewCertPool()
-			if !roots.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("ad.password_delivery.ca_file %s: no PEM certificate in it", d.CAFile)
+				return nil, err
 			}
 			tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
 		}

@@ -3,6 +3,7 @@ package ldap_test
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
@@ -768,7 +769,8 @@ func (r *pwReceiver) deliveries() []pwDelivery {
 	return append([]pwDelivery(nil), r.got...)
 }
 
-// A generated initial password goes to the configured receiver, signed,
+// A generated initial password goes to the configured receiver (over
+// https, its CA from ca_file), signed,
 // while the account is still disabled, and only then is the account
 // enabled; the password is the account's (AD asks for a change at first
 // logon, 773, rather than refusing it, 52e), and is in no log line, audit
@@ -777,8 +779,10 @@ func (r *pwReceiver) deliveries() []pwDelivery {
 func TestADInitialPasswordDeliveredBeforeEnabling(t *testing.T) {
 	a := startAD(t)
 	rcv := &pwReceiver{a: a, statuses: []int{http.StatusServiceUnavailable}}
-	srv := httptest.NewServer(rcv)
+	srv := httptest.NewTLSServer(rcv)
 	t.Cleanup(srv.Close)
+	caFile := filepath.Join(t.TempDir(), "receiver-ca.pem")
+	require.NoError(t, os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600))
 	t.Setenv("ACCORD_TEST_HOOK_KEY", "hook-key-1")
 	var logs testkit.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -787,6 +791,7 @@ func TestADInitialPasswordDeliveredBeforeEnabling(t *testing.T) {
   password_delivery:
     url: `+srv.URL+`/accord/passwords?token=tok-in-query
     secret: "${env:ACCORD_TEST_HOOK_KEY}"
+    ca_file: `+caFile+`
     timeout: 5s`), log)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close(context.Background()) })

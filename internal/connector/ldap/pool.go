@@ -40,19 +40,27 @@ func newPool(s Settings, wrap func(op, what string, err error) error) (*pool, er
 	if u.Scheme == "ldaps" || s.StartTLS {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: u.Hostname()}
 		if s.CAFile != "" {
-			pem, err := os.ReadFile(s.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("ca_file: %w", err)
+			if cfg.RootCAs, err = loadCA("ca_file", s.CAFile); err != nil {
+				return nil, err
 			}
-			roots := x509.NewCertPool()
-			if !roots.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("ca_file %s: no PEM certificate in it", s.CAFile)
-			}
-			cfg.RootCAs = roots
 		}
 		p.tls = cfg
 	}
 	return p, nil
+}
+
+// loadCA reads the PEM certificates in path (the setting key) as a pool
+// of roots.
+func loadCA(key, path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s %s: no PEM certificate in it", key, path)
+	}
+	return roots, nil
 }
 
 // dial opens and binds a new connection.
