@@ -42,7 +42,7 @@ type membersReader interface {
 
 // defaultLinger is how long a batch waits for company when the
 // connector does not say.
-const defaultLinger = 20 * time.Millisecond
+const defaultLinger = 500 * time.Millisecond
 
 // grouper gathers one target's grants into batches per entitlement.
 type grouper struct {
@@ -58,7 +58,12 @@ type grouper struct {
 	// batch: when every running job waits, nobody else can join, and the
 	// open batches go at once instead of lingering.
 	active, parked int
-	open           map[string]*batch
+	// prospects counts, per entitlement, the grants of running jobs that
+	// have not joined a batch yet (pending, per job): a batch nobody else
+	// can join goes at once.
+	prospects map[string]int
+	pending   map[int64]map[string]int
+	open      map[string]*batch
 }
 
 // batch is the members gathered for one entitlement.
@@ -108,7 +113,8 @@ func newGrouper(e *Engine, t *Target) *grouper {
 	if linger <= 0 {
 		linger = defaultLinger
 	}
-	return &grouper{e: e, t: t, conn: mb, size: size, linger: linger, open: map[string]*batch{}}
+	return &grouper{e: e, t: t, conn: mb, size: size, linger: linger, open: map[string]*batch{},
+		prospects: map[string]int{}, pending: map[int64]map[string]int{}}
 }
 
 // held is how many more jobs the target's dispatcher holds so that
@@ -120,23 +126,41 @@ func (g *grouper) held() int {
 	return g.size * g.t.Concurrency
 }
 
-func (g *grouper) enter() {
+// enter counts a job the dispatcher starts, and the grants it will bring.
+func (g *grouper) enter(job *model.Job) {
 	if g == nil {
 		return
 	}
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	g.active++
-	g.mu.Unlock()
+	for _, a := range job.Actions {
+		if a.Op != model.OpGrant || a.State.Final() {
+			continue
+		}
+		for _, ent := range a.Entitlements {
+			if g.pending[job.ID] == nil {
+				g.pending[job.ID] = map[string]int{}
+			}
+			g.pending[job.ID][ent]++
+			g.prospects[ent]++
+		}
+	}
 }
 
-func (g *grouper) leave() {
+// leave forgets a job that returned, with the grants it did not bring.
+func (g *grouper) leave(job int64) {
 	if g == nil {
 		return
 	}
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	g.active--
-	g.flushIfStuckLocked()
-	g.mu.Unlock()
+	for ent, n := range g.pending[job] {
+		g.prospects[ent] -= n
+	}
+	delete(g.pending, job)
+	g.flushIdleLocked()
 }
 
 // takes says whether action a goes through a batch.
@@ -204,11 +228,15 @@ func (g *grouper) join(ctx context.Context, job *model.Job, a *model.Action, id 
 			})
 		}
 		b.members = append(b.members, m)
+		if p := g.pending[job.ID]; p[ent] > 0 {
+			p[ent]--
+			g.prospects[ent]--
+		}
 		if len(b.members) >= g.size {
 			g.sendLocked(b)
 		}
 	}
-	g.flushIfStuckLocked()
+	g.flushIdleLocked()
 	g.mu.Unlock()
 	out := make([]memberResult, len(chans))
 	for i, ch := range chans {
@@ -220,12 +248,15 @@ func (g *grouper) join(ctx context.Context, job *model.Job, a *model.Action, id 
 	return out
 }
 
-func (g *grouper) flushIfStuckLocked() {
-	if g.parked < g.active {
-		return
-	}
-	for _, b := range g.open {
-		g.sendLocked(b)
+// flushIdleLocked sends the batches nobody else can join: those of an
+// entitlement no running job will still grant, and all of them when
+// every running job waits in one.
+func (g *grouper) flushIdleLocked() {
+	all := g.parked >= g.active
+	for ent, b := range g.open {
+		if all || g.prospects[ent] <= 0 {
+			g.sendLocked(b)
+		}
 	}
 }
 

@@ -240,11 +240,11 @@ func (e *Engine) dispatch(ctx, work context.Context, t *Target) {
 			for k, j := range jobs {
 				slots <- struct{}{}
 				wg.Add(1)
-				t.group.enter()
+				t.group.enter(&jobs[k])
 				go func() {
 					defer wg.Done()
 					e.runJob(ctx, work, t, j, started[k])
-					t.group.leave()
+					t.group.leave(j.ID)
 					<-slots
 					select {
 					case jobDone <- struct{}{}:
