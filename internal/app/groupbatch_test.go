@@ -2,9 +2,12 @@ package app_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -13,6 +16,7 @@ import (
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/store"
 	"github.com/accord-iam/accord/internal/targetsim"
+	"github.com/accord-iam/accord/internal/testkit"
 )
 
 // groupLoad runs an initial load of persons against the simulator with
@@ -90,4 +94,49 @@ func TestInitialLoadWithoutGroupBatches(t *testing.T) {
 	const persons = 60
 	_, _, staff, _ := groupLoad(t, persons, 1)
 	require.Equal(t, persons, staff)
+}
+
+// BenchmarkGroupBatch measures an initial load against the simulator with
+// no added latency, one target, every person into all-staff and two
+// thirds into two department groups each: requests and wall time with
+// group batching (batch_members 100, the default) and without (1), in one
+// run so that the two are measured under the same load.
+//
+//	ACCORD_BENCH_PERSONS=10000 go test -run '^$' -bench GroupBatch -benchtime 1x ./internal/app/
+func BenchmarkGroupBatch(b *testing.B) {
+	persons := 2000
+	if v := os.Getenv("ACCORD_BENCH_PERSONS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			b.Fatalf("ACCORD_BENCH_PERSONS: %v", err)
+		}
+		persons = n
+	}
+	for _, batch := range []int{1, 100} {
+		b.Run(fmt.Sprintf("batch_members=%d", batch), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				w := newSimWorldWith(b, persons, 8, targetsim.Options{DisableLog: true, PatchNoContent: true}, func(cfg string) string {
+					return strings.Replace(cfg, "      entitlements_by: displayName\n",
+						"      entitlements_by: displayName\n      batch_members: "+strconv.Itoa(batch)+"\n", 1)
+				})
+				run, _, err := w.app.Enforce(context.Background(), app.Filter{}, "bench")
+				if err != nil || run == nil || run.State != model.RunPending {
+					b.Fatalf("enforce: %v %+v", err, run)
+				}
+				start, cpu0 := time.Now(), cpuTime()
+				before := w.sim.Stats().Requests
+				testkit.Drain(b, w.app, nil, 30*time.Minute)
+				elapsed, cpu := time.Since(start), cpuTime()-cpu0
+				reqs := w.sim.Stats().Requests - before
+				r, _ := w.app.Store.GetRun(context.Background(), run.ID)
+				if r.State != model.RunSucceeded {
+					b.Fatalf("run %s: %v", r.State, r.Counts)
+				}
+				b.ReportMetric(float64(reqs), "requests")
+				b.ReportMetric(elapsed.Seconds(), "wall-s")
+				b.ReportMetric(float64(persons)/elapsed.Seconds(), "persons/s")
+				b.ReportMetric(float64(cpu.Microseconds())/float64(persons), "cpu-µs/person")
+			}
+		})
+	}
 }
