@@ -31,6 +31,11 @@ func TestSettleWaitsForALaggingTarget(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			w := newSimWorldWith(t, persons, 2, targetsim.Options{}, func(cfg string) string {
+				// One member per PATCH: this is the single grant's reading
+				// of a 404. A group batch answered 404 is narrowed down and
+				// sent again first (engine/batch.go), which a lag of one
+				// answer does not survive.
+				cfg = strings.Replace(cfg, "      entitlements_by: displayName\n", "      entitlements_by: displayName\n      batch_members: 1\n", 1)
 				if c.settle == "" {
 					return cfg
 				}

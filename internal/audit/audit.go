@@ -82,13 +82,20 @@ type Call struct {
 	PersonKey string
 	Target    string
 	Operation string
-	Sink      Sink
+	// Request names a request shared by several actions (a group PATCH
+	// adding many members): its correlation ID is RunID/Request, and each
+	// action's own records name it.
+	Request string
+	Sink    Sink
 }
 
 // CorrelationID is the value sent to targets in the correlation header.
 func (c Call) CorrelationID() string {
 	if c.RunID == "" {
 		return ""
+	}
+	if c.Request != "" {
+		return c.RunID + "/" + c.Request
 	}
 	if c.ActionID == 0 {
 		return c.RunID

@@ -120,6 +120,7 @@ func New(st store.Store, targets []*Target, opts Options) *Engine {
 		}
 		t.init(opts.Notifier, opts.Owner)
 		e.targets[t.Name] = t
+		t.group = newGrouper(e, t)
 	}
 	e.commit = newCommitter(st, opts.Logger)
 	// The finisher looks once a job's end is durable: nudged when the job
@@ -202,7 +203,7 @@ func (e *Engine) Run(ctx context.Context) error {
 // ctx stops leasing; work is the context of in-flight actions, cancelled
 // only when the shutdown grace period is over.
 func (e *Engine) dispatch(ctx, work context.Context, t *Target) {
-	slots := make(chan struct{}, t.Concurrency*jobsPerCall)
+	slots := make(chan struct{}, t.Concurrency*jobsPerCall+t.group.held())
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	jobDone := make(chan struct{}, 1)
@@ -239,9 +240,11 @@ func (e *Engine) dispatch(ctx, work context.Context, t *Target) {
 			for k, j := range jobs {
 				slots <- struct{}{}
 				wg.Add(1)
+				t.group.enter(&jobs[k])
 				go func() {
 					defer wg.Done()
 					e.runJob(ctx, work, t, j, started[k])
+					t.group.leave(j.ID)
 					<-slots
 					select {
 					case jobDone <- struct{}{}:

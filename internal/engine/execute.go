@@ -30,6 +30,9 @@ type result struct {
 	// park, on a failure, keeps the planner from planning the same create
 	// again (see model.Park).
 	park *model.Park
+	// paced: pacing was told of this attempt's request already (a group
+	// batch's, once for all its members); closed is what it said.
+	paced, closed bool
 }
 
 // runJob executes a job's actions in order. stop ends the job between
@@ -226,7 +229,12 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 		return e.stillLeased(job.ID)
 	}
 	cctx := connector.WithHold(connector.WithGate(audit.WithCall(ctx, call), gate), t.pause)
-	res := e.attempt(cctx, t, a, ref, *written, doubt)
+	var res result
+	if t.group.takes(a, ref) {
+		res = t.group.attempt(ctx, cctx, job, a, ref, *written, doubt)
+	} else {
+		res = e.attempt(cctx, t, a, ref, *written, doubt)
+	}
 	if res.err != nil && errors.Is(res.err, errLeaseLost) {
 		// Another owner may run this job now: it alone records what
 		// happens next. The attempt stays started (in doubt), which is
@@ -253,7 +261,10 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 	end.DurationMS = time.Since(began).Milliseconds()
 	end.Message = res.message
 
-	closed := t.record(ctx, job.ID, res.err, time.Now(), exchanges.Load() > 0)
+	closed := res.closed
+	if !res.paced {
+		closed = t.record(ctx, job.ID, res.err, time.Now(), exchanges.Load() > 0)
+	}
 	var b store.Batch
 	cont := true
 	switch {

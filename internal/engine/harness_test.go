@@ -49,6 +49,9 @@ type rigOpts struct {
 	// requests, a slow one); wrap wraps the store (a failing heartbeat).
 	conn func(*memory.Target) connector.Connector
 	wrap func(storeT) storeT
+	// batch, above 1, lets the memory target add that many members at
+	// once (group batching).
+	batch int
 }
 
 // newRig builds the rig; call it inside the bubble.
@@ -62,6 +65,7 @@ func newRig(t *testing.T, o rigOpts) *rig {
 	if o.retry.MaxAttempts == 0 {
 		o.retry = config.Retry{MaxAttempts: 4, Base: time.Second, Max: 30 * time.Second}
 	}
+	r.mem.BatchMembers = o.batch
 	var conn connector.Connector = r.mem
 	if o.conn != nil {
 		conn = o.conn(r.mem)

@@ -37,6 +37,9 @@ type Target struct {
 	Shared pace.Shared
 
 	wake chan struct{}
+	// group gathers grants into group batches; nil when the connector
+	// adds one member per request.
+	group *grouper
 }
 
 // jobsPerCall is how many jobs a target's dispatcher holds per request

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -37,6 +38,9 @@ type Call struct {
 	Entitlements []string
 	Attributes   model.Attributes
 	Correlation  string
+	// Members are the accounts of a many-member call (add_members,
+	// members_among).
+	Members []string
 }
 
 // Target is the in-memory system. Its zero value is not usable; use New.
@@ -51,6 +55,11 @@ type Target struct {
 	// returned instead of doing the call.
 	Fail func(op string, c Call) error
 	Caps connector.Capabilities
+	// BatchMembers, above 1, offers AddMembers to the engine: that many
+	// accounts join one entitlement in one call, after waiting at most
+	// BatchLinger for company. 0 (the default) offers no batching.
+	BatchMembers int
+	BatchLinger  time.Duration
 }
 
 // New returns an empty target with every capability but batching.
@@ -349,3 +358,44 @@ func (t *Target) ListEntitlements(ctx context.Context, cursor string) (connector
 
 // Close implements connector.Connector.
 func (t *Target) Close(context.Context) error { return nil }
+
+// MemberBatch says how many accounts AddMembers takes at once, and how
+// long the engine may wait to gather them.
+func (t *Target) MemberBatch() (int, time.Duration) { return t.BatchMembers, t.BatchLinger }
+
+// AddMembers adds several accounts to one entitlement in one call. Like a
+// SCIM PATCH it is all or nothing: an account that is not there fails
+// the call with not_found and adds nobody.
+func (t *Target) AddMembers(ctx context.Context, entitlement string, ids []string) error {
+	unlock, err := t.begin(ctx, "add_members", Call{Entitlements: []string{entitlement}, Members: slices.Clone(ids)})
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	for _, id := range ids {
+		if _, ok := t.accounts[id]; !ok {
+			return notFound(id)
+		}
+	}
+	for _, id := range ids {
+		t.accounts[id].Entitlements[entitlement] = true
+	}
+	return nil
+}
+
+// MembersAmong reads, in one call, which of the accounts hold the
+// entitlement; accounts that are not there are not members.
+func (t *Target) MembersAmong(ctx context.Context, entitlement string, ids []string) ([]string, error) {
+	unlock, err := t.begin(ctx, "members_among", Call{Entitlements: []string{entitlement}, Members: slices.Clone(ids)})
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	var out []string
+	for _, id := range ids {
+		if a, ok := t.accounts[id]; ok && a.Entitlements[entitlement] {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}

@@ -3,7 +3,10 @@ package scim
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/accord-iam/accord/internal/connector"
 )
@@ -106,4 +109,64 @@ func (c *Conn) CreateEntitlement(ctx context.Context, entitlement string) error 
 		c.remember(str(r, "id"), entitlement)
 	}
 	return nil
+}
+
+// membersAmongChunk bounds the ids of one read-back filter, so that its
+// URL stays well under the 8 KiB servers commonly accept.
+const membersAmongChunk = 50
+
+// MemberBatch says how many members one group PATCH carries
+// (batch_members) and how long the engine may wait to gather them
+// (batch_linger): the engine's group batching.
+func (c *Conn) MemberBatch() (int, time.Duration) { return c.set.BatchMembers, c.set.BatchLinger }
+
+// MembersAmong reads which of the accounts are members of the group: the
+// read-back of a group batch, from the Users' own groups (a filter on
+// their ids, at most membersAmongChunk per request, asking for groups
+// only), instead of one read per member or of the whole group. Where
+// Users do not show their groups it is unsupported, and each member is
+// read back on its own.
+func (c *Conn) MembersAmong(ctx context.Context, entitlement string, ids []string) ([]string, error) {
+	if !c.groupsOnUser(ctx) {
+		return nil, connector.Errorf(connector.Unsupported, "the target's Users do not show their groups")
+	}
+	gid, err := c.groupRef(ctx, entitlement)
+	if err != nil {
+		return nil, err
+	}
+	users, _, err := c.usersURL(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for len(ids) > 0 {
+		n := min(len(ids), membersAmongChunk)
+		var f strings.Builder
+		for i, id := range ids[:n] {
+			if c.set.Quirks.FilterNoEscapes && needsEscape(id) {
+				return nil, connector.Errorf(connector.Unsupported, "account id %q cannot be put in a filter on this target (quirk filter_no_escapes)", id)
+			}
+			if i > 0 {
+				f.WriteString(" or ")
+			}
+			f.WriteString("id eq ")
+			f.WriteString(quote(id))
+		}
+		p, err := c.list(ctx, users, url.Values{"filter": {f.String()}, "attributes": {"groups"}, "startIndex": {"1"}, "count": {strconv.Itoa(n)}})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range p.items {
+			_, v, _ := lookup(r, "groups")
+			list, _ := v.([]any)
+			for _, g := range list {
+				if m, ok := g.(map[string]any); ok && str(m, "value") == gid {
+					out = append(out, str(r, "id"))
+					break
+				}
+			}
+		}
+		ids = ids[n:]
+	}
+	return out, nil
 }

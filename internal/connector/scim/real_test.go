@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"testing"
 
@@ -243,13 +244,22 @@ func TestRealMembersInBatches(t *testing.T) {
 		ids = append(ids, create(t, c, person(fmt.Sprintf("m%d", i))).NativeID)
 	}
 	ctx := context.Background()
+	outside := create(t, c, person("m-out")).NativeID
 	require.NoError(t, c.AddMembers(ctx, gid, ids))
 	require.ElementsMatch(t, ids, adm.members(gid))
+	// The batch's read-back: one filter on the Users' ids, their groups
+	// compared.
+	among, err := c.MembersAmong(ctx, gid, append(slices.Clone(ids), outside))
+	require.NoError(t, err)
+	require.ElementsMatch(t, ids, among)
 	// ids[4] is removed twice: the batch with a non-member falls back to
 	// one removal at a time.
 	require.NoError(t, c.RemoveMembers(ctx, gid, ids[3:]))
 	require.NoError(t, c.RemoveMembers(ctx, gid, []string{ids[0], ids[4]}))
 	require.ElementsMatch(t, ids[1:3], adm.members(gid))
+	among, err = c.MembersAmong(ctx, gid, ids)
+	require.NoError(t, err)
+	require.ElementsMatch(t, ids[1:3], among)
 }
 
 func TestRealListPaging(t *testing.T) {

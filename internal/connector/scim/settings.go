@@ -27,7 +27,8 @@ import (
 //	  patch: true                               # false: PUT the whole resource
 //	  page_size: 100
 //	  max_batch: 20                             # entitlements per Grant/Revoke call
-//	  batch_members: 50                         # members per group PATCH (AddMembers)
+//	  batch_members: 100                        # members per group PATCH (the engine's group batching; 1: none)
+//	  batch_linger: 20ms                        # how long a group batch waits for more members (default 500ms)
 //	  discovery: true
 //	  create_missing_groups: false              # true: a grant to a group that is not there creates it (entitlements_by: displayName)
 //	  discovery_refresh: 1h                     # read discovery again this often (default)
@@ -48,7 +49,10 @@ type Settings struct {
 	PageSize     int   `yaml:"page_size"`
 	MaxBatch     int   `yaml:"max_batch"`
 	BatchMembers int   `yaml:"batch_members"`
-	Discovery    *bool `yaml:"discovery"`
+	// BatchLinger is how long the engine lets a group batch wait for
+	// more members before it is sent (default 500ms).
+	BatchLinger time.Duration `yaml:"batch_linger"`
+	Discovery   *bool         `yaml:"discovery"`
 	// CreateMissingGroups: a grant to a group the target does not have
 	// creates it (POST /Groups) and is sent again. Only with
 	// entitlements_by: displayName, since a group's id is the server's
@@ -86,8 +90,13 @@ type Quirks struct {
 const (
 	DefaultPageSize     = 100
 	DefaultMaxBatch     = 20
-	DefaultBatchMembers = 50
+	DefaultBatchMembers = 100
+	DefaultBatchLinger  = 500 * time.Millisecond
 )
+
+// maxBatchLinger bounds batch_linger: longer would hold grants for no
+// gain, since a batch is sent as soon as it is full.
+const maxBatchLinger = 10 * time.Second
 
 func (s Settings) discover() bool { return s.Discovery == nil || *s.Discovery }
 
@@ -140,6 +149,9 @@ func check(node *yaml.Node, env connector.CheckEnv) (Settings, yamlx.Problems) {
 	if s.DiscoveryRefresh < 0 {
 		add("discovery_refresh", "must not be negative")
 	}
+	if s.BatchLinger < 0 || s.BatchLinger > maxBatchLinger {
+		add("batch_linger", "must be between 0 and %s: a grant waits this long for company", maxBatchLinger)
+	}
 	if s.PageSize > 1000 {
 		add("page_size", "%d is more than targets answer in one page; use at most 1000", s.PageSize)
 	}
@@ -185,6 +197,9 @@ func (s Settings) withDefaults() Settings {
 	}
 	if s.BatchMembers == 0 {
 		s.BatchMembers = DefaultBatchMembers
+	}
+	if s.BatchLinger == 0 {
+		s.BatchLinger = DefaultBatchLinger
 	}
 	s.URL = strings.TrimRight(s.URL, "/")
 	return s
