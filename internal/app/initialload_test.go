@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -207,21 +206,7 @@ func runRawLoad(b *testing.B, persons, requests, concurrency int) leg {
 			}
 		}
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency * 2}}
-	do := func(method, url string, body []byte) string {
-		req, _ := http.NewRequest(method, url, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer raw")
-		req.Header.Set("Content-Type", "application/scim+json")
-		resp, err := client.Do(req)
-		if err != nil {
-			b.Error(err)
-			return ""
-		}
-		defer resp.Body.Close()
-		var buf bytes.Buffer
-		_, _ = buf.ReadFrom(resp.Body)
-		return resp.Header.Get("Location")
-	}
+	do := rawSender(b, concurrency, "raw")
 	var next, sent atomic.Int64
 	return measure(b, "raw", func() int {
 		var wg sync.WaitGroup
