@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/pace"
 	"github.com/accord-iam/accord/internal/store"
@@ -277,10 +278,7 @@ func (c *committer) commitReqs(reqs []commitReq) {
 		}
 	}()
 	for len(reqs) > 0 {
-		var batch store.Batch
-		for i := range reqs {
-			batch.Add(reqs[i].b)
-		}
+		batch := gather(reqs)
 		err := c.commit(batch)
 		var fenced *store.FencedError
 		if !errors.As(err, &fenced) {
@@ -341,6 +339,24 @@ func (c *committer) commit(b store.Batch) error {
 	}
 	c.log.Error("commit failed, giving up on batch", "error", err)
 	return err
+}
+
+// gather is the requests' batches as one, allocated once: a round of
+// the committer joins tens of small batches.
+func gather(reqs []commitReq) store.Batch {
+	var n store.Batch
+	var recs, actions, jobs, accounts, fences int
+	for i := range reqs {
+		b := &reqs[i].b
+		recs, actions, jobs = recs+len(b.Audit), actions+len(b.Actions), jobs+len(b.Jobs)
+		accounts, fences = accounts+len(b.Accounts), fences+len(b.Fences)
+	}
+	n.Audit, n.Actions, n.Jobs = make([]audit.Record, 0, recs), make([]store.ActionUpdate, 0, actions), make([]store.JobUpdate, 0, jobs)
+	n.Accounts, n.Fences = make([]model.AccountChange, 0, accounts), make([]store.Fence, 0, fences)
+	for i := range reqs {
+		n.Add(reqs[i].b)
+	}
+	return n
 }
 
 func batchSize(b *store.Batch) int {

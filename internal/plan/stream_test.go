@@ -73,3 +73,29 @@ func TestStreamStopsWhenEmitFails(t *testing.T) {
 	require.Nil(t, res)
 	require.Equal(t, 5, calls, "no job is planned after the consumer failed")
 }
+
+// TestBuildChecksEachJobOnce: Build keeps the jobs it planned, and the
+// planner's Check sees each of them once, however many persons follow
+// (checking the kept ones again at every person made planning quadratic).
+// A job Check refuses is left out and listed as a problem.
+func TestBuildChecksEachJobOnce(t *testing.T) {
+	ctx := context.Background()
+	st, pl := streamWorld(t, 120)
+	seen := map[string]int{}
+	refused := errors.New("refused")
+	pl.Check = func(j *model.Job) error {
+		seen[j.PersonKey+"/"+j.Target]++
+		if len(seen) == 3 {
+			return refused
+		}
+		return nil
+	}
+	built, err := plan.Build(ctx, st, pl, false)
+	require.NoError(t, err)
+	require.Len(t, seen, len(built.Jobs)+1)
+	for k, n := range seen {
+		require.Equal(t, 1, n, "%s checked %d times", k, n)
+	}
+	require.Len(t, built.Problems, 1)
+	require.ErrorIs(t, built.Problems[0], refused)
+}

@@ -150,6 +150,11 @@ func (c *Client) send(ctx context.Context, r Request) (*Response, *http.Request,
 	for k, vs := range r.Header {
 		req.Header[k] = append([]string(nil), vs...)
 	}
+	// The request is this client's own: stamped here, the transport need
+	// not copy it to stamp it.
+	if call := audit.CallFrom(ctx); needsCorrelation(call, req.Header, c.cfg.CorrelationHeader) {
+		req.Header.Set(c.cfg.CorrelationHeader, call.CorrelationID())
+	}
 	if err := c.auth.Authorize(ctx, c.raw, req); err != nil {
 		return nil, nil, err
 	}
@@ -159,7 +164,7 @@ func (c *Client) send(ctx context.Context, r Request) (*Response, *http.Request,
 		return nil, nil, transportError(ctx, req.Method, shown, err)
 	}
 	defer hr.Body.Close()
-	data, err := io.ReadAll(hr.Body)
+	data, err := readAll(hr.Body)
 	if err != nil {
 		return nil, nil, transportError(ctx, req.Method, shown, err)
 	}

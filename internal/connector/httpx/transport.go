@@ -76,9 +76,9 @@ func (t *auditTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req = req.WithContext(ctx)
 		traceRequest(span, req, call.CorrelationID())
 	}
-	if id := call.CorrelationID(); id != "" && req.Header.Get(t.correlation) == "" {
+	if needsCorrelation(call, req.Header, t.correlation) {
 		req = req.Clone(ctx)
-		req.Header.Set(t.correlation, id)
+		req.Header.Set(t.correlation, call.CorrelationID())
 	}
 	reqBody := peekBody(req)
 
@@ -99,7 +99,7 @@ func (t *auditTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		rec.Status = resp.StatusCode
 		rec.ResponseExcerpt = audit.Excerpt(string(data))
-		resp.Body = io.NopCloser(bytes.NewReader(data))
+		resp.Body = &readBody{Reader: bytes.NewReader(data), data: data}
 		if resp.StatusCode >= 300 {
 			rec.ErrorKind = string(connector.KindForStatus(resp.StatusCode))
 		}
@@ -124,6 +124,13 @@ func (t *auditTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+// needsCorrelation says whether a request of call lacks the correlation
+// header. The client stamps the requests it builds itself; the
+// transport stamps a copy of any other (a login, a token request).
+func needsCorrelation(call audit.Call, h http.Header, name string) bool {
+	return call.CorrelationID() != "" && h.Get(name) == ""
+}
+
 // transportKind classifies err; net/http reports a request cut off by the
 // client's own deadline as a bare "request canceled".
 func transportKind(ctx context.Context, err error) connector.Kind {
@@ -131,6 +138,24 @@ func transportKind(ctx context.Context, err error) connector.Kind {
 		return connector.Timeout
 	}
 	return connector.KindOf(err)
+}
+
+// readBody is an answer's body the transport has read in full already
+// (to audit it): the client takes its bytes instead of copying them
+// again.
+type readBody struct {
+	*bytes.Reader
+	data []byte
+}
+
+func (readBody) Close() error { return nil }
+
+// readAll reads an answer's body, or takes the bytes the transport read.
+func readAll(body io.Reader) ([]byte, error) {
+	if rb, ok := body.(*readBody); ok && rb.Len() == len(rb.data) {
+		return rb.data, nil
+	}
+	return io.ReadAll(body)
 }
 
 // peekBody returns the request body without consuming it.

@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -15,7 +16,7 @@ type resource = map[string]any
 
 func decodeResource(b []byte) (resource, error) {
 	var r resource
-	d := json.NewDecoder(strings.NewReader(string(b)))
+	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
 	if err := d.Decode(&r); err != nil {
 		return nil, fmt.Errorf("answer is not a JSON object: %v", err)
