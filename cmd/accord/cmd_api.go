@@ -7,14 +7,15 @@ import (
 
 	"github.com/accord-iam/accord/internal/api"
 	"github.com/accord-iam/accord/internal/app"
+	"github.com/accord-iam/accord/internal/daemon"
 	"github.com/accord-iam/accord/internal/engine"
 )
 
 // serveAPI runs the HTTP API (and health and metrics) beside the engine
-// of `accord serve`, on api.listen, until ctx is done; then in-flight
-// requests get api.shutdown_grace to finish.
-func serveAPI(ctx context.Context, _ *cli, a *app.App, eng *engine.Engine) error {
-	srv := api.New(api.Options{App: a, Engine: eng, Logger: a.Log})
+// and daemon of `accord serve`, on api.listen, until ctx is done; then
+// in-flight requests get api.shutdown_grace to finish.
+func serveAPI(ctx context.Context, _ *cli, a *app.App, eng *engine.Engine, d *daemon.Daemon) error {
+	srv := api.New(api.Options{App: a, Engine: eng, Daemon: d, Logger: a.Log})
 	a.ObserveEngine(srv.Observe)
 	if err := mountConsole(a, srv); err != nil {
 		return err

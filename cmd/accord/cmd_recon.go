@@ -18,22 +18,13 @@ import (
 
 	"github.com/accord-iam/accord/internal/app"
 	"github.com/accord-iam/accord/internal/config"
+	"github.com/accord-iam/accord/internal/daemon"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/plan"
 	"github.com/accord-iam/accord/internal/recon"
 	"github.com/accord-iam/accord/internal/store"
 	"github.com/accord-iam/accord/internal/textsafe"
 )
-
-// reconEnv gives reconciliation what the app has opened.
-func reconEnv(a *app.App) *recon.Env {
-	return &recon.Env{
-		Store: a.Store, Config: a.Cfg, Policy: a.Policy, Conns: a.Conns, Now: a.Now, Log: a.Log, Notifier: a.Notifier,
-		Planner: func(ctx context.Context, target string) (*plan.Planner, error) {
-			return a.Planner(ctx, app.Filter{Target: target})
-		},
-	}
-}
 
 func (c *cli) reconcileCmd() *cobra.Command {
 	var (
@@ -51,7 +42,7 @@ func (c *cli) reconcileCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
 			ctx := cmd.Context()
-			env := reconEnv(a)
+			env := daemon.ReconEnv(a, a.Log)
 			targets := env.Targets()
 			if target != "" {
 				targets = []string{target}
@@ -356,7 +347,7 @@ func (c *cli) accessReportCmd() *cobra.Command {
 				return err
 			}
 			defer a.Close(context.WithoutCancel(ctx))
-			env := reconEnv(a)
+			env := daemon.ReconEnv(a, a.Log)
 			switch {
 			case csvOut:
 				err = recon.WriteAccessCSV(ctx, c.stdout, env, f)

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/accord-iam/accord/internal/app"
+	"github.com/accord-iam/accord/internal/daemon"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/targetsim"
 )
@@ -61,6 +62,10 @@ func serve(parent context.Context, c *cli, a *app.App) error {
 	}
 	defer release()
 	eng := a.NewEngine(app.EngineOptions{})
+	// The daemon re-plans persons as the engine reports on them; it is
+	// shared by the API (health, reconciliations) and run as a hook.
+	d := daemon.New(daemon.Options{App: a, Engine: eng, Logger: a.Log})
+	a.ObserveEngine(d.Observe)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -95,7 +100,7 @@ func serve(parent context.Context, c *cli, a *app.App) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := h(ctx, c, a, eng); err != nil && ctx.Err() == nil {
+			if err := h(ctx, c, a, eng, d); err != nil && ctx.Err() == nil {
 				a.Log.Error("serve component failed; stopping", "error", err)
 				stop(err)
 			}

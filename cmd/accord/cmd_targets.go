@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/accord-iam/accord/internal/app"
+	"github.com/accord-iam/accord/internal/daemon"
 	"github.com/accord-iam/accord/internal/engine"
 	"github.com/accord-iam/accord/internal/pace"
 	"github.com/accord-iam/accord/internal/store/sqlstore"
@@ -25,7 +26,7 @@ type paceBoard interface {
 
 // publishPacing runs with `accord serve`: the engine's pacing of each
 // target goes on the store's board, and resumes asked for there reach it.
-func publishPacing(ctx context.Context, _ *cli, a *app.App, eng *engine.Engine) error {
+func publishPacing(ctx context.Context, _ *cli, a *app.App, eng *engine.Engine, _ *daemon.Daemon) error {
 	if b, ok := a.Store.(pace.Board); ok {
 		pace.Watch(ctx, b, eng.Owner(), eng.Paces())
 	}

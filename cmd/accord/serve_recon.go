@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/accord-iam/accord/internal/app"
+	"github.com/accord-iam/accord/internal/daemon"
 	"github.com/accord-iam/accord/internal/engine"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/recon"
@@ -13,8 +14,8 @@ import (
 
 // serveReconcile reconciles each target on its reconcile.schedule. A
 // reconciliation left unfinished by an earlier process resumes at once.
-func serveReconcile(ctx context.Context, _ *cli, a *app.App, eng *engine.Engine) error {
-	env := reconEnv(a)
+func serveReconcile(ctx context.Context, _ *cli, a *app.App, eng *engine.Engine, _ *daemon.Daemon) error {
+	env := daemon.ReconEnv(a, a.Log)
 	reconcile := func(target string) {
 		res, err := recon.Reconcile(ctx, env, target, recon.Options{Trigger: "serve"})
 		switch {

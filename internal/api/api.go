@@ -22,7 +22,9 @@ import (
 	"github.com/accord-iam/accord/internal/app"
 	"github.com/accord-iam/accord/internal/config"
 	"github.com/accord-iam/accord/internal/connector"
+	"github.com/accord-iam/accord/internal/daemon"
 	"github.com/accord-iam/accord/internal/engine"
+	"github.com/accord-iam/accord/internal/store"
 )
 
 // Engine is what the API needs of the running engine.
@@ -38,12 +40,31 @@ type Engine interface {
 	Resume(ctx context.Context, target string) error
 }
 
+// Daemon is the background work beside the API in `accord serve`
+// (package daemon): the API reads the targets' health through it, hands
+// it persons to plan again, and queues reconciliations with it.
+type Daemon interface {
+	// Health judges every target now (and alerts on entering incident).
+	Health(ctx context.Context) (daemon.HealthView, error)
+	// FollowUp plans a person again once earlier work is done.
+	FollowUp(person string)
+	// Reconcile starts a reconciliation in the background once its lease
+	// is claimed.
+	Reconcile(ctx context.Context, target string, dryRun bool, actor string) (store.Recon, bool, error)
+	// Here tells what the daemon knows of a reconciliation beyond the store.
+	Here(target, id string) daemon.ReconHere
+}
+
 // Options configure a Server.
 type Options struct {
 	App *app.App
 	// Engine may be nil (no engine in this process): new runs then wait
 	// for another process's engine to poll, and circuits show as closed.
 	Engine Engine
+	// Daemon may be nil (no daemon in this process): health is judged
+	// without alerts, persons whose change waits are left to the next
+	// scheduled enforcement, and reconciliations are refused (503).
+	Daemon Daemon
 	Logger *slog.Logger
 }
 
@@ -51,14 +72,12 @@ type Options struct {
 type Server struct {
 	app     *app.App
 	eng     Engine
+	daemon  Daemon
 	cfg     config.API
 	log     *slog.Logger
 	handler http.Handler
 	routes  []Route
 	metrics *Metrics
-	follow  *followUp
-	health  *healthMonitor
-	recons  *reconJobs
 	scim    *scimIn // nil without inbound.scim
 
 	limMu    sync.Mutex
@@ -75,7 +94,7 @@ type Server struct {
 	fallback atomic.Pointer[fallback]
 }
 
-// New builds a server; Run starts its background work.
+// New builds a server.
 func New(o Options) *Server {
 	if o.Logger == nil {
 		o.Logger = o.App.Log
@@ -83,15 +102,12 @@ func New(o Options) *Server {
 	// A config built in code, not parsed, still gets the documented limits.
 	cfg := o.App.Cfg.API.WithDefaults()
 	s := &Server{
-		app: o.App, eng: o.Engine, cfg: cfg, log: o.Logger,
+		app: o.App, eng: o.Engine, daemon: o.Daemon, cfg: cfg, log: o.Logger,
 		limiters:    map[string]*rate.Limiter{},
 		authAudit:   rate.NewLimiter(20, 200),
 		authBackoff: newAuthBackoff(authMaxClients),
 	}
 	s.metrics = newMetrics(s)
-	s.follow = newFollowUp()
-	s.health = newHealthMonitor()
-	s.recons = newReconJobs()
 	s.scim = newSCIMIn(s)
 	s.routes = s.routeTable()
 	s.handler = s.buildMux()
@@ -107,45 +123,17 @@ func (s *Server) Routes() []Route { return slices.Clone(s.routes) }
 // Metrics returns the server's metrics (a private registry).
 func (s *Server) Metrics() *Metrics { return s.metrics }
 
-// Observe takes an engine event: metrics, leaver latency, and re-planning
-// of persons whose change waited for earlier work. It is quick, as engine
-// observers must be.
+// Observe takes an engine event for the metrics: counts, durations and
+// leaver latency. It is quick, as engine observers must be.
 func (s *Server) Observe(ev engine.Event) {
 	s.metrics.observe(ev)
 	if ev.Type == engine.EventAction && ev.Outcome == "succeeded" && ev.Action != nil && isLeaverDisable(ev.Action) {
 		s.observeLeaver(ev.Action, s.app.Now())
 	}
-	if ev.Type == engine.EventAction && ev.AccountGone && ev.Action != nil && s.follow.goneOnce(ev.Action.PersonKey, s.app.Now(), s.app.Cfg.Engine.Schedule) {
-		// Deleted on the target behind accord's back: planned again at
-		// once, so that policy re-creates it now, not at the next
-		// scheduled run.
-		s.follow.add(ev.Action.PersonKey)
-	}
-	switch ev.Type {
-	case engine.EventAction, engine.EventJobDone, engine.EventRunDone:
-		s.follow.nudge()
-	}
 }
 
-// Run does the server's background work until ctx is done: re-planning
-// persons whose change waited, incident alerts, and the reconciliations
-// requested over the API (stopped when ctx is done; they resume later).
-func (s *Server) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	for _, f := range []func(context.Context){s.runFollowUps, s.runHealthMonitor, s.runReconJobs} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(ctx)
-		}()
-	}
-	wg.Wait()
-	return nil
-}
-
-// Serve listens on ln until ctx is done, runs the background work, and
-// then shuts down gracefully: in-flight requests get api.shutdown_grace
-// to finish.
+// Serve listens on ln until ctx is done, and then shuts down gracefully:
+// in-flight requests get api.shutdown_grace to finish.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.handler,
@@ -159,13 +147,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	bg, stop := context.WithCancel(ctx)
-	defer stop()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = s.Run(bg)
-	}()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	s.log.Info("API listening", "addr", ln.Addr().String())
@@ -181,8 +162,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		<-errc
 	}
-	stop()
-	<-done
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -192,6 +171,22 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) wake() {
 	if s.eng != nil {
 		s.eng.Wake()
+	}
+}
+
+// health judges the targets now: by the daemon, which alerts on entering
+// incident, or here without one.
+func (s *Server) health(ctx context.Context) (daemon.HealthView, error) {
+	if s.daemon == nil {
+		return daemon.CheckHealth(ctx, s.app, s.cfg.Health, s.status)
+	}
+	return s.daemon.Health(ctx)
+}
+
+// followUp has the daemon plan a person again once earlier work is done.
+func (s *Server) followUp(person string) {
+	if s.daemon != nil {
+		s.daemon.FollowUp(person)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/accord-iam/accord/internal/api"
 	"github.com/accord-iam/accord/internal/app"
 	_ "github.com/accord-iam/accord/internal/connector/scim"
+	"github.com/accord-iam/accord/internal/daemon"
 	"github.com/accord-iam/accord/internal/engine"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/store"
@@ -158,12 +159,14 @@ func newWorld(t testing.TB, o worldOptions) *world {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	eng := a.NewEngine(app.EngineOptions{OnEvent: w.events.add})
-	w.srv = api.New(api.Options{App: a, Engine: eng, Logger: testkit.QuietLogger()})
+	d := daemon.New(daemon.Options{App: a, Engine: eng, Logger: testkit.QuietLogger()})
+	a.ObserveEngine(d.Observe)
+	w.srv = api.New(api.Options{App: a, Engine: eng, Daemon: d, Logger: testkit.QuietLogger()})
 	a.ObserveEngine(w.srv.Observe)
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = eng.Run(ctx) }()
-	go func() { defer wg.Done(); _ = w.srv.Run(ctx) }()
+	go func() { defer wg.Done(); _ = d.Run(ctx) }()
 	hs := httptest.NewServer(w.srv.Handler())
 	w.url = hs.URL
 	t.Cleanup(func() {

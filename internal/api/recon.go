@@ -1,102 +1,15 @@
 package api
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"sync"
 	"time"
 
-	"github.com/accord-iam/accord/internal/app"
 	"github.com/accord-iam/accord/internal/audit"
-	"github.com/accord-iam/accord/internal/model"
-	"github.com/accord-iam/accord/internal/plan"
-	"github.com/accord-iam/accord/internal/recon"
-	"github.com/accord-iam/accord/internal/secret"
+	"github.com/accord-iam/accord/internal/daemon"
 	"github.com/accord-iam/accord/internal/store"
 )
-
-// reconLease is how long this server holds a reconciliation without
-// progress before another process may take it over (recon's default).
-const reconLease = 2 * time.Minute
-
-// keptErrors bounds how many failed reconciliations' errors the server
-// remembers for the listing.
-const keptErrors = 100
-
-// reconJobs are the reconciliations this server runs in the background.
-// A request only starts one: a reconciliation reads a whole target and
-// outlives any request deadline, and it is resumable, so stopping it at
-// shutdown loses nothing.
-type reconJobs struct {
-	// owner names this server in reconciliation leases. It is fixed for
-	// the server's life: the request claims the lease and the background
-	// reconciliation, under the same owner, takes it over.
-	owner  string
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-
-	mu      sync.Mutex
-	stopped bool
-	// running maps a target to its reconciliation in progress here. Two
-	// requests of this server share the owner, so the store's lease
-	// cannot tell them apart: this map does.
-	running map[string]reconJob
-	// failed keeps the last error of reconciliations that failed here,
-	// oldest first in order.
-	failed map[string]string
-	order  []string
-}
-
-type reconJob struct {
-	id     string
-	dryRun bool
-}
-
-func newReconJobs() *reconJobs {
-	host, _ := os.Hostname()
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	ctx, cancel := context.WithCancel(context.Background())
-	return &reconJobs{
-		owner: fmt.Sprintf("%s-%d-api-%s", host, os.Getpid(), hex.EncodeToString(b)),
-		ctx:   ctx, cancel: cancel, running: map[string]reconJob{}, failed: map[string]string{},
-	}
-}
-
-// runReconJobs stops the background reconciliations when ctx is done and
-// waits for them to give their leases back.
-func (s *Server) runReconJobs(ctx context.Context) {
-	<-ctx.Done()
-	j := s.recons
-	j.mu.Lock()
-	j.stopped = true
-	j.mu.Unlock()
-	j.cancel()
-	j.wg.Wait()
-}
-
-// reconEnv builds what reconciliation needs from the app, as the CLI
-// does. Each call gets its own Env: recon fills in defaults in place.
-func (s *Server) reconEnv() *recon.Env {
-	a := s.app
-	env := &recon.Env{
-		Store: a.Store, Config: a.Cfg, Policy: a.Policy, Conns: a.Conns, Now: a.Now, Log: s.log, Notifier: a.Notifier,
-		Owner: s.recons.owner, Lease: reconLease,
-		Planner: func(ctx context.Context, target string) (*plan.Planner, error) {
-			return a.Planner(ctx, app.Filter{Target: target})
-		},
-	}
-	if s.eng != nil {
-		env.Pacer = s.eng.Pacer
-	}
-	return env
-}
 
 // reconView is a reconciliation as the API shows it.
 type reconView struct {
@@ -143,17 +56,16 @@ func (s *Server) toReconView(r *store.Recon) reconView {
 	if r.RunID != "" {
 		v.RunLink = runLink(r.RunID)
 	}
-	j := s.recons
-	j.mu.Lock()
-	job, here := j.running[r.Target]
-	here = here && job.id == r.ID
-	v.LastError = j.failed[r.ID]
-	j.mu.Unlock()
+	var here daemon.ReconHere
+	if s.daemon != nil {
+		here = s.daemon.Here(r.Target, r.ID)
+	}
+	v.LastError = here.LastError
 	switch {
 	case !r.FinishedAt.IsZero():
 		v.State = "done"
-	case here:
-		v.State, v.DryRun = "running", job.dryRun
+	case here.Running:
+		v.State, v.DryRun = "running", here.DryRun
 	case r.LeaseOwner != "" && r.LeaseUntil.After(s.app.Now()):
 		v.State = "running"
 	default:
@@ -191,44 +103,27 @@ func (s *Server) reconcile(rq *request) (int, any, error) {
 		return 0, nil, badRequest("target %s cannot be reconciled: its connector cannot list accounts", target)
 	}
 
-	j := s.recons
-	j.mu.Lock()
-	if j.stopped {
-		j.mu.Unlock()
-		return 0, nil, errorf(http.StatusServiceUnavailable, CodeUnavailable, "the server is shutting down; retry on another node or later")
+	if s.daemon == nil {
+		return 0, nil, errorf(http.StatusServiceUnavailable, CodeUnavailable, "no daemon runs beside this API to reconcile; ask accord serve's API")
 	}
-	if job, ok := j.running[target]; ok {
-		j.mu.Unlock()
+	rec, resumed, err := s.daemon.Reconcile(rq.Context(), target, dryRun, rq.actor())
+	var running *daemon.RunningError
+	switch {
+	case errors.Is(err, daemon.ErrStopping):
+		return 0, nil, errorf(http.StatusServiceUnavailable, CodeUnavailable, "the server is shutting down; retry on another node or later")
+	case errors.As(err, &running):
 		e := conflictf("a reconciliation of %s is already running on this server", target)
-		if job.id != "" {
-			e.Message = fmt.Sprintf("reconciliation %s of %s is already running on this server; follow it at %s", job.id, target, reconLink(job.id))
-			e.Details = map[string]any{"reconciliation": job.id, "link": reconLink(job.id)}
+		if running.ID != "" {
+			e.Message = fmt.Sprintf("reconciliation %s of %s is already running on this server; follow it at %s", running.ID, target, reconLink(running.ID))
+			e.Details = map[string]any{"reconciliation": running.ID, "link": reconLink(running.ID)}
 		}
 		return 0, nil, e
-	}
-	j.running[target] = reconJob{dryRun: dryRun}
-	j.wg.Add(1)
-	j.mu.Unlock()
-
-	// Claiming the lease here, not in the background, answers a
-	// reconciliation already leased elsewhere (another node, or accord
-	// serve's schedule) with a 409 instead of a 202 that fails later.
-	now := s.app.Now()
-	rec, resumed, err := s.app.Store.StartRecon(rq.Context(), target, j.owner, now, now.Add(reconLease))
-	if err != nil {
-		j.mu.Lock()
-		delete(j.running, target)
-		j.mu.Unlock()
-		j.wg.Done()
-		if errors.Is(err, store.ErrConflict) {
-			return 0, nil, conflictf("%s; it is followed at /api/v1/reconciliations?target=%s", err.Error(), target)
-		}
+	case errors.Is(err, store.ErrConflict):
+		// Leased elsewhere: another node, or accord serve's schedule.
+		return 0, nil, conflictf("%s; it is followed at /api/v1/reconciliations?target=%s", err.Error(), target)
+	case err != nil:
 		return 0, nil, err
 	}
-	j.mu.Lock()
-	j.running[target] = reconJob{id: rec.ID, dryRun: dryRun}
-	j.mu.Unlock()
-	go s.runReconcile(rec.ID, target, dryRun, rq.actor())
 
 	verb := "started"
 	if resumed {
@@ -242,47 +137,6 @@ func (s *Server) reconcile(rq *request) (int, any, error) {
 	rq.header = http.Header{"Location": {reconLink(rec.ID)}}
 	return http.StatusAccepted, reconStarted{Reconciliation: s.toReconView(&rec), Resumed: resumed,
 		Message: msg + "; follow it at " + reconLink(rec.ID)}, nil
-}
-
-// runReconcile is one background reconciliation. Its converge run, if
-// any, is woken at once; a failure is logged, audited and remembered for
-// the listing.
-func (s *Server) runReconcile(id, target string, dryRun bool, actor string) {
-	j := s.recons
-	defer j.wg.Done()
-	res, err := recon.Reconcile(j.ctx, s.reconEnv(), target, recon.Options{DryRun: dryRun, Trigger: actor})
-	j.mu.Lock()
-	delete(j.running, target)
-	if err != nil {
-		if _, ok := j.failed[id]; !ok {
-			j.order = append(j.order, id)
-		}
-		j.failed[id] = secret.Redact(err.Error())
-		if len(j.order) > keptErrors {
-			delete(j.failed, j.order[0])
-			j.order = j.order[1:]
-		}
-	}
-	j.mu.Unlock()
-	switch {
-	case err != nil:
-		msg := fmt.Sprintf("reconciliation %s of %s failed; the next one resumes it: %s", id, target, secret.Redact(err.Error()))
-		if j.ctx.Err() != nil {
-			msg = fmt.Sprintf("reconciliation %s of %s stopped by shutdown; the next one resumes it", id, target)
-		}
-		s.log.Warn(msg, "target", target, "recon_id", id)
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(j.ctx), 5*time.Second)
-		defer cancel()
-		if aerr := s.app.Store.AppendAudit(ctx, []audit.Record{{Time: s.app.Now(), Kind: audit.KindEvent,
-			Operation: "reconcile", Actor: actor, Target: target, Outcome: "failed", Message: msg}}); aerr != nil {
-			s.log.Error("audit reconciliation failure", "recon_id", id, "error", aerr)
-		}
-	case res.Run != nil && res.Run.State == model.RunHeld:
-		s.log.Warn("reconciliation run held by a threshold: approve it with POST /api/v1/runs/{id}/approve",
-			"recon_id", id, "run_id", res.Run.ID, "note", res.Run.Note)
-	case res.Run != nil:
-		s.wake()
-	}
 }
 
 func (s *Server) listRecons(rq *request) (int, any, error) {

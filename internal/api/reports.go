@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/accord-iam/accord/internal/config"
+	"github.com/accord-iam/accord/internal/daemon"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/recon"
 	"github.com/accord-iam/accord/internal/store"
@@ -84,7 +85,7 @@ func (s *Server) accessReport(rq *request) (int, any, error) {
 	if err := s.checkPersonParam(rq, f.Person); err != nil {
 		return 0, nil, err
 	}
-	env := s.reconEnv()
+	env := daemon.ReconEnv(s.app, s.log)
 	if asCSV {
 		return http.StatusOK, &download{name: exportName("access", f.Target, f.Person, s.app.Now()),
 			write: func(ctx context.Context, w io.Writer) error { return recon.WriteAccessCSV(ctx, w, env, f) }}, nil

@@ -96,7 +96,7 @@ func (s *Server) enforce(ctx context.Context, rq *request, f app.Filter) (int, a
 	}
 	res := resultOf(pv)
 	for _, b := range pv.Result.Busy {
-		s.follow.add(b.Person)
+		s.followUp(b.Person)
 	}
 	if run != nil {
 		// Enforce has notified the approvers of a held run already.

@@ -24,6 +24,7 @@ import (
 	"github.com/accord-iam/accord/internal/app"
 	_ "github.com/accord-iam/accord/internal/connector/scim"
 	"github.com/accord-iam/accord/internal/console"
+	"github.com/accord-iam/accord/internal/daemon"
 	"github.com/accord-iam/accord/internal/targetsim"
 	"github.com/accord-iam/accord/internal/testkit"
 )
@@ -121,7 +122,9 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	w.app = a
 	ctx, cancel := context.WithCancel(context.Background())
 	eng := a.NewEngine(app.EngineOptions{})
-	w.srv = api.New(api.Options{App: a, Engine: eng, Logger: testkit.QuietLogger()})
+	d := daemon.New(daemon.Options{App: a, Engine: eng, Logger: testkit.QuietLogger()})
+	a.ObserveEngine(d.Observe)
+	w.srv = api.New(api.Options{App: a, Engine: eng, Daemon: d, Logger: testkit.QuietLogger()})
 	a.ObserveEngine(w.srv.Observe)
 	c, err := console.New(console.Options{API: w.srv, Sessions: a.Store.(console.Sessions), Config: a.Cfg.API.Console, Now: now,
 		Logger: testkit.QuietLogger()})
@@ -130,7 +133,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = eng.Run(ctx) }()
-	go func() { defer wg.Done(); _ = w.srv.Run(ctx) }()
+	go func() { defer wg.Done(); _ = d.Run(ctx) }()
 	hs := httptest.NewServer(w.srv.Handler())
 	w.url = hs.URL
 	t.Cleanup(func() {

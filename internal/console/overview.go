@@ -5,14 +5,15 @@ import (
 	"time"
 
 	"github.com/accord-iam/accord/internal/api"
+	"github.com/accord-iam/accord/internal/daemon"
 	"github.com/accord-iam/accord/internal/pace"
 )
 
 // targetRow is a target's line of the overview: its health as
-// /api/v1/health answers it (decoded into the API's own type, so the two
-// cannot drift apart), with its pacing beside it.
+// /api/v1/health answers it (decoded into the type the API answers with,
+// the daemon's, so the two cannot drift apart), with its pacing beside it.
 type targetRow struct {
-	api.TargetHealth
+	daemon.TargetHealth
 	Pace    pace.Status
 	Running bool
 	Paused  bool
@@ -33,7 +34,7 @@ type overviewView struct {
 }
 
 func (c *Console) overview(rq *Request) error {
-	var h api.HealthView
+	var h daemon.HealthView
 	if err := rq.Get("/api/v1/health", &h); err != nil {
 		return err
 	}
@@ -66,7 +67,7 @@ func (c *Console) overview(rq *Request) error {
 			Paused:    !tv.PausedUntil.IsZero() || th.Circuit != "closed",
 			CanResume: rq.Can("POST", "/api/v1/targets/"+url.PathEscape(th.Target)+"/resume")}
 		v.Targets = append(v.Targets, row)
-		if th.Status != api.StatusHealthy {
+		if th.Status != daemon.StatusHealthy {
 			v.Alerts = append(v.Alerts, th.Target+" is "+th.Status+": "+th.Reason)
 		}
 		if !tv.PausedUntil.IsZero() {

@@ -1,12 +1,12 @@
-package api
+package daemon
 
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sync"
 	"time"
 
+	"github.com/accord-iam/accord/internal/app"
 	"github.com/accord-iam/accord/internal/config"
 	"github.com/accord-iam/accord/internal/engine"
 	"github.com/accord-iam/accord/internal/notify"
@@ -75,38 +75,54 @@ func toWindow(o store.Outcomes) HealthWindow {
 	return w
 }
 
-// checkHealth judges every configured target now.
-func (s *Server) checkHealth(ctx context.Context) (HealthView, error) {
-	now := s.app.Now()
-	h := s.cfg.Health
-	hour, err := s.app.Store.AttemptOutcomes(ctx, now.Add(-time.Hour))
+// Health judges every configured target now, and alerts when one has
+// entered incident since the last judgement.
+func (d *Daemon) Health(ctx context.Context) (HealthView, error) {
+	hv, err := CheckHealth(ctx, d.app, d.health, d.status)
 	if err != nil {
 		return HealthView{}, err
 	}
-	day, err := s.app.Store.AttemptOutcomes(ctx, now.Add(-24*time.Hour))
+	d.monitor.record(d, ctx, hv)
+	return hv, nil
+}
+
+// CheckHealth judges every configured target now, by the limits h, with
+// the circuits status reports (nil: no engine here, every circuit shows
+// as closed). It keeps nothing and alerts nobody: that is the daemon's.
+func CheckHealth(ctx context.Context, a *app.App, h config.Health, status func() []engine.TargetStatus) (HealthView, error) {
+	now := a.Now()
+	hour, err := a.Store.AttemptOutcomes(ctx, now.Add(-time.Hour))
 	if err != nil {
 		return HealthView{}, err
 	}
-	queue, err := s.app.Store.QueueStats(ctx, now)
+	day, err := a.Store.AttemptOutcomes(ctx, now.Add(-24*time.Hour))
+	if err != nil {
+		return HealthView{}, err
+	}
+	queue, err := a.Store.QueueStats(ctx, now)
 	if err != nil {
 		return HealthView{}, err
 	}
 	circuits := map[string]engine.TargetStatus{}
-	for _, st := range s.status() {
-		circuits[st.Name] = st
+	if status != nil {
+		for _, st := range status() {
+			circuits[st.Name] = st
+		}
 	}
 	out := HealthView{Status: StatusHealthy, CheckedAt: now, Targets: []TargetHealth{},
 		Thresholds: HealthLimits{Healthy: h.Healthy, Incident: h.Incident, MinAttempts: h.MinAttempts}}
-	for i := range s.app.Cfg.Targets {
-		name := s.app.Cfg.Targets[i].Name
+	for i := range a.Cfg.Targets {
+		name := a.Cfg.Targets[i].Name
 		c := circuits[name]
 		if c.Circuit == "" {
 			c.Circuit = engine.CircuitClosed
 		}
 		q := queue[name]
 		th := TargetHealth{Target: name, Circuit: c.Circuit, LastHour: toWindow(hour[name]), LastDay: toWindow(day[name]),
-			QueueDepth: q.PendingActions, LeasedJobs: q.LeasedJobs, OldestPending: timePtr(q.Oldest)}
+			QueueDepth: q.PendingActions, LeasedJobs: q.LeasedJobs}
 		if !q.Oldest.IsZero() {
+			oldest := q.Oldest
+			th.OldestPending = &oldest
 			th.OldestPendingAgeSeconds = max(0, now.Sub(q.Oldest).Seconds())
 		}
 		th.Status, th.Reason = judge(c, th.LastHour, th.LastDay, h)
@@ -156,48 +172,6 @@ func joinReason(a, b string) string {
 	return a + "; " + b
 }
 
-func (s *Server) getHealth(rq *request) (int, any, error) {
-	if _, err := rq.params(); err != nil {
-		return 0, nil, err
-	}
-	hv, err := s.checkHealth(rq.Context())
-	if err != nil {
-		return 0, nil, err
-	}
-	s.health.record(s, rq.Context(), hv)
-	return http.StatusOK, hv, nil
-}
-
-func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
-}
-
-// writeProber is a store that can prove it accepts writes now.
-type writeProber interface {
-	ProbeWrite(ctx context.Context) error
-}
-
-// readyz is ready only when the store accepts a write: a daemon that can
-// read but not record (read-only file, full disk) would take work it
-// cannot account for. The reason is in the answer.
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.app.Store.Ping(ctx); err != nil {
-		s.log.Warn("readiness: store unreachable", "error", err)
-		writeError(w, errorf(http.StatusServiceUnavailable, CodeUnavailable, "the store is unreachable"))
-		return
-	}
-	if p, ok := s.app.Store.(writeProber); ok {
-		if err := p.ProbeWrite(ctx); err != nil {
-			s.log.Warn("readiness: store refuses writes", "error", err)
-			writeError(w, errorf(http.StatusServiceUnavailable, CodeUnavailable, "the store cannot be written: %v", err))
-			return
-		}
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-}
-
 // healthMonitor remembers each target's last status, to alert once when a
 // target enters incident rather than at every check.
 type healthMonitor struct {
@@ -207,7 +181,7 @@ type healthMonitor struct {
 
 func newHealthMonitor() *healthMonitor { return &healthMonitor{last: map[string]string{}} }
 
-func (m *healthMonitor) record(s *Server, ctx context.Context, hv HealthView) {
+func (m *healthMonitor) record(d *Daemon, ctx context.Context, hv HealthView) {
 	m.mu.Lock()
 	var entered []TargetHealth
 	for _, t := range hv.Targets {
@@ -218,14 +192,14 @@ func (m *healthMonitor) record(s *Server, ctx context.Context, hv HealthView) {
 	}
 	m.mu.Unlock()
 	for _, t := range entered {
-		s.app.Notifier.Notify(ctx, notify.Event{Kind: notify.TargetIncident, Time: hv.CheckedAt, Target: t.Target,
+		d.app.Notifier.Notify(ctx, notify.Event{Kind: notify.TargetIncident, Time: hv.CheckedAt, Target: t.Target,
 			Message: fmt.Sprintf("target %s is in incident: %s", t.Target, t.Reason),
 			Details: map[string]any{"last_hour": t.LastHour, "last_day": t.LastDay, "queue_depth": t.QueueDepth, "circuit": t.Circuit}})
 	}
 }
 
-func (s *Server) runHealthMonitor(ctx context.Context) {
-	tick := time.NewTicker(s.cfg.Health.Interval)
+func (d *Daemon) runHealthMonitor(ctx context.Context) {
+	tick := time.NewTicker(d.health.Interval)
 	defer tick.Stop()
 	for {
 		select {
@@ -233,13 +207,8 @@ func (s *Server) runHealthMonitor(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		hv, err := s.checkHealth(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Warn("health check", "error", err)
-			}
-			continue
+		if _, err := d.Health(ctx); err != nil && ctx.Err() == nil {
+			d.log.Warn("health check", "error", err)
 		}
-		s.health.record(s, ctx, hv)
 	}
 }
