@@ -43,7 +43,15 @@ func (s *SCIM) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.serveDiscovery(w, first, id)
-	case "Bulk", ".search", "Me":
+	case "Bulk":
+		if id != "" {
+			writeSCIMError(w, scimErr(http.StatusNotFound, "", "no such endpoint %s", r.URL.Path))
+			return
+		}
+		if err := s.serveBulk(w, r); err != nil {
+			writeSCIMError(w, err)
+		}
+	case ".search", "Me":
 		writeSCIMError(w, scimErr(http.StatusNotImplemented, "", "%s is not supported", first))
 	default:
 		writeSCIMError(w, scimErr(http.StatusNotFound, "", "no such endpoint %s", r.URL.Path))
