@@ -263,11 +263,14 @@ func (c *Conn) bulkAccount(ctx context.Context, r *bulkResult) (connector.Accoun
 	if r.Location == "" {
 		return connector.Account{}, connector.Errorf(connector.Unknown, "scim: the /Bulk create answered %d without the User or its location", r.status())
 	}
-	u := r.Location
-	if !strings.HasPrefix(u, "http") {
-		u = c.base + "/" + strings.TrimPrefix(u, "/")
+	// The location may be relative: to the host (/scim/v2/Users/x) or
+	// to the base URL (Users/x).
+	base, berr := url.Parse(c.base + "/")
+	loc, lerr := url.Parse(r.Location)
+	if berr != nil || lerr != nil {
+		return connector.Account{}, connector.Errorf(connector.Unknown, "scim: the /Bulk create answered an unusable location %q", r.Location)
 	}
-	res, _, err := c.get(ctx, u)
+	res, _, err := c.get(ctx, base.ResolveReference(loc).String())
 	if err != nil {
 		return connector.Account{}, err
 	}

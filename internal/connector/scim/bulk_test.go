@@ -11,6 +11,7 @@ import (
 
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/connector/scim"
+	"github.com/accord-iam/accord/internal/scimtest"
 	"github.com/accord-iam/accord/internal/targetsim"
 )
 
@@ -162,4 +163,33 @@ func TestBulkRequestFailureIsReturnedWhole(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.Create(context.Background(), connector.CreateRequest{PersonKey: "ann", Attributes: person("ann"), Entitlements: ids})
 	requireKind(t, connector.Unavailable, err)
+}
+
+// Against SCIMMY's own /Bulk (a real third-party server): the joiner's
+// create and group grants in one request, each group read back there.
+func TestRealBulkCreateWithGroups(t *testing.T) {
+	t.Parallel()
+	u, tok := scimtest.StartReal(t, "SCIM_BULK=4")
+	tg := target{url: u, token: tok}
+	c := open(t, tg, nil)
+	require.NoError(t, c.Discover(context.Background()))
+	require.True(t, c.Capabilities().CreateWithEntitlements, "SCIMMY declares bulk")
+	ad := admin{t: t, tg: tg}
+	var ids []string
+	for i := range 5 {
+		ids = append(ids, ad.group(fmt.Sprintf("team-%d", i)))
+	}
+	a, err := c.Create(context.Background(), connector.CreateRequest{PersonKey: "ann", Attributes: person("ann"), Entitlements: ids})
+	require.NoError(t, err)
+	require.NotEmpty(t, a.NativeID)
+	for _, g := range ids {
+		require.Equal(t, []string{a.NativeID}, ad.members(g))
+		member, err := c.IsMember(context.Background(), ref(a), g)
+		require.NoError(t, err)
+		require.True(t, member)
+	}
+	got, err := c.Get(context.Background(), ref(a))
+	require.NoError(t, err)
+	sort.Strings(ids)
+	require.Equal(t, ids, got.Entitlements)
 }
