@@ -239,14 +239,15 @@ func (e *Engine) created(ctx context.Context, t *Target, a *model.Action, ref *c
 	ref.NativeID, ref.Link = acct.NativeID, acct.Link
 	ref.Attributes = a.Attributes.Clone()
 	ch := linkChange(t, a, acct, true)
-	ch.Grant = append(ch.Grant, a.Entitlements...)
 	c, verr := e.verify(ctx, t, a, ref)
 	if verr != nil {
 		// The account exists: link it even though the read-back
-		// disagrees, so a retry updates it instead of creating another.
+		// disagrees, so a retry updates it instead of creating another;
+		// its attributes and the grants it carried are not known to hold.
 		ch.Attributes = nil
 		return result{err: verr, change: ch, message: msg}
 	}
+	ch.Grant = append(ch.Grant, a.Entitlements...)
 	return result{change: ch, message: joinMsg(msg, c.note), unverifiable: c.unverifiable}
 }
 
