@@ -128,18 +128,7 @@ func (s *SCIM) serveBulk(w http.ResponseWriter, r *http.Request) error {
 func (s *SCIM) bulkOperation(r *http.Request, i int, op bulkOp, ids map[string]string) bulkOpResult {
 	res := bulkOpResult{Method: op.Method, BulkID: op.BulkID}
 	fail := func(err *SCIMError) bulkOpResult {
-		b := make([]byte, 0, 160+len(err.Detail))
-		b = append(b, `{"schemas":["`+msgError+`"],"status":"`...)
-		b = strconv.AppendInt(b, int64(err.Status), 10)
-		b = append(b, '"')
-		if err.ScimType != "" {
-			b = append(b, `,"scimType":`...)
-			b = appendJSONString(b, err.ScimType)
-		}
-		b = append(b, `,"detail":`...)
-		b = appendJSONString(b, err.Detail)
-		b = append(b, '}')
-		res.Status, res.Response = strconv.Itoa(err.Status), b
+		res.Status, res.Response = strconv.Itoa(err.Status), err.body()
 		return res
 	}
 	method := strings.ToUpper(op.Method)
@@ -186,16 +175,7 @@ func (s *SCIM) bulkOperation(r *http.Request, i int, op bulkOp, ids map[string]s
 		full += "/" + id
 	}
 	if rule := s.sim.faults.decideOperation(method, full, s.sim.now()); rule != nil {
-		st := rule.Status
-		switch {
-		case st != 0:
-		case rule.Kind == FaultRateLimit:
-			st = http.StatusTooManyRequests
-		case rule.Kind == FaultDown:
-			st = http.StatusServiceUnavailable
-		default:
-			st = http.StatusInternalServerError
-		}
+		st := rule.answerStatus()
 		if rule.Body != "" && json.Valid([]byte(rule.Body)) {
 			res.Status, res.Response = strconv.Itoa(st), json.RawMessage(rule.Body)
 			return res

@@ -382,6 +382,11 @@ func writeSCIMError(w http.ResponseWriter, err error) {
 		_, _ = w.Write(ownError(se))
 		return
 	}
+	writeResource(w, se.Status, se.body(), "", "")
+}
+
+// body is the error as a SCIM Error message (RFC 7644 §3.12).
+func (se *SCIMError) body() []byte {
 	b := make([]byte, 0, 160+len(se.Detail))
 	b = append(b, `{"schemas":["`+msgError+`"],"status":"`...)
 	b = strconv.AppendInt(b, int64(se.Status), 10)
@@ -393,5 +398,5 @@ func writeSCIMError(w http.ResponseWriter, err error) {
 	b = append(b, `,"detail":`...)
 	b = appendJSONString(b, se.Detail)
 	b = append(b, '}')
-	writeResource(w, se.Status, b, "", "")
+	return b
 }
