@@ -12,6 +12,7 @@ import (
 	"github.com/accord-iam/accord/internal/app"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/targetsim"
+	"github.com/accord-iam/accord/internal/testkit"
 )
 
 // BenchmarkBulkJoiners runs the same initial load, joiners with ten
@@ -66,7 +67,7 @@ func runJoiners(b *testing.B, persons int, bulk string) (int, time.Duration, tim
 	}
 	start, cpu0 := time.Now(), cpuTime()
 	before := w.sim.Stats().Requests
-	w.runUntilDone(nil)
+	testkit.Drain(b, w.app, nil, 30*time.Minute)
 	elapsed, cpu := time.Since(start), cpuTime()-cpu0
 	reqs := int(w.sim.Stats().Requests - before)
 	r, _ := w.app.Store.GetRun(context.Background(), run.ID)
