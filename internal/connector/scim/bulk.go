@@ -103,9 +103,10 @@ func (c *Conn) createBulk(ctx context.Context, s *Schema, body resource, names [
 	first = append(first, groups[:n]...)
 	results, err := c.sendBulk(ctx, first)
 	if err != nil {
-		if err.Status == http.StatusRequestEntityTooLarge {
-			// Refused whole, so nothing was done: separate requests
-			// instead, with the target's words in the audit of the 413.
+		if err.Status == http.StatusRequestEntityTooLarge || err.Status == http.StatusNotImplemented {
+			// Refused whole (too large, or /Bulk no longer offered), so
+			// nothing was done: separate requests instead, with the
+			// target's words in the audit of the refusal.
 			acct, perr := c.post(ctx, c.base+s.UserEndpoint, body, names)
 			if perr != nil {
 				return acct, perr

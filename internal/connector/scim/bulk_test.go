@@ -193,3 +193,19 @@ func TestRealBulkCreateWithGroups(t *testing.T) {
 	sort.Strings(ids)
 	require.Equal(t, ids, got.Entitlements)
 }
+
+// The target stops offering /Bulk after discovery said it did: the 501
+// did nothing, and the create goes out as separate requests.
+func TestBulkNoLongerOfferedFallsBackToSeparateRequests(t *testing.T) {
+	t.Parallel()
+	sim, c := simConn(t, targetsim.Options{Bulk: targetsim.Bulk{Supported: true}}, nil)
+	ids := tenGroups(t, sim)
+	_, err := sim.AddFault(targetsim.Rule{Kind: targetsim.FaultFail, Method: "POST", Path: "/scim/v2/Bulk", Status: 501})
+	require.NoError(t, err)
+	sim.ResetLog()
+	a, err := c.Create(context.Background(), connector.CreateRequest{PersonKey: "ann", Attributes: person("ann"), Entitlements: ids})
+	require.NoError(t, err)
+	bulk, posts, patches := writes(sim)
+	require.Equal(t, []int{1, 1, 10}, []int{bulk, posts, patches})
+	require.Equal(t, ids, groupsOf(t, sim, a.NativeID))
+}
