@@ -280,6 +280,7 @@ func (a *App) Planner(ctx context.Context, f Filter) (*plan.Planner, error) {
 			return nil, fmt.Errorf("no target named %q", f.Target)
 		}
 	}
+	a.discover(ctx, f.Target)
 	caps := make(map[string]connector.Capabilities, len(a.Conns))
 	for n, c := range a.Conns {
 		caps[n] = c.Capabilities()
@@ -297,6 +298,38 @@ func (a *App) Planner(ctx context.Context, f Filter) (*plan.Planner, error) {
 		unmanaged[k][u.Entitlement] = true
 	}
 	return &plan.Planner{Policy: a.Policy, Caps: caps, Today: a.Today(), Person: f.Person, Target: f.Target, Unmanaged: unmanaged}, nil
+}
+
+// discoverer is a connector whose capabilities depend on what the target
+// says about itself (SCIM discovery: whether /Bulk is offered).
+type discoverer interface {
+	Discover(ctx context.Context) error
+}
+
+// DiscoverWait bounds how long planning waits for targets to describe
+// themselves; a target that does not answer in time is planned with
+// what its connector assumes before discovery.
+const DiscoverWait = 5 * time.Second
+
+// discover lets the connectors that learn their capabilities from the
+// target do so before they are planned with, all at once. A failure is
+// not the plan's: it only means the cautious capabilities.
+func (a *App) discover(ctx context.Context, target string) {
+	ctx, cancel := context.WithTimeout(ctx, DiscoverWait)
+	defer cancel()
+	var wg sync.WaitGroup
+	for n, c := range a.Conns {
+		d, ok := c.(discoverer)
+		if !ok || (target != "" && n != target) {
+			continue
+		}
+		wg.Go(func() {
+			if err := d.Discover(ctx); err != nil {
+				a.Log.Debug("discovery before planning failed; planning without what it would tell", "target", n, "error", err)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // Preview is a plan that has not been stored: the what-if.

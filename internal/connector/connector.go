@@ -6,6 +6,7 @@ package connector
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/accord-iam/accord/internal/model"
 )
@@ -105,9 +106,28 @@ type CreateRequest struct {
 	PersonKey  string
 	Attributes model.Attributes
 	// Entitlements to grant in the same call; only when the connector
-	// declares CreateWithEntitlements.
+	// declares CreateWithEntitlements. A create that made the account but
+	// not every grant returns *PartialCreateError.
 	Entitlements []string
 }
+
+// PartialCreateError is what Create returns when it made the account
+// but did not grant every entitlement asked with it (a SCIM /Bulk whose
+// group operation failed): the account exists, so it is linked and never
+// created again, and Missing are to be granted as grants. Err is the
+// first failure in the target's words; errors.As finds it, so the kind
+// of the whole is Err's.
+type PartialCreateError struct {
+	Account Account
+	Missing []string
+	Err     *Error
+}
+
+func (e *PartialCreateError) Error() string {
+	return fmt.Sprintf("account %s created, %d entitlement(s) not granted with it: %v", e.Account.NativeID, len(e.Missing), e.Err)
+}
+
+func (e *PartialCreateError) Unwrap() error { return e.Err }
 
 // Connector is one configured target. Every method is an ensure where the
 // target allows it; errors are *Error with a Kind.

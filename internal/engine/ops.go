@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/accord-iam/accord/internal/connector"
@@ -155,18 +157,26 @@ func (e *Engine) settling(t *Target, a *model.Action, err *connector.Error, writ
 // second account from a crash or a timeout.
 func (e *Engine) create(ctx context.Context, t *Target, a *model.Action, ref *connector.AccountRef, call func(func() error) *connector.Error, doubt bool) result {
 	var acct connector.Account
-	existing, msg, err := e.resolveInDoubt(ctx, t, a, ref, call, doubt)
+	// An account an earlier attempt created and linked (a create that
+	// granted only part of its entitlements) is looked up like one in
+	// doubt, whatever that attempt's error: it is never created again.
+	existing, msg, err := e.resolveInDoubt(ctx, t, a, ref, call, doubt || ref.NativeID != "")
 	if err != nil {
 		return result{err: err, message: msg}
 	}
 	if existing == nil {
+		var partial *connector.PartialCreateError
 		err = call(func() error {
 			var err error
 			acct, err = t.Conn.Create(ctx, connector.CreateRequest{PersonKey: a.PersonKey, Attributes: a.Attributes, Entitlements: a.Entitlements})
+			errors.As(err, &partial)
 			return err
 		})
 		if err == nil {
 			e.recordCreated(ctx, t, a, acct)
+		}
+		if partial != nil {
+			return e.createdInPart(ctx, t, a, ref, call, partial)
 		}
 	}
 	if err != nil || existing != nil {
@@ -220,18 +230,44 @@ func (e *Engine) create(ctx context.Context, t *Target, a *model.Action, ref *co
 			}
 		}
 	}
+	return e.created(ctx, t, a, ref, acct, msg)
+}
+
+// created verifies a create's account and its entitlements by reading
+// them back, and records the link.
+func (e *Engine) created(ctx context.Context, t *Target, a *model.Action, ref *connector.AccountRef, acct connector.Account, msg string) result {
 	ref.NativeID, ref.Link = acct.NativeID, acct.Link
 	ref.Attributes = a.Attributes.Clone()
 	ch := linkChange(t, a, acct, true)
-	ch.Grant = append(ch.Grant, a.Entitlements...)
 	c, verr := e.verify(ctx, t, a, ref)
 	if verr != nil {
 		// The account exists: link it even though the read-back
-		// disagrees, so a retry updates it instead of creating another.
+		// disagrees, so a retry updates it instead of creating another;
+		// its attributes and the grants it carried are not known to hold.
 		ch.Attributes = nil
 		return result{err: verr, change: ch, message: msg}
 	}
+	ch.Grant = append(ch.Grant, a.Entitlements...)
 	return result{change: ch, message: joinMsg(msg, c.note), unverifiable: c.unverifiable}
+}
+
+// createdInPart handles a create that made the account but not every
+// grant asked with it: the account is linked at once, the missing
+// entitlements are granted as grants, and all of them are verified by
+// reading back. If the grants fail too, the action fails or retries
+// with the account linked, and its next attempt finds the account
+// instead of creating another.
+func (e *Engine) createdInPart(ctx context.Context, t *Target, a *model.Action, ref *connector.AccountRef, call func(func() error) *connector.Error, p *connector.PartialCreateError) result {
+	acct := p.Account
+	e.recordCreated(ctx, t, a, acct)
+	ref.NativeID, ref.Link = acct.NativeID, acct.Link
+	msg := fmt.Sprintf("created %s, but %s not granted with it: %s; granted separately", acct.NativeID, strings.Join(p.Missing, ", "), p.Err.Text())
+	if gerr := call(func() error { return t.Conn.Grant(ctx, *ref, p.Missing) }); gerr != nil && gerr.Kind != connector.Conflict {
+		ch := linkChange(t, a, acct, true)
+		ch.Attributes = nil
+		return result{err: gerr, message: strings.TrimSuffix(msg, "; granted separately") + "; granting them separately failed", change: ch}
+	}
+	return e.created(ctx, t, a, ref, acct, msg)
 }
 
 func linkChange(t *Target, a *model.Action, acct connector.Account, converged bool) *model.AccountChange {

@@ -27,10 +27,13 @@ const readyWithin = 30 * time.Second
 // URL (…/scim/v2) and the bearer token it requires. The server's process
 // group is killed when the test ends.
 //
+// env adds NAME=value settings of the server (SCIM_BULK=<maxOperations>
+// offers /Bulk).
+//
 // Without node or the server's node_modules the test is skipped, unless
 // ACCORD_REQUIRE_SERVICES is set, in which case it fails with how to
 // install them.
-func StartReal(t testing.TB) (baseURL, token string) {
+func StartReal(t testing.TB, env ...string) (baseURL, token string) {
 	t.Helper()
 	dir := filepath.Join(repoRoot(t), "testdata", "scimserver")
 	node, err := exec.LookPath("node")
@@ -44,7 +47,7 @@ func StartReal(t testing.TB) (baseURL, token string) {
 
 	cmd := exec.Command(node, "server.mjs", "0")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "SCIM_TOKEN="+token)
+	cmd.Env = append(append(os.Environ(), "SCIM_TOKEN="+token), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var stderr testkit.SyncBuffer
 	cmd.Stderr = &stderr

@@ -271,6 +271,19 @@ type decision struct {
 // adds up, the first slow rule and the first answering rule apply. A rule
 // counts down only when it applies.
 func (f *faults) decide(method, p string, now time.Time) decision {
+	return f.decideFor(method, p, now, false)
+}
+
+// decideOperation picks the answering fault, if any, for one operation
+// inside a /Bulk request, as if it were a request of its own: only rules
+// that answer with a status (fail, rate_limit, down without refuse)
+// apply to an operation; latency, slow, drop and refuse act on whole
+// requests and are left for them.
+func (f *faults) decideOperation(method, p string, now time.Time) *Rule {
+	return f.decideFor(method, p, now, true).terminal
+}
+
+func (f *faults) decideFor(method, p string, now time.Time, operation bool) decision {
 	var d decision
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -283,7 +296,7 @@ func (f *faults) decide(method, p string, now time.Time) decision {
 			continue
 		}
 		live = append(live, a)
-		if !a.matches(method, p) {
+		if !a.matches(method, p) || (operation && !a.answersOperation()) {
 			continue
 		}
 		switch {
@@ -313,6 +326,18 @@ func (f *faults) decide(method, p string, now time.Time) decision {
 	clear(f.rules[len(live):])
 	f.rules = live
 	return d
+}
+
+// answersOperation: the rule answers with a status, so it can stand for
+// one operation's answer inside a bulk response.
+func (a *activeRule) answersOperation() bool {
+	switch a.Kind {
+	case FaultFail, FaultRateLimit:
+		return true
+	case FaultDown:
+		return !a.Refuse
+	}
+	return false
 }
 
 // announce opens a Retry-After window that later requests must respect.

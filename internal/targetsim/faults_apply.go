@@ -22,17 +22,8 @@ func (s *Sim) inject(w http.ResponseWriter, rec *recorder, r *Rule) {
 			return
 		}
 	}
-	status := r.Status
+	status := r.answerStatus()
 	retryAfter := time.Duration(r.RetryAfter)
-	switch {
-	case status != 0:
-	case r.Kind == FaultRateLimit:
-		status = http.StatusTooManyRequests
-	case r.Kind == FaultDown:
-		status = http.StatusServiceUnavailable
-	default:
-		status = http.StatusInternalServerError
-	}
 	if r.Kind == FaultRateLimit && retryAfter == 0 {
 		retryAfter = time.Second
 	}
@@ -56,6 +47,19 @@ func (s *Sim) inject(w http.ResponseWriter, rec *recorder, r *Rule) {
 	}
 	rec.WriteHeader(status)
 	_, _ = rec.Write([]byte(r.Body))
+}
+
+// answerStatus is the status an answering rule answers with.
+func (r *Rule) answerStatus() int {
+	switch {
+	case r.Status != 0:
+		return r.Status
+	case r.Kind == FaultRateLimit:
+		return http.StatusTooManyRequests
+	case r.Kind == FaultDown:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
 }
 
 // closeConn ends the connection without an answer; reset makes the client

@@ -67,7 +67,7 @@ func (s *SCIM) serviceProviderConfig() map[string]any {
 		"schemas":          []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
 		"documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
 		"patch":            map[string]any{"supported": true},
-		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+		"bulk":             s.bulkDoc(),
 		"filter":           map[string]any{"supported": true, "maxResults": s.maxResults},
 		"changePassword":   map[string]any{"supported": false},
 		"sort":             map[string]any{"supported": false},
@@ -125,4 +125,11 @@ func writeDoc(w http.ResponseWriter, doc any) {
 		return
 	}
 	writeResource(w, http.StatusOK, b, "", "")
+}
+
+func (s *SCIM) bulkDoc() map[string]any {
+	if !s.bulk.Supported {
+		return map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0}
+	}
+	return map[string]any{"supported": true, "maxOperations": s.bulk.MaxOperations, "maxPayloadSize": s.bulk.MaxPayloadSize}
 }

@@ -43,7 +43,15 @@ func (s *SCIM) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.serveDiscovery(w, first, id)
-	case "Bulk", ".search", "Me":
+	case "Bulk":
+		if id != "" {
+			writeSCIMError(w, scimErr(http.StatusNotFound, "", "no such endpoint %s", r.URL.Path))
+			return
+		}
+		if err := s.serveBulk(w, r); err != nil {
+			writeSCIMError(w, err)
+		}
+	case ".search", "Me":
 		writeSCIMError(w, scimErr(http.StatusNotImplemented, "", "%s is not supported", first))
 	default:
 		writeSCIMError(w, scimErr(http.StatusNotFound, "", "no such endpoint %s", r.URL.Path))
@@ -374,6 +382,11 @@ func writeSCIMError(w http.ResponseWriter, err error) {
 		_, _ = w.Write(ownError(se))
 		return
 	}
+	writeResource(w, se.Status, se.body(), "", "")
+}
+
+// body is the error as a SCIM Error message (RFC 7644 §3.12).
+func (se *SCIMError) body() []byte {
 	b := make([]byte, 0, 160+len(se.Detail))
 	b = append(b, `{"schemas":["`+msgError+`"],"status":"`...)
 	b = strconv.AppendInt(b, int64(se.Status), 10)
@@ -385,5 +398,5 @@ func writeSCIMError(w http.ResponseWriter, err error) {
 	b = append(b, `,"detail":`...)
 	b = appendJSONString(b, se.Detail)
 	b = append(b, '}')
-	writeResource(w, se.Status, b, "", "")
+	return b
 }

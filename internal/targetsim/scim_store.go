@@ -114,6 +114,7 @@ type SCIM struct {
 	maxResults     int
 	patchNoContent bool
 	behave         Behaviours
+	bulk           Bulk
 	// emailOwner: every email a user has had -> that user's id, kept after
 	// delete (Behaviours.EmailsUniqueForever).
 	emailOwner map[string]string
@@ -137,7 +138,10 @@ type idemAnswer struct {
 }
 
 func newSCIM(sim *Sim, opts Options) *SCIM {
-	s := &SCIM{sim: sim, token: opts.Token, maxResults: opts.MaxResults, patchNoContent: opts.PatchNoContent, allowDups: opts.AllowDuplicates, behave: opts.SCIM}
+	s := &SCIM{sim: sim, token: opts.Token, maxResults: opts.MaxResults, patchNoContent: opts.PatchNoContent, allowDups: opts.AllowDuplicates, behave: opts.SCIM, bulk: opts.Bulk}
+	if s.bulk.Supported {
+		s.bulk = s.bulk.withDefaults()
+	}
 	if s.maxResults <= 0 {
 		s.maxResults = DefaultMaxResults
 	}

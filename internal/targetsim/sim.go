@@ -70,6 +70,8 @@ type Options struct {
 	// SCIM makes the SCIM surface act like particular servers (see
 	// Behaviours).
 	SCIM Behaviours
+	// Bulk offers /Bulk (RFC 7644 §3.7) with its limits; off when zero.
+	Bulk Bulk
 }
 
 // IdempotencyHeader is the request header under which the simulator

@@ -11,7 +11,7 @@
 // read, so the routers' numeric startIndex/count are lost and paging with
 // them.
 //
-// Usage: SCIM_TOKEN=... node server.mjs [port]   (port 0 or absent: any free port)
+// Usage: SCIM_TOKEN=... [SCIM_BULK=maxOperations] node server.mjs [port]   (port 0 or absent: any free port)
 // Prints one line "READY <base URL>" on stdout once it accepts requests.
 import crypto from "node:crypto";
 import express from "express";
@@ -131,6 +131,9 @@ SCIMMY.Resources.declare(SCIMMY.Resources.Group
     .degress((resource) => {
         if (!groups.delete(resource.id)) throw notFound("Group", resource.id);
     }));
+
+// SCIM_BULK=<maxOperations> offers /Bulk (SCIMMY ships with it off).
+if (process.env.SCIM_BULK) SCIMMY.Config.set("bulk", Number(process.env.SCIM_BULK));
 
 const app = express();
 app.get("/healthz", (req, res) => res.send("ok"));

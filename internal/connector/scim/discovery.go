@@ -25,6 +25,10 @@ type Schema struct {
 	ETag bool
 	// FilterMaxResults is the most a filtered query returns, 0 if unknown.
 	FilterMaxResults int
+	// Bulk is false unless the target declares /Bulk supported; its
+	// limits are 0 where it gives none.
+	Bulk                              bool
+	BulkMaxOperations, BulkMaxPayload int
 
 	// Endpoints of the User and Group resource types, relative to the
 	// base URL.
@@ -199,6 +203,11 @@ func (c *Conn) discoverAll(ctx context.Context) (*Schema, error) {
 			MaxResults int  `json:"maxResults"`
 		} `json:"filter"`
 		ETag struct{ Supported bool } `json:"etag"`
+		Bulk struct {
+			Supported      bool `json:"supported"`
+			MaxOperations  int  `json:"maxOperations"`
+			MaxPayloadSize int  `json:"maxPayloadSize"`
+		} `json:"bulk"`
 	}
 	ok, err := c.discover(ctx, "/ServiceProviderConfig", &spc)
 	if err != nil {
@@ -207,6 +216,7 @@ func (c *Conn) discoverAll(ctx context.Context) (*Schema, error) {
 	if ok {
 		s.ConfigOffered = true
 		s.Patch, s.Filter, s.ETag, s.FilterMaxResults = spc.Patch.Supported, spc.Filter.Supported, spc.ETag.Supported, spc.Filter.MaxResults
+		s.Bulk, s.BulkMaxOperations, s.BulkMaxPayload = spc.Bulk.Supported, max(spc.Bulk.MaxOperations, 0), max(spc.Bulk.MaxPayloadSize, 0)
 	}
 
 	var schemas []struct {

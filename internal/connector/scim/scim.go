@@ -82,12 +82,15 @@ func (c *Conn) IdentityAttributes() []string { return []string{"userName"} }
 // Capabilities: one PATCH per group for Grant and Revoke, up to max_batch
 // groups per call; a call that fails part-way may be repeated whole,
 // since adding a member twice or removing a non-member is harmless.
+// Create grants entitlements too (in one /Bulk) once discovery has shown
+// that the target offers /Bulk, unless bulk is off.
 func (c *Conn) Capabilities() connector.Capabilities {
 	return connector.Capabilities{
 		Read: true, Find: true, List: true, ListEntitlements: true, Delete: true,
-		MaxBatch:           c.set.MaxBatch,
-		EntitlementsOnRead: !c.set.Quirks.NoGroupsOnUser && c.discoveredGroupsOnUser(),
-		GatesRequests:      true, // every request goes through httpx, which calls the gate
+		MaxBatch:               c.set.MaxBatch,
+		CreateWithEntitlements: c.discoveredBulk(),
+		EntitlementsOnRead:     !c.set.Quirks.NoGroupsOnUser && c.discoveredGroupsOnUser(),
+		GatesRequests:          true, // every request goes through httpx, which calls the gate
 	}
 }
 
@@ -162,11 +165,11 @@ func (c *Conn) userURL(ctx context.Context, ref connector.AccountRef) (string, *
 }
 
 // Create POSTs a new User. A 409 uniqueness answer comes back as kind
-// conflict: the engine then correlates with Find and links.
+// conflict: the engine then correlates with Find and links. Entitlements
+// asked with it are granted in the same /Bulk request (see createBulk),
+// or, where the target no longer offers /Bulk, one PATCH per group
+// after the POST.
 func (c *Conn) Create(ctx context.Context, req connector.CreateRequest) (connector.Account, error) {
-	if len(req.Entitlements) > 0 {
-		return connector.Account{}, connector.Errorf(connector.Unsupported, "scim: create cannot grant entitlements; grant them after")
-	}
 	users, s, err := c.usersURL(ctx)
 	if err != nil {
 		return connector.Account{}, err
@@ -185,15 +188,30 @@ func (c *Conn) Create(ctx context.Context, req connector.CreateRequest) (connect
 	}
 	body["active"] = true
 	ensureSchemas(body, coreUserURN)
-	var hdr []string
-	if k, v := c.http.IdempotencyKey(ctx); k != "" {
-		hdr = []string{k, v}
+	if len(req.Entitlements) > 0 && !c.set.bulkOff() && s.Bulk {
+		return c.createBulk(ctx, s, body, names, req.Entitlements)
 	}
-	resp, err := c.do(ctx, http.MethodPost, users, body, names, hdr...)
+	acct, err := c.post(ctx, users, body, names)
+	if err != nil || len(req.Entitlements) == 0 {
+		return acct, err
+	}
+	return c.grantAfterCreate(ctx, acct, req.PersonKey, req.Entitlements)
+}
+
+// post sends the create of a User on its own.
+func (c *Conn) post(ctx context.Context, users string, body resource, names []string) (connector.Account, error) {
+	resp, err := c.do(ctx, http.MethodPost, users, body, names, c.idempotency(ctx)...)
 	if err != nil {
 		return connector.Account{}, err
 	}
 	return c.accountFrom(ctx, resp.Body)
+}
+
+func (c *Conn) idempotency(ctx context.Context) []string {
+	if k, v := c.http.IdempotencyKey(ctx); k != "" {
+		return []string{k, v}
+	}
+	return nil
 }
 
 // Get reads one User by id.

@@ -32,6 +32,7 @@ import (
 //	  discovery: true
 //	  create_missing_groups: false              # true: a grant to a group that is not there creates it (entitlements_by: displayName)
 //	  discovery_refresh: 1h                     # read discovery again this often (default)
+//	  bulk: auto                                # auto: a joiner's create and group grants in one /Bulk where the target offers it; off
 //	  quirks: {filter_no_escapes: true}
 //
 // The account mapping's attribute names are SCIM attribute paths:
@@ -61,7 +62,12 @@ type Settings struct {
 	// DiscoveryRefresh is how often discovery is read again (default
 	// 1h); callers keep using the last one meanwhile.
 	DiscoveryRefresh time.Duration `yaml:"discovery_refresh"`
-	Quirks           Quirks        `yaml:"quirks"`
+	// Bulk: "auto" (default) sends a joiner's create together with its
+	// group grants in /Bulk requests (RFC 7644 §3.7) when the target's
+	// /ServiceProviderConfig declares bulk supported; "off" never uses
+	// /Bulk.
+	Bulk   string `yaml:"bulk"`
+	Quirks Quirks `yaml:"quirks"`
 }
 
 // Quirks switch on handling for ways real servers deviate from RFC 7643
@@ -107,6 +113,8 @@ func (s Settings) discoveryRefresh() time.Duration {
 	return DefaultDiscoveryRefresh
 }
 
+func (s Settings) bulkOff() bool { return s.Bulk == "off" || !s.discover() }
+
 func (s Settings) byName() bool { return s.EntitlementBy == "displayName" }
 
 // readOnly are User attributes the target owns; a mapping must not write
@@ -137,6 +145,11 @@ func check(node *yaml.Node, env connector.CheckEnv) (Settings, yamlx.Problems) {
 	case "", "id", "displayName":
 	default:
 		add("entitlements_by", "must be id or displayName, not %q", s.EntitlementBy)
+	}
+	switch s.Bulk {
+	case "", "auto", "off":
+	default:
+		add("bulk", "must be auto or off, not %q", s.Bulk)
 	}
 	if s.CreateMissingGroups && s.EntitlementBy != "displayName" {
 		add("create_missing_groups", "needs entitlements_by: displayName: a created group gets an id of the target's choosing, which policy cannot name in advance")

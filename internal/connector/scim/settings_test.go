@@ -46,6 +46,12 @@ quirks: {filter_no_escape: true}
 			},
 		},
 		{
+			name:  "bulk neither auto nor off",
+			yaml:  "url: https://example.com/scim/v2\nauth: {type: bearer, token: \"${env:T}\"}\nbulk: always",
+			attrs: mapping,
+			want:  []string{`bulk (line 3): must be auto or off, not "always"`},
+		},
+		{
 			name: "missing url and a filter without placeholder",
 			yaml: "user_filter: 'userName eq \"fixed\"'",
 			want: []string{
