@@ -49,7 +49,7 @@ func PlanAccount(d *model.DesiredAccount, k *model.Account, in AccountInput) []m
 		if d.Desire != model.DesireEnabled {
 			return nil
 		}
-		ents := entitlementsOf(d.Grants, in.Unmanaged)
+		ents := entitlementsOf(d.Grants, in.Unmanaged, in.Caps.Names())
 		create := model.Action{Op: model.OpCreate, Attributes: d.Attributes.Clone(), Reason: "joiner"}
 		if in.Caps.CreateWithEntitlements {
 			create.Entitlements, ents = ents, nil
@@ -70,8 +70,8 @@ func PlanAccount(d *model.DesiredAccount, k *model.Account, in AccountInput) []m
 		if changed, prev := diffAttributes(d.Attributes, k.Attributes, in.CreateOnly); len(changed) > 0 {
 			add(model.Action{Op: model.OpUpdate, Attributes: changed, Previous: prev, Reason: "attributes changed"})
 		}
-		want := entitlementsOf(d.Grants, in.Unmanaged)
-		grant, revoke := diffSorted(want, k.Entitlements, in.Unmanaged)
+		want := entitlementsOf(d.Grants, in.Unmanaged, in.Caps.Names())
+		grant, revoke := diffEntitlements(want, k.Entitlements, in.Unmanaged, in.Caps.Names())
 		for _, b := range batches(grant, in.Caps.MaxBatch) {
 			add(model.Action{Op: model.OpGrant, Entitlements: b, Reason: reason})
 		}
@@ -87,7 +87,7 @@ func PlanAccount(d *model.DesiredAccount, k *model.Account, in AccountInput) []m
 		if k.Enabled() {
 			add(model.Action{Op: model.OpDisable, Reason: d.Reason})
 		}
-		_, revoke := diffSorted(nil, k.Entitlements, in.Unmanaged)
+		_, revoke := diffEntitlements(nil, k.Entitlements, in.Unmanaged, in.Caps.Names())
 		for _, b := range batches(revoke, in.Caps.MaxBatch) {
 			add(model.Action{Op: model.OpRevoke, Entitlements: b, Reason: d.Reason})
 		}
@@ -105,14 +105,43 @@ func PlanAccount(d *model.DesiredAccount, k *model.Account, in AccountInput) []m
 	return acts
 }
 
-func entitlementsOf(grants []model.Grant, unmanaged map[string]bool) []string {
+func entitlementsOf(grants []model.Grant, unmanaged map[string]bool, names model.EntitlementNames) []string {
 	out := make([]string, 0, len(grants))
 	for _, g := range grants {
-		if !unmanaged[g.Entitlement] {
+		if !names.In(unmanaged, g.Entitlement) {
 			out = append(out, g.Entitlement)
 		}
 	}
 	return out
+}
+
+// diffEntitlements returns want-minus-have and have-minus-want as the
+// target compares names (see diffSorted): on a target that ignores letter
+// case, a known "VPN Users" satisfies a wanted "vpn users". Grants keep
+// the policy's spelling, revokes the known one.
+func diffEntitlements(want, have []string, unmanaged map[string]bool, names model.EntitlementNames) (add, remove []string) {
+	if !names.FoldCase {
+		return diffSorted(want, have, unmanaged)
+	}
+	keys := func(ss []string) map[string]bool {
+		m := make(map[string]bool, len(ss))
+		for _, s := range ss {
+			m[names.Key(s)] = true
+		}
+		return m
+	}
+	wk, hk := keys(want), keys(have)
+	for _, w := range want {
+		if !hk[names.Key(w)] {
+			add = append(add, w)
+		}
+	}
+	for _, h := range have {
+		if !wk[names.Key(h)] && !names.In(unmanaged, h) {
+			remove = append(remove, h)
+		}
+	}
+	return add, remove
 }
 
 // diffSorted returns want-minus-have and have-minus-want, both sorted,
