@@ -51,6 +51,18 @@ type Target struct {
 	// returned instead of doing the call.
 	Fail func(op string, c Call) error
 	Caps connector.Capabilities
+	// Groups are entitlements as the target spells them. With
+	// Caps.EntitlementsFoldCase a grant or revoke of another spelling acts
+	// on the group, which keeps its own spelling, as a directory does.
+	Groups []string
+}
+
+// spelling is the target's own spelling of entitlement e.
+func (t *Target) spelling(e string) string {
+	if s, ok := t.Caps.Names().Find(t.Groups, e); ok {
+		return s
+	}
+	return e
 }
 
 // New returns an empty target with every capability but batching.
@@ -202,7 +214,7 @@ func (t *Target) Create(ctx context.Context, req connector.CreateRequest) (conne
 	t.nextID++
 	a := &Account{ID: "m" + strconv.Itoa(t.nextID), PersonKey: req.PersonKey, Attributes: req.Attributes.Clone(), Active: true, Entitlements: map[string]bool{}}
 	for _, e := range req.Entitlements {
-		a.Entitlements[e] = true
+		a.Entitlements[t.spelling(e)] = true
 	}
 	t.accounts[a.ID] = a
 	return view(a), nil
@@ -306,7 +318,7 @@ func (t *Target) Delete(ctx context.Context, ref connector.AccountRef) error {
 func (t *Target) Grant(ctx context.Context, ref connector.AccountRef, ents []string) error {
 	return t.modify(ctx, "grant", ref, Call{Entitlements: ents}, func(a *Account) {
 		for _, e := range ents {
-			a.Entitlements[e] = true
+			a.Entitlements[t.spelling(e)] = true
 		}
 	})
 }
@@ -315,7 +327,7 @@ func (t *Target) Grant(ctx context.Context, ref connector.AccountRef, ents []str
 func (t *Target) Revoke(ctx context.Context, ref connector.AccountRef, ents []string) error {
 	return t.modify(ctx, "revoke", ref, Call{Entitlements: ents}, func(a *Account) {
 		for _, e := range ents {
-			delete(a.Entitlements, e)
+			delete(a.Entitlements, t.spelling(e))
 		}
 	})
 }
