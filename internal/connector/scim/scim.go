@@ -85,9 +85,10 @@ func (c *Conn) IdentityAttributes() []string { return []string{"userName"} }
 func (c *Conn) Capabilities() connector.Capabilities {
 	return connector.Capabilities{
 		Read: true, Find: true, List: true, ListEntitlements: true, Delete: true,
-		MaxBatch:           c.set.MaxBatch,
-		EntitlementsOnRead: !c.set.Quirks.NoGroupsOnUser && c.discoveredGroupsOnUser(),
-		GatesRequests:      true, // every request goes through httpx, which calls the gate
+		MaxBatch:             c.set.MaxBatch,
+		EntitlementsOnRead:   !c.set.Quirks.NoGroupsOnUser && c.discoveredGroupsOnUser(),
+		GatesRequests:        true, // every request goes through httpx, which calls the gate
+		EntitlementsFoldCase: c.set.EntitlementsCase == "insensitive",
 	}
 }
 
