@@ -69,7 +69,7 @@ func (n EntitlementNames) Contains(list []string, name string) bool {
 // In says whether the set m holds name (m is keyed by spelling, as the
 // unmanaged entitlements are).
 func (n EntitlementNames) In(m map[string]bool, name string) bool {
-	if m[name] || !n.FoldCase {
+	if !n.FoldCase || m[name] {
 		return m[name]
 	}
 	for s, v := range m {

@@ -118,29 +118,16 @@ func entitlementsOf(grants []model.Grant, unmanaged map[string]bool, names model
 // diffEntitlements returns want-minus-have and have-minus-want as the
 // target compares names (see diffSorted): on a target that ignores letter
 // case, a known "VPN Users" satisfies a wanted "vpn users". Grants keep
-// the policy's spelling, revokes the known one.
+// the policy's spelling, revokes the known one. The exact diff comes
+// first; only what it leaves over is compared without case, so an account
+// known in the policy's spelling (as accord stores it) costs no more.
 func diffEntitlements(want, have []string, unmanaged map[string]bool, names model.EntitlementNames) (add, remove []string) {
 	if !names.FoldCase {
 		return diffSorted(want, have, unmanaged)
 	}
-	keys := func(ss []string) map[string]bool {
-		m := make(map[string]bool, len(ss))
-		for _, s := range ss {
-			m[names.Key(s)] = true
-		}
-		return m
-	}
-	wk, hk := keys(want), keys(have)
-	for _, w := range want {
-		if !hk[names.Key(w)] {
-			add = append(add, w)
-		}
-	}
-	for _, h := range have {
-		if !wk[names.Key(h)] && !names.In(unmanaged, h) {
-			remove = append(remove, h)
-		}
-	}
+	add, remove = diffSorted(want, have, nil)
+	add = slices.DeleteFunc(add, func(w string) bool { return names.Contains(have, w) })
+	remove = slices.DeleteFunc(remove, func(h string) bool { return names.Contains(want, h) || names.In(unmanaged, h) })
 	return add, remove
 }
 
