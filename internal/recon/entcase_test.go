@@ -1,6 +1,7 @@
 package recon_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -51,6 +52,16 @@ func TestReconcileCaseOnlyDifference(t *testing.T) {
 			if tc.drift == nil {
 				require.Nil(t, w.enforce(), "a second plan is empty")
 				require.Equal(t, []string{"all-staff", "crm"}, w.known("E1").Entitlements, "known state keeps the policy's spelling")
+				var rows []recon.AccessRow
+				require.NoError(t, recon.AccessReport(context.Background(), w.env(), recon.AccessFilter{Person: "E1"}, func(r recon.AccessRow) error {
+					rows = append(rows, r)
+					return nil
+				}))
+				require.Len(t, rows, 2, "one access row for crm/CRM, not two")
+				require.Equal(t, "crm", rows[1].Entitlement)
+				require.True(t, rows[1].Known)
+				require.Equal(t, "yes", rows[1].OnTarget)
+				require.Equal(t, []string{"sales"}, rows[1].Roles)
 			}
 		})
 	}
