@@ -36,6 +36,15 @@ type Capabilities struct {
 	// the Gate in its context (see WithGate), so rate limits and pauses
 	// apply per request, not per call.
 	GatesRequests bool `json:"gates_requests"`
+	// EntitlementsFoldCase: the target takes entitlement names that differ
+	// only in letter case as one (LDAP and Active Directory groups), so
+	// accord compares them so too (see Names).
+	EntitlementsFoldCase bool `json:"entitlements_fold_case"`
+}
+
+// Names compares the target's entitlement names as the target does.
+func (c Capabilities) Names() model.EntitlementNames {
+	return model.EntitlementNames{FoldCase: c.EntitlementsFoldCase}
 }
 
 // Gate is called before each request a connector sends to its target; it

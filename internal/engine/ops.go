@@ -270,6 +270,24 @@ func (e *Engine) createdInPart(ctx context.Context, t *Target, a *model.Action, 
 	return e.created(ctx, t, a, ref, acct, msg)
 }
 
+// spelledAs returns the entitlements the target shows, each in the
+// action's spelling where the target takes the two as one (a directory
+// that ignores letter case), so known state holds each entitlement once,
+// as the policy spells it.
+func spelledAs(shown, granted []string, names model.EntitlementNames) []string {
+	if !names.FoldCase || len(granted) == 0 {
+		return shown
+	}
+	out := make([]string, len(shown))
+	for i, s := range shown {
+		if g, ok := names.Find(granted, s); ok {
+			s = g
+		}
+		out[i] = s
+	}
+	return out
+}
+
 func linkChange(t *Target, a *model.Action, acct connector.Account, converged bool) *model.AccountChange {
 	ch := &model.AccountChange{
 		Target: t.Name, PersonKey: a.PersonKey, NativeID: acct.NativeID, Link: acct.Link, Upsert: true,
@@ -285,7 +303,7 @@ func linkChange(t *Target, a *model.Action, acct connector.Account, converged bo
 	// What the existing account already held is true on the target:
 	// known state says so, and the next plan revokes what policy does not
 	// grant.
-	ch.Grant = append(ch.Grant, acct.Entitlements...)
+	ch.Grant = append(ch.Grant, spelledAs(acct.Entitlements, a.Entitlements, t.Conn.Capabilities().Names())...)
 	return ch
 }
 

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -161,8 +160,9 @@ func (e *Engine) memberships(ctx context.Context, t *Target, ref *connector.Acco
 		}
 	}
 	if got.Entitlements != nil {
+		names := t.Conn.Capabilities().Names()
 		for _, ent := range ents {
-			differs(ent, slices.Contains(got.Entitlements, ent), "")
+			differs(ent, names.Contains(got.Entitlements, ent), "")
 		}
 		return diffs, checkVerified, nil
 	}

@@ -200,3 +200,33 @@ func TestBenchWorldPlansWhatItShould(t *testing.T) {
 		require.Equal(t, 20+4, tally[tg][model.OpRevoke], "accounts with revokes on %s", tg)
 	}
 }
+
+// BenchmarkPlanAccountCase: one account's diff of 20 wanted against 20
+// known entitlements that agree, so nothing is planned: exact (known in the
+// policy's spelling) against folded, with known in the policy's spelling
+// (as accord stores it) and in the target's capitals, to show what
+// folding costs per account.
+func BenchmarkPlanAccountCase(b *testing.B) {
+	var want, same, upper []string
+	for i := range 20 {
+		want = append(want, fmt.Sprintf("group %02d", i))
+		upper = append(upper, fmt.Sprintf("GROUP %02d", i))
+	}
+	same = want
+	d := &model.DesiredAccount{Desire: model.DesireEnabled, Grants: grants(want...)}
+	for _, c := range []struct {
+		name string
+		fold bool
+		have []string
+	}{{"exact", false, same}, {"fold_same_spelling", true, same}, {"fold_other_case", true, upper}} {
+		k := &model.Account{NativeID: "n1", State: model.AccountEnabled, Entitlements: c.have}
+		in := plan.AccountInput{Caps: connector.Capabilities{EntitlementsFoldCase: c.fold}}
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if len(plan.PlanAccount(d, k, in)) != 0 {
+					b.Fatal("planned work for agreeing states")
+				}
+			}
+		})
+	}
+}

@@ -49,7 +49,7 @@ func PlanAccount(d *model.DesiredAccount, k *model.Account, in AccountInput) []m
 		if d.Desire != model.DesireEnabled {
 			return nil
 		}
-		ents := entitlementsOf(d.Grants, in.Unmanaged)
+		ents := entitlementsOf(d.Grants, in.Unmanaged, in.Caps.Names())
 		create := model.Action{Op: model.OpCreate, Attributes: d.Attributes.Clone(), Reason: "joiner"}
 		if in.Caps.CreateWithEntitlements {
 			create.Entitlements, ents = ents, nil
@@ -70,8 +70,8 @@ func PlanAccount(d *model.DesiredAccount, k *model.Account, in AccountInput) []m
 		if changed, prev := diffAttributes(d.Attributes, k.Attributes, in.CreateOnly); len(changed) > 0 {
 			add(model.Action{Op: model.OpUpdate, Attributes: changed, Previous: prev, Reason: "attributes changed"})
 		}
-		want := entitlementsOf(d.Grants, in.Unmanaged)
-		grant, revoke := diffSorted(want, k.Entitlements, in.Unmanaged)
+		want := entitlementsOf(d.Grants, in.Unmanaged, in.Caps.Names())
+		grant, revoke := diffEntitlements(want, k.Entitlements, in.Unmanaged, in.Caps.Names())
 		for _, b := range batches(grant, in.Caps.MaxBatch) {
 			add(model.Action{Op: model.OpGrant, Entitlements: b, Reason: reason})
 		}
@@ -87,7 +87,7 @@ func PlanAccount(d *model.DesiredAccount, k *model.Account, in AccountInput) []m
 		if k.Enabled() {
 			add(model.Action{Op: model.OpDisable, Reason: d.Reason})
 		}
-		_, revoke := diffSorted(nil, k.Entitlements, in.Unmanaged)
+		_, revoke := diffEntitlements(nil, k.Entitlements, in.Unmanaged, in.Caps.Names())
 		for _, b := range batches(revoke, in.Caps.MaxBatch) {
 			add(model.Action{Op: model.OpRevoke, Entitlements: b, Reason: d.Reason})
 		}
@@ -105,14 +105,30 @@ func PlanAccount(d *model.DesiredAccount, k *model.Account, in AccountInput) []m
 	return acts
 }
 
-func entitlementsOf(grants []model.Grant, unmanaged map[string]bool) []string {
+func entitlementsOf(grants []model.Grant, unmanaged map[string]bool, names model.EntitlementNames) []string {
 	out := make([]string, 0, len(grants))
 	for _, g := range grants {
-		if !unmanaged[g.Entitlement] {
+		if !names.In(unmanaged, g.Entitlement) {
 			out = append(out, g.Entitlement)
 		}
 	}
 	return out
+}
+
+// diffEntitlements returns want-minus-have and have-minus-want as the
+// target compares names (see diffSorted): on a target that ignores letter
+// case, a known "VPN Users" satisfies a wanted "vpn users". Grants keep
+// the policy's spelling, revokes the known one. The exact diff comes
+// first; only what it leaves over is compared without case, so an account
+// known in the policy's spelling (as accord stores it) costs no more.
+func diffEntitlements(want, have []string, unmanaged map[string]bool, names model.EntitlementNames) (add, remove []string) {
+	if !names.FoldCase {
+		return diffSorted(want, have, unmanaged)
+	}
+	add, remove = diffSorted(want, have, nil)
+	add = slices.DeleteFunc(add, func(w string) bool { return names.Contains(have, w) })
+	remove = slices.DeleteFunc(remove, func(h string) bool { return names.Contains(want, h) || names.In(unmanaged, h) })
+	return add, remove
 }
 
 // diffSorted returns want-minus-have and have-minus-want, both sorted,

@@ -142,3 +142,39 @@ func TestThresholds(t *testing.T) {
 	}, breaches)
 	require.Equal(t, "t1 revokes (accounts): 2 planned, limit 1 (= 1); overall disables: 3 planned, limit 10% (= 2)", plan.DescribeBreaches(breaches))
 }
+
+// A target that ignores letter case (Active Directory) holds the group the
+// policy names, whatever the spelling: known "VPN Users" satisfies a wanted
+// "vpn users", so nothing is granted or revoked. On a target that tells
+// case apart, the same two states are a grant and a revoke.
+func TestPlanComparesEntitlementsAsTheTargetDoes(t *testing.T) {
+	attrs := model.Attributes{"userName": "ada"}
+	k := &model.Account{Target: "ad", PersonKey: "E1", NativeID: "n1", State: model.AccountEnabled,
+		Attributes: attrs.Clone(), Entitlements: []string{"Admins", "VPN Users", "wiki"}}
+	d := model.DesiredAccount{Desire: model.DesireEnabled, Attributes: attrs, Grants: grants("WIKI", "mail", "vpn users")}
+	fold := connector.Capabilities{EntitlementsFoldCase: true}
+
+	acts := plan.PlanAccount(&d, k, plan.AccountInput{Caps: fold})
+	require.Equal(t, []string{"grant mail", "revoke Admins"}, render(acts),
+		"only what differs beyond letter case is planned; grants in the policy's spelling, revokes in the known one")
+
+	acts = plan.PlanAccount(&d, k, plan.AccountInput{Caps: connector.Capabilities{}})
+	require.Equal(t, []string{"grant WIKI", "grant mail", "grant vpn users", "revoke Admins", "revoke VPN Users", "revoke wiki"}, render(acts))
+
+	// Unmanaged entitlements are matched without case too: a hand-granted
+	// "admins" recorded as unmanaged keeps "Admins" from being revoked.
+	acts = plan.PlanAccount(&d, k, plan.AccountInput{Caps: fold, Unmanaged: map[string]bool{"admins": true}})
+	require.Equal(t, []string{"grant mail"}, render(acts))
+
+	// A leaver's revokes skip the unmanaged one whatever its spelling.
+	leaver := model.DesiredAccount{Desire: model.DesireDisabled, Reason: "leaver"}
+	acts = plan.PlanAccount(&leaver, k, plan.AccountInput{Caps: fold, Unmanaged: map[string]bool{"vpn users": true}})
+	require.Equal(t, []string{"disable_account", "revoke Admins", "revoke wiki"}, render(acts))
+
+	// Known state in the directory's spellings (as adopted by
+	// reconciliation) needs nothing either.
+	known := &model.Account{Target: "ad", PersonKey: "E1", NativeID: "n1", State: model.AccountEnabled,
+		Attributes: attrs.Clone(), Entitlements: []string{"MAIL", "VPN Users", "Wiki"}}
+	acts = plan.PlanAccount(&d, known, plan.AccountInput{Caps: fold})
+	require.Empty(t, render(acts), "a second plan against the directory's spellings is empty")
+}

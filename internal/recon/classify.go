@@ -189,6 +189,7 @@ func (r *run) person(ctx context.Context, per *model.Person, k *model.Account, o
 	out := Compare(Input{
 		Desired: d, Known: k, Observed: primary, EntitlementsRead: r.rec.EntitlementsRead,
 		CreateOnly: r.createOnly, Unmanaged: r.planner.Unmanaged[key], Policy: r.tcfg.Reconcile.Drift, Open: open,
+		Names: r.conn.Capabilities().Names(),
 	})
 	subject := &store.ObservedAccount{Target: r.rec.Target, PersonKey: per.Key}
 	if primary != nil {

@@ -34,7 +34,10 @@ type Input struct {
 	CreateOnly       map[string]bool
 	// Unmanaged entitlements are not drift and are never touched.
 	Unmanaged map[string]bool
-	Policy    config.DriftPolicy
+	// Names compares entitlement names as the target does (without
+	// letter case on a directory).
+	Names  model.EntitlementNames
+	Policy config.DriftPolicy
 	// Open drift of this account from earlier reconciliations, by
 	// OpenKey. A converged finding stays open until the fix is done: known
 	// state already took the target's value, so without this the drift
@@ -112,7 +115,7 @@ func Compare(in Input) Outcome {
 		c.attributes(in.CreateOnly)
 	}
 	if d.Desire != model.DesireNone && in.EntitlementsRead && o.Entitlements != nil {
-		c.entitlements(in.Unmanaged)
+		c.entitlements(in.Unmanaged, in.Names)
 	}
 	out.Findings = c.fs
 	out.Linked = adopt
@@ -236,58 +239,70 @@ func setAttr(n *model.Account, name string, v any) {
 	n.Attributes[name] = v
 }
 
-func (c *comparison) entitlements(unmanaged map[string]bool) {
+// entitlements compares memberships by name as the target compares them
+// (names.Key). An entitlement is known and written in the policy's
+// spelling when the policy grants it, else in the known spelling, else in
+// the target's; an extra one is reported in the target's own spelling.
+func (c *comparison) entitlements(unmanaged map[string]bool, names model.EntitlementNames) {
 	d, o, b, n, adopt, conv := c.d, c.o, c.b, c.n, c.adopt, c.conv
-	want := map[string]bool{}
+	want := map[string]string{}
 	if d.Desire == model.DesireEnabled {
 		for _, g := range d.Grants {
-			want[g.Entitlement] = true
+			want[names.Key(g.Entitlement)] = g.Entitlement
 		}
 	}
-	have, bel := set(o.Entitlements), set(b.Entitlements)
-	all := map[string]bool{}
-	for _, m := range []map[string]bool{want, have, bel} {
-		maps.Copy(all, m)
+	have, bel := keyed(o.Entitlements, names), keyed(b.Entitlements, names)
+	spelling := map[string]string{}
+	for _, m := range []map[string]string{have, bel, want} {
+		maps.Copy(spelling, m) // the policy's spelling wins, then the known one
 	}
-	next := set(n.Entitlements)
-	for _, e := range slices.Sorted(maps.Keys(all)) {
-		if unmanaged[e] {
+	next := keyed(n.Entitlements, names)
+	keys := slices.SortedFunc(maps.Keys(spelling), func(a, b string) int { return strings.Compare(spelling[a], spelling[b]) })
+	for _, key := range keys {
+		e := spelling[key]
+		if names.In(unmanaged, e) {
 			continue
 		}
-		w, h, k := want[e], have[e], bel[e]
+		_, w := want[key]
+		seen, h := have[key]
+		_, k := bel[key]
 		missing := Finding{Class: config.DriftMissingEntitlement, Subject: e, Expected: "granted", Actual: "absent"}
-		extra := Finding{Class: config.DriftExtraEntitlement, Subject: e, Expected: "absent", Actual: "granted",
+		extra := Finding{Class: config.DriftExtraEntitlement, Subject: seen, Expected: "absent", Actual: "granted",
 			Detail: "not granted by policy"}
 		switch {
-		case w && h && !k:
-			next[e] = true
+		case w && h:
+			next[key] = e // agreed; known takes the policy's spelling
 		case !w && !h && k:
-			delete(next, e)
+			delete(next, key)
 		case w && k && !h:
 			c.add(missing)
 			if conv(config.DriftMissingEntitlement) {
-				delete(next, e)
+				delete(next, key)
 			}
 		case !w && h && (!k || adopt):
 			c.add(extra)
 			if conv(config.DriftExtraEntitlement) {
-				next[e] = true
+				next[key] = e
 			} else {
-				delete(next, e)
+				delete(next, key)
 			}
 		case w && !h && c.open[OpenKey(missing.Class, e)]:
 			c.add(missing) // converged earlier, the grant is pending
-		case !w && h && c.open[OpenKey(extra.Class, e)]:
+		case !w && h && c.open[OpenKey(extra.Class, seen)]:
 			c.add(extra) // converged earlier, the revoke is pending
 		}
 	}
-	n.Entitlements = slices.Sorted(maps.Keys(next))
+	n.Entitlements = slices.Sorted(maps.Values(next))
 }
 
-func set(ss []string) map[string]bool {
-	m := make(map[string]bool, len(ss))
+// keyed maps each name's key (as the target compares names) to its
+// spelling, the first one where a list has several.
+func keyed(ss []string, names model.EntitlementNames) map[string]string {
+	m := make(map[string]string, len(ss))
 	for _, s := range ss {
-		m[s] = true
+		if _, ok := m[names.Key(s)]; !ok {
+			m[names.Key(s)] = s
+		}
 	}
 	return m
 }

@@ -106,3 +106,68 @@ func TestCompare(t *testing.T) {
 		})
 	}
 }
+
+// On a target that ignores letter case (a directory), a membership shown
+// in the target's spelling of a name the policy spells otherwise is no
+// drift; on one that tells case apart it is a missing and an extra
+// entitlement.
+func TestCompareEntitlementsAsTheTargetDoes(t *testing.T) {
+	converge := config.DriftPolicy{ExtraEntitlement: "converge", MissingEntitlement: "converge"}
+	fold := model.EntitlementNames{FoldCase: true}
+	desire := func(ents ...string) *model.DesiredAccount {
+		d := enabledDesire()
+		d.Grants = nil
+		for _, e := range ents {
+			d.Grants = append(d.Grants, model.Grant{Entitlement: e})
+		}
+		return d
+	}
+	type finding struct{ Class, Subject string }
+	cases := []struct {
+		name     string
+		names    model.EntitlementNames
+		d        *model.DesiredAccount
+		k        *model.Account
+		o        *store.ObservedAccount
+		unmanage map[string]bool
+		findings []finding
+		fix      *model.AccountChange
+	}{
+		{name: "insensitive: case-only difference is no drift", names: fold, d: desire("vpn users"),
+			k: knownAcct("enabled", "Rep", "vpn users"), o: obsAcct(true, "Rep", "VPN Users")},
+		{name: "sensitive: the same is drift both ways", d: desire("vpn users"),
+			k: knownAcct("enabled", "Rep", "vpn users"), o: obsAcct(true, "Rep", "VPN Users"),
+			findings: []finding{{config.DriftExtraEntitlement, "VPN Users"}, {config.DriftMissingEntitlement, "vpn users"}},
+			fix:      &model.AccountChange{Target: "t", PersonKey: "P", Grant: []string{"VPN Users"}, Revoke: []string{"vpn users"}}},
+		{name: "insensitive: known in the directory's spelling takes the policy's", names: fold, d: desire("vpn users"),
+			k: knownAcct("enabled", "Rep", "VPN Users"), o: obsAcct(true, "Rep", "VPN Users"),
+			fix: &model.AccountChange{Target: "t", PersonKey: "P", Grant: []string{"vpn users"}, Revoke: []string{"VPN Users"}}},
+		{name: "insensitive: an extra is reported in the target's spelling", names: fold, d: desire("vpn users"),
+			k: knownAcct("enabled", "Rep", "vpn users"), o: obsAcct(true, "Rep", "Domain ADMINS", "VPN Users"),
+			findings: []finding{{config.DriftExtraEntitlement, "Domain ADMINS"}},
+			fix:      &model.AccountChange{Target: "t", PersonKey: "P", Grant: []string{"Domain ADMINS"}}},
+		{name: "insensitive: a missing one is reported in the policy's spelling", names: fold, d: desire("vpn users", "wiki"),
+			k: knownAcct("enabled", "Rep", "vpn users", "wiki"), o: obsAcct(true, "Rep", "VPN Users"),
+			findings: []finding{{config.DriftMissingEntitlement, "wiki"}},
+			fix:      &model.AccountChange{Target: "t", PersonKey: "P", Revoke: []string{"wiki"}}},
+		{name: "insensitive: unmanaged in another spelling is not drift", names: fold, d: desire("vpn users"),
+			k: knownAcct("enabled", "Rep", "vpn users"), o: obsAcct(true, "Rep", "Admins", "VPN Users"),
+			unmanage: map[string]bool{"admins": true}},
+		{name: "insensitive: adopted account is linked in the policy's spelling", names: fold, d: desire("vpn users"),
+			o: obsAcct(true, "Rep", "VPN Users"),
+			fix: &model.AccountChange{Target: "t", PersonKey: "P", NativeID: "n1", Link: map[string]string{}, Upsert: true,
+				State: model.AccountEnabled, Attributes: model.Attributes{"title": "Rep", "mail": "p@x"}, Grant: []string{"vpn users"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out := recon.Compare(recon.Input{Desired: tc.d, Known: tc.k, Observed: tc.o, EntitlementsRead: true,
+				Unmanaged: tc.unmanage, Policy: converge, Names: tc.names})
+			var got []finding
+			for _, f := range out.Findings {
+				got = append(got, finding{f.Class, f.Subject})
+			}
+			require.Equal(t, tc.findings, got)
+			require.Equal(t, tc.fix, out.Fix)
+		})
+	}
+}

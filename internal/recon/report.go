@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -172,6 +173,9 @@ func AccessReport(ctx context.Context, env *Env, f AccessFilter, fn func(AccessR
 			return err
 		}
 		a := &access{env: env, target: t, today: today, unmanaged: unmanaged, fn: fn}
+		if c := env.Conns[t]; c != nil {
+			a.names = c.Capabilities().Names()
+		}
 		if err := a.walk(ctx, f.Person); err != nil {
 			return err
 		}
@@ -184,7 +188,9 @@ type access struct {
 	target    string
 	today     model.Date
 	unmanaged map[plan.Key]map[string]bool
-	fn        func(AccessRow) error
+	// names compares entitlement names as the target does.
+	names model.EntitlementNames
+	fn    func(AccessRow) error
 }
 
 func (a *access) walk(ctx context.Context, person string) error {
@@ -265,7 +271,7 @@ func (a *access) account(p *model.Person, k *model.Account, o *store.ObservedAcc
 		for _, d := range ev.Accounts {
 			if d.Target == a.target {
 				for _, g := range d.Grants {
-					roles[g.Entitlement] = g.Roles
+					roles[a.names.Key(g.Entitlement)] = g.Roles
 				}
 			}
 		}
@@ -282,9 +288,13 @@ func (a *access) account(p *model.Person, k *model.Account, o *store.ObservedAcc
 		}
 		seenEnts, readEnts = o.Entitlements, o.Entitlements != nil
 	}
-	ents := slices.Concat(knownEnts, seenEnts)
-	slices.Sort(ents)
-	ents = slices.Compact(ents)
+	// One row per entitlement as the target tells them apart, in the
+	// known spelling, else the target's.
+	spelling := map[string]string{}
+	for _, e := range slices.Concat(seenEnts, knownEnts) {
+		spelling[a.names.Key(e)] = e
+	}
+	ents := slices.Sorted(maps.Values(spelling))
 	if len(ents) == 0 {
 		row := base
 		row.OnTarget = onTarget(o != nil, o != nil)
@@ -298,11 +308,11 @@ func (a *access) account(p *model.Person, k *model.Account, o *store.ObservedAcc
 	um := a.unmanaged[plan.Key{Person: p.Key, Target: a.target}]
 	for _, e := range ents {
 		row := base
-		row.Entitlement, row.Roles, row.Unmanaged = e, roles[e], um[e]
-		row.Known = slices.Contains(knownEnts, e)
-		row.OnTarget = onTarget(readEnts, slices.Contains(seenEnts, e))
+		row.Entitlement, row.Roles, row.Unmanaged = e, roles[a.names.Key(e)], a.names.In(um, e)
+		row.Known = a.names.Contains(knownEnts, e)
+		row.OnTarget = onTarget(readEnts, a.names.Contains(seenEnts, e))
 		for _, g := range gs {
-			if g.Entitlement == e {
+			if a.names.Equal(g.Entitlement, e) {
 				since := g.GrantedAt
 				row.Since, row.RunID = &since, g.RunID
 				if !g.VerifiedAt.IsZero() {

@@ -167,9 +167,10 @@ func (c *Conn) groupDNOf(ctx context.Context, ent string) (dn string, cached boo
 	case 0:
 		return "", false, connector.Errorf(connector.NotFound, "group %q does not exist: no %s with %s %q under %s", ent, c.set.Groups.ObjectClass, by, ent, base)
 	case 1:
-		// Cached, and read back, as the directory spells it.
+		// Cached, and read back, as the directory spells it; accord
+		// compares the two spellings without case (EntitlementsFoldCase).
 		if name := c.groupName(es[0]); name != ent {
-			c.log.Warn("ldap: a group is named in accord's config with other letter case than in the directory; memberships are read back as the directory spells it, so use that spelling in the policy, or accord sees a difference",
+			c.log.Debug("ldap: a group is named in accord's config with other letter case than in the directory",
 				"group", ent, "directory", name, "dn", es[0].DN)
 		}
 		return es[0].DN, false, nil

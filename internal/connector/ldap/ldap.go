@@ -137,6 +137,9 @@ func (c *Conn) Capabilities() connector.Capabilities {
 		Read: true, Find: c.find != nil, List: true, ListEntitlements: true,
 		Delete: true, MaxBatch: MaxBatch, EntitlementsOnRead: c.set.Groups.Read == "member_of" || c.set.Groups.Read == "group",
 		GatesRequests: true,
+		// DNs and group names (cn, sAMAccountName) match without regard
+		// to letter case in LDAP and Active Directory.
+		EntitlementsFoldCase: true,
 	}
 }
 

@@ -60,6 +60,18 @@ type Target struct {
 	// BatchLinger for company. 0 (the default) offers no batching.
 	BatchMembers int
 	BatchLinger  time.Duration
+	// Groups are entitlements as the target spells them. With
+	// Caps.EntitlementsFoldCase a grant or revoke of another spelling acts
+	// on the group, which keeps its own spelling, as a directory does.
+	Groups []string
+}
+
+// spelling is the target's own spelling of entitlement e.
+func (t *Target) spelling(e string) string {
+	if s, ok := t.Caps.Names().Find(t.Groups, e); ok {
+		return s
+	}
+	return e
 }
 
 // New returns an empty target with every capability but batching.
@@ -211,7 +223,7 @@ func (t *Target) Create(ctx context.Context, req connector.CreateRequest) (conne
 	t.nextID++
 	a := &Account{ID: "m" + strconv.Itoa(t.nextID), PersonKey: req.PersonKey, Attributes: req.Attributes.Clone(), Active: true, Entitlements: map[string]bool{}}
 	for _, e := range req.Entitlements {
-		a.Entitlements[e] = true
+		a.Entitlements[t.spelling(e)] = true
 	}
 	t.accounts[a.ID] = a
 	return view(a), nil
@@ -315,7 +327,7 @@ func (t *Target) Delete(ctx context.Context, ref connector.AccountRef) error {
 func (t *Target) Grant(ctx context.Context, ref connector.AccountRef, ents []string) error {
 	return t.modify(ctx, "grant", ref, Call{Entitlements: ents}, func(a *Account) {
 		for _, e := range ents {
-			a.Entitlements[e] = true
+			a.Entitlements[t.spelling(e)] = true
 		}
 	})
 }
@@ -324,7 +336,7 @@ func (t *Target) Grant(ctx context.Context, ref connector.AccountRef, ents []str
 func (t *Target) Revoke(ctx context.Context, ref connector.AccountRef, ents []string) error {
 	return t.modify(ctx, "revoke", ref, Call{Entitlements: ents}, func(a *Account) {
 		for _, e := range ents {
-			delete(a.Entitlements, e)
+			delete(a.Entitlements, t.spelling(e))
 		}
 	})
 }
@@ -378,7 +390,7 @@ func (t *Target) AddMembers(ctx context.Context, entitlement string, ids []strin
 		}
 	}
 	for _, id := range ids {
-		t.accounts[id].Entitlements[entitlement] = true
+		t.accounts[id].Entitlements[t.spelling(entitlement)] = true
 	}
 	return nil
 }
@@ -393,7 +405,7 @@ func (t *Target) MembersAmong(ctx context.Context, entitlement string, ids []str
 	defer unlock()
 	var out []string
 	for _, id := range ids {
-		if a, ok := t.accounts[id]; ok && a.Entitlements[entitlement] {
+		if a, ok := t.accounts[id]; ok && a.Entitlements[t.spelling(entitlement)] {
 			out = append(out, id)
 		}
 	}

@@ -37,6 +37,15 @@ func TestCheckAcceptsAValidTarget(t *testing.T) {
 	require.Empty(t, problems(t, withOp("enable", `{url: "/users/{{ native_id }}", method: PUT, body: '{"profile": {"suspended": {{ false }}}}'}`), mapping))
 }
 
+// entitlements_case says how the target compares entitlement ids; the
+// capability follows it, sensitive unless configured.
+func TestEntitlementsCaseSetsTheCapability(t *testing.T) {
+	t.Parallel()
+	src := withOp("revoke", `{url: "/usergroups/{{ entitlement }}/members/{{ native_id }}"}`)
+	require.False(t, openYAML(t, src, mapping).Capabilities().EntitlementsFoldCase)
+	require.True(t, openYAML(t, "entitlements_case: insensitive\n"+src, mapping).Capabilities().EntitlementsFoldCase)
+}
+
 func TestCheckProblems(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct {
@@ -93,6 +102,8 @@ func TestCheckProblems(t *testing.T) {
 		"session without login": {strings.Replace(withOp("get", `{url: "/u/{{ native_id }}"}`), `auth: {type: bearer, token: "${env:T}"}`,
 			`auth: {type: session, username: u}`, 1),
 			`auth.login (line 2): is required for auth type session`},
+		"entitlements_case": {"entitlements_case: Insensitive\n" + withOp("get", `{url: "/u/{{ native_id }}"}`),
+			`entitlements_case (line 1): must be sensitive or insensitive, not "Insensitive"`},
 		"no operations": {"url: https://api.example.com\noperations: {}\n", `operations (line 2): no operations`},
 	}
 	for name, tc := range cases {

@@ -43,6 +43,11 @@ func validate(s *Settings, lines map[string]int, attrs []string) (*compiled, yam
 	} else if err := httpx.CheckURL(s.URL); err != nil {
 		c.add("url", "%v", err)
 	}
+	switch s.EntitlementsCase {
+	case "", "sensitive", "insensitive":
+	default:
+		c.add("entitlements_case", "must be sensitive or insensitive, not %q", s.EntitlementsCase)
+	}
 	out := c.compile(s)
 	return out, c.ps
 }
@@ -53,6 +58,7 @@ type Conn struct {
 	http     *httpx.Client
 	attrs    []string // the account mapping's names: what reads return
 	keyQuery string   // the API key's query parameter, kept out of cursors
+	foldCase bool     // entitlements_case: insensitive
 }
 
 var _ connector.Connector = (*Conn)(nil)
@@ -72,7 +78,7 @@ func New(s Settings, accountAttributes []string, opts ...httpx.Option) (*Conn, e
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{cp: cp, http: hc, attrs: accountAttributes}
+	c := &Conn{cp: cp, http: hc, attrs: accountAttributes, foldCase: s.EntitlementsCase == "insensitive"}
 	if s.Auth.Type == httpx.AuthAPIKey {
 		c.keyQuery = s.Auth.Query
 	}
@@ -94,7 +100,8 @@ func (c *Conn) Capabilities() connector.Capabilities {
 	caps := connector.Capabilities{
 		Read: has(opGet), Find: has(opFind), List: has(opListAccounts),
 		ListEntitlements: has(opListEntitlements), Delete: has(opDelete), MaxBatch: 1,
-		GatesRequests: true, // every request goes through httpx, which calls the gate
+		GatesRequests:        true, // every request goes through httpx, which calls the gate
+		EntitlementsFoldCase: c.foldCase,
 	}
 	for _, name := range []string{opGrant, opRevoke} {
 		if o := c.cp.ops[name]; o != nil && o.batch > caps.MaxBatch {

@@ -19,6 +19,7 @@ import (
 //	                                             # type session logs in once and keeps the cookie
 //	  idempotency_header: Idempotency-Key        # off by default; run/action ID on POST writes
 //	  headers: {Accept: application/json}        # sent with every request
+//	  entitlements_case: insensitive             # sensitive (default): how the target compares entitlement ids
 //	  response:                                  # how an account reads in any answer
 //	    id: $.id                                 # default
 //	    attributes: {username: $.username}       # default: the top-level key named like the attribute
@@ -109,6 +110,9 @@ type Settings struct {
 	Headers      map[string]string `yaml:"headers"`
 	Response     *Response         `yaml:"response"`
 	Operations   Operations        `yaml:"operations"`
+	// EntitlementsCase: insensitive when the target takes entitlement
+	// ids that differ only in letter case as one; sensitive (default).
+	EntitlementsCase string `yaml:"entitlements_case"`
 }
 
 // Operations are the requests a target is driven with. Only those that

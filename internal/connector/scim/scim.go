@@ -91,6 +91,7 @@ func (c *Conn) Capabilities() connector.Capabilities {
 		CreateWithEntitlements: c.discoveredBulk(),
 		EntitlementsOnRead:     !c.set.Quirks.NoGroupsOnUser && c.discoveredGroupsOnUser(),
 		GatesRequests:          true, // every request goes through httpx, which calls the gate
+		EntitlementsFoldCase:   c.set.EntitlementsCase == "insensitive",
 	}
 }
 

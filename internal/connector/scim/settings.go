@@ -24,6 +24,7 @@ import (
 //	  timeout: 30s                              # per request, from when it is sent (not while paced)
 //	  user_filter: userName                     # or: 'externalId eq "{{employeeId}}" and active eq true'
 //	  entitlements_by: displayName              # id (default) or displayName
+//	  entitlements_case: insensitive            # sensitive (default): how the target compares group names
 //	  patch: true                               # false: PUT the whole resource
 //	  page_size: 100
 //	  max_batch: 20                             # entitlements per Grant/Revoke call
@@ -44,6 +45,10 @@ type Settings struct {
 	httpx.Config  `yaml:",inline"`
 	UserFilter    string `yaml:"user_filter"`
 	EntitlementBy string `yaml:"entitlements_by"`
+	// EntitlementsCase: insensitive when the target takes group names
+	// that differ only in letter case as one group (RFC 7643 makes Group
+	// displayName caseExact false); sensitive, the default, otherwise.
+	EntitlementsCase string `yaml:"entitlements_case"`
 	// Patch: unset follows the target's ServiceProviderConfig (PATCH when
 	// it is offered or not declared); false always PUTs.
 	Patch        *bool `yaml:"patch"`
@@ -150,6 +155,10 @@ func check(node *yaml.Node, env connector.CheckEnv) (Settings, yamlx.Problems) {
 	case "", "auto", "off":
 	default:
 		add("bulk", "must be auto or off, not %q", s.Bulk)
+	}
+	switch s.EntitlementsCase {
+	case "", "sensitive", "insensitive":
+		add("entitlements_case", "must be sensitive or insensitive, not %q", s.EntitlementsCase)
 	}
 	if s.CreateMissingGroups && s.EntitlementBy != "displayName" {
 		add("create_missing_groups", "needs entitlements_by: displayName: a created group gets an id of the target's choosing, which policy cannot name in advance")

@@ -31,6 +31,7 @@ page_size: 5000
 batch_members: -1
 user_filter: 'employeeId eq "{{employeeId}}"'
 quirks: {filter_no_escape: true}
+entitlements_case: Insensitive
 `,
 			attrs: []string{"userName", "active", `emails[type ne "work"].value`},
 			want: []string{
@@ -43,6 +44,7 @@ quirks: {filter_no_escape: true}
 				"batch_members (line 5): must not be negative",
 				"user_filter (line 6): uses employeeId, which the account mapping does not produce (it produces: userName, active, emails[type ne \"work\"].value)",
 				"quirks.filter_no_escape (line 7): unknown key (known keys: filter_no_escapes, no_groups_on_user, remove_member_by_value)",
+				`entitlements_case (line 8): must be sensitive or insensitive, not "Insensitive"`,
 			},
 		},
 		{
