@@ -70,7 +70,7 @@ func (c *cli) keysCmd() *cobra.Command {
 			" (admin implies all). Only a hash is stored: keep the key in a secret manager.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.printNewKey(cmd.Context(), expires, func(st store.Store, until, now time.Time) (string, store.APIKey, string, error) {
+			return c.printNewKey(cmd.Context(), expires, func(st api.Keys, until, now time.Time) (string, store.APIKey, string, error) {
 				key, k, err := api.CreateKey(cmd.Context(), st, name, scopes, until, "cli:"+currentUser(), now)
 				return key, k, fmt.Sprintf("API key %q created (id %s, scopes %s, expires %s).", k.Name, k.ID, strings.Join(k.Scopes, ", "), expiryText(&k)), err
 			})
@@ -146,7 +146,7 @@ func (c *cli) keysCmd() *cobra.Command {
 			"The new key lasts as long as the old one was made to, unless --expires says otherwise.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.printNewKey(cmd.Context(), expires, func(st store.Store, until, now time.Time) (string, store.APIKey, string, error) {
+			return c.printNewKey(cmd.Context(), expires, func(st api.Keys, until, now time.Time) (string, store.APIKey, string, error) {
 				key, old, k, err := api.RotateKey(cmd.Context(), st, args[0], grace, until, "cli:"+currentUser(), now)
 				return key, k, fmt.Sprintf("API key %q rotated: new id %s (expires %s); the old id %s works until %s.",
 					k.Name, k.ID, expiryText(&k), old.ID, old.ExpiresAt.Format(time.RFC3339)), err
@@ -162,7 +162,7 @@ func (c *cli) keysCmd() *cobra.Command {
 
 // printNewKey runs issue, which stores a new key (created or rotated),
 // and prints the key: the one place the CLI shows a secret, once.
-func (c *cli) printNewKey(ctx context.Context, expires string, issue func(st store.Store, until, now time.Time) (string, store.APIKey, string, error)) error {
+func (c *cli) printNewKey(ctx context.Context, expires string, issue func(st api.Keys, until, now time.Time) (string, store.APIKey, string, error)) error {
 	now := time.Now().UTC()
 	until, err := expiryFlag(expires, now)
 	if err != nil {

@@ -95,7 +95,7 @@ func allows(k *store.APIKey, scope string) bool {
 // CreateKey makes and stores a key named name with the given scopes,
 // valid until expires (zero: until revoked), and returns it: the only
 // time the full key exists outside the caller.
-func CreateKey(ctx context.Context, st store.Store, name string, scopes []string, expires time.Time, actor string, now time.Time) (string, store.APIKey, error) {
+func CreateKey(ctx context.Context, st Keys, name string, scopes []string, expires time.Time, actor string, now time.Time) (string, store.APIKey, error) {
 	if !keyNamePattern.MatchString(name) {
 		return "", store.APIKey{}, invalid("name", fmt.Sprintf("key name %q: use 1 to 64 letters, digits and _ . : @ -, starting with a letter or digit", name))
 	}
@@ -142,7 +142,7 @@ func untilText(expires time.Time) string {
 // expires after as long as the old one was made to last, unless expires
 // says otherwise. An expired key may be rotated too (its name is still
 // taken); the grace period never revives it.
-func RotateKey(ctx context.Context, st store.Store, ref string, grace time.Duration, expires time.Time, actor string, now time.Time) (string, store.APIKey, store.APIKey, error) {
+func RotateKey(ctx context.Context, st Keys, ref string, grace time.Duration, expires time.Time, actor string, now time.Time) (string, store.APIKey, store.APIKey, error) {
 	if grace < 0 {
 		return "", store.APIKey{}, store.APIKey{}, invalid("grace", fmt.Sprintf("grace period %s is negative", grace))
 	}
@@ -179,7 +179,7 @@ func RotateKey(ctx context.Context, st store.Store, ref string, grace time.Durat
 
 // FindKey finds a key by ID, or by the name of a current key (unrevoked
 // and not replaced by a rotation).
-func FindKey(ctx context.Context, st store.Store, ref string) (store.APIKey, error) {
+func FindKey(ctx context.Context, st Keys, ref string) (store.APIKey, error) {
 	if k, err := st.GetAPIKey(ctx, ref); err == nil || !errors.Is(err, store.ErrNotFound) {
 		return k, err
 	}
@@ -199,7 +199,7 @@ func FindKey(ctx context.Context, st store.Store, ref string) (store.APIKey, err
 // keys it replaced that are still in their grace period are revoked with
 // it: revoking "ci" must leave no key of "ci" working. The revocation
 // takes effect at the key's next request: keys are not cached.
-func RevokeKey(ctx context.Context, st store.Store, ref, actor string, now time.Time) (store.APIKey, error) {
+func RevokeKey(ctx context.Context, st Keys, ref, actor string, now time.Time) (store.APIKey, error) {
 	k, err := FindKey(ctx, st, ref)
 	if err != nil {
 		return k, err
@@ -257,7 +257,7 @@ func ParseExpiry(s string, now time.Time) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-func keyEvent(ctx context.Context, st store.Store, now time.Time, actor, op, msg string) {
+func keyEvent(ctx context.Context, st Keys, now time.Time, actor, op, msg string) {
 	// The key exists (or is revoked) whether or not this record is
 	// written; a failure here must not undo it.
 	_ = st.AppendAudit(ctx, []audit.Record{{Time: now, Kind: audit.KindEvent, Operation: op, Actor: actor, Message: msg, Outcome: "succeeded"}})

@@ -20,7 +20,7 @@ import (
 // transaction per round. Order is preserved (FIFO), so an action's outcome
 // is never committed after the start of the next action of its job.
 type committer struct {
-	st       store.Store
+	st       committerStore
 	log      *slog.Logger
 	in       chan commitReq
 	maxBatch int
@@ -144,7 +144,7 @@ type commitReq struct {
 	done chan error // nil for fire-and-forget
 }
 
-func newCommitter(st store.Store, log *slog.Logger) *committer {
+func newCommitter(st committerStore, log *slog.Logger) *committer {
 	c := &committer{
 		st: st, log: log,
 		in:       make(chan commitReq, 4096),

@@ -75,7 +75,7 @@ type Options struct {
 
 // Engine runs jobs.
 type Engine struct {
-	st      store.Store
+	st      Queue
 	targets map[string]*Target
 	opts    Options
 	log     *slog.Logger
@@ -84,7 +84,7 @@ type Engine struct {
 }
 
 // New builds an engine over the store and targets.
-func New(st store.Store, targets []*Target, opts Options) *Engine {
+func New(st Queue, targets []*Target, opts Options) *Engine {
 	if opts.Lease <= 0 {
 		opts.Lease = 30 * time.Second
 	}

@@ -16,7 +16,7 @@ import (
 // both, ordered by person key, so memory stays flat however many persons
 // there are; the jobs it returns are held whole (see Stream for a plan
 // that is not).
-func Build(ctx context.Context, st store.Store, p *Planner, keepDesired bool) (*Result, error) {
+func Build(ctx context.Context, st Reader, p *Planner, keepDesired bool) (*Result, error) {
 	return Stream(ctx, st, p, keepDesired, nil)
 }
 
@@ -25,7 +25,7 @@ func Build(ctx context.Context, st store.Store, p *Planner, keepDesired bool) (*
 // Counted and Planned tally what was emitted, so thresholds can be
 // checked without the plan held whole. An error from emit stops the
 // planning and is returned. A nil emit keeps the jobs (Build).
-func Stream(ctx context.Context, st store.Store, p *Planner, keepDesired bool, emit func(*model.Job) error) (*Result, error) {
+func Stream(ctx context.Context, st Reader, p *Planner, keepDesired bool, emit func(*model.Job) error) (*Result, error) {
 	res := &Result{}
 	if emit != nil {
 		res.Counted = Tally{}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/accord-iam/accord/internal/model"
-	"github.com/accord-iam/accord/internal/store"
 )
 
 // parkLister is the part of a store that keeps parked creates.
@@ -14,7 +13,7 @@ type parkLister interface {
 }
 
 // loadParked fills p.Parked from the store, unless the caller set it.
-func loadParked(ctx context.Context, st store.Store, p *Planner) error {
+func loadParked(ctx context.Context, st Reader, p *Planner) error {
 	pl, ok := st.(parkLister)
 	if p.Parked != nil || !ok {
 		return nil

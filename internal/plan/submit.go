@@ -43,7 +43,7 @@ type Submission struct {
 // plan identical to the open held run of its scope stores nothing and
 // alerts nobody: Submit returns that run with created false. A different
 // plan supersedes it. A plan without jobs is not stored (nil run).
-func Submit(ctx context.Context, st store.Store, s Submission) (run *model.Run, created bool, err error) {
+func Submit(ctx context.Context, st RunWriter, s Submission) (run *model.Run, created bool, err error) {
 	res := s.Result
 	for len(res.Jobs) > 0 {
 		managed, err := st.CountAccounts(ctx)

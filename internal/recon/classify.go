@@ -113,7 +113,7 @@ func (r *run) classify(ctx context.Context) error {
 	return r.out.flush(ctx)
 }
 
-func loadUnmanaged(ctx context.Context, st store.Store, target string) (map[plan.Key]map[string]bool, error) {
+func loadUnmanaged(ctx context.Context, st unmanagedLister, target string) (map[plan.Key]map[string]bool, error) {
 	list, err := st.ListUnmanaged(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("unmanaged entitlements: %w", err)

@@ -40,7 +40,7 @@ func normalise(v string, rule config.Correlation) string {
 // finds anyone decides. A rule that finds several persons makes the
 // account ambiguous: it is reported, never linked to a guess.
 type correlator struct {
-	st      store.Store
+	st      correlationIndex
 	target  string
 	reconID string
 	rules   []config.Correlation

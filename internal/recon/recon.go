@@ -49,7 +49,7 @@ import (
 
 // Env is what a reconciliation works with; internal/app has all of it.
 type Env struct {
-	Store  store.Store
+	Store  State
 	Config *config.Config
 	Policy *policy.Policy
 	Conns  map[string]connector.Connector

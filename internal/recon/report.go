@@ -50,7 +50,7 @@ func Item(d store.Drift) DriftItem {
 
 // Drift streams drift records (open ones unless q.Resolved) to fn, for
 // the CLI and an API handler (GET /v1/drift).
-func Drift(ctx context.Context, st store.Store, q store.DriftQuery, fn func(DriftItem) error) error {
+func Drift(ctx context.Context, st DriftReader, q store.DriftQuery, fn func(DriftItem) error) error {
 	return st.EachDrift(ctx, q, func(d store.Drift) error { return fn(Item(d)) })
 }
 
@@ -60,7 +60,7 @@ var DriftHeader = []string{"id", "target", "class", "person", "native_id", "subj
 
 // WriteDriftCSV writes drift records as CSV, neutralised for
 // spreadsheets.
-func WriteDriftCSV(ctx context.Context, w io.Writer, st store.Store, q store.DriftQuery) error {
+func WriteDriftCSV(ctx context.Context, w io.Writer, st DriftReader, q store.DriftQuery) error {
 	c, err := NewCSV(w, DriftHeader...)
 	if err != nil {
 		return err

@@ -1,0 +1,29 @@
+package plan
+
+import (
+	"context"
+
+	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/store"
+)
+
+// What planning needs of the store, declared here, by its consumer.
+// store.Store satisfies both (internal/app asserts so at build time). A
+// store method planning starts to call is added here, one line.
+
+// Reader is what a plan is built from: persons, the known accounts, and
+// the person/target pairs that unfinished work keeps busy.
+type Reader interface {
+	Busy(ctx context.Context) (map[store.PersonTarget]bool, error)
+	GetPerson(ctx context.Context, key string) (model.Person, error)
+	EachPerson(ctx context.Context, fn func(model.Person) error) error
+	GetAccount(ctx context.Context, target, personKey string) (model.Account, error)
+	EachAccount(ctx context.Context, target string, fn func(model.Account) error) error
+}
+
+// RunWriter is what submitting a plan writes through: the managed
+// account counts its thresholds are judged on, and the run itself.
+type RunWriter interface {
+	CountAccounts(ctx context.Context) (map[string]int, error)
+	CreateRun(ctx context.Context, run *model.Run, jobs []model.Job) error
+}
