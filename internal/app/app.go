@@ -356,16 +356,20 @@ func (a *App) PlanStream(ctx context.Context, f Filter, keepDesired bool, emit f
 }
 
 // Enforce plans and stores a run: pending, or held when over a
-// threshold. The run is nil when there is nothing to do.
+// threshold. The run is nil when there is nothing to do. The plan is
+// stored as it is planned (plan.SubmitPlan), never held whole: the
+// preview's Result counts it (Size, Tally) but keeps no jobs.
 func (a *App) Enforce(ctx context.Context, f Filter, trigger string) (*model.Run, *Preview, error) {
-	pv, err := a.Plan(ctx, f, false)
+	p, err := a.Planner(ctx, f)
 	if err != nil {
 		return nil, nil, err
 	}
-	run, created, err := plan.Submit(ctx, a.Store, plan.Submission{
-		Trigger: trigger, Scope: plan.ScopeOf(f.Person, f.Target), Result: pv.Result, Now: a.Now(),
+	p.Check = a.attributeCheck(ctx)
+	res, run, created, err := plan.SubmitPlan(ctx, a.Store, p, plan.Submission{
+		Trigger: trigger, Scope: plan.ScopeOf(f.Person, f.Target), Now: a.Now(),
 		Policy: a.Policy, Notifier: a.Notifier,
 	})
+	pv := &Preview{Result: res}
 	if err != nil {
 		return nil, pv, err
 	}
@@ -376,14 +380,15 @@ func (a *App) Enforce(ctx context.Context, f Filter, trigger string) (*model.Run
 	case run != nil && !created:
 		a.Log.Debug("the same plan is held already", "run_id", run.ID, "scope", run.Scope)
 	case run != nil:
-		msg := fmt.Sprintf("run created (%s): %d actions in %d jobs, scope %s", run.State, pv.Result.Actions(), len(pv.Result.Jobs), run.Scope)
+		jobs, actions := res.Size()
+		msg := fmt.Sprintf("run created (%s): %d actions in %d jobs, scope %s", run.State, actions, jobs, run.Scope)
 		if run.State == model.RunHeld {
 			msg += "; " + run.Note
 		}
 		if err := a.event(ctx, run.ID, 0, trigger, "enforce", msg); err != nil {
 			return run, pv, fmt.Errorf("run %s was created but %w", run.ID, err)
 		}
-		a.Log.Info("run created", "run_id", run.ID, "state", run.State, "actions", pv.Result.Actions(), "scope", run.Scope)
+		a.Log.Info("run created", "run_id", run.ID, "state", run.State, "actions", actions, "scope", run.Scope)
 	}
 	return run, pv, nil
 }

@@ -33,9 +33,13 @@ func Stream(ctx context.Context, st store.Store, p *Planner, keepDesired bool, e
 	// flush passes the jobs of the person just planned through the
 	// planner's Check, then keeps them (Build) or counts and emits them
 	// (Stream).
+	// Only the jobs of the person just planned are looked at: Build keeps
+	// the earlier ones, which were checked already (checking them all
+	// again per person made building a plan quadratic).
+	checked := 0
 	flush := func() error {
-		kept := res.Jobs[:0]
-		for i := range res.Jobs {
+		kept := res.Jobs[:checked]
+		for i := checked; i < len(res.Jobs); i++ {
 			j := &res.Jobs[i]
 			if p.Check != nil {
 				if err := p.Check(j); err != nil {
@@ -49,12 +53,14 @@ func Stream(ctx context.Context, st store.Store, p *Planner, keepDesired bool, e
 			}
 			res.Counted.Add(j)
 			res.Planned += len(j.Actions)
+			res.PlannedJobs++
 			if err := emit(j); err != nil {
 				return err
 			}
 		}
 		clear(res.Jobs[len(kept):])
 		res.Jobs = kept
+		checked = len(kept)
 		return nil
 	}
 	if p.Busy == nil {
