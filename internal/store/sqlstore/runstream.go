@@ -35,7 +35,7 @@ func (s *Store) BeginRun(ctx context.Context, run *model.Run) error {
 	return s.write(ctx, func(tx conn) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO runs (`+runCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			run.ID, run.Trigger, run.Scope, string(run.State), "", "",
-			micros(run.CreatedAt), micros(s.now()), int64(0), "")
+			micros(run.CreatedAt), micros(run.UpdatedAt), int64(0), "")
 		if err != nil {
 			if n, cerr := countRuns(ctx, tx, run.ID); cerr == nil && n > 0 {
 				return fmt.Errorf("begin run %q: the ID is taken: %w", run.ID, store.ErrConflict)
@@ -69,9 +69,9 @@ func (s *Store) dropAbandoned(ctx context.Context) error {
 	}
 	for _, id := range ids {
 		err := s.write(ctx, func(tx conn) error {
-			return dropPlanning(ctx, tx, id, &before)
+			return s.dropPlanning(ctx, tx, id, &before)
 		})
-		if err != nil {
+		if err != nil && !errors.Is(err, errNotPlanning) { // not if it came back to life
 			return fmt.Errorf("drop abandoned run %q: %w", id, err)
 		}
 	}
@@ -79,26 +79,27 @@ func (s *Store) dropAbandoned(ctx context.Context) error {
 }
 
 // dropPlanning deletes run id, its jobs and actions, if it is still
-// planning (and, with staleBefore, was last touched before it).
-func dropPlanning(ctx context.Context, tx conn, id string, staleBefore *int64) (err error) {
-	q, args := `DELETE FROM runs WHERE id = ? AND state = 'planning'`, []any{id}
+// planning (and, with staleBefore, was last touched before it). The run's
+// row is locked first, so a planner still appending waits, then finds it
+// gone and stops.
+func (s *Store) dropPlanning(ctx context.Context, tx conn, id string, staleBefore *int64) error {
+	q, args := `SELECT id FROM runs WHERE id = ? AND state = 'planning'`, []any{id}
 	if staleBefore != nil {
 		q, args = q+` AND updated_at < ?`, append(args, *staleBefore)
 	}
-	// The run's row first: a planner still appending finds it gone and
-	// stops, instead of writing jobs for a run nobody will finish.
-	res, err := tx.ExecContext(ctx, q, args...)
+	ids, err := all(ctx, tx, "drop run", q+s.d.forUpdate, args, scanString)
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if len(ids) == 0 {
 		return errNotPlanning
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM actions WHERE run_id = ?`, id); err != nil {
-		return err
+	for _, q := range []string{`DELETE FROM actions WHERE run_id = ?`, `DELETE FROM jobs WHERE run_id = ?`, `DELETE FROM runs WHERE id = ?`} {
+		if _, err := tx.ExecContext(ctx, q, id); err != nil {
+			return err
+		}
 	}
-	_, err = tx.ExecContext(ctx, `DELETE FROM jobs WHERE run_id = ?`, id)
-	return err
+	return nil
 }
 
 var errNotPlanning = fmt.Errorf("the run is not planning (finished, dropped, or never begun): %w", store.ErrConflict)
@@ -181,14 +182,14 @@ func (s *Store) FinishRun(ctx context.Context, run *model.Run) (store.Dropped, e
 		}
 		if held.same != nil {
 			same = held.same
-			return dropPlanning(ctx, tx, run.ID, nil)
+			return s.dropPlanning(ctx, tx, run.ID, nil)
 		}
 		if active == 1 {
 			if dropped, err = dropTaken(ctx, tx, run.ID); err != nil {
 				return err
 			}
 			if dropped.Empty {
-				return dropPlanning(ctx, tx, run.ID, nil)
+				return s.dropPlanning(ctx, tx, run.ID, nil)
 			}
 		}
 		if err := held.supersede(ctx, tx, run); err != nil {
@@ -273,7 +274,7 @@ func takenBy(ctx context.Context, tx conn, id string) ([]takenHit, error) {
 
 // DropRun deletes a planning run with its jobs and actions.
 func (s *Store) DropRun(ctx context.Context, id string) error {
-	err := s.write(ctx, func(tx conn) error { return dropPlanning(ctx, tx, id, nil) })
+	err := s.write(ctx, func(tx conn) error { return s.dropPlanning(ctx, tx, id, nil) })
 	if err != nil {
 		return fmt.Errorf("drop run %q: %w", id, err)
 	}
