@@ -225,8 +225,11 @@ type PersonTarget struct {
 
 // Import is one source's full feed, validated.
 type Import struct {
-	Source  string
-	Persons []model.Person
+	Source string
+	// Persons streams the feed to the store, which applies it in batches
+	// as it comes and holds only the keys; an error from it (or a person
+	// the store refuses) rolls the whole import back.
+	Persons PersonFeed
 	// Date is the day of the import, recorded as MissingSince for persons
 	// who left the feed.
 	Date model.Date
@@ -241,6 +244,22 @@ type Import struct {
 	// Pull, when set, replaces the source's pull state in the same
 	// transaction, so that it advances only with the persons it covers.
 	Pull *PullState
+}
+
+// PersonFeed calls fn for each person of a feed, once, in any order, and
+// stops at fn's first error, returning it.
+type PersonFeed func(fn func(model.Person) error) error
+
+// PersonsOf is the feed of persons already in memory.
+func PersonsOf(persons ...model.Person) PersonFeed {
+	return func(fn func(model.Person) error) error {
+		for _, p := range persons {
+			if err := fn(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // PullState is where a pull source's next read starts.
