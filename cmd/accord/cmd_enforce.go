@@ -62,7 +62,7 @@ func (c *cli) enforceCmd() *cobra.Command {
 				fmt.Fprintf(c.stdout, "  review it with 'accord runs show %s', then 'accord runs approve %s' or 'accord runs cancel %s'\n", run.ID, run.ID, run.ID)
 				return fail(exitHeld, nil)
 			default:
-				fmt.Fprintf(c.stdout, "run %s queued: %s\n", run.ID, summarize(plan.Count(pv.Result.Jobs)))
+				fmt.Fprintf(c.stdout, "run %s queued: %s\n", run.ID, summarize(pv.Result.Tally()))
 			}
 			if !wait {
 				if run != nil {

@@ -18,7 +18,6 @@ import (
 	"github.com/accord-iam/accord/internal/app"
 	"github.com/accord-iam/accord/internal/config"
 	"github.com/accord-iam/accord/internal/model"
-	"github.com/accord-iam/accord/internal/plan"
 	"github.com/accord-iam/accord/internal/targetsim"
 	"github.com/accord-iam/accord/internal/textsafe"
 )
@@ -151,7 +150,7 @@ func (c *cli) quickstart(ctx context.Context, dir string, day int) error {
 	case run.State == model.RunHeld:
 		fmt.Fprintf(c.stdout, "run %s is HELD by a threshold: %s\n", run.ID, run.Note)
 	default:
-		fmt.Fprintf(c.stdout, "run %s: %s\n", run.ID, summarize(plan.Count(pv.Result.Jobs)))
+		fmt.Fprintf(c.stdout, "run %s: %s\n", run.ID, summarize(pv.Result.Tally()))
 		execErr = c.execute(ctx, a)
 	}
 	if err := saveSimState(sim, statePath); err != nil {

@@ -218,16 +218,15 @@ func (a *App) importOne(ctx context.Context, s *source.Spec) (ImportSummary, err
 	if s.Format == "http" {
 		return a.pull(ctx, s)
 	}
-	persons, err := s.Load(ctx, a.Cfg.Resolve(s.Path))
+	// Two passes over the file: the first validates it whole, keeping
+	// only keys; the second streams it into one transaction. A million
+	// persons are never held, and a bad row still changes nothing.
+	fd, err := s.CheckFeed(ctx, a.Cfg.Resolve(s.Path))
 	if err != nil {
 		return ImportSummary{}, fmt.Errorf("source %s: %w", s.Name, err)
 	}
-	return a.ApplyFeed(ctx, s, persons)
-}
-
-// ApplyFeed stores a validated feed of one source.
-func (a *App) ApplyFeed(ctx context.Context, s *source.Spec, persons []model.Person) (ImportSummary, error) {
-	return a.applyFeed(ctx, s, persons, feedOptions{})
+	each := func(fn func(model.Person) error) error { return fd.Each(ctx, fn) }
+	return a.applyFeed(ctx, s, each, fd.Rekeys, feedOptions{})
 }
 
 // feedOptions are how a pull's feed differs from a file's.
@@ -237,11 +236,9 @@ type feedOptions struct {
 	note    string           // for the audit record
 }
 
-func (a *App) applyFeed(ctx context.Context, s *source.Spec, persons []model.Person, o feedOptions) (ImportSummary, error) {
-	rekeys, err := source.Rekeys(persons, s)
-	if err != nil {
-		return ImportSummary{}, err
-	}
+// applyFeed stores a validated feed of one source, with the key changes
+// it declares.
+func (a *App) applyFeed(ctx context.Context, s *source.Spec, persons store.PersonFeed, rekeys []source.Rekey, o feedOptions) (ImportSummary, error) {
 	rk := map[string]string{}
 	for _, r := range rekeys {
 		rk[r.From] = r.To
@@ -252,16 +249,17 @@ func (a *App) applyFeed(ctx context.Context, s *source.Spec, persons []model.Per
 	if err != nil {
 		return ImportSummary{}, fmt.Errorf("source %s: %w", s.Name, err)
 	}
-	sum := ImportSummary{Source: s.Name, Persons: len(persons), ImportResult: res}
+	n := res.Added + res.Updated + res.Unchanged + res.Returned // every person of the feed is one of these
+	sum := ImportSummary{Source: s.Name, Persons: n, ImportResult: res}
 	rec := audit.Record{Time: now, Kind: audit.KindEvent, Operation: "import", Actor: "accord",
 		Message: fmt.Sprintf("source %s: %d persons (%d added, %d updated, %d unchanged, %d newly missing, %d back, %d re-keyed)%s",
-			s.Name, len(persons), res.Added, res.Updated, res.Unchanged, res.Missing, res.Returned, res.Rekeyed, o.note)}
+			s.Name, n, res.Added, res.Updated, res.Unchanged, res.Missing, res.Returned, res.Rekeyed, o.note)}
 	if err := a.Store.AppendAudit(ctx, []audit.Record{rec}); err != nil {
 		// Fail closed: an import that left no audit record is not reported
 		// as done, whatever it changed.
 		return ImportSummary{}, fmt.Errorf("source %s: the feed was applied but its audit record could not be written, so the import is not reported as done: %w", s.Name, err)
 	}
-	a.Log.Info("imported", "source", s.Name, "persons", len(persons), "added", res.Added, "updated", res.Updated,
+	a.Log.Info("imported", "source", s.Name, "persons", n, "added", res.Added, "updated", res.Updated,
 		"missing", res.Missing, "returned", res.Returned, "rekeyed", res.Rekeyed)
 	return sum, nil
 }
@@ -389,16 +387,20 @@ func (a *App) PlanStream(ctx context.Context, f Filter, keepDesired bool, emit f
 }
 
 // Enforce plans and stores a run: pending, or held when over a
-// threshold. The run is nil when there is nothing to do.
+// threshold. The run is nil when there is nothing to do. The plan is
+// stored as it is planned (plan.SubmitPlan), never held whole: the
+// preview's Result counts it (Size, Tally) but keeps no jobs.
 func (a *App) Enforce(ctx context.Context, f Filter, trigger string) (*model.Run, *Preview, error) {
-	pv, err := a.Plan(ctx, f, false)
+	p, err := a.Planner(ctx, f)
 	if err != nil {
 		return nil, nil, err
 	}
-	run, created, err := plan.Submit(ctx, a.Store, plan.Submission{
-		Trigger: trigger, Scope: plan.ScopeOf(f.Person, f.Target), Result: pv.Result, Now: a.Now(),
+	p.Check = a.attributeCheck(ctx)
+	res, run, created, err := plan.SubmitPlan(ctx, a.Store, p, plan.Submission{
+		Trigger: trigger, Scope: plan.ScopeOf(f.Person, f.Target), Now: a.Now(),
 		Policy: a.Policy, Notifier: a.Notifier,
 	})
+	pv := &Preview{Result: res}
 	if err != nil {
 		return nil, pv, err
 	}
@@ -409,14 +411,15 @@ func (a *App) Enforce(ctx context.Context, f Filter, trigger string) (*model.Run
 	case run != nil && !created:
 		a.Log.Debug("the same plan is held already", "run_id", run.ID, "scope", run.Scope)
 	case run != nil:
-		msg := fmt.Sprintf("run created (%s): %d actions in %d jobs, scope %s", run.State, pv.Result.Actions(), len(pv.Result.Jobs), run.Scope)
+		jobs, actions := res.Size()
+		msg := fmt.Sprintf("run created (%s): %d actions in %d jobs, scope %s", run.State, actions, jobs, run.Scope)
 		if run.State == model.RunHeld {
 			msg += "; " + run.Note
 		}
 		if err := a.event(ctx, run.ID, 0, trigger, "enforce", msg); err != nil {
 			return run, pv, fmt.Errorf("run %s was created but %w", run.ID, err)
 		}
-		a.Log.Info("run created", "run_id", run.ID, "state", run.State, "actions", pv.Result.Actions(), "scope", run.Scope)
+		a.Log.Info("run created", "run_id", run.ID, "state", run.State, "actions", actions, "scope", run.Scope)
 	}
 	return run, pv, nil
 }

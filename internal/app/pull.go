@@ -102,7 +102,11 @@ func (a *App) pull(ctx context.Context, s *source.Spec) (ImportSummary, error) {
 	if res.Waited > 0 {
 		o.note += fmt.Sprintf("; waited %s for the API's rate limit", res.Waited)
 	}
-	sum, err := a.applyFeed(ctx, s, res.Persons, o)
+	rekeys, err := source.Rekeys(res.Persons, s)
+	if err != nil {
+		return ImportSummary{}, err
+	}
+	sum, err := a.applyFeed(ctx, s, store.PersonsOf(res.Persons...), rekeys, o)
 	if err != nil {
 		return ImportSummary{}, err
 	}

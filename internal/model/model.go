@@ -232,6 +232,9 @@ type RunState string
 
 // Run states.
 const (
+	// RunPlanning: the run is being stored as it is planned (see
+	// store.Store.BeginRun); nothing executes, nothing is busy.
+	RunPlanning RunState = "planning"
 	// RunHeld: a threshold was exceeded; nothing executes until approved.
 	RunHeld      RunState = "held"
 	RunPending   RunState = "pending"

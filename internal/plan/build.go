@@ -54,6 +54,7 @@ func Stream(ctx context.Context, st Reader, p *Planner, keepDesired bool, emit f
 			}
 			res.Counted.Add(j)
 			res.Planned += len(j.Actions)
+			res.PlannedJobs++
 			if err := emit(j); err != nil {
 				return err
 			}

@@ -22,8 +22,18 @@ type Reader interface {
 }
 
 // RunWriter is what submitting a plan writes through: the managed
-// account counts its thresholds are judged on, and the run itself.
+// account counts its thresholds are judged on, and the run itself, stored
+// in parts as it is planned.
 type RunWriter interface {
 	CountAccounts(ctx context.Context) (map[string]int, error)
-	CreateRun(ctx context.Context, run *model.Run, jobs []model.Job) error
+	BeginRun(ctx context.Context, run *model.Run) error
+	AppendJobs(ctx context.Context, run *model.Run, jobs []model.Job) error
+	FinishRun(ctx context.Context, run *model.Run) (store.Dropped, error)
+	DropRun(ctx context.Context, id string) error
+}
+
+// ReadWriter is what planning and storing at once (SubmitPlan) needs.
+type ReadWriter interface {
+	Reader
+	RunWriter
 }

@@ -61,14 +61,31 @@ type Result struct {
 	Persons int
 	// Counted and Planned tally the jobs of a streamed plan (Stream),
 	// which are handed on instead of kept in Jobs; nil and 0 otherwise.
-	Counted Tally
-	Planned int
+	Counted     Tally
+	Planned     int
+	PlannedJobs int
 	// Desired is filled only when the planner is asked to keep it
 	// (KeepDesired), for what-if views of one person.
 	Desired []model.DesiredAccount
 }
 
-// Actions counts the planned actions.
+// Size counts the planned jobs and actions, held (Jobs) or streamed.
+func (r *Result) Size() (jobs, actions int) {
+	if r.Counted != nil {
+		return r.PlannedJobs, r.Planned
+	}
+	return len(r.Jobs), r.Actions()
+}
+
+// Tally counts the plan for thresholds, held (Jobs) or streamed.
+func (r *Result) Tally() Tally {
+	if r.Counted != nil {
+		return r.Counted
+	}
+	return Count(r.Jobs)
+}
+
+// Actions counts the planned actions held in Jobs.
 func (r *Result) Actions() int {
 	n := 0
 	for i := range r.Jobs {

@@ -7,8 +7,6 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/accord-iam/accord/internal/model"
 )
 
 // We parse CSV ourselves rather than with encoding/csv to report rows the
@@ -154,35 +152,35 @@ func (r *csvReader) parse(line []byte) (string, error) {
 	}
 }
 
-func readCSV(ctx context.Context, sc *schema, in io.Reader, out *sink) ([]model.Person, error) {
+func readCSV(ctx context.Context, sc *schema, in io.Reader, c *collector) error {
+	out := c.out
 	r := newCSVReader(in, sc.sep)
 	hdr, err := r.next()
 	out.row, out.line, out.header = 1, 1, true
 	switch {
 	case err == io.EOF:
 		out.add("", "", "the file is empty; expected a header row naming the columns")
-		return nil, out.report()
+		return out.report()
 	case err != nil:
-		return nil, err
+		return err
 	}
 	out.row, out.line = hdr.row, hdr.line
 	if hdr.problem != "" {
 		out.add("", "", hdr.problem)
-		return nil, out.report()
+		return out.report()
 	}
 	mapping, cells := sc.mapHeader(hdr.fields, out)
 	out.header = false
-	c := newCollector(sc, out, "row")
-	for n := 0; ; n++ {
+	for n := 0; c.err == nil; n++ {
 		if n%1024 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 		rec, err := r.next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		out.row, out.line = rec.row, rec.line
 		if rec.problem != "" {
@@ -201,7 +199,7 @@ func readCSV(ctx context.Context, sc *schema, in io.Reader, out *sink) ([]model.
 		p, ok := sc.build(cells, out)
 		c.add(p, ok)
 	}
-	return c.finish()
+	return c.err
 }
 
 // mapHeader matches header columns to declared ones: mapping[i] is the

@@ -6,24 +6,22 @@ import (
 	"fmt"
 	"io"
 	"unicode/utf8"
-
-	"github.com/accord-iam/accord/internal/model"
 )
 
-func readJSONL(ctx context.Context, sc *schema, in io.Reader, out *sink) ([]model.Person, error) {
+func readJSONL(ctx context.Context, sc *schema, in io.Reader, c *collector) error {
+	out := c.out
 	lr := newLineReader(in)
-	c := newCollector(sc, out, "line")
 	cells := make([]cell, len(sc.cols))
-	for n := 0; ; n++ {
+	for n := 0; c.err == nil; n++ {
 		if n%1024 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 		b, err := lr.next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if blank(b, 0) && !lr.tooLong {
 			continue
@@ -37,7 +35,7 @@ func readJSONL(ctx context.Context, sc *schema, in io.Reader, out *sink) ([]mode
 			c.add(sc.build(cells, out))
 		}
 	}
-	return c.finish()
+	return c.err
 }
 
 // scanObject fills cells from one JSON object, reporting unknown and

@@ -170,7 +170,8 @@ func (p *Puller) Pull(ctx context.Context, prev PullState) (*Pulled, error) {
 		res.State.LastFull = prev.LastFull
 	}
 	out := newSink(p.spec.Name, "http")
-	pl := &pull{Puller: p, res: res, sc: sc, out: out, col: newCollector(sc, out, "record"),
+	var kept keeper
+	pl := &pull{Puller: p, res: res, sc: sc, out: out, col: newCollector(sc, out, "record", true, kept.add),
 		cells: make([]cell, len(sc.cols)), total: -1, seen: map[string]bool{}}
 	base, err := url.Parse(p.h.URL)
 	if err != nil {
@@ -204,11 +205,10 @@ func (p *Puller) Pull(ctx context.Context, prev PullState) (*Pulled, error) {
 	if pl.total >= 0 && pl.count != pl.total {
 		return nil, &PullError{Source: p.spec.Name, Err: fmt.Errorf("the API said the feed has %d records, but its pages held %d; the feed changed during the pull or the paging is misconfigured", pl.total, pl.count)}
 	}
-	persons, err := pl.col.finish()
-	if err != nil {
+	if err := pl.col.finish(); err != nil {
 		return nil, err
 	}
-	res.Persons = persons
+	res.Persons = kept.persons()
 	return res, nil
 }
 

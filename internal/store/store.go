@@ -45,6 +45,20 @@ func (t Taken) String() string {
 	return fmt.Sprintf("%s on %s is already in run %s", t.Person, t.Target, t.Run)
 }
 
+// PlanningAbandoned is how long a run may stay planning without a new
+// batch of jobs before BeginRun takes it for the leftover of a planner
+// that stopped, and drops it.
+const PlanningAbandoned = 15 * time.Minute
+
+// Dropped is what FinishRun left out of a run: the pairs another run had
+// taken since planning, and how many actions went with them.
+type Dropped struct {
+	Taken   []Taken
+	Actions int
+	// Empty: nothing was left, and the run was dropped as well.
+	Empty bool
+}
+
 // BusyError lists the pairs that kept a run from being stored or started.
 type BusyError struct{ Taken []Taken }
 
@@ -123,6 +137,31 @@ type Store interface {
 	// then nothing is stored, *run is set to the open one, and the error
 	// is ErrSameHeld.
 	CreateRun(ctx context.Context, run *model.Run, jobs []model.Job) error
+
+	// BeginRun, AppendJobs and FinishRun store a run in parts, so that a
+	// plan of millions of actions is written as it is planned instead of
+	// held whole. BeginRun stores the run in the state planning: never
+	// leased, never busy, never executable. It also drops runs left
+	// planning by a planner that stopped (no AppendJobs for
+	// PlanningAbandoned).
+	BeginRun(ctx context.Context, run *model.Run) error
+	// AppendJobs adds jobs to a planning run, in their own transaction,
+	// and fills in their IDs and their actions'. A person and target
+	// appear at most once in a run.
+	AppendJobs(ctx context.Context, run *model.Run, jobs []model.Job) error
+	// FinishRun turns a planning run into run.State (held or pending) with
+	// run's Breaches, Note and Digest, in one transaction, doing what
+	// CreateRun does against the stored jobs: an identical held run of the
+	// scope makes it ErrSameHeld (the planning run is dropped, *run set to
+	// the open one), other held runs of the scope are superseded. Unlike
+	// CreateRun, the jobs of an executable run whose pair another run has
+	// taken are dropped (Dropped says which) and the rest is kept; when
+	// nothing is left the run is dropped too (Dropped.Empty).
+	FinishRun(ctx context.Context, run *model.Run) (Dropped, error)
+	// DropRun deletes a run still planning with its jobs and actions (a
+	// planner that failed cleans up after itself). Other runs are refused
+	// with ErrConflict.
+	DropRun(ctx context.Context, id string) error
 	GetRun(ctx context.Context, id string) (model.Run, error)
 	ListRuns(ctx context.Context, q RunQuery) ([]model.Run, error)
 	// SetRunState moves a run to state `to` only if it is in one of
@@ -186,8 +225,11 @@ type PersonTarget struct {
 
 // Import is one source's full feed, validated.
 type Import struct {
-	Source  string
-	Persons []model.Person
+	Source string
+	// Persons streams the feed to the store, which applies it in batches
+	// as it comes and holds only the keys; an error from it (or a person
+	// the store refuses) rolls the whole import back.
+	Persons PersonFeed
 	// Date is the day of the import, recorded as MissingSince for persons
 	// who left the feed.
 	Date model.Date
@@ -202,6 +244,22 @@ type Import struct {
 	// Pull, when set, replaces the source's pull state in the same
 	// transaction, so that it advances only with the persons it covers.
 	Pull *PullState
+}
+
+// PersonFeed calls fn for each person of a feed, once, in any order, and
+// stops at fn's first error, returning it.
+type PersonFeed func(fn func(model.Person) error) error
+
+// PersonsOf is the feed of persons already in memory.
+func PersonsOf(persons ...model.Person) PersonFeed {
+	return func(fn func(model.Person) error) error {
+		for _, p := range persons {
+			if err := fn(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // PullState is where a pull source's next read starts.

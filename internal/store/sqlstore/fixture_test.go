@@ -23,7 +23,7 @@ func writeFixtureData(t *testing.T, s *sqlstore.Store) {
 	t.Helper()
 	ctx := t.Context()
 	_, err := s.ApplyImport(ctx, store.Import{Source: "hr", Date: model.MustDate("2025-03-03"), At: fixtureTime,
-		Persons: []model.Person{{Key: "E1", Attributes: fixtureAttrs(), Start: model.MustDate("2024-03-01")}}})
+		Persons: store.PersonsOf(model.Person{Key: "E1", Attributes: fixtureAttrs(), Start: model.MustDate("2024-03-01")})})
 	require.NoError(t, err)
 	require.NoError(t, s.ApplyAccountChanges(ctx, []model.AccountChange{{Target: "crm", PersonKey: "E1", Upsert: true,
 		NativeID: "u-1", Link: map[string]string{"dn": "cn=E1"}, Attributes: fixtureAttrs(), Grant: []string{"sales"}, At: fixtureTime}}))

@@ -111,17 +111,21 @@ func (s *Store) eachPerson(ctx context.Context, q store.PersonQuery, fn func(mod
 
 // storedPerson is what an import compares against.
 type storedPerson struct {
-	key, attrs, start, end, missing string
+	key, source, attrs, start, end, missing string
 }
 
-// ApplyImport replaces imp.Source's view of persons in one transaction.
-// The result's categories are disjoint for persons in the feed: each is
-// Added, Updated, Unchanged or Returned (back after being missing, whether
-// or not their data changed). Missing counts persons newly marked;
-// Rekeyed counts keys moved.
+// importBatch is how many persons of a feed are compared and written
+// together: one read of their stored rows, one multi-row upsert.
+const importBatch = maxInList
+
+// ApplyImport replaces imp.Source's view of persons in one transaction,
+// reading the feed as it goes: it holds one batch of persons and the keys
+// seen so far, never the feed. The result's categories are disjoint for
+// persons in the feed: each is Added, Updated, Unchanged or Returned
+// (back after being missing, whether or not their data changed). Missing
+// counts persons newly marked; Rekeyed counts keys moved.
 func (s *Store) ApplyImport(ctx context.Context, imp store.Import) (store.ImportResult, error) {
-	attrs, err := checkImport(imp)
-	if err != nil {
+	if err := checkImport(imp); err != nil {
 		return store.ImportResult{}, err
 	}
 	at := imp.At
@@ -136,8 +140,7 @@ func (s *Store) ApplyImport(ctx context.Context, imp store.Import) (store.Import
 		return store.ImportResult{}, err
 	}
 	var res store.ImportResult
-	err = s.write(ctx, func(tx conn) error {
-		res = store.ImportResult{}
+	err := s.write(ctx, func(tx conn) error {
 		if s.d.serialize != "" {
 			if _, err := tx.ExecContext(ctx, s.d.serialize); err != nil {
 				return fmt.Errorf("import %s: %w", imp.Source, err)
@@ -147,62 +150,31 @@ func (s *Store) ApplyImport(ctx context.Context, imp store.Import) (store.Import
 		if err != nil {
 			return err
 		}
-		res.Rekeyed = n
-		existing, err := s.sourcePersons(ctx, tx, imp.Source)
-		if err != nil {
-			return fmt.Errorf("import %s: %w", imp.Source, err)
-		}
-		if err := s.checkOwners(ctx, tx, imp, existing); err != nil {
-			return err
-		}
-		var write []int
-		for i, p := range imp.Persons {
-			old, ok := existing[p.Key]
-			delete(existing, p.Key)
-			switch {
-			case !ok:
-				res.Added++
-			case old.missing != "":
-				res.Returned++
-			case old.attrs == attrs[i] && old.start == p.Start.String() && old.end == p.End.String():
-				res.Unchanged++
-				continue
-			default:
-				res.Updated++
-			}
-			write = append(write, i)
-		}
-		// What is left in existing is absent from the feed; a partial
-		// import (a delta) says nothing about them.
-		var gone []any
-		for _, k := range slices.Sorted(maps.Keys(existing)) {
-			if existing[k].missing == "" && !imp.Partial {
-				gone = append(gone, k)
+		im := &importer{s: s, tx: tx, imp: imp, at: at, seen: map[string]int{}, res: store.ImportResult{Rekeyed: n}}
+		if imp.Persons != nil {
+			if err := imp.Persons(func(p model.Person) error { return im.add(ctx, p) }); err != nil {
+				return err
 			}
 		}
-		res.Missing = len(gone)
-		err = s.bulk(ctx, tx, personsUpsert, len(write),
-			func(i int, args []any) ([]any, error) {
-				p := imp.Persons[write[i]]
-				return append(args, p.Key, imp.Source, attrs[write[i]], p.Start.String(), p.End.String(), "", micros(at)), nil
-			})
-		if err != nil {
-			return fmt.Errorf("import %s: write persons: %w", imp.Source, err)
-		}
-		err = chunks(gone, maxInList, func(keys []any) error {
-			_, err := tx.ExecContext(ctx, `UPDATE persons SET missing_since = ?, updated_at = ?
-				WHERE person_key IN (`+placeholders(len(keys))+`)`,
-				append([]any{missingSince.String(), micros(at)}, keys...)...)
+		if err := im.flush(ctx); err != nil {
 			return err
-		})
-		if err != nil {
-			return fmt.Errorf("import %s: mark missing: %w", imp.Source, err)
+		}
+		if err := im.conflict(); err != nil {
+			return err
+		}
+		if !imp.Partial {
+			// A partial import (a delta) says nothing about the persons
+			// it leaves out.
+			if err := im.markMissing(ctx, missingSince); err != nil {
+				return err
+			}
 		}
 		if imp.Pull != nil {
 			if err := savePull(ctx, tx, imp.Source, *imp.Pull, at); err != nil {
 				return fmt.Errorf("import %s: save pull state: %w", imp.Source, err)
 			}
 		}
+		res = im.res
 		return nil
 	})
 	if err != nil {
@@ -211,40 +183,159 @@ func (s *Store) ApplyImport(ctx context.Context, imp store.Import) (store.Import
 	return res, nil
 }
 
-// checkImport validates an import before it touches the database and
-// returns the encoded attributes of each person.
-func checkImport(imp store.Import) ([]string, error) {
-	if imp.Source == "" {
-		return nil, errors.New("import: empty source name")
+// importer applies one feed batch by batch inside the import's
+// transaction.
+type importer struct {
+	s     *Store
+	tx    conn
+	imp   store.Import
+	at    time.Time
+	seen  map[string]int // the feed's keys, with their place in it
+	batch []model.Person
+	attrs []string // the encoded attributes of batch
+	res   store.ImportResult
+	// owned are the feed's keys that another source owns: once one is
+	// found nothing more is written, but the feed is read to the end to
+	// name them all.
+	owned map[string]string
+}
+
+func (im *importer) add(ctx context.Context, p model.Person) error {
+	src := im.imp.Source
+	n := len(im.seen) + 1
+	if p.Key == "" {
+		return fmt.Errorf("import %s: person #%d has an empty key", src, n)
 	}
-	attrs := make([]string, len(imp.Persons))
-	seen := make(map[string]int, len(imp.Persons))
-	for i, p := range imp.Persons {
-		if p.Key == "" {
-			return nil, fmt.Errorf("import %s: person #%d has an empty key", imp.Source, i+1)
+	if j, dup := im.seen[p.Key]; dup {
+		return fmt.Errorf("import %s: person %q appears twice (#%d and #%d)", src, p.Key, j, n)
+	}
+	im.seen[p.Key] = n
+	a, err := encAttrs(p.Attributes)
+	if err != nil {
+		return fmt.Errorf("import %s: person %q: %w", src, p.Key, err)
+	}
+	im.batch = append(im.batch, p)
+	im.attrs = append(im.attrs, a)
+	if len(im.batch) == importBatch {
+		return im.flush(ctx)
+	}
+	return nil
+}
+
+// flush compares the batch with what is stored and writes what changed.
+func (im *importer) flush(ctx context.Context) error {
+	if len(im.batch) == 0 {
+		return nil
+	}
+	src := im.imp.Source
+	keys := make([]any, len(im.batch))
+	for i, p := range im.batch {
+		keys[i] = p.Key
+	}
+	stored := make(map[string]storedPerson, len(im.batch))
+	err := each(ctx, im.tx, "read persons", `SELECT person_key, source, attributes, start_date, end_date, missing_since
+		FROM persons WHERE person_key IN (`+placeholders(len(keys))+`)`, keys, scanStored, func(p storedPerson) error {
+		stored[p.key] = p
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("import %s: %w", src, err)
+	}
+	var write []int
+	for i, p := range im.batch {
+		old, ok := stored[p.Key]
+		switch {
+		case ok && old.source != src:
+			if im.owned == nil {
+				im.owned = map[string]string{}
+			}
+			im.owned[p.Key] = old.source
+			continue
+		case !ok:
+			im.res.Added++
+		case old.missing != "":
+			im.res.Returned++
+		case old.attrs == im.attrs[i] && old.start == p.Start.String() && old.end == p.End.String():
+			im.res.Unchanged++
+			continue
+		default:
+			im.res.Updated++
 		}
-		if j, dup := seen[p.Key]; dup {
-			return nil, fmt.Errorf("import %s: person %q appears twice (#%d and #%d)", imp.Source, p.Key, j+1, i+1)
-		}
-		seen[p.Key] = i
-		a, err := encAttrs(p.Attributes)
+		write = append(write, i)
+	}
+	if len(im.owned) == 0 {
+		err = im.s.bulk(ctx, im.tx, personsUpsert, len(write),
+			func(i int, args []any) ([]any, error) {
+				p := im.batch[write[i]]
+				return append(args, p.Key, src, im.attrs[write[i]], p.Start.String(), p.End.String(), "", micros(im.at)), nil
+			})
 		if err != nil {
-			return nil, fmt.Errorf("import %s: person %q: %w", imp.Source, p.Key, err)
+			return fmt.Errorf("import %s: write persons: %w", src, err)
 		}
-		attrs[i] = a
+	}
+	im.batch, im.attrs = im.batch[:0], im.attrs[:0]
+	return nil
+}
+
+// conflict fails with ErrConflict when a person of the feed is owned by
+// another source.
+func (im *importer) conflict() error {
+	if len(im.owned) == 0 {
+		return nil
+	}
+	ks := slices.Sorted(maps.Keys(im.owned))
+	more := ""
+	if len(ks) > 1 {
+		more = fmt.Sprintf(" (and %d more)", len(ks)-1)
+	}
+	return fmt.Errorf("import %s: person %q is owned by source %q%s: %w", im.imp.Source, ks[0], im.owned[ks[0]], more, store.ErrConflict)
+}
+
+// markMissing marks the source's persons absent from the feed (and not
+// already missing) as missing since the import's day.
+func (im *importer) markMissing(ctx context.Context, since model.Date) error {
+	var gone []any
+	err := each(ctx, im.tx, "read persons", `SELECT person_key FROM persons WHERE source = ? AND missing_since = ''
+		ORDER BY person_key`, []any{im.imp.Source}, scanString, func(k string) error {
+		if _, ok := im.seen[k]; !ok {
+			gone = append(gone, k)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("import %s: %w", im.imp.Source, err)
+	}
+	im.res.Missing = len(gone)
+	err = chunks(gone, maxInList, func(keys []any) error {
+		_, err := im.tx.ExecContext(ctx, `UPDATE persons SET missing_since = ?, updated_at = ?
+			WHERE person_key IN (`+placeholders(len(keys))+`)`,
+			append([]any{since.String(), micros(im.at)}, keys...)...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("import %s: mark missing: %w", im.imp.Source, err)
+	}
+	return nil
+}
+
+// checkImport validates what an import says besides its persons before
+// it touches the database.
+func checkImport(imp store.Import) error {
+	if imp.Source == "" {
+		return errors.New("import: empty source name")
 	}
 	targets := make(map[string]string, len(imp.Rekeys))
 	for _, old := range slices.Sorted(maps.Keys(imp.Rekeys)) {
 		nk := imp.Rekeys[old]
 		if old == "" || nk == "" || old == nk {
-			return nil, fmt.Errorf("import %s: rekey %q to %q: keys must be non-empty and differ", imp.Source, old, nk)
+			return fmt.Errorf("import %s: rekey %q to %q: keys must be non-empty and differ", imp.Source, old, nk)
 		}
 		if prev, dup := targets[nk]; dup {
-			return nil, fmt.Errorf("import %s: rekeys %q and %q both move to %q", imp.Source, prev, old, nk)
+			return fmt.Errorf("import %s: rekeys %q and %q both move to %q", imp.Source, prev, old, nk)
 		}
 		targets[nk] = old
 	}
-	return attrs, nil
+	return nil
 }
 
 // rekey moves persons (and their accounts) from old to new keys. A rekey
@@ -292,48 +383,8 @@ func (s *Store) rekey(ctx context.Context, tx conn, imp store.Import, at time.Ti
 	return n, nil
 }
 
-func (s *Store) sourcePersons(ctx context.Context, tx conn, source string) (map[string]storedPerson, error) {
-	out := make(map[string]storedPerson)
-	return out, each(ctx, tx, "read persons", `SELECT person_key, attributes, start_date, end_date, missing_since
-		FROM persons WHERE source = ?`, []any{source}, scanStored, func(p storedPerson) error {
-		out[p.key] = p
-		return nil
-	})
-}
-
 func scanStored(sc scanner) (storedPerson, error) {
 	var p storedPerson
-	err := sc.Scan(&p.key, &p.attrs, &p.start, &p.end, &p.missing)
+	err := sc.Scan(&p.key, &p.source, &p.attrs, &p.start, &p.end, &p.missing)
 	return p, err
-}
-
-// checkOwners fails with ErrConflict when a person of the feed is owned
-// by another source.
-func (s *Store) checkOwners(ctx context.Context, tx conn, imp store.Import, mine map[string]storedPerson) error {
-	var keys []any
-	for _, p := range imp.Persons {
-		if _, ok := mine[p.Key]; !ok {
-			keys = append(keys, p.Key)
-		}
-	}
-	owned := map[string]string{}
-	err := chunks(keys, maxInList, func(keys []any) error {
-		return each(ctx, tx, "read owners", `SELECT person_key, source FROM persons
-			WHERE person_key IN (`+placeholders(len(keys))+`)`, keys, scanStrings2, func(r [2]string) error {
-			owned[r[0]] = r[1]
-			return nil
-		})
-	})
-	if err != nil {
-		return fmt.Errorf("import %s: %w", imp.Source, err)
-	}
-	if len(owned) == 0 {
-		return nil
-	}
-	ks := slices.Sorted(maps.Keys(owned))
-	more := ""
-	if len(ks) > 1 {
-		more = fmt.Sprintf(" (and %d more)", len(ks)-1)
-	}
-	return fmt.Errorf("import %s: person %q is owned by source %q%s: %w", imp.Source, ks[0], owned[ks[0]], more, store.ErrConflict)
 }

@@ -50,7 +50,10 @@ func scanRun(sc scanner) (model.Run, error) {
 // CreateRun stores the run, its jobs and their actions in one transaction
 // and fills in the run's defaults and the jobs' and actions' IDs.
 func (s *Store) CreateRun(ctx context.Context, run *model.Run, jobs []model.Job) error {
-	acts, err := s.prepareRun(run, jobs)
+	if err := s.prepareRun(run); err != nil {
+		return err
+	}
+	acts, err := s.prepareJobs(run, jobs, 0)
 	if err != nil {
 		return err
 	}
@@ -62,7 +65,7 @@ func (s *Store) CreateRun(ctx context.Context, run *model.Run, jobs []model.Job)
 		return err
 	}
 	active := boolInt(run.State.Executable())
-	var jobIDs, actIDs []int64
+	var ids insertedIDs
 	var same *model.Run
 	err = s.write(ctx, func(tx conn) error {
 		same = nil
@@ -76,16 +79,10 @@ func (s *Store) CreateRun(ctx context.Context, run *model.Run, jobs []model.Job)
 		if n > 0 {
 			return fmt.Errorf("create run %q: the ID is taken: %w", run.ID, store.ErrConflict)
 		}
-		held, err := all(ctx, tx, "create run", `SELECT `+runCols+` FROM runs WHERE state = 'held' AND scope = ?`,
-			[]any{run.Scope}, scanRun)
-		if err != nil {
-			return fmt.Errorf("create run %q: %w", run.ID, err)
-		}
-		for i := range held {
-			if run.State == model.RunHeld && run.Digest != "" && held[i].Digest == run.Digest {
-				same = &held[i]
-				return nil
-			}
+		held, err := sameHeld(ctx, tx, run)
+		if err != nil || held.same != nil {
+			same = held.same
+			return err
 		}
 		if active == 1 {
 			taken, err := s.taken(ctx, tx, jobs)
@@ -96,10 +93,8 @@ func (s *Store) CreateRun(ctx context.Context, run *model.Run, jobs []model.Job)
 				return &store.BusyError{Taken: taken}
 			}
 		}
-		for _, h := range held {
-			if err := supersede(ctx, tx, h.ID, run.ID, run.CreatedAt); err != nil {
-				return fmt.Errorf("create run %q: %w", run.ID, err)
-			}
+		if err := held.supersede(ctx, tx, run); err != nil {
+			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO runs (`+runCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			run.ID, run.Trigger, run.Scope, string(run.State), breaches, run.Note,
@@ -107,57 +102,118 @@ func (s *Store) CreateRun(ctx context.Context, run *model.Run, jobs []model.Job)
 		if err != nil {
 			return fmt.Errorf("create run %q: %w", run.ID, err)
 		}
-		if jobIDs, err = s.d.allocIDs(ctx, tx, "jobs", len(jobs)); err != nil {
-			return fmt.Errorf("create run %q: %w", run.ID, err)
-		}
-		if actIDs, err = s.d.allocIDs(ctx, tx, "actions", len(acts)); err != nil {
-			return fmt.Errorf("create run %q: %w", run.ID, err)
-		}
-		err = s.bulk(ctx, tx, jobsInsert, len(jobs),
-			func(i int, args []any) ([]any, error) {
-				j := &jobs[i]
-				return append(args, jobIDs[i], run.ID, j.PersonKey, j.Target, string(j.State), active, j.Attempts,
-					micros(j.NextAt), j.LeaseOwner, micros(j.LeaseUntil)), nil
-			})
-		if err != nil {
-			return fmt.Errorf("create run %q: jobs: %w", run.ID, err)
-		}
-		err = s.bulk(ctx, tx, actionsInsert, len(acts),
-			func(i int, args []any) ([]any, error) {
-				e := acts[i]
-				return appendAction(args, &jobs[e.job].Actions[e.action], e, actIDs[i], run.ID, jobIDs[e.job]), nil
-			})
-		if err != nil {
-			return fmt.Errorf("create run %q: actions: %w", run.ID, err)
-		}
-		return nil
+		ids, err = s.insertJobs(ctx, tx, run.ID, active, jobs, acts)
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	if same != nil {
-		rs := []model.Run{*same}
-		if err := s.read(ctx, func(tx conn) error { return fillCounts(ctx, tx, rs) }); err != nil {
-			return err
-		}
-		*run = rs[0]
-		return fmt.Errorf("run %s of scope %q is held with the same plan: %w", same.ID, same.Scope, store.ErrSameHeld)
+		return s.reportSame(ctx, run, same)
 	}
-	if s.d.analyzeAfter > 0 && len(jobs) >= s.d.analyzeAfter {
-		// PostgreSQL plans the lease query by table statistics, which a
-		// fresh or suddenly large table lacks until autovacuum comes by;
-		// without them it scans the queue for every candidate. Best
-		// effort: the run is stored either way.
+	s.analyze(ctx, len(jobs))
+	ids.fill(run.ID, jobs, acts)
+	return nil
+}
+
+// reportSame sets *run to the open held run with the same plan, with its
+// counts, and returns ErrSameHeld.
+func (s *Store) reportSame(ctx context.Context, run, same *model.Run) error {
+	rs := []model.Run{*same}
+	if err := s.read(ctx, func(tx conn) error { return fillCounts(ctx, tx, rs) }); err != nil {
+		return err
+	}
+	*run = rs[0]
+	return fmt.Errorf("run %s of scope %q is held with the same plan: %w", same.ID, same.Scope, store.ErrSameHeld)
+}
+
+// analyze refreshes table statistics after a large run was stored.
+// PostgreSQL plans the lease query by them, which a fresh or suddenly
+// large table lacks until autovacuum comes by; without them it scans the
+// queue for every candidate. Best effort: the run is stored either way.
+func (s *Store) analyze(ctx context.Context, jobs int) {
+	if s.d.analyzeAfter > 0 && jobs >= s.d.analyzeAfter {
 		_, _ = s.w.ExecContext(ctx, `ANALYZE jobs, actions`)
 	}
+}
+
+// heldRuns are the open held runs of a new run's scope: the one with the
+// same plan, if any, or those the new run supersedes.
+type heldRuns struct {
+	same *model.Run
+	all  []model.Run
+}
+
+// sameHeld reads the open held runs of run's scope (other than run
+// itself) and finds the one with run's plan when run is held.
+func sameHeld(ctx context.Context, tx conn, run *model.Run) (heldRuns, error) {
+	var h heldRuns
+	held, err := all(ctx, tx, "held runs", `SELECT `+runCols+` FROM runs WHERE state = 'held' AND scope = ? AND id <> ?`,
+		[]any{run.Scope, run.ID}, scanRun)
+	if err != nil {
+		return h, fmt.Errorf("store run %q: %w", run.ID, err)
+	}
+	h.all = held
+	for i := range held {
+		if run.State == model.RunHeld && run.Digest != "" && held[i].Digest == run.Digest {
+			h.same = &held[i]
+		}
+	}
+	return h, nil
+}
+
+func (h heldRuns) supersede(ctx context.Context, tx conn, run *model.Run) error {
+	for _, o := range h.all {
+		if err := supersede(ctx, tx, o.ID, run.ID, run.CreatedAt); err != nil {
+			return fmt.Errorf("store run %q: %w", run.ID, err)
+		}
+	}
+	return nil
+}
+
+// insertedIDs are the IDs given to the jobs and actions of one insert.
+type insertedIDs struct{ jobs, acts []int64 }
+
+// insertJobs writes jobs and their encoded actions to run runID, with
+// IDs allocated in the transaction.
+func (s *Store) insertJobs(ctx context.Context, tx conn, runID string, active int, jobs []model.Job, acts []encodedAction) (insertedIDs, error) {
+	var ids insertedIDs
+	var err error
+	if ids.jobs, err = s.d.allocIDs(ctx, tx, "jobs", len(jobs)); err != nil {
+		return ids, fmt.Errorf("store run %q: %w", runID, err)
+	}
+	if ids.acts, err = s.d.allocIDs(ctx, tx, "actions", len(acts)); err != nil {
+		return ids, fmt.Errorf("store run %q: %w", runID, err)
+	}
+	err = s.bulk(ctx, tx, jobsInsert, len(jobs),
+		func(i int, args []any) ([]any, error) {
+			j := &jobs[i]
+			return append(args, ids.jobs[i], runID, j.PersonKey, j.Target, string(j.State), active, j.Attempts,
+				micros(j.NextAt), j.LeaseOwner, micros(j.LeaseUntil)), nil
+		})
+	if err != nil {
+		return ids, fmt.Errorf("store run %q: jobs: %w", runID, err)
+	}
+	err = s.bulk(ctx, tx, actionsInsert, len(acts),
+		func(i int, args []any) ([]any, error) {
+			e := acts[i]
+			return appendAction(args, &jobs[e.job].Actions[e.action], e, ids.acts[i], runID, ids.jobs[e.job]), nil
+		})
+	if err != nil {
+		return ids, fmt.Errorf("store run %q: actions: %w", runID, err)
+	}
+	return ids, nil
+}
+
+// fill tells the caller's jobs and actions what was stored.
+func (ids insertedIDs) fill(runID string, jobs []model.Job, acts []encodedAction) {
 	for i := range jobs {
-		jobs[i].ID = jobIDs[i]
+		jobs[i].ID = ids.jobs[i]
 	}
 	for i, r := range acts {
 		a := &jobs[r.job].Actions[r.action]
-		a.ID, a.RunID, a.JobID = actIDs[i], run.ID, jobIDs[r.job]
+		a.ID, a.RunID, a.JobID = ids.acts[i], runID, ids.jobs[r.job]
 	}
-	return nil
 }
 
 // lockRuns serializes, across processes, the transactions that make jobs
@@ -246,16 +302,16 @@ func supersede(ctx context.Context, tx conn, id, by string, at time.Time) error 
 }
 
 // prepareRun validates a new run and fills in defaults, so that the
-// caller's structs say what was stored.
-func (s *Store) prepareRun(run *model.Run, jobs []model.Job) ([]encodedAction, error) {
+// caller's struct says what was stored.
+func (s *Store) prepareRun(run *model.Run) error {
 	if run.ID == "" {
-		return nil, errors.New("create run: empty run ID")
+		return errors.New("create run: empty run ID")
 	}
 	if run.State == "" {
 		run.State = model.RunPending
 	}
 	if !slices.Contains(runStates, run.State) {
-		return nil, fmt.Errorf("create run %q: unknown state %q", run.ID, run.State)
+		return fmt.Errorf("create run %q: unknown state %q", run.ID, run.State)
 	}
 	if run.CreatedAt.IsZero() {
 		run.CreatedAt = s.now()
@@ -263,6 +319,13 @@ func (s *Store) prepareRun(run *model.Run, jobs []model.Job) ([]encodedAction, e
 	if run.UpdatedAt.IsZero() {
 		run.UpdatedAt = run.CreatedAt
 	}
+	return nil
+}
+
+// prepareJobs validates the jobs of run, fills in their defaults and
+// encodes their actions. first is the number of the run's jobs stored
+// before these (for messages).
+func (s *Store) prepareJobs(run *model.Run, jobs []model.Job, first int) ([]encodedAction, error) {
 	n := 0
 	for i := range jobs {
 		n += len(jobs[i].Actions)
@@ -272,8 +335,8 @@ func (s *Store) prepareRun(run *model.Run, jobs []model.Job) ([]encodedAction, e
 	for i := range jobs {
 		j := &jobs[i]
 		fail := func(format string, args ...any) error {
-			return fmt.Errorf("create run %q: job #%d (%q on %q): "+format,
-				append([]any{run.ID, i + 1, j.PersonKey, j.Target}, args...)...)
+			return fmt.Errorf("store run %q: job #%d (%q on %q): "+format,
+				append([]any{run.ID, first + i + 1, j.PersonKey, j.Target}, args...)...)
 		}
 		if j.PersonKey == "" || j.Target == "" {
 			return nil, fail("person key and target are required")
@@ -282,7 +345,7 @@ func (s *Store) prepareRun(run *model.Run, jobs []model.Job) ([]encodedAction, e
 		// two would break the one-unfinished-job rule within the run.
 		pt := store.PersonTarget{Person: j.PersonKey, Target: j.Target}
 		if k, dup := seen[pt]; dup {
-			return nil, fail("the same person and target as job #%d", k+1)
+			return nil, fail("the same person and target as job #%d", first+k+1)
 		}
 		seen[pt] = i
 		j.RunID = run.ID
@@ -474,19 +537,7 @@ func (s *Store) skipTaken(ctx context.Context, tx conn, id string, at time.Time)
 	if err := s.lockRuns(ctx, tx); err != nil {
 		return nil, err
 	}
-	type hit struct {
-		job int64
-		t   store.Taken
-	}
-	hits, err := all(ctx, tx, "skip taken", `SELECT j.id, j.person_key, j.target, b.run_id FROM jobs j
-		JOIN jobs b ON b.person_key = j.person_key AND b.target = j.target AND b.run_id <> j.run_id
-		WHERE j.run_id = ? AND j.`+unfinishedJob+` AND b.`+unfinishedJob+` AND b.active = 1
-		ORDER BY j.id`, []any{id},
-		func(sc scanner) (hit, error) {
-			var h hit
-			err := sc.Scan(&h.job, &h.t.Person, &h.t.Target, &h.t.Run)
-			return h, err
-		})
+	hits, err := takenBy(ctx, tx, id)
 	if err != nil {
 		return nil, err
 	}

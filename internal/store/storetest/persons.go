@@ -111,6 +111,7 @@ var importTests = []test{
 	{"ImportBadInputChangesNothing", testImportBadInput},
 	{"ImportPartialMarksNoneMissing", testImportPartial},
 	{"ImportPullStateAdvancesWithIt", testImportPullState},
+	{"ImportLargeFeedIsAllOrNothing", testImportLargeFeed},
 }
 
 func person(key string, attrs model.Attributes) model.Person {
@@ -127,7 +128,7 @@ func applyImport(t *testing.T, s store.Store, imp store.Import) store.ImportResu
 func testImportMissingAndReturned(t *testing.T, s store.Store) {
 	day1, day2, day3 := model.MustDate("2025-03-01"), model.MustDate("2025-03-02"), model.MustDate("2025-03-03")
 	feed := func(date model.Date, ps ...model.Person) store.Import {
-		return store.Import{Source: "hr", Persons: ps, Date: date, At: date.Time()}
+		return store.Import{Source: "hr", Persons: store.PersonsOf(ps...), Date: date, At: date.Time()}
 	}
 	a, b, c := person("A", typedAttrs()), person("B", model.Attributes{"dept": "ops"}), person("C", nil)
 
@@ -171,13 +172,13 @@ func testImportMissingAndReturned(t *testing.T, s store.Store) {
 
 func testImportRekey(t *testing.T, s store.Store) {
 	day := model.MustDate("2025-03-01")
-	applyImport(t, s, store.Import{Source: "hr", Persons: []model.Person{person("C1", nil), person("K", nil)}, Date: day, At: t0})
+	applyImport(t, s, store.Import{Source: "hr", Persons: store.PersonsOf(person("C1", nil), person("K", nil)), Date: day, At: t0})
 	require.NoError(t, s.ApplyAccountChanges(ctx(t), []model.AccountChange{
 		{Target: "crm", PersonKey: "C1", Upsert: true, NativeID: "n-1", Grant: []string{"sales", "admin"}, At: t0},
 		{Target: "mail", PersonKey: "C1", Upsert: true, NativeID: "m-1", At: t0},
 	}))
 
-	conv := store.Import{Source: "hr", Persons: []model.Person{person("E1", model.Attributes{"type": "employee"}), person("K", nil)},
+	conv := store.Import{Source: "hr", Persons: store.PersonsOf(person("E1", model.Attributes{"type": "employee"}), person("K", nil)),
 		Date: day.AddDays(1), At: at(24 * time.Hour), Rekeys: map[string]string{"C1": "E1"}}
 	res := applyImport(t, s, conv)
 	require.Equal(t, store.ImportResult{Updated: 1, Unchanged: 1, Rekeyed: 1}, res, "the old key moved, it did not leave")
@@ -203,11 +204,11 @@ func testImportRekey(t *testing.T, s store.Store) {
 
 func testImportConflict(t *testing.T, s store.Store) {
 	day := model.MustDate("2025-03-01")
-	applyImport(t, s, store.Import{Source: "hr", Persons: []model.Person{person("E1", nil)}, Date: day, At: t0})
-	applyImport(t, s, store.Import{Source: "contractors", Persons: []model.Person{person("X1", nil), person("X2", nil)}, Date: day, At: t0})
+	applyImport(t, s, store.Import{Source: "hr", Persons: store.PersonsOf(person("E1", nil)), Date: day, At: t0})
+	applyImport(t, s, store.Import{Source: "contractors", Persons: store.PersonsOf(person("X1", nil), person("X2", nil)), Date: day, At: t0})
 
 	_, err := s.ApplyImport(ctx(t), store.Import{Source: "contractors",
-		Persons: []model.Person{person("X1", model.Attributes{"changed": true}), person("E1", nil), person("X3", nil)},
+		Persons: store.PersonsOf(person("X1", model.Attributes{"changed": true}), person("E1", nil), person("X3", nil)),
 		Date:    day.AddDays(1), At: at(24 * time.Hour)})
 	require.ErrorIs(t, err, store.ErrConflict)
 	require.Contains(t, err.Error(), `"E1"`, "the error names the key")
@@ -229,12 +230,12 @@ func testImportConflict(t *testing.T, s store.Store) {
 
 func testImportBadInput(t *testing.T, s store.Store) {
 	day := model.MustDate("2025-03-01")
-	applyImport(t, s, store.Import{Source: "hr", Persons: []model.Person{person("E1", nil)}, Date: day, At: t0})
+	applyImport(t, s, store.Import{Source: "hr", Persons: store.PersonsOf(person("E1", nil)), Date: day, At: t0})
 	for name, imp := range map[string]store.Import{
-		"duplicate key": {Source: "hr", Persons: []model.Person{person("E2", nil), person("E2", nil)}},
-		"empty key":     {Source: "hr", Persons: []model.Person{person("", nil)}},
-		"bad attribute": {Source: "hr", Persons: []model.Person{person("E3", model.Attributes{"x": struct{}{}})}},
-		"empty source":  {Persons: []model.Person{person("E4", nil)}},
+		"duplicate key": {Source: "hr", Persons: store.PersonsOf(person("E2", nil), person("E2", nil))},
+		"empty key":     {Source: "hr", Persons: store.PersonsOf(person("", nil))},
+		"bad attribute": {Source: "hr", Persons: store.PersonsOf(person("E3", model.Attributes{"x": struct{}{}}))},
+		"empty source":  {Persons: store.PersonsOf(person("E4", nil))},
 	} {
 		_, err := s.ApplyImport(ctx(t), imp)
 		require.Error(t, err, name)
@@ -246,4 +247,83 @@ func testImportBadInput(t *testing.T, s store.Store) {
 		return nil
 	}))
 	require.Equal(t, []string{"E1"}, keys)
+}
+
+// largeFeed is more persons than a store would write in one batch, so
+// that a failure late in the feed comes after earlier batches were
+// written inside the import's transaction.
+const largeFeed = 2500
+
+// numbered streams persons P0000.. in descending key order (the feed's
+// order is not the store's), calling last before the final one: a feed
+// that fails there fails after everything else was handed over.
+func numbered(n int, attrs model.Attributes, last func() (model.Person, error)) store.PersonFeed {
+	return func(fn func(model.Person) error) error {
+		for i := n - 1; i > 0; i-- {
+			if err := fn(person(fmt.Sprintf("P%04d", i), attrs)); err != nil {
+				return err
+			}
+		}
+		p, err := last()
+		if err != nil {
+			return err
+		}
+		return fn(p)
+	}
+}
+
+func testImportLargeFeed(t *testing.T, s store.Store) {
+	day := model.MustDate("2025-03-01")
+	first := func() (model.Person, error) { return person("P0000", nil), nil }
+	res := applyImport(t, s, store.Import{Source: "hr", Persons: numbered(largeFeed, nil, first), Date: day, At: t0})
+	require.Equal(t, store.ImportResult{Added: largeFeed}, res)
+	applyImport(t, s, store.Import{Source: "crm", Persons: store.PersonsOf(person("C1", nil)), Date: day, At: t0})
+
+	changed := model.Attributes{"dept": "new"}
+	feedFailed := errors.New("the feed broke at its end")
+	for name, tc := range map[string]struct {
+		last func() (model.Person, error)
+		want error
+	}{
+		"the feed's own error": {func() (model.Person, error) { return model.Person{}, feedFailed }, feedFailed},
+		"duplicate key at end": {func() (model.Person, error) { return person("P1234", nil), nil }, nil},
+		"bad attribute at end": {func() (model.Person, error) { return person("P0000", model.Attributes{"x": struct{}{}}), nil }, nil},
+		"other source's key":   {func() (model.Person, error) { return person("C1", nil), nil }, store.ErrConflict},
+		"empty key at the end": {func() (model.Person, error) { return person("", nil), nil }, nil},
+	} {
+		// Every person changes and half of the source's persons are
+		// absent, so a partial write would show.
+		_, err := s.ApplyImport(ctx(t), store.Import{Source: "hr", Persons: numbered(largeFeed/2, changed, tc.last),
+			Date: day.AddDays(1), At: at(24 * time.Hour)})
+		require.Error(t, err, name)
+		if tc.want != nil {
+			require.ErrorIs(t, err, tc.want, name)
+		}
+	}
+	_, err := s.ApplyImport(ctx(t), store.Import{Source: "hr", Date: day.AddDays(1), At: at(24 * time.Hour),
+		Persons: numbered(largeFeed, nil, func() (model.Person, error) { return person("C1", nil), nil })})
+	require.ErrorIs(t, err, store.ErrConflict)
+	require.Contains(t, err.Error(), `"C1" is owned by source "crm"`, "a conflict in the last batch names the key and its owner")
+	n := 0
+	require.NoError(t, s.EachPerson(ctx(t), func(p model.Person) error {
+		n++
+		require.Nil(t, p.Attributes, "%s was changed by a rejected import", p.Key)
+		require.True(t, p.MissingSince.IsZero(), "%s was marked missing by a rejected import", p.Key)
+		return nil
+	}))
+	require.Equal(t, largeFeed+1, n)
+
+	// The same feed, good this time: updates and missing marks span batches.
+	res = applyImport(t, s, store.Import{Source: "hr", Persons: numbered(largeFeed/2, changed, first),
+		Date: day.AddDays(1), At: at(24 * time.Hour)})
+	require.Equal(t, store.ImportResult{Updated: largeFeed/2 - 1, Unchanged: 1, Missing: largeFeed - largeFeed/2}, res)
+	missing := 0
+	require.NoError(t, s.EachPerson(ctx(t), func(p model.Person) error {
+		if !p.MissingSince.IsZero() {
+			missing++
+			require.Equal(t, day.AddDays(1), p.MissingSince)
+		}
+		return nil
+	}))
+	require.Equal(t, largeFeed-largeFeed/2, missing)
 }
