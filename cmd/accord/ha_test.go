@@ -26,9 +26,16 @@ func TestSecondServeOnOneSQLiteFileIsRefused(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, first.Start())
 	exited := make(chan error, 1)
+	// waited closes when the process has been waited for: the cleanup
+	// must not wait on exited, which a failing check may have drained.
+	waited := make(chan struct{})
 	t.Cleanup(func() {
 		_ = first.Process.Kill()
-		<-exited
+		select {
+		case <-waited:
+		case <-time.After(time.Minute):
+			t.Error("the first accord serve was not reaped within a minute of being killed")
+		}
 	})
 	// The API starts after the daemon has claimed the store.
 	up := make(chan struct{}, 1)
@@ -44,6 +51,7 @@ func TestSecondServeOnOneSQLiteFileIsRefused(t *testing.T) {
 			}
 		}
 		exited <- first.Wait()
+		close(waited)
 	}()
 	select {
 	case <-up:

@@ -86,9 +86,16 @@ func TestInboundSCIMWithAnIndependentClient(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)
+	// waited closes when the process has been waited for: the cleanup
+	// must not wait on exited, which a failing check may have drained.
+	waited := make(chan struct{})
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-exited
+		select {
+		case <-waited:
+		case <-time.After(time.Minute):
+			t.Error("accord serve was not reaped within a minute of being killed")
+		}
 	})
 	addr := make(chan string, 1)
 	go func() {
@@ -100,6 +107,7 @@ func TestInboundSCIMWithAnIndependentClient(t *testing.T) {
 			}
 		}
 		exited <- cmd.Wait()
+		close(waited)
 	}()
 	var base string
 	select {
