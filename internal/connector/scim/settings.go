@@ -158,6 +158,7 @@ func check(node *yaml.Node, env connector.CheckEnv) (Settings, yamlx.Problems) {
 	}
 	switch s.EntitlementsCase {
 	case "", "sensitive", "insensitive":
+	default:
 		add("entitlements_case", "must be sensitive or insensitive, not %q", s.EntitlementsCase)
 	}
 	if s.CreateMissingGroups && s.EntitlementBy != "displayName" {
