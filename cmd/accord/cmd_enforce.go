@@ -83,7 +83,7 @@ func (c *cli) enforceCmd() *cobra.Command {
 // execute runs the engine in this process until every run that is
 // executable now has finished, showing progress, then prints a summary.
 func (c *cli) execute(ctx context.Context, a *app.App) error {
-	runs, err := a.Store.ListRuns(ctx, store.RunQuery{States: []model.RunState{model.RunPending, model.RunRunning}})
+	runs, err := runsOf(a).ListRuns(ctx, store.RunQuery{States: []model.RunState{model.RunPending, model.RunRunning}})
 	if err != nil {
 		return fail(exitFailed, err)
 	}
@@ -187,7 +187,7 @@ func runStates(ctx context.Context, a *app.App, ids []string) ([]model.Run, int,
 	var fin []model.Run
 	final := 0
 	for _, id := range ids {
-		r, err := a.Store.GetRun(ctx, id)
+		r, err := runsOf(a).GetRun(ctx, id)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -206,7 +206,7 @@ func runStates(ctx context.Context, a *app.App, ids []string) ([]model.Run, int,
 func (c *cli) printOutcome(ctx context.Context, a *app.App, runs []model.Run) error {
 	failed := 0
 	for _, r := range runs {
-		acts, err := a.Store.ListActions(ctx, store.ActionQuery{RunID: r.ID})
+		acts, err := runsOf(a).ListActions(ctx, store.ActionQuery{RunID: r.ID})
 		if err != nil {
 			return fail(exitFailed, err)
 		}

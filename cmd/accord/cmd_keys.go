@@ -38,9 +38,9 @@ func expiryText(k *store.APIKey) string {
 	return k.ExpiresAt.Format(time.RFC3339)
 }
 
-// openStore opens only the store: managing keys needs no target, nor the
-// targets' credentials.
-func (c *cli) openStore(ctx context.Context) (store.Store, error) {
+// openKeyStore opens only the store, for its keys: managing keys needs no
+// target, nor the targets' credentials.
+func (c *cli) openKeyStore(ctx context.Context) (keyStore, error) {
 	cfg, _, probs, err := app.Check(c.configPath)
 	if err != nil {
 		return nil, fail(exitFailed, err)
@@ -88,7 +88,7 @@ func (c *cli) keysCmd() *cobra.Command {
 		Short: "list API keys (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := c.openStore(cmd.Context())
+			st, err := c.openKeyStore(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -122,7 +122,7 @@ func (c *cli) keysCmd() *cobra.Command {
 		Short: "revoke an API key; its next request is refused",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := c.openStore(cmd.Context())
+			st, err := c.openKeyStore(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -168,7 +168,7 @@ func (c *cli) printNewKey(ctx context.Context, expires string, issue func(st api
 	if err != nil {
 		return err
 	}
-	st, err := c.openStore(ctx)
+	st, err := c.openKeyStore(ctx)
 	if err != nil {
 		return err
 	}

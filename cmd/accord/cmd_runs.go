@@ -31,7 +31,7 @@ func (c *cli) runsCmd() *cobra.Command {
 			for _, s := range states {
 				q.States = append(q.States, model.RunState(s))
 			}
-			runs, err := a.Store.ListRuns(cmd.Context(), q)
+			runs, err := runsOf(a).ListRuns(cmd.Context(), q)
 			if err != nil {
 				return fail(exitFailed, err)
 			}
@@ -59,11 +59,11 @@ func (c *cli) runsCmd() *cobra.Command {
 		Short: "show a run and its actions",
 		Args:  cobra.ExactArgs(1),
 		RunE: c.withApp(func(cmd *cobra.Command, args []string, a *app.App) error {
-			r, err := a.Store.GetRun(cmd.Context(), args[0])
+			r, err := runsOf(a).GetRun(cmd.Context(), args[0])
 			if err != nil {
 				return fail(exitFailed, fmt.Errorf("run %s: %w", args[0], err))
 			}
-			acts, err := a.Store.ListActions(cmd.Context(), store.ActionQuery{RunID: r.ID})
+			acts, err := runsOf(a).ListActions(cmd.Context(), store.ActionQuery{RunID: r.ID})
 			if err != nil {
 				return fail(exitFailed, err)
 			}
@@ -159,7 +159,7 @@ func (c *cli) actionsCmd() *cobra.Command {
 			for _, s := range states {
 				q.States = append(q.States, model.ActionState(s))
 			}
-			acts, err := a.Store.ListActions(cmd.Context(), q)
+			acts, err := runsOf(a).ListActions(cmd.Context(), q)
 			if err != nil {
 				return fail(exitFailed, err)
 			}
@@ -225,7 +225,7 @@ func (c *cli) auditCmd() *cobra.Command {
 			for _, k := range kinds {
 				q.Kinds = append(q.Kinds, audit.Kind(k))
 			}
-			recs, err := a.Store.ListAudit(cmd.Context(), q)
+			recs, err := runsOf(a).ListAudit(cmd.Context(), q)
 			if err != nil {
 				return fail(exitFailed, err)
 			}

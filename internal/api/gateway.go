@@ -85,7 +85,7 @@ var ErrKeyNotValid = errors.New("the API key is no longer valid")
 // ActiveKey returns the key with this ID while it is still valid (not
 // revoked, not expired); otherwise an error saying why.
 func (s *Server) ActiveKey(ctx context.Context, id string) (*store.APIKey, error) {
-	k, err := s.app.Store.GetAPIKey(ctx, id)
+	k, err := s.keysStore().GetAPIKey(ctx, id)
 	if err != nil {
 		return nil, err
 	}

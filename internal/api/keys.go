@@ -328,7 +328,7 @@ func (s *Server) listKeys(rq *request) (int, any, error) {
 	if _, err := rq.params(); err != nil {
 		return 0, nil, err
 	}
-	keys, err := s.app.Store.ListAPIKeys(rq.Context())
+	keys, err := s.keysStore().ListAPIKeys(rq.Context())
 	if err != nil {
 		return 0, nil, err
 	}
@@ -350,7 +350,7 @@ func (s *Server) createKey(rq *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	full, k, err := CreateKey(rq.Context(), s.app.Store, body.Name, body.Scopes, expires, rq.actor(), now)
+	full, k, err := CreateKey(rq.Context(), s.keysStore(), body.Name, body.Scopes, expires, rq.actor(), now)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -378,7 +378,7 @@ func (s *Server) rotateKey(rq *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	full, old, k, err := RotateKey(rq.Context(), s.app.Store, rq.PathValue("name"), grace, expires, rq.actor(), now)
+	full, old, k, err := RotateKey(rq.Context(), s.keysStore(), rq.PathValue("name"), grace, expires, rq.actor(), now)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -156,7 +156,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	now := s.app.Now()
-	queue, err := s.app.Store.QueueStats(ctx, now)
+	queue, err := s.healthStore().QueueStats(ctx, now)
 	if err != nil {
 		s.log.Warn("metrics: queue stats", "error", err)
 		queue = nil

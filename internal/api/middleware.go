@@ -309,7 +309,7 @@ func (s *Server) authenticate(rq *request) (*store.APIKey, string) {
 	if !ok {
 		return nil, "malformed API key"
 	}
-	k, err := s.app.Store.GetAPIKey(rq.Context(), id)
+	k, err := s.keysStore().GetAPIKey(rq.Context(), id)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, "unknown API key id " + id
@@ -378,7 +378,7 @@ func (s *Server) appendAudit(rq *request, rec audit.Record) error {
 	// be written.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(rq.Context()), 5*time.Second)
 	defer cancel()
-	if err := s.app.Store.AppendAudit(ctx, []audit.Record{rec}); err != nil {
+	if err := s.auditStore().AppendAudit(ctx, []audit.Record{rec}); err != nil {
 		s.log.Error("audit API request", "request_id", rq.id, "error", err)
 		return err
 	}

@@ -22,7 +22,7 @@ func (s *Server) listPersons(rq *request) (int, any, error) {
 	if err := p.err(); err != nil {
 		return 0, nil, err
 	}
-	ps, err := s.app.Store.ListPersons(rq.Context(), store.PersonQuery{After: p.str("after"), Limit: limit + 1, Match: p.str("q")})
+	ps, err := s.personsStore().ListPersons(rq.Context(), store.PersonQuery{After: p.str("after"), Limit: limit + 1, Match: p.str("q")})
 	if err != nil {
 		return 0, nil, err
 	}
@@ -64,14 +64,14 @@ func (s *Server) createPerson(rq *request) (int, any, error) {
 		return 0, nil, err
 	}
 	rq.note.person = p.Key
-	switch old, err := s.app.Store.GetPerson(ctx, p.Key); {
+	switch old, err := s.personsStore().GetPerson(ctx, p.Key); {
 	case err == nil:
 		return 0, nil, conflictf("person %s exists already (source %s); replace it with PUT /api/v1/persons/%s", p.Key, old.Source, p.Key)
 	case !errors.Is(err, store.ErrNotFound):
 		return 0, nil, err
 	}
 	p.UpdatedAt = s.app.Now()
-	if err := s.app.Store.PutPerson(ctx, p); err != nil {
+	if err := s.personsStore().PutPerson(ctx, p); err != nil {
 		return 0, nil, err
 	}
 	status, res, err := s.afterPersonChange(ctx, rq, &p, spec, "created")
@@ -93,7 +93,7 @@ func (s *Server) updatePerson(rq *request) (int, any, error) {
 	if err := decodeBody(rq.Request, &body, true); err != nil {
 		return 0, nil, err
 	}
-	old, err := s.app.Store.GetPerson(ctx, key)
+	old, err := s.personsStore().GetPerson(ctx, key)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -120,7 +120,7 @@ func (s *Server) updatePerson(rq *request) (int, any, error) {
 	// Whether the person is still in their feed is the feed's to say.
 	p.MissingSince = old.MissingSince
 	p.UpdatedAt = s.app.Now()
-	if err := s.app.Store.PutPerson(ctx, p); err != nil {
+	if err := s.personsStore().PutPerson(ctx, p); err != nil {
 		return 0, nil, err
 	}
 	return s.afterPersonChange(ctx, rq, &p, spec, "updated")
@@ -150,7 +150,7 @@ func (s *Server) endEmployment(rq *request) (int, any, error) {
 		}
 		end = d
 	}
-	p, err := s.app.Store.GetPerson(ctx, key)
+	p, err := s.personsStore().GetPerson(ctx, key)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -170,7 +170,7 @@ func (s *Server) endEmployment(rq *request) (int, any, error) {
 	if dry {
 		return s.endWhatIf(ctx, rq, &p)
 	}
-	if err := s.app.Store.PutPerson(ctx, p); err != nil {
+	if err := s.personsStore().PutPerson(ctx, p); err != nil {
 		return 0, nil, err
 	}
 	return s.afterPersonChange(ctx, rq, &p, spec, "employment ended "+end.String())

@@ -66,7 +66,7 @@ func (s *Server) getPerson(rq *request) (int, any, error) {
 		return 0, nil, err
 	}
 	key := rq.PathValue("key")
-	per, err := s.app.Store.GetPerson(ctx, key)
+	per, err := s.personsStore().GetPerson(ctx, key)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -76,11 +76,11 @@ func (s *Server) getPerson(rq *request) (int, any, error) {
 		out.Problem = err.Error()
 	}
 	out.Excluded, out.ExcludedReason = ev.Excluded, ev.Reason
-	um, err := s.app.Store.ListUnmanaged(ctx, key)
+	um, err := s.accountsStore().ListUnmanaged(ctx, key)
 	if err != nil {
 		return 0, nil, err
 	}
-	pending, err := s.app.Store.ListActions(ctx, store.ActionQuery{PersonKey: key,
+	pending, err := s.runsStore().ListActions(ctx, store.ActionQuery{PersonKey: key,
 		States: []model.ActionState{model.ActionPending, model.ActionRunning}})
 	if err != nil {
 		return 0, nil, err
@@ -97,7 +97,7 @@ func (s *Server) getPerson(rq *request) (int, any, error) {
 		if d := desiredOn(ev, t.Name); d != nil {
 			ts.Desired = toDesiredView(d, unmanaged)
 		}
-		acct, err := s.app.Store.GetAccount(ctx, t.Name, key)
+		acct, err := s.accountsStore().GetAccount(ctx, t.Name, key)
 		switch {
 		case err == nil:
 			ts.Account = toAccountView(&acct, unmanaged)

@@ -32,7 +32,7 @@ type writeProber interface {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.app.Store.Ping(ctx); err != nil {
+	if err := s.healthStore().Ping(ctx); err != nil {
 		s.log.Warn("readiness: store unreachable", "error", err)
 		writeError(w, errorf(http.StatusServiceUnavailable, CodeUnavailable, "the store is unreachable"))
 		return

@@ -149,7 +149,7 @@ func (s *Server) listRecons(rq *request) (int, any, error) {
 	if err := p.err(); err != nil {
 		return 0, nil, err
 	}
-	recs, err := s.app.Store.ListRecons(rq.Context(), q)
+	recs, err := s.reconsStore().ListRecons(rq.Context(), q)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -170,7 +170,7 @@ func (s *Server) getRecon(rq *request) (int, any, error) {
 	if _, err := rq.params(); err != nil {
 		return 0, nil, err
 	}
-	r, err := s.app.Store.GetRecon(rq.Context(), rq.PathValue("id"))
+	r, err := s.reconsStore().GetRecon(rq.Context(), rq.PathValue("id"))
 	if err != nil {
 		return 0, nil, err
 	}

@@ -42,7 +42,7 @@ func (s *Server) listDrift(rq *request) (int, any, error) {
 	if err := s.checkPersonParam(rq, q.PersonKey); err != nil {
 		return 0, nil, err
 	}
-	st := s.app.Store
+	st := s.reconsStore()
 	if asCSV {
 		return http.StatusOK, &download{name: exportName("drift", q.Target, q.PersonKey, s.app.Now()),
 			write: func(ctx context.Context, w io.Writer) error { return recon.WriteDriftCSV(ctx, w, st, q) }}, nil
@@ -131,7 +131,7 @@ func (s *Server) checkPersonParam(rq *request, key string) error {
 	if key == "" {
 		return nil
 	}
-	_, err := s.app.Store.GetPerson(rq.Context(), key)
+	_, err := s.personsStore().GetPerson(rq.Context(), key)
 	if errors.Is(err, store.ErrNotFound) {
 		return notFoundf("no person with key %q", key)
 	}

@@ -57,7 +57,7 @@ func (s *Server) revokeKey(rq *request) (int, any, error) {
 		return 0, nil, err
 	}
 	now := s.app.Now()
-	k, err := RevokeKey(rq.Context(), s.app.Store, rq.PathValue("name"), rq.actor(), now)
+	k, err := RevokeKey(rq.Context(), s.keysStore(), rq.PathValue("name"), rq.actor(), now)
 	if err != nil {
 		return 0, nil, err
 	}

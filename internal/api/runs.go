@@ -84,7 +84,7 @@ func (s *Server) preview(rq *request) (int, any, error) {
 		}
 	}
 	if f.Person != "" {
-		if _, err := s.app.Store.GetPerson(rq.Context(), f.Person); err != nil {
+		if _, err := s.personsStore().GetPerson(rq.Context(), f.Person); err != nil {
 			return 0, nil, err
 		}
 	}
@@ -108,7 +108,7 @@ func (s *Server) preview(rq *request) (int, any, error) {
 		out.Problems = append(out.Problems, e.Error())
 	}
 	if f.Person != "" {
-		um, err := s.app.Store.ListUnmanaged(rq.Context(), f.Person)
+		um, err := s.accountsStore().ListUnmanaged(rq.Context(), f.Person)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -138,7 +138,7 @@ func (s *Server) listRuns(rq *request) (int, any, error) {
 	if err := p.err(); err != nil {
 		return 0, nil, err
 	}
-	runs, err := s.app.Store.ListRuns(rq.Context(), q)
+	runs, err := s.runsStore().ListRuns(rq.Context(), q)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -163,11 +163,11 @@ func (s *Server) getRun(rq *request) (int, any, error) {
 }
 
 func (s *Server) runDetail(rq *request, id string, status int) (int, any, error) {
-	r, err := s.app.Store.GetRun(rq.Context(), id)
+	r, err := s.runsStore().GetRun(rq.Context(), id)
 	if err != nil {
 		return 0, nil, err
 	}
-	acts, err := s.app.Store.ListActions(rq.Context(), store.ActionQuery{RunID: id})
+	acts, err := s.runsStore().ListActions(rq.Context(), store.ActionQuery{RunID: id})
 	if err != nil {
 		return 0, nil, err
 	}
@@ -219,7 +219,7 @@ func (s *Server) listActions(rq *request) (int, any, error) {
 	if err := p.err(); err != nil {
 		return 0, nil, err
 	}
-	acts, err := s.app.Store.ListActions(rq.Context(), q)
+	acts, err := s.runsStore().ListActions(rq.Context(), q)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -234,7 +234,7 @@ func (s *Server) getAction(rq *request) (int, any, error) {
 	if err != nil || id <= 0 {
 		return 0, nil, notFoundf("no action %q: action IDs are positive whole numbers", rq.PathValue("id"))
 	}
-	a, err := s.app.Store.GetAction(rq.Context(), id)
+	a, err := s.runsStore().GetAction(rq.Context(), id)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -269,7 +269,7 @@ func (s *Server) listAudit(rq *request) (int, any, error) {
 	if err := p.err(); err != nil {
 		return 0, nil, err
 	}
-	recs, err := s.app.Store.ListAudit(rq.Context(), q)
+	recs, err := s.auditStore().ListAudit(rq.Context(), q)
 	if err != nil {
 		return 0, nil, err
 	}

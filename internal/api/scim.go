@@ -167,7 +167,7 @@ func scimLocation(rq *request, id string) string {
 // lookupUser reads the person behind a SCIM id: absent, deleted over
 // SCIM (missing from the source), or of another source is 404.
 func (s *Server) lookupUser(ctx context.Context, in *scimIn, id string) (model.Person, error) {
-	p, err := s.app.Store.GetPerson(ctx, id)
+	p, err := s.personsStore().GetPerson(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
@@ -238,7 +238,7 @@ func (s *Server) scimListUsers(rq *request) (int, any, error) {
 	}
 	if ids, pinned := in.m.KeyCandidates(expr); pinned {
 		for _, id := range ids {
-			p, err := s.app.Store.GetPerson(rq.Context(), id)
+			p, err := s.personsStore().GetPerson(rq.Context(), id)
 			if errors.Is(err, store.ErrNotFound) {
 				continue
 			}
@@ -249,7 +249,7 @@ func (s *Server) scimListUsers(rq *request) (int, any, error) {
 				return 0, nil, err
 			}
 		}
-	} else if err := s.app.Store.EachPerson(rq.Context(), keep); err != nil {
+	} else if err := s.personsStore().EachPerson(rq.Context(), keep); err != nil {
 		return 0, nil, err
 	}
 	page := []map[string]any{}
@@ -335,7 +335,7 @@ func (s *Server) scimWrite(rq *request, in *scimIn, method, id string, body map[
 	defer in.lock(id)()
 
 	if method == http.MethodPost {
-		switch p, err := s.app.Store.GetPerson(ctx, id); {
+		switch p, err := s.personsStore().GetPerson(ctx, id); {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
 			return 0, nil, err
@@ -398,7 +398,7 @@ func (s *Server) scimWrite(rq *request, in *scimIn, method, id string, body map[
 		p.MissingSince = today
 	}
 	p.UpdatedAt = s.app.Now()
-	if err := s.app.Store.PutPerson(ctx, p); err != nil {
+	if err := s.personsStore().PutPerson(ctx, p); err != nil {
 		return 0, nil, err
 	}
 	what := map[string]string{http.MethodPost: "created", http.MethodPut: "replaced", http.MethodPatch: "patched", http.MethodDelete: "deleted"}[method]

@@ -18,7 +18,7 @@ import (
 // ordering, retries and audit apply to targeted actions too.
 func (s *Server) submit(ctx context.Context, rq *request, scope string, jobs []model.Job) (*model.Run, error) {
 	res := &plan.Result{Jobs: jobs}
-	run, _, err := plan.Submit(ctx, s.app.Store, plan.Submission{
+	run, _, err := plan.Submit(ctx, s.runsStore(), plan.Submission{
 		Trigger: rq.actor(), Scope: scope, Result: res, Now: s.app.Now(),
 		Policy: s.app.Policy, Notifier: s.app.Notifier,
 	})
@@ -52,11 +52,11 @@ func (s *Server) runAnswer(ctx context.Context, rq *request, run *model.Run, res
 		}
 		return http.StatusOK, res, nil
 	}
-	r, err := s.app.Store.GetRun(ctx, run.ID)
+	r, err := s.runsStore().GetRun(ctx, run.ID)
 	if err != nil {
 		return 0, nil, err
 	}
-	acts, err := s.app.Store.ListActions(ctx, store.ActionQuery{RunID: run.ID})
+	acts, err := s.runsStore().ListActions(ctx, store.ActionQuery{RunID: run.ID})
 	if err != nil {
 		return 0, nil, err
 	}
@@ -117,7 +117,7 @@ func (s *Server) enforce(ctx context.Context, rq *request, f app.Filter) (int, a
 // evaluate loads a person and what policy says of them, refusing excluded
 // persons with 409 and the reason.
 func (s *Server) evaluate(ctx context.Context, rq *request, key string) (model.Person, policy.Evaluation, error) {
-	per, err := s.app.Store.GetPerson(ctx, key)
+	per, err := s.personsStore().GetPerson(ctx, key)
 	if err != nil {
 		return per, policy.Evaluation{}, err
 	}

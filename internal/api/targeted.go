@@ -62,7 +62,7 @@ func (s *Server) begin(rq *request, body any) (*call, error) {
 // knownAccount loads the person's account on a target, which targeted
 // actions need: they fix an account, they do not create one.
 func (s *Server) knownAccount(ctx context.Context, person, target string) (model.Account, error) {
-	acct, err := s.app.Store.GetAccount(ctx, target, person)
+	acct, err := s.accountsStore().GetAccount(ctx, target, person)
 	if errors.Is(err, store.ErrNotFound) {
 		return acct, conflictf("person %s has no known account on %s; enforce the person (POST /api/v1/enforce) to create it", person, target)
 	}
@@ -81,7 +81,7 @@ func (s *Server) reenforce(rq *request) (int, any, error) {
 		return 0, nil, err
 	}
 	key, target, ent, ev := c.person, c.target, c.ent, c.ev
-	um, err := s.app.Store.ListUnmanaged(ctx, key)
+	um, err := s.accountsStore().ListUnmanaged(ctx, key)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -196,7 +196,7 @@ func (s *Server) updateTargetAccounts(rq *request) (int, any, error) {
 		return 0, nil, err
 	}
 	var accts []model.Account
-	if err := s.app.Store.EachAccount(ctx, target, func(a model.Account) error {
+	if err := s.accountsStore().EachAccount(ctx, target, func(a model.Account) error {
 		accts = append(accts, a)
 		return nil
 	}); err != nil {
@@ -207,7 +207,7 @@ func (s *Server) updateTargetAccounts(rq *request) (int, any, error) {
 	today := s.app.Today()
 	for i := range accts {
 		a := &accts[i]
-		per, err := s.app.Store.GetPerson(ctx, a.PersonKey)
+		per, err := s.personsStore().GetPerson(ctx, a.PersonKey)
 		if errors.Is(err, store.ErrNotFound) {
 			res.Skipped = append(res.Skipped, skippedView{Person: a.PersonKey, Reason: "no such person (an orphan account: reconciliation's business)"})
 			continue
@@ -256,7 +256,7 @@ func (s *Server) unmanage(rq *request) (int, any, error) {
 			"what-if: entitlement %s of person %s on %s would be unmanaged: no action runs, and accord would neither grant nor revoke it until it is managed again; nothing was stored", ent, key, target)})
 	}
 	u := store.Unmanaged{PersonKey: key, Target: target, Entitlement: ent, Actor: rq.actor(), Note: body.Note, At: s.app.Now()}
-	if err := s.app.Store.SetUnmanaged(ctx, u); err != nil {
+	if err := s.accountsStore().SetUnmanaged(ctx, u); err != nil {
 		return 0, nil, err
 	}
 	uv := toUnmanagedView(u)
@@ -278,7 +278,7 @@ func (s *Server) manage(rq *request) (int, any, error) {
 	if c.dryRun {
 		return s.manageWhatIf(ctx, rq, key, target, ent)
 	}
-	if err := s.app.Store.UnsetUnmanaged(ctx, key, target, ent); err != nil {
+	if err := s.accountsStore().UnsetUnmanaged(ctx, key, target, ent); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return 0, nil, notFoundf("entitlement %s of person %s on %s is not unmanaged", ent, key, target)
 		}
@@ -300,7 +300,7 @@ func (s *Server) retryAction(rq *request) (int, any, error) {
 	if err != nil || id <= 0 {
 		return 0, nil, notFoundf("no action %q: action IDs are positive whole numbers", rq.PathValue("id"))
 	}
-	act, err := s.app.Store.GetAction(ctx, id)
+	act, err := s.runsStore().GetAction(ctx, id)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -312,7 +312,7 @@ func (s *Server) retryAction(rq *request) (int, any, error) {
 		return 0, nil, err
 	}
 	s.wake()
-	run, err := s.app.Store.GetRun(ctx, act.RunID)
+	run, err := s.runsStore().GetRun(ctx, act.RunID)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -25,7 +25,7 @@ func (s *Server) whatIf(ctx context.Context, rq *request, jobs []model.Job, res 
 	for i := range jobs {
 		res.Actions = append(res.Actions, ToActionViews(jobs[i].Actions)...)
 	}
-	managed, err := s.app.Store.CountAccounts(ctx)
+	managed, err := s.runsStore().CountAccounts(ctx)
 	if err != nil {
 		return 0, nil, err
 	}

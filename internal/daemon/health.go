@@ -91,15 +91,16 @@ func (d *Daemon) Health(ctx context.Context) (HealthView, error) {
 // as closed). It keeps nothing and alerts nobody: that is the daemon's.
 func CheckHealth(ctx context.Context, a *app.App, h config.Health, status func() []engine.TargetStatus) (HealthView, error) {
 	now := a.Now()
-	hour, err := a.Store.AttemptOutcomes(ctx, now.Add(-time.Hour))
+	var st healthStore = a.Store
+	hour, err := st.AttemptOutcomes(ctx, now.Add(-time.Hour))
 	if err != nil {
 		return HealthView{}, err
 	}
-	day, err := a.Store.AttemptOutcomes(ctx, now.Add(-24*time.Hour))
+	day, err := st.AttemptOutcomes(ctx, now.Add(-24*time.Hour))
 	if err != nil {
 		return HealthView{}, err
 	}
-	queue, err := a.Store.QueueStats(ctx, now)
+	queue, err := st.QueueStats(ctx, now)
 	if err != nil {
 		return HealthView{}, err
 	}

@@ -143,7 +143,7 @@ func (d *Daemon) Reconcile(ctx context.Context, target string, dryRun bool, acto
 	j.mu.Unlock()
 
 	now := d.app.Now()
-	rec, resumed, err := d.app.Store.StartRecon(ctx, target, j.owner, now, now.Add(reconLease))
+	rec, resumed, err := d.reconsStore().StartRecon(ctx, target, j.owner, now, now.Add(reconLease))
 	if err != nil {
 		j.mu.Lock()
 		delete(j.running, target)
@@ -206,7 +206,7 @@ func (d *Daemon) runReconcile(id, target string, dryRun bool, actor string) {
 		d.log.Warn(msg, "target", target, "recon_id", id)
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(j.ctx), 5*time.Second)
 		defer cancel()
-		if aerr := d.app.Store.AppendAudit(ctx, []audit.Record{{Time: d.app.Now(), Kind: audit.KindEvent,
+		if aerr := d.reconsStore().AppendAudit(ctx, []audit.Record{{Time: d.app.Now(), Kind: audit.KindEvent,
 			Operation: "reconcile", Actor: actor, Target: target, Outcome: "failed", Message: msg}}); aerr != nil {
 			d.log.Error("audit reconciliation failure", "recon_id", id, "error", aerr)
 		}
