@@ -28,7 +28,7 @@ func groupLoad(t *testing.T, persons, batch int) (*simWorld, *model.Run, int, in
 	t.Helper()
 	w := newSimWorldWith(t, persons, 4, targetsim.Options{}, func(cfg string) string {
 		return strings.Replace(cfg, "      entitlements_by: displayName\n",
-			"      entitlements_by: displayName\n      batch_members: "+strconv.Itoa(batch)+"\n      batch_linger: 10s\n", 1)
+			"      entitlements_by: displayName\n      group_batching: true\n      batch_members: "+strconv.Itoa(batch)+"\n      batch_linger: 10s\n", 1)
 	})
 	run, _, err := w.app.Enforce(context.Background(), app.Filter{}, "initial load")
 	require.NoError(t, err)

@@ -302,6 +302,12 @@ func (g *grouper) sendPart(ctx context.Context, ent string, ms []*member) {
 			m.done <- memberResult{err: err, paced: true, closed: closed,
 				note: fmt.Sprintf("request %s adding %d members to %s failed", corr, len(ms), ent)}
 		}
+	case len(ms) == 1 && (err.Kind == connector.Forbidden || err.Kind == connector.Validation):
+		// The request of one member is the single grant's: its refusal is
+		// the member's outcome, in the target's words, not a reason to
+		// send the same request again.
+		ms[0].done <- memberResult{err: err,
+			note: fmt.Sprintf("request %s adding it to %s was refused", corr, ent)}
 	case len(ms) == 1:
 		ms[0].done <- memberResult{alone: true,
 			note: fmt.Sprintf("request %s adding it to %s answered %s; sent alone", corr, ent, err.Error())}

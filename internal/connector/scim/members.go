@@ -117,8 +117,14 @@ const membersAmongChunk = 50
 
 // MemberBatch says how many members one group PATCH carries
 // (batch_members) and how long the engine may wait to gather them
-// (batch_linger): the engine's group batching.
-func (c *Conn) MemberBatch() (int, time.Duration) { return c.set.BatchMembers, c.set.BatchLinger }
+// (batch_linger): the engine's group batching, only with group_batching
+// (0 otherwise: no batching).
+func (c *Conn) MemberBatch() (int, time.Duration) {
+	if !c.set.GroupBatching {
+		return 0, 0
+	}
+	return c.set.BatchMembers, c.set.BatchLinger
+}
 
 // MembersAmong reads which of the accounts are members of the group: the
 // read-back of a group batch, from the Users' own groups (a filter on

@@ -28,7 +28,8 @@ import (
 //	  patch: true                               # false: PUT the whole resource
 //	  page_size: 100
 //	  max_batch: 20                             # entitlements per Grant/Revoke call
-//	  batch_members: 100                        # members per group PATCH (the engine's group batching; 1: none)
+//	  group_batching: true                      # gather many persons' grants of one group into one PATCH (default false)
+//	  batch_members: 100                        # members per group PATCH (group batching, and AddMembers)
 //	  batch_linger: 20ms                        # how long a group batch waits for more members (default 500ms)
 //	  discovery: true
 //	  create_missing_groups: false              # true: a grant to a group that is not there creates it (entitlements_by: displayName)
@@ -55,6 +56,11 @@ type Settings struct {
 	PageSize     int   `yaml:"page_size"`
 	MaxBatch     int   `yaml:"max_batch"`
 	BatchMembers int   `yaml:"batch_members"`
+	// GroupBatching lets the engine gather the grants of one group from
+	// many persons of a run into PATCHes of batch_members members. Off
+	// by default: each grant is then its own request, audited under its
+	// own action.
+	GroupBatching bool `yaml:"group_batching"`
 	// BatchLinger is how long the engine lets a group batch wait for
 	// more members before it is sent (default 500ms).
 	BatchLinger time.Duration `yaml:"batch_linger"`
