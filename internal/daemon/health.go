@@ -178,12 +178,21 @@ func joinReason(a, b string) string {
 type healthMonitor struct {
 	mu   sync.Mutex
 	last map[string]string
+	// at is when the judgement recorded last was made: a judgement made
+	// before it (the monitor's and a request's ran side by side and the
+	// older finished last) is stale and changes nothing.
+	at time.Time
 }
 
 func newHealthMonitor() *healthMonitor { return &healthMonitor{last: map[string]string{}} }
 
 func (m *healthMonitor) record(d *Daemon, ctx context.Context, hv HealthView) {
 	m.mu.Lock()
+	if hv.CheckedAt.Before(m.at) {
+		m.mu.Unlock()
+		return
+	}
+	m.at = hv.CheckedAt
 	var entered []TargetHealth
 	for _, t := range hv.Targets {
 		if t.Status == StatusIncident && m.last[t.Target] != StatusIncident {
