@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/store"
@@ -29,7 +30,11 @@ func (s *Store) BeginRun(ctx context.Context, run *model.Run) error {
 	if run.UpdatedAt.IsZero() {
 		run.UpdatedAt = run.CreatedAt
 	}
-	if err := s.dropAbandoned(ctx); err != nil {
+	asOf := s.now()
+	if run.CreatedAt.Before(asOf) {
+		asOf = run.CreatedAt
+	}
+	if err := s.dropAbandoned(ctx, asOf); err != nil {
 		return fmt.Errorf("begin run %q: %w", run.ID, err)
 	}
 	return s.write(ctx, func(tx conn) error {
@@ -59,9 +64,15 @@ func countRuns(ctx context.Context, q conn, id string) (int, error) {
 }
 
 // dropAbandoned deletes the runs left planning longer than
-// store.PlanningAbandoned ago, one transaction each.
-func (s *Store) dropAbandoned(ctx context.Context) error {
-	before := micros(s.now().Add(-store.PlanningAbandoned))
+// store.PlanningAbandoned before asOf, one transaction each.
+//
+// A planning run's updated_at is first its planner's clock (the run's
+// creation) and then the store's (each batch): asOf is the earlier of
+// the two clocks, so a planner whose clock runs behind the store's (an
+// app's clock shifted for tests, a node's skew) never has a live run of
+// another planner taken for abandoned.
+func (s *Store) dropAbandoned(ctx context.Context, asOf time.Time) error {
+	before := micros(asOf.Add(-store.PlanningAbandoned))
 	ids, err := all(ctx, s.rq, "abandoned runs", `SELECT id FROM runs WHERE state = 'planning' AND updated_at < ?`,
 		[]any{before}, scanString)
 	if err != nil {

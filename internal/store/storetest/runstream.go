@@ -17,6 +17,7 @@ var runStreamTests = []test{
 	{"RunStreamHeldSameOrSuperseded", testRunStreamHeld},
 	{"RunStreamOnePairPerRun", testRunStreamDuplicatePair},
 	{"RunStreamAbandonedIsDropped", testRunStreamAbandoned},
+	{"RunStreamLiveRunOnALaggingClockIsKept", testRunStreamLaggingClock},
 }
 
 // streamJobs builds the jobs of specs for run id, as the planner hands
@@ -211,4 +212,16 @@ func testRunStreamAbandoned(t *testing.T, s store.Store) {
 	require.ErrorIs(t, err, store.ErrNotFound)
 	require.Empty(t, listActions(t, s, store.ActionQuery{}), "its jobs and actions are gone")
 	require.NotZero(t, fresh.ID)
+}
+
+// testRunStreamLaggingClock: planners whose clock runs behind the
+// store's (an app's clock shifted for tests, a node's skew) plan side by
+// side; the second one's BeginRun must not take the first one's live run
+// for abandoned (three concurrent API enforces failed this way).
+func testRunStreamLaggingClock(t *testing.T, s store.Store) {
+	behind := time.Now().Add(-48 * time.Hour).Truncate(time.Microsecond)
+	first := beginRun(t, s, "first", "E1", behind)
+	beginRun(t, s, "second", "E2", behind)
+	require.Equal(t, model.RunPlanning, getRun(t, s, "first").State, "a live planning run is kept")
+	require.NoError(t, s.AppendJobs(ctx(t), first, streamJobs(job{"E1", "crm", []model.Op{model.OpCreate}})))
 }
