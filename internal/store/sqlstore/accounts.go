@@ -16,10 +16,21 @@ import (
 
 const accountCols = `person_key, target, native_id, link, attributes, state, entitlements, disabled_at, updated_at`
 
-var accountsUpsert = insertSpec(`INSERT INTO accounts (`+accountCols+`)`, 9,
-	` ON CONFLICT (person_key, target) DO UPDATE SET native_id = excluded.native_id, link = excluded.link,
+const accountsSet = `link = excluded.link,
 	attributes = excluded.attributes, state = excluded.state, entitlements = excluded.entitlements,
-	disabled_at = excluded.disabled_at, updated_at = excluded.updated_at`)
+	disabled_at = excluded.disabled_at, updated_at = excluded.updated_at`
+
+var (
+	accountsUpsert = insertSpec(`INSERT INTO accounts (`+accountCols+`)`, 9,
+		` ON CONFLICT (person_key, target) DO UPDATE SET native_id = excluded.native_id, `+accountsSet)
+	// accountsKeepNative writes accounts whose stored native ID the batch
+	// leaves as it is. SQLite rewrites an index entry for every column a
+	// SET names, changed or not, and accounts_native is keyed by the
+	// targets' (often random) native IDs: naming native_id in the SET cost
+	// a page of that index per account in every group commit.
+	accountsKeepNative = insertSpec(`INSERT INTO accounts (`+accountCols+`)`, 9,
+		` ON CONFLICT (person_key, target) DO UPDATE SET `+accountsSet)
+)
 
 func scanAccount(sc scanner) (model.Account, error) {
 	var (
@@ -82,7 +93,7 @@ func (s *Store) ApplyAccountChanges(ctx context.Context, changes []model.Account
 	if err := checkAccountChanges(changes); err != nil {
 		return err
 	}
-	if err := s.warm(ctx, accountsUpsert); err != nil {
+	if err := s.warm(ctx, accountsUpsert, accountsKeepNative); err != nil {
 		return err
 	}
 	return s.write(ctx, func(tx conn) error {
@@ -114,6 +125,10 @@ func (s *Store) applyAccountChanges(ctx context.Context, tx conn, changes []mode
 	cur, err := s.loadAccounts(ctx, tx, changes)
 	if err != nil {
 		return fmt.Errorf("account changes: %w", err)
+	}
+	stored := make(map[store.PersonTarget]string, len(cur)) // native IDs as the rows hold them
+	for k, a := range cur {
+		stored[k] = a.NativeID
 	}
 	dirty := map[store.PersonTarget]bool{}
 	deleted := map[store.PersonTarget]bool{}
@@ -153,21 +168,39 @@ func (s *Store) applyAccountChanges(ctx context.Context, tx conn, changes []mode
 			}
 		}
 	}
-	keys = slices.SortedFunc(maps.Keys(dirty), comparePT)
-	err = s.bulk(ctx, tx, accountsUpsert, len(keys),
-		func(i int, args []any) ([]any, error) {
-			a := cur[keys[i]]
-			attrs, err := encAttrs(a.Attributes)
-			if err != nil {
-				return nil, fmt.Errorf("account %q on %q: %w", a.PersonKey, a.Target, err)
-			}
-			return append(args, a.PersonKey, a.Target, a.NativeID, encMap(a.Link), attrs, string(a.State),
-				encStrings(a.Entitlements), micros(a.DisabledAt), micros(a.UpdatedAt)), nil
-		})
-	if err != nil {
-		return fmt.Errorf("account changes: %w", err)
+	// New rows and new native IDs go out with one statement, rows whose
+	// native ID stays with another (see accountsKeepNative); both in key
+	// order.
+	var moved, kept []store.PersonTarget
+	for _, k := range slices.SortedFunc(maps.Keys(dirty), comparePT) {
+		if id, ok := stored[k]; ok && id == cur[k].NativeID {
+			kept = append(kept, k)
+		} else {
+			moved = append(moved, k)
+		}
+	}
+	for _, w := range []struct {
+		spec *bulkSpec
+		keys []store.PersonTarget
+	}{{accountsUpsert, moved}, {accountsKeepNative, kept}} {
+		if err := s.bulk(ctx, tx, w.spec, len(w.keys), accountRow(cur, w.keys)); err != nil {
+			return fmt.Errorf("account changes: %w", err)
+		}
 	}
 	return nil
+}
+
+// accountRow is the rowFunc writing the accounts of keys from cur.
+func accountRow(cur map[store.PersonTarget]*model.Account, keys []store.PersonTarget) rowFunc {
+	return func(i int, args []any) ([]any, error) {
+		a := cur[keys[i]]
+		attrs, err := encAttrs(a.Attributes)
+		if err != nil {
+			return nil, fmt.Errorf("account %q on %q: %w", a.PersonKey, a.Target, err)
+		}
+		return append(args, a.PersonKey, a.Target, a.NativeID, encMap(a.Link), attrs, string(a.State),
+			encStrings(a.Entitlements), micros(a.DisabledAt), micros(a.UpdatedAt)), nil
+	}
 }
 
 func comparePT(a, b store.PersonTarget) int {

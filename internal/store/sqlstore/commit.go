@@ -40,7 +40,7 @@ func (s *Store) Commit(ctx context.Context, b store.Batch) error {
 	if err := checkAccountChanges(b.Accounts); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	if err := s.warm(ctx, auditInsert, actionsUpdate, jobsUpdate, accountsUpsert); err != nil {
+	if err := s.warm(ctx, auditInsert, actionsUpdate, jobsUpdate, accountsUpsert, accountsKeepNative); err != nil {
 		return err
 	}
 	if err := s.warmAlloc(ctx, "audit"); err != nil {

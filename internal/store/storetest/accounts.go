@@ -17,6 +17,7 @@ var accountTests = []test{
 	{"AccountDelete", testAccountDelete},
 	{"AccountEachAndCount", testAccountEachAndCount},
 	{"AccountBadChangeChangesNothing", testAccountBadChange},
+	{"AccountNativeIDsFollowEveryWrite", testAccountNativeIDs},
 }
 
 func getAccount(t *testing.T, s store.Store, target, person string) model.Account {
@@ -180,4 +181,42 @@ func testAccountBadChange(t *testing.T, s store.Store) {
 	require.Empty(t, getAccount(t, s, "crm", "E1").Entitlements, "a rejected batch applies nothing")
 	_, err = s.GetAccount(ctx(t), "crm", "E2")
 	require.ErrorIs(t, err, store.ErrNotFound)
+}
+
+// testAccountNativeIDs writes, in one batch, accounts whose native ID is
+// new, kept, replaced, or kept and replaced across a delete and a new
+// create (a store may write rows that keep their native ID differently):
+// the lookup by native ID and every column read back must show the
+// batch's outcome.
+func testAccountNativeIDs(t *testing.T, s store.Store) {
+	for _, p := range []string{"keep", "move", "again-same", "again-new"} {
+		changeAccounts(t, s, model.AccountChange{Target: "crm", PersonKey: p, Upsert: true, NativeID: "n-" + p,
+			Link: map[string]string{"dn": p}, Attributes: model.Attributes{"a": "1"}, At: t0})
+	}
+	later := at(time.Minute)
+	changeAccounts(t, s,
+		model.AccountChange{Target: "crm", PersonKey: "fresh", Upsert: true, NativeID: "n-fresh", At: later},
+		model.AccountChange{Target: "crm", PersonKey: "keep", Attributes: model.Attributes{"a": "2"}, Grant: []string{"g"}, At: later},
+		model.AccountChange{Target: "crm", PersonKey: "move", NativeID: "n-moved", Link: map[string]string{"dn": "moved"}, At: later},
+		model.AccountChange{Target: "crm", PersonKey: "again-same", Delete: true, At: later},
+		model.AccountChange{Target: "crm", PersonKey: "again-same", Upsert: true, NativeID: "n-again-same", State: model.AccountDisabled, At: later},
+		model.AccountChange{Target: "crm", PersonKey: "again-new", Delete: true, At: later},
+		model.AccountChange{Target: "crm", PersonKey: "again-new", Upsert: true, NativeID: "n-again-new-2", At: later},
+	)
+	known, err := s.KnownByNativeID(ctx(t), "crm", []string{"n-fresh", "n-keep", "n-move", "n-moved",
+		"n-again-same", "n-again-new", "n-again-new-2"})
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"n-fresh": "fresh", "n-keep": "keep", "n-moved": "move",
+		"n-again-same": "again-same", "n-again-new-2": "again-new"}, known)
+
+	keep := getAccount(t, s, "crm", "keep")
+	require.Equal(t, model.Account{Target: "crm", PersonKey: "keep", NativeID: "n-keep", Link: map[string]string{"dn": "keep"},
+		Attributes: model.Attributes{"a": "2"}, State: model.AccountEnabled, Entitlements: []string{"g"}, UpdatedAt: later}, keep)
+	move := getAccount(t, s, "crm", "move")
+	require.Equal(t, "n-moved", move.NativeID)
+	require.Equal(t, map[string]string{"dn": "moved"}, move.Link)
+	same := getAccount(t, s, "crm", "again-same")
+	require.Equal(t, model.Account{Target: "crm", PersonKey: "again-same", NativeID: "n-again-same",
+		State: model.AccountDisabled, DisabledAt: later, UpdatedAt: later}, same, "created again: nothing of the deleted account is kept")
+	require.Equal(t, "n-again-new-2", getAccount(t, s, "crm", "again-new").NativeID)
 }
