@@ -145,27 +145,10 @@ func (d dialect) allocIDsWith(ctx context.Context, tx conn, prepared *sql.Stmt, 
 	return ids, nil
 }
 
-// The write connection's page cache (KiB) and WAL size (pages) at which
-// it checkpoints; see sqliteDSN.
-const (
-	writerCacheKiB   = 32 << 10
-	writerCheckpoint = 8000
-)
-
 // sqliteDSN builds the modernc DSN for path. Writers use WAL (readers
 // never block the writer), synchronous=NORMAL (durable at checkpoints and
 // safe from corruption in WAL) and IMMEDIATE transactions, so a write
 // transaction takes the lock when it begins instead of failing halfway.
-//
-// The one write connection keeps a larger page cache than SQLite's 2 MiB
-// and checkpoints every writerCheckpoint pages instead of every 1,000:
-// the engine's group commits touch the tails of the audit table and its
-// indexes and pages of accounts, actions and jobs all over the file, and
-// with the defaults the committer read them back from disk and copied
-// them into the database (with two fsyncs) four times as often. Neither
-// changes what a commit promises: in WAL mode a commit is in the WAL
-// when it returns, whenever the checkpoint runs (BENCHMARKS.md, "CPU per
-// request (h2)").
 func sqliteDSN(path string, write bool) string {
 	q := url.Values{}
 	q.Set("_busy_timeout", "10000")
@@ -175,8 +158,6 @@ func sqliteDSN(path string, write bool) string {
 	if write {
 		q.Set("_journal_mode", "WAL")
 		q.Set("_txlock", "immediate")
-		q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -writerCacheKiB))
-		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpoint))
 	} else {
 		q.Set("_query_only", "1")
 	}
