@@ -55,8 +55,9 @@ type Target struct {
 	// returned instead of doing the call.
 	Fail func(op string, c Call) error
 	Caps connector.Capabilities
-	// BatchMembers, above 1, offers AddMembers to the engine: that many
-	// accounts join one entitlement in one call, after waiting at most
+	// BatchMembers, above 1, offers AddMembers and RemoveMembers to the
+	// engine: that many accounts join (or leave) one entitlement in one
+	// call, after waiting at most
 	// BatchLinger for company. 0 (the default) offers no batching.
 	BatchMembers int
 	BatchLinger  time.Duration
@@ -391,6 +392,28 @@ func (t *Target) AddMembers(ctx context.Context, entitlement string, ids []strin
 	}
 	for _, id := range ids {
 		t.accounts[id].Entitlements[t.spelling(entitlement)] = true
+	}
+	return nil
+}
+
+// RemoveMembers removes several accounts from one entitlement in one
+// call (the engine batches revokes with it). Like a SCIM PATCH it is all
+// or nothing: an account that is not there fails the call with
+// not_found and removes nobody; an account that is not a member is
+// already as asked.
+func (t *Target) RemoveMembers(ctx context.Context, entitlement string, ids []string) error {
+	unlock, err := t.begin(ctx, "remove_members", Call{Entitlements: []string{entitlement}, Members: slices.Clone(ids)})
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	for _, id := range ids {
+		if _, ok := t.accounts[id]; !ok {
+			return notFound(id)
+		}
+	}
+	for _, id := range ids {
+		delete(t.accounts[id].Entitlements, t.spelling(entitlement))
 	}
 	return nil
 }
