@@ -380,7 +380,13 @@ func (t *Target) MemberBatch() (int, time.Duration) { return t.BatchMembers, t.B
 // SCIM PATCH it is all or nothing: an account that is not there fails
 // the call with not_found and adds nobody.
 func (t *Target) AddMembers(ctx context.Context, entitlement string, ids []string) error {
-	unlock, err := t.begin(ctx, "add_members", Call{Entitlements: []string{entitlement}, Members: slices.Clone(ids)})
+	return t.members(ctx, "add_members", entitlement, ids, func(a *Account, e string) { a.Entitlements[e] = true })
+}
+
+// members changes the membership of every account of ids in one call,
+// all or nothing.
+func (t *Target) members(ctx context.Context, op, entitlement string, ids []string, change func(a *Account, e string)) error {
+	unlock, err := t.begin(ctx, op, Call{Entitlements: []string{entitlement}, Members: slices.Clone(ids)})
 	if err != nil {
 		return err
 	}
@@ -391,7 +397,7 @@ func (t *Target) AddMembers(ctx context.Context, entitlement string, ids []strin
 		}
 	}
 	for _, id := range ids {
-		t.accounts[id].Entitlements[t.spelling(entitlement)] = true
+		change(t.accounts[id], t.spelling(entitlement))
 	}
 	return nil
 }
@@ -402,20 +408,7 @@ func (t *Target) AddMembers(ctx context.Context, entitlement string, ids []strin
 // not_found and removes nobody; an account that is not a member is
 // already as asked.
 func (t *Target) RemoveMembers(ctx context.Context, entitlement string, ids []string) error {
-	unlock, err := t.begin(ctx, "remove_members", Call{Entitlements: []string{entitlement}, Members: slices.Clone(ids)})
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	for _, id := range ids {
-		if _, ok := t.accounts[id]; !ok {
-			return notFound(id)
-		}
-	}
-	for _, id := range ids {
-		delete(t.accounts[id].Entitlements, t.spelling(entitlement))
-	}
-	return nil
+	return t.members(ctx, "remove_members", entitlement, ids, func(a *Account, e string) { delete(a.Entitlements, e) })
 }
 
 // MembersAmong reads, in one call, which of the accounts hold the
