@@ -20,9 +20,10 @@ import (
 // target are gathered and sent as one request that adds many members (a
 // SCIM PATCH of a group with a list of members), instead of one request
 // per person; revokes likewise, where the connector removes many members
-// at once (a SCIM PATCH with one remove operation per member). Each action keeps its own attempt: its start is durable
-// before it joins a batch, and its outcome is its own, committed by its
-// own job (fenced as ever). The batch's request is paced once, recorded
+// at once (a SCIM PATCH with one remove operation per member). Each
+// action keeps its own attempt: its start is durable before it joins a
+// batch, and its outcome is its own, committed by its own job (fenced as
+// ever). The batch's request is paced once, recorded
 // once in the audit (an event naming every member), and each member's
 // attempt_end names it by its correlation ID.
 
@@ -193,9 +194,10 @@ func (g *grouper) takes(a *model.Action, ref *connector.AccountRef) bool {
 }
 
 // attempt is attempt for a grant or revoke that goes through batches:
-// one member per entitlement. A member the batch could not settle alone is sent by
-// itself (the engine's single grant, with its reading of not_found and
-// conflict); a target-wide failure is every member's.
+// one member per entitlement. A member the batch could not settle alone
+// is sent by itself (the engine's single grant or revoke, with its
+// reading of not_found and conflict); a target-wide failure is every
+// member's.
 func (g *grouper) attempt(ctx, cctx context.Context, job *model.Job, a *model.Action, ref *connector.AccountRef, written time.Time, doubt bool) result {
 	if ref.NativeID == "" {
 		ref.NativeID = a.NativeID
