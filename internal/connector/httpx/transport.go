@@ -93,15 +93,19 @@ func (t *auditTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// net/http sends an idempotent request (a GET; a request with an
 	// idempotency key) again by itself when a reused connection breaks
 	// after it was written: the target then received it twice for one
-	// RoundTrip. Each write is counted, so that each is audited.
-	var writes atomic.Int32
-	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
-		WroteRequest: func(w httptrace.WroteRequestInfo) {
-			if w.Err == nil {
-				writes.Add(1)
-			}
-		},
-	}))
+	// RoundTrip. Each write of such a request is counted, so that each
+	// is audited.
+	var writes *atomic.Int32
+	if resendable(req) {
+		writes = new(atomic.Int32)
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			WroteRequest: func(w httptrace.WroteRequestInfo) {
+				if w.Err == nil {
+					writes.Add(1)
+				}
+			},
+		}))
+	}
 	sent := rec
 
 	start := time.Now()
@@ -136,11 +140,24 @@ func (t *auditTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if span.IsRecording() {
 		traceAnswer(span, rec)
 	}
-	if n := writes.Load(); n > 1 {
-		call.Sink.Append(ctx, resent(sent, int(n)-1)...)
+	if writes != nil && writes.Load() > 1 {
+		call.Sink.Append(ctx, resent(sent, int(writes.Load())-1)...)
 	}
 	call.Sink.Append(ctx, rec)
 	return resp, err
+}
+
+// resendable says whether net/http may send req again by itself once
+// written, by its documented rule: an idempotent method, or an
+// idempotency key header.
+func resendable(req *http.Request) bool {
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	_, key := req.Header["Idempotency-Key"]
+	_, xkey := req.Header["X-Idempotency-Key"]
+	return key || xkey
 }
 
 // resent is the records of the n earlier writes of a request net/http
