@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,6 +63,19 @@ func (r *webhookReceiver) count(kind notify.Kind) int {
 // outage must alert once (a signed webhook to a test receiver), and the
 // audit must hold every attempt and every request.
 func TestChaosRunConvergesThroughFaults(t *testing.T) {
+	chaosRun(t, "")
+}
+
+// TestChaosRunConvergesThroughFaultsWithGroupBatching is the same run
+// with group batching on: grants and revokes of many persons share
+// requests, read back in shared requests, and every one of those must
+// be audited as well.
+func TestChaosRunConvergesThroughFaultsWithGroupBatching(t *testing.T) {
+	chaosRun(t, "      group_batching: true\n      batch_members: 50\n      batch_linger: 50ms\n")
+}
+
+// chaosRun is the chaos run, with conn added to the target's connection.
+func chaosRun(t *testing.T, conn string) {
 	const persons = 1000
 	t.Setenv("ACCORD_TEST_WEBHOOK_SECRET", "whsec-chaos-1234")
 	hooks := newWebhookReceiver(t, "whsec-chaos-1234")
@@ -69,6 +83,7 @@ func TestChaosRunConvergesThroughFaults(t *testing.T) {
 		// Requests already in flight when a 429 is sent cannot have seen it.
 		targetsim.Options{Seed: 42, InFlightGrace: 250 * time.Millisecond, LogLimit: 200000},
 		func(cfg string) string {
+			cfg = strings.Replace(cfg, "      discovery: false\n", "      discovery: false\n"+conn, 1)
 			cfg = strings.Replace(cfg, "    concurrency: 8\n", `    concurrency: 8
     retry: {max_attempts: 12, base: 20ms, max: 300ms}
     failure: {open_after: 10, probe_after: 100ms, probe_max: 400ms}
@@ -125,8 +140,9 @@ func TestChaosRunConvergesThroughFaults(t *testing.T) {
 	require.NoError(t, err)
 	recs, err := st.ListAudit(ctx, store.AuditQuery{Kinds: []audit.Kind{audit.KindAttemptStart, audit.KindAttemptEnd, audit.KindExchange}})
 	require.NoError(t, err)
-	starts, ends, exchanges := map[int64]int{}, map[int64]int{}, map[string]int{}
+	starts, ends := map[int64]int{}, map[int64]int{}
 	uncounted := map[int64]int{} // attempts that spent none of max_attempts (engine.Counted)
+	var exchanges []audit.Record
 	for _, r := range recs {
 		switch r.Kind {
 		case audit.KindAttemptStart:
@@ -137,7 +153,7 @@ func TestChaosRunConvergesThroughFaults(t *testing.T) {
 				uncounted[r.ActionID]++
 			}
 		case audit.KindExchange:
-			exchanges[strconv.FormatInt(r.ActionID, 10)]++
+			exchanges = append(exchanges, r)
 		}
 	}
 	retried := 0
@@ -150,14 +166,56 @@ func TestChaosRunConvergesThroughFaults(t *testing.T) {
 		}
 	}
 	require.Positive(t, retried, "the faults caused retries")
-	for _, req := range w.sim.Requests() {
-		corr := req.Header.Get("X-Correlation-ID")
-		if corr == "" || req.Status == 0 {
-			continue
+	requireAuditedOneToOne(t, w.sim.Requests(), exchanges)
+}
+
+// exchangeKey is what ties a request the target received to its audit
+// record: method, path and query, correlation ID, and the status the
+// target answered (0: none).
+type exchangeKey struct {
+	method, url, corr string
+	status            int
+}
+
+// requireAuditedOneToOne checks the target's request log against the
+// audit's exchange records one to one: every request the target answered
+// has exactly one record with its method, URL, correlation ID and
+// status, and no answered record lacks its request. A request the target
+// logged without answering has a record with no status; a record with
+// no status may also be a request that never reached the target (a
+// refused connection), so those are the only records allowed beyond the
+// log.
+func requireAuditedOneToOne(t *testing.T, log []targetsim.Request, exchanges []audit.Record) {
+	t.Helper()
+	audited := map[exchangeKey]int{}
+	for _, r := range exchanges {
+		u, err := url.Parse(r.URL)
+		require.NoError(t, err, r.URL)
+		corr := ""
+		for k, v := range r.RequestHeaders {
+			if strings.EqualFold(k, "X-Correlation-ID") {
+				corr = v
+			}
 		}
-		_, id, _ := strings.Cut(corr, "/")
-		require.Positive(t, exchanges[id], "request %s %s (%s) has no audit record", req.Method, req.Path, corr)
+		audited[exchangeKey{r.Method, u.RequestURI(), corr, r.Status}]++
 	}
+	batched := 0
+	for _, req := range log {
+		k := exchangeKey{req.Method, req.Path, req.Header.Get("X-Correlation-ID"), req.Status}
+		if req.RawQuery != "" {
+			k.url += "?" + req.RawQuery
+		}
+		require.NotEmpty(t, k.corr, "request %s %s has no correlation ID", req.Method, k.url)
+		if strings.Contains(k.corr, "/batch-") {
+			batched++
+		}
+		require.Positive(t, audited[k], "request %s %s (%s, answered %d) has no audit record", req.Method, k.url, k.corr, req.Status)
+		audited[k]--
+	}
+	for k, n := range audited {
+		require.True(t, n == 0 || k.status == 0, "%d audit records of %s %s (%s, answered %d) the target did not receive", n, k.method, k.url, k.corr, k.status)
+	}
+	t.Logf("%d requests audited one to one (%d of them shared by a batch)", len(log), batched)
 }
 
 // checkExact asserts the simulator holds exactly one active account per

@@ -54,6 +54,9 @@ func (c *cli) enforceCmd() *cobra.Command {
 			for _, p := range pv.Result.Problems {
 				fmt.Fprintf(c.stderr, "problem: %v\n", p)
 			}
+			for _, as := range pv.Assumed {
+				fmt.Fprintf(c.stdout, "assumed: %s\n", as)
+			}
 			switch {
 			case run == nil:
 				fmt.Fprintln(c.stdout, "nothing to do: every target is in accord with policy")

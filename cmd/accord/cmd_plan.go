@@ -130,6 +130,7 @@ func previewSummaryJSON(pv *app.Preview) map[string]any {
 		"breaches": orEmptyList(pv.Breaches),
 		"held":     len(pv.Breaches) > 0,
 		"persons":  res.Persons,
+		"assumed":  orEmptyList(pv.Assumed),
 	}
 	if res.Desired != nil {
 		out["desired"] = res.Desired
@@ -219,6 +220,9 @@ func printPlan(ctx context.Context, a *app.App, f app.Filter, w io.Writer, limit
 			break
 		}
 		fmt.Fprintf(w, "  problem: %v\n", p)
+	}
+	for _, as := range pv.Assumed {
+		fmt.Fprintf(w, "  assumed: %s\n", as)
 	}
 	fmt.Fprintf(w, "Summary: %d actions for %d persons: %s\n", rows, res.Persons, summarize(res.Counted))
 	if len(pv.Breaches) > 0 {

@@ -39,9 +39,10 @@ type App struct {
 	// the configured webhook.
 	Notifier notify.Notifier
 
-	webhook   *notify.Webhook
-	pulls     map[string]*pullSource
-	observers struct {
+	webhook      *notify.Webhook
+	discoverWait time.Duration
+	pulls        map[string]*pullSource
+	observers    struct {
 		sync.RWMutex
 		fns []func(engine.Event)
 	}
@@ -67,6 +68,9 @@ func Check(path string) (*config.Config, *policy.Policy, yamlx.Problems, error) 
 type Options struct {
 	Logger *slog.Logger
 	Now    func() time.Time
+	// DiscoverWait bounds how long planning waits for targets to
+	// describe themselves; 0 is DiscoverWait.
+	DiscoverWait time.Duration
 }
 
 // Open loads and checks the config, opens the store (applying migrations)
@@ -89,8 +93,11 @@ func Open(ctx context.Context, path string, opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.DiscoverWait <= 0 {
+		opts.DiscoverWait = DiscoverWait
+	}
 	a := &App{Cfg: cfg, Store: st, Policy: pol, Conns: map[string]connector.Connector{}, Log: opts.Logger, Now: opts.Now,
-		Notifier: notify.Log{Logger: opts.Logger}}
+		Notifier: notify.Log{Logger: opts.Logger}, discoverWait: opts.DiscoverWait}
 	if wh := cfg.Notify.Webhook; wh.URL != "" {
 		sec, err := wh.Secret.Resolve()
 		if err != nil {
@@ -273,19 +280,26 @@ type Filter struct {
 // Planner returns a planner for the filter, with connector capabilities
 // and the entitlements operators took out of accord's hands (unmanaged).
 func (a *App) Planner(ctx context.Context, f Filter) (*plan.Planner, error) {
+	p, _, err := a.planner(ctx, f)
+	return p, err
+}
+
+// planner is Planner, with what it had to assume of targets whose
+// discovery did not answer in time.
+func (a *App) planner(ctx context.Context, f Filter) (*plan.Planner, []Assumption, error) {
 	if f.Target != "" {
 		if _, ok := a.Policy.Target(f.Target); !ok {
-			return nil, fmt.Errorf("no target named %q", f.Target)
+			return nil, nil, fmt.Errorf("no target named %q", f.Target)
 		}
 	}
-	a.discover(ctx, f.Target)
+	assumed := a.discover(ctx, f.Target)
 	caps := make(map[string]connector.Capabilities, len(a.Conns))
 	for n, c := range a.Conns {
 		caps[n] = c.Capabilities()
 	}
 	um, err := a.Store.ListUnmanaged(ctx, f.Person)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	unmanaged := map[plan.Key]map[string]bool{}
 	for _, u := range um {
@@ -295,39 +309,7 @@ func (a *App) Planner(ctx context.Context, f Filter) (*plan.Planner, error) {
 		}
 		unmanaged[k][u.Entitlement] = true
 	}
-	return &plan.Planner{Policy: a.Policy, Caps: caps, Today: a.Today(), Person: f.Person, Target: f.Target, Unmanaged: unmanaged}, nil
-}
-
-// discoverer is a connector whose capabilities depend on what the target
-// says about itself (SCIM discovery: whether /Bulk is offered).
-type discoverer interface {
-	Discover(ctx context.Context) error
-}
-
-// DiscoverWait bounds how long planning waits for targets to describe
-// themselves; a target that does not answer in time is planned with
-// what its connector assumes before discovery.
-const DiscoverWait = 5 * time.Second
-
-// discover lets the connectors that learn their capabilities from the
-// target do so before they are planned with, all at once. A failure is
-// not the plan's: it only means the cautious capabilities.
-func (a *App) discover(ctx context.Context, target string) {
-	ctx, cancel := context.WithTimeout(ctx, DiscoverWait)
-	defer cancel()
-	var wg sync.WaitGroup
-	for n, c := range a.Conns {
-		d, ok := c.(discoverer)
-		if !ok || (target != "" && n != target) {
-			continue
-		}
-		wg.Go(func() {
-			if err := d.Discover(ctx); err != nil {
-				a.Log.Debug("discovery before planning failed; planning without what it would tell", "target", n, "error", err)
-			}
-		})
-	}
-	wg.Wait()
+	return &plan.Planner{Policy: a.Policy, Caps: caps, Today: a.Today(), Person: f.Person, Target: f.Target, Unmanaged: unmanaged}, assumed, nil
 }
 
 // Preview is a plan that has not been stored: the what-if.
@@ -335,15 +317,23 @@ type Preview struct {
 	Result   *plan.Result
 	Breaches []model.Breach
 	Managed  map[string]int
+	// Assumed names the targets whose discovery did not answer before
+	// planning went on, and the shape they were planned in instead.
+	Assumed []Assumption
 }
 
 // Plan computes what enforcement would do now, changing nothing.
 func (a *App) Plan(ctx context.Context, f Filter, keepDesired bool) (*Preview, error) {
-	p, err := a.Planner(ctx, f)
+	p, assumed, err := a.planner(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	return a.PlanWith(ctx, p, keepDesired)
+	p.Check = a.attributeCheck(ctx, assumed)
+	pv, err := a.PlanWith(ctx, p, keepDesired)
+	if pv != nil {
+		pv.Assumed = assumed
+	}
+	return pv, err
 }
 
 // PlanWith computes what a planner would do now, changing nothing: the
@@ -351,7 +341,7 @@ func (a *App) Plan(ctx context.Context, f Filter, keepDesired bool) (*Preview, e
 // entitlement no longer unmanaged).
 func (a *App) PlanWith(ctx context.Context, p *plan.Planner, keepDesired bool) (*Preview, error) {
 	if p.Check == nil {
-		p.Check = a.attributeCheck(ctx)
+		p.Check = a.attributeCheck(ctx, nil)
 	}
 	res, err := plan.Build(ctx, a.Store, p, keepDesired)
 	if err != nil {
@@ -370,11 +360,11 @@ func (a *App) PlanWith(ctx context.Context, p *plan.Planner, keepDesired bool) (
 // breaches are checked against the tally of what was emitted. An error
 // from emit stops the planning.
 func (a *App) PlanStream(ctx context.Context, f Filter, keepDesired bool, emit func(*model.Job) error) (*Preview, error) {
-	p, err := a.Planner(ctx, f)
+	p, assumed, err := a.planner(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	p.Check = a.attributeCheck(ctx)
+	p.Check = a.attributeCheck(ctx, assumed)
 	res, err := plan.Stream(ctx, a.Store, p, keepDesired, emit)
 	if err != nil {
 		return nil, err
@@ -383,7 +373,7 @@ func (a *App) PlanStream(ctx context.Context, f Filter, keepDesired bool, emit f
 	if err != nil {
 		return nil, err
 	}
-	return &Preview{Result: res, Breaches: plan.Check(res.Counted, managed, a.Policy), Managed: managed}, nil
+	return &Preview{Result: res, Breaches: plan.Check(res.Counted, managed, a.Policy), Managed: managed, Assumed: assumed}, nil
 }
 
 // Enforce plans and stores a run: pending, or held when over a
@@ -391,16 +381,16 @@ func (a *App) PlanStream(ctx context.Context, f Filter, keepDesired bool, emit f
 // stored as it is planned (plan.SubmitPlan), never held whole: the
 // preview's Result counts it (Size, Tally) but keeps no jobs.
 func (a *App) Enforce(ctx context.Context, f Filter, trigger string) (*model.Run, *Preview, error) {
-	p, err := a.Planner(ctx, f)
+	p, assumed, err := a.planner(ctx, f)
 	if err != nil {
 		return nil, nil, err
 	}
-	p.Check = a.attributeCheck(ctx)
+	p.Check = a.attributeCheck(ctx, assumed)
 	res, run, created, err := plan.SubmitPlan(ctx, a.Store, p, plan.Submission{
 		Trigger: trigger, Scope: plan.ScopeOf(f.Person, f.Target), Now: a.Now(),
 		Policy: a.Policy, Notifier: a.Notifier,
 	})
-	pv := &Preview{Result: res}
+	pv := &Preview{Result: res, Assumed: assumed}
 	if err != nil {
 		return nil, pv, err
 	}
@@ -415,6 +405,9 @@ func (a *App) Enforce(ctx context.Context, f Filter, trigger string) (*model.Run
 		msg := fmt.Sprintf("run created (%s): %d actions in %d jobs, scope %s", run.State, actions, jobs, run.Scope)
 		if run.State == model.RunHeld {
 			msg += "; " + run.Note
+		}
+		for _, as := range assumed {
+			msg += "; " + as.String()
 		}
 		if err := a.event(ctx, run.ID, 0, trigger, "enforce", msg); err != nil {
 			return run, pv, fmt.Errorf("run %s was created but %w", run.ID, err)

@@ -43,11 +43,17 @@ type identifier interface {
 // *AttributeError leaves the job out of the plan, as the target would
 // refuse a mapped value or the user name would be sent empty. Nil when
 // no target declares anything to check.
-func (a *App) attributeCheck(ctx context.Context) func(*model.Job) error {
+//
+// A target whose discovery did not answer before planning (undiscovered)
+// is not checked against what it declares: the check would wait for the
+// discovery that planning did not wait for, and the plan would mix what
+// the target said with what was assumed of it. Its identity attributes
+// are still checked.
+func (a *App) attributeCheck(ctx context.Context, undiscovered []Assumption) func(*model.Job) error {
 	checkers := map[string]connector.AttributeChecker{}
 	ids := map[string][]string{}
 	for name, c := range a.Conns {
-		if ch, ok := c.(connector.AttributeChecker); ok {
+		if ch, ok := c.(connector.AttributeChecker); ok && !assumedOf(undiscovered, name) {
 			checkers[name] = ch
 		}
 		if id, ok := c.(identifier); ok {

@@ -140,3 +140,66 @@ func BenchmarkGroupBatch(b *testing.B) {
 		})
 	}
 }
+
+// A leaver day removes its leavers from each group with PATCHes of many
+// remove operations (RFC 7644 §3.5.2.2, one members[value eq "…"] path
+// each), each read back in one filter: about persons/batch_members
+// requests to all-staff instead of one per person, every member gone,
+// and every revoke's audit naming the request that removed it.
+func TestLeaversAreRemovedFromGroupsInBatches(t *testing.T) {
+	const persons, batch = 120, 40
+	w, _, _, _ := groupLoad(t, persons, batch)
+	ctx := context.Background()
+	staff, ok := w.sim.SCIM().GroupByName("all-staff")
+	require.True(t, ok)
+	before := len(w.sim.RequestsTo("PATCH", "/scim/v2/Groups/"+staff.ID))
+
+	w.writeFeed(persons, func(_ int, row []string) { row[7] = "2026-02-01" })
+	_, err := w.app.Import(ctx, "")
+	require.NoError(t, err)
+	run, _, err := w.app.Enforce(ctx, app.Filter{}, "leavers")
+	require.NoError(t, err)
+	if run.State == model.RunHeld { // every person leaves: over the disables threshold
+		require.NoError(t, w.app.Approve(ctx, run.ID, "test"))
+	}
+	w.runUntilDone(nil)
+	r, err := w.app.Store.GetRun(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, model.RunSucceeded, r.State, "%v", r.Counts)
+
+	patches := w.sim.RequestsTo("PATCH", "/scim/v2/Groups/"+staff.ID)[before:]
+	var sizes []int
+	removed := 0
+	for _, q := range patches {
+		n := strings.Count(q.Body, `"op":"remove"`)
+		require.Equal(t, n, strings.Count(q.Body, `"path":"members[value eq `), "a filtered path per member")
+		sizes = append(sizes, n)
+		removed += n
+	}
+	t.Logf("members per removal PATCH to all-staff: %v", sizes)
+	require.Equal(t, persons, removed, "each leaver removed once")
+	require.LessOrEqual(t, len(patches), 2*persons/batch, "about persons/batch_members requests")
+	require.Empty(t, w.sim.SCIM().Members(staff.ID))
+	for _, g := range w.sim.SCIM().Groups() {
+		require.Empty(t, w.sim.SCIM().Members(g.ID), g.Str("displayName"))
+	}
+
+	ends, err := w.app.Store.ListAudit(ctx, store.AuditQuery{RunID: run.ID, Kinds: []audit.Kind{audit.KindAttemptEnd}})
+	require.NoError(t, err)
+	last := map[int64]audit.Record{}
+	for _, rec := range ends {
+		last[rec.ActionID] = rec
+	}
+	revokes := 0
+	for _, a := range runActions(t, w, run.ID) {
+		require.Equal(t, model.ActionSucceeded, a.State, "%s %v: %+v", a.Op, a.Entitlements, a.Error)
+		if a.Op != model.OpRevoke {
+			continue
+		}
+		revokes++
+		end := last[a.ID]
+		require.Contains(t, end.Message, "removed from all-staff by request "+run.ID+"/batch-")
+		require.Contains(t, end.Message, "verified (read back by request")
+	}
+	require.Positive(t, revokes)
+}

@@ -97,6 +97,12 @@ func newSimWorld(t testing.TB, persons, concurrency int, opts targetsim.Options)
 // newSimWorldWith is newSimWorld with the config text passed through edit.
 func newSimWorldWith(t testing.TB, persons, concurrency int, opts targetsim.Options, edit func(cfg string) string) *simWorld {
 	t.Helper()
+	return newSimWorldApp(t, persons, concurrency, opts, edit, app.Options{})
+}
+
+// newSimWorldApp is newSimWorldWith with options for the app.
+func newSimWorldApp(t testing.TB, persons, concurrency int, opts targetsim.Options, edit func(cfg string) string, ao app.Options) *simWorld {
+	t.Helper()
 	t.Setenv("CHAOS_SIM_TOKEN", "chaos-token-1234")
 	opts.Token = "chaos-token-1234"
 	sim := targetsim.New(opts)
@@ -115,7 +121,8 @@ func newSimWorldWith(t testing.TB, persons, concurrency int, opts targetsim.Opti
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
 	w := &simWorld{t: t, dir: dir, sim: sim, alerts: &alertLog{}}
 	w.writeFeed(persons, nil)
-	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{Logger: testkit.QuietLogger()})
+	ao.Logger = testkit.QuietLogger()
+	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), ao)
 	require.NoError(t, err)
 	a.Notifier = w.alerts
 	t.Cleanup(func() { a.Close(context.Background()) })

@@ -19,9 +19,11 @@ import (
 // Group batching: grants of one entitlement from different jobs of a
 // target are gathered and sent as one request that adds many members (a
 // SCIM PATCH of a group with a list of members), instead of one request
-// per person. Each action keeps its own attempt: its start is durable
-// before it joins a batch, and its outcome is its own, committed by its
-// own job (fenced as ever). The batch's request is paced once, recorded
+// per person; revokes likewise, where the connector removes many members
+// at once (a SCIM PATCH with one remove operation per member). Each
+// action keeps its own attempt: its start is durable before it joins a
+// batch, and its outcome is its own, committed by its own job (fenced as
+// ever). The batch's request is paced once, recorded
 // once in the audit (an event naming every member), and each member's
 // attempt_end names it by its correlation ID.
 
@@ -31,6 +33,13 @@ import (
 type memberBatcher interface {
 	MemberBatch() (size int, linger time.Duration)
 	AddMembers(ctx context.Context, entitlement string, accountIDs []string) error
+}
+
+// memberRemover is a memberBatcher that also removes many accounts from
+// one entitlement in one request: revokes are batched too. Removing an
+// account that is not a member is success, as for a single revoke.
+type memberRemover interface {
+	RemoveMembers(ctx context.Context, entitlement string, accountIDs []string) error
 }
 
 // membersReader reads in one request which of some accounts hold an
@@ -49,6 +58,7 @@ type grouper struct {
 	e      *Engine
 	t      *Target
 	conn   memberBatcher
+	remove memberRemover // nil: revokes go one by one
 	size   int
 	linger time.Duration
 	seq    atomic.Int64
@@ -58,18 +68,25 @@ type grouper struct {
 	// batch: when every running job waits, nobody else can join, and the
 	// open batches go at once instead of lingering.
 	active, parked int
-	// prospects counts, per entitlement, the grants of running jobs that
-	// have not joined a batch yet (pending, per job): a batch nobody else
-	// can join goes at once.
-	prospects map[string]int
-	pending   map[int64]map[string]int
-	open      map[string]*batch
+	// prospects counts, per entitlement and operation, the grants and
+	// revokes of running jobs that have not joined a batch yet (pending,
+	// per job): a batch nobody else can join goes at once.
+	prospects map[batchKey]int
+	pending   map[int64]map[batchKey]int
+	open      map[batchKey]*batch
 }
 
-// batch is the members gathered for one entitlement.
+// batchKey names what a batch does: add members to an entitlement
+// (grant) or remove them (revoke).
+type batchKey struct {
+	op  model.Op
+	ent string
+}
+
+// batch is the members gathered for one entitlement and operation.
 type batch struct {
 	ctx     context.Context
-	ent     string
+	key     batchKey
 	members []*member
 	timer   *time.Timer
 	sent    bool
@@ -90,8 +107,9 @@ type memberResult struct {
 	// alone (the account or a value refused); its grant is sent by
 	// itself, so that its outcome is its own.
 	alone bool
-	// verified: the batch's read-back shows the membership. Otherwise,
-	// with no err, the member reads its own account back.
+	// verified: the batch's read-back shows the membership (a grant) or
+	// its absence (a revoke). Otherwise, with no err, the member reads
+	// its own account back.
 	verified bool
 	// paced: the request's outcome was told to the target's pacing
 	// (once for the batch); closed is what pacing said.
@@ -113,8 +131,14 @@ func newGrouper(e *Engine, t *Target) *grouper {
 	if linger <= 0 {
 		linger = defaultLinger
 	}
-	return &grouper{e: e, t: t, conn: mb, size: size, linger: linger, open: map[string]*batch{},
-		prospects: map[string]int{}, pending: map[int64]map[string]int{}}
+	rm, _ := t.Conn.(memberRemover)
+	return &grouper{e: e, t: t, conn: mb, remove: rm, size: size, linger: linger, open: map[batchKey]*batch{},
+		prospects: map[batchKey]int{}, pending: map[int64]map[batchKey]int{}}
+}
+
+// batches says whether actions of op go through batches at all.
+func (g *grouper) batches(op model.Op) bool {
+	return op == model.OpGrant || (op == model.OpRevoke && g.remove != nil)
 }
 
 // held is how many more jobs the target's dispatcher holds so that
@@ -135,15 +159,16 @@ func (g *grouper) enter(job *model.Job) {
 	defer g.mu.Unlock()
 	g.active++
 	for _, a := range job.Actions {
-		if a.Op != model.OpGrant || a.State.Final() {
+		if !g.batches(a.Op) || a.State.Final() {
 			continue
 		}
 		for _, ent := range a.Entitlements {
 			if g.pending[job.ID] == nil {
-				g.pending[job.ID] = map[string]int{}
+				g.pending[job.ID] = map[batchKey]int{}
 			}
-			g.pending[job.ID][ent]++
-			g.prospects[ent]++
+			k := batchKey{a.Op, ent}
+			g.pending[job.ID][k]++
+			g.prospects[k]++
 		}
 	}
 }
@@ -156,8 +181,8 @@ func (g *grouper) leave(job int64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.active--
-	for ent, n := range g.pending[job] {
-		g.prospects[ent] -= n
+	for k, n := range g.pending[job] {
+		g.prospects[k] -= n
 	}
 	delete(g.pending, job)
 	g.flushIdleLocked()
@@ -165,13 +190,14 @@ func (g *grouper) leave(job int64) {
 
 // takes says whether action a goes through a batch.
 func (g *grouper) takes(a *model.Action, ref *connector.AccountRef) bool {
-	return g != nil && a.Op == model.OpGrant && len(a.Entitlements) > 0 && (ref.NativeID != "" || a.NativeID != "")
+	return g != nil && g.batches(a.Op) && len(a.Entitlements) > 0 && (ref.NativeID != "" || a.NativeID != "")
 }
 
-// attempt is attempt for a grant that goes through batches: one member
-// per entitlement. A member the batch could not settle alone is sent by
-// itself (the engine's single grant, with its reading of not_found and
-// conflict); a target-wide failure is every member's.
+// attempt is attempt for a grant or revoke that goes through batches:
+// one member per entitlement. A member the batch could not settle alone
+// is sent by itself (the engine's single grant or revoke, with its
+// reading of not_found and conflict); a target-wide failure is every
+// member's.
 func (g *grouper) attempt(ctx, cctx context.Context, job *model.Job, a *model.Action, ref *connector.AccountRef, written time.Time, doubt bool) result {
 	if ref.NativeID == "" {
 		ref.NativeID = a.NativeID
@@ -196,7 +222,12 @@ func (g *grouper) attempt(ctx, cctx context.Context, job *model.Job, a *model.Ac
 			return res
 		}
 	}
-	change := &model.AccountChange{Target: g.t.Name, PersonKey: a.PersonKey, Grant: a.Entitlements}
+	change := &model.AccountChange{Target: g.t.Name, PersonKey: a.PersonKey}
+	if a.Op == model.OpRevoke {
+		change.Revoke = a.Entitlements
+	} else {
+		change.Grant = a.Entitlements
+	}
 	if verified {
 		return result{change: change, message: note}
 	}
@@ -217,10 +248,11 @@ func (g *grouper) join(ctx context.Context, job *model.Job, a *model.Action, id 
 	for i, ent := range a.Entitlements {
 		m := &member{job: job.ID, action: a, id: id, done: make(chan memberResult, 1)}
 		chans[i] = m.done
-		b := g.open[ent]
+		k := batchKey{a.Op, ent}
+		b := g.open[k]
 		if b == nil {
-			b = &batch{ctx: ctx, ent: ent}
-			g.open[ent] = b
+			b = &batch{ctx: ctx, key: k}
+			g.open[k] = b
 			b.timer = time.AfterFunc(g.linger, func() {
 				g.mu.Lock()
 				defer g.mu.Unlock()
@@ -228,9 +260,9 @@ func (g *grouper) join(ctx context.Context, job *model.Job, a *model.Action, id 
 			})
 		}
 		b.members = append(b.members, m)
-		if p := g.pending[job.ID]; p[ent] > 0 {
-			p[ent]--
-			g.prospects[ent]--
+		if p := g.pending[job.ID]; p[k] > 0 {
+			p[k]--
+			g.prospects[k]--
 		}
 		if len(b.members) >= g.size {
 			g.sendLocked(b)
@@ -249,12 +281,12 @@ func (g *grouper) join(ctx context.Context, job *model.Job, a *model.Action, id 
 }
 
 // flushIdleLocked sends the batches nobody else can join: those of an
-// entitlement no running job will still grant, and all of them when
-// every running job waits in one.
+// entitlement no running job will still grant (or revoke), and all of
+// them when every running job waits in one.
 func (g *grouper) flushIdleLocked() {
 	all := g.parked >= g.active
-	for ent, b := range g.open {
-		if all || g.prospects[ent] <= 0 {
+	for k, b := range g.open {
+		if all || g.prospects[k] <= 0 {
 			g.sendLocked(b)
 		}
 	}
@@ -266,8 +298,8 @@ func (g *grouper) sendLocked(b *batch) {
 	}
 	b.sent = true
 	b.timer.Stop()
-	if g.open[b.ent] == b {
-		delete(g.open, b.ent)
+	if g.open[b.key] == b {
+		delete(g.open, b.key)
 	}
 	go g.send(b)
 }
@@ -283,39 +315,52 @@ func (g *grouper) send(b *batch) {
 		}
 		keep = append(keep, m)
 	}
-	g.sendPart(b.ctx, b.ent, keep)
+	g.sendPart(b.ctx, b.key, keep)
 }
 
 // sendPart sends members in one request. A failure that may concern one
 // member is narrowed down by halves: the halves that succeed are done,
 // and a member that fails alone is sent by itself by its own job.
-func (g *grouper) sendPart(ctx context.Context, ent string, ms []*member) {
+func (g *grouper) sendPart(ctx context.Context, k batchKey, ms []*member) {
 	if len(ms) == 0 {
 		return
 	}
-	corr, err, closed := g.add(ctx, ent, ms)
+	corr, err, closed := g.write(ctx, k, ms)
+	what := k.words()
 	switch {
 	case err == nil:
-		g.readBack(ctx, ent, ms, fmt.Sprintf("added to %s by request %s (%d members)", ent, corr, len(ms)))
+		g.readBack(ctx, k, ms, fmt.Sprintf("%s %s by request %s (%d members)", what.done, k.ent, corr, len(ms)))
 	case errors.Is(err, errLeaseLost) || targetWide(err.Kind):
 		for _, m := range ms {
 			m.done <- memberResult{err: err, paced: true, closed: closed,
-				note: fmt.Sprintf("request %s adding %d members to %s failed", corr, len(ms), ent)}
+				note: fmt.Sprintf("request %s %s %d members %s %s failed", corr, what.doing, len(ms), what.prep, k.ent)}
 		}
 	case len(ms) == 1 && (err.Kind == connector.Forbidden || err.Kind == connector.Validation):
-		// The request of one member is the single grant's: its refusal is
-		// the member's outcome, in the target's words, not a reason to
-		// send the same request again.
+		// The request of one member is the single grant's (or revoke's):
+		// its refusal is the member's outcome, in the target's words, not
+		// a reason to send the same request again.
 		ms[0].done <- memberResult{err: err,
-			note: fmt.Sprintf("request %s adding it to %s was refused", corr, ent)}
+			note: fmt.Sprintf("request %s %s it %s %s was refused", corr, what.doing, what.prep, k.ent)}
 	case len(ms) == 1:
 		ms[0].done <- memberResult{alone: true,
-			note: fmt.Sprintf("request %s adding it to %s answered %s; sent alone", corr, ent, err.Error())}
+			note: fmt.Sprintf("request %s %s it %s %s answered %s; sent alone", corr, what.doing, what.prep, k.ent, err.Error())}
 	default:
 		half := len(ms) / 2
-		g.sendPart(ctx, ent, ms[:half])
-		g.sendPart(ctx, ent, ms[half:])
+		g.sendPart(ctx, k, ms[:half])
+		g.sendPart(ctx, k, ms[half:])
 	}
+}
+
+// batchWords is how the audit speaks of a batch's operation.
+type batchWords struct {
+	op, verb, doing, prep, done string
+}
+
+func (k batchKey) words() batchWords {
+	if k.op == model.OpRevoke {
+		return batchWords{op: "remove_members", verb: "remove", doing: "removing", prep: "from", done: "removed from"}
+	}
+	return batchWords{op: "add_members", verb: "add", doing: "adding", prep: "to", done: "added to"}
 }
 
 // targetWide says whether a failure is the target's, not one member's:
@@ -361,16 +406,23 @@ func (g *grouper) call(ctx context.Context, ms []*member, op string) (context.Co
 	return connector.WithHold(connector.WithGate(audit.WithCall(ctx, call), gate), g.t.pause), call.CorrelationID(), &exchanges
 }
 
-// add sends one request adding ms to ent, tells pacing its outcome once,
-// and records it once in the audit, naming every member.
-func (g *grouper) add(ctx context.Context, ent string, ms []*member) (string, *connector.Error, bool) {
-	cctx, corr, exchanges := g.call(ctx, ms, "add_members")
+// write sends one request adding ms to the entitlement (or removing
+// them), tells pacing its outcome once, and records it once in the
+// audit, naming every member.
+func (g *grouper) write(ctx context.Context, k batchKey, ms []*member) (string, *connector.Error, bool) {
+	what := k.words()
+	cctx, corr, exchanges := g.call(ctx, ms, what.op)
 	ids := make([]string, len(ms))
 	for i, m := range ms {
 		ids[i] = m.id
 	}
 	began := time.Now()
-	err := connector.AsError(g.t.do(cctx, func() error { return g.conn.AddMembers(cctx, ent, ids) }))
+	err := connector.AsError(g.t.do(cctx, func() error {
+		if k.op == model.OpRevoke {
+			return g.remove.RemoveMembers(cctx, k.ent, ids)
+		}
+		return g.conn.AddMembers(cctx, k.ent, ids)
+	}))
 	closed := true
 	if err == nil || !errors.Is(err, errLeaseLost) {
 		closed = g.t.record(ctx, ms[0].job, err, time.Now(), exchanges.Load() > 0)
@@ -382,7 +434,7 @@ func (g *grouper) add(ctx context.Context, ent string, ms []*member) (string, *c
 		rec.Outcome, rec.ErrorKind, rec.Status = "failed", string(err.Kind), err.Status
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "request %s: add %d members to %s:", corr, len(ms), ent)
+	fmt.Fprintf(&b, "request %s: %s %d members %s %s:", corr, what.verb, len(ms), what.prep, k.ent)
 	for _, m := range ms {
 		fmt.Fprintf(&b, " %s (action %d)", m.action.PersonKey, m.action.ID)
 	}
@@ -396,11 +448,12 @@ func (g *grouper) add(ctx context.Context, ent string, ms []*member) (string, *c
 }
 
 // readBack verifies a batch that succeeded, in one read of which members
-// hold the entitlement where the connector offers it. A member the read
-// does not show is read again within the target's settle window, then
+// hold the entitlement where the connector offers it: a grant's member
+// must be shown, a revoke's must not. A member the read does not show as
+// it should be is read again within the target's settle window, then
 // fails as unverified; where there is no such read (or verification is
 // off), each member reads its own account back.
-func (g *grouper) readBack(ctx context.Context, ent string, ms []*member, note string) {
+func (g *grouper) readBack(ctx context.Context, k batchKey, ms []*member, note string) {
 	mr, ok := g.conn.(membersReader)
 	if !ok || !g.t.Failure.VerifyOn() || !g.t.Conn.Capabilities().Read {
 		for _, m := range ms {
@@ -408,6 +461,7 @@ func (g *grouper) readBack(ctx context.Context, ent string, ms []*member, note s
 		}
 		return
 	}
+	want := k.op != model.OpRevoke
 	deadline := time.Now().Add(g.t.Failure.Settle)
 	missing := ms
 	for n := 1; ; n++ {
@@ -419,7 +473,7 @@ func (g *grouper) readBack(ctx context.Context, ent string, ms []*member, note s
 		var have []string
 		err := connector.AsError(g.t.do(cctx, func() error {
 			var err error
-			have, err = mr.MembersAmong(cctx, ent, ids)
+			have, err = mr.MembersAmong(cctx, k.ent, ids)
 			return err
 		}))
 		switch {
@@ -444,7 +498,7 @@ func (g *grouper) readBack(ctx context.Context, ent string, ms []*member, note s
 		}
 		still := missing[:0:0]
 		for _, m := range missing {
-			if in[m.id] {
+			if in[m.id] == want {
 				m.done <- memberResult{verified: true, note: note + "; verified (read back by request " + corr + ")"}
 				continue
 			}
@@ -458,9 +512,18 @@ func (g *grouper) readBack(ctx context.Context, ent string, ms []*member, note s
 		if left <= 0 || wait.For(ctx, min(settleWait(n), left)) != nil {
 			for _, m := range missing {
 				m.done <- memberResult{note: note, err: &connector.Error{Kind: connector.Unverified,
-					Message: fmt.Sprintf("read back by request %s after %s was accepted: %s is not a member of %s", corr, note, m.id, ent)}}
+					Message: fmt.Sprintf("read back by request %s after %s was accepted: %s", corr, note, k.unverified(m.id))}}
 			}
 			return
 		}
 	}
+}
+
+// unverified says what a read-back showed of a member that is not as its
+// batch left it.
+func (k batchKey) unverified(id string) string {
+	if k.op == model.OpRevoke {
+		return fmt.Sprintf("%s is still a member of %s", id, k.ent)
+	}
+	return fmt.Sprintf("%s is not a member of %s", id, k.ent)
 }

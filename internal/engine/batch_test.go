@@ -57,6 +57,21 @@ func callsOf(m *memory.Target, op string) []memory.Call {
 	return out
 }
 
+// namedBy counts the members the run's shared requests of op name for
+// ent in the audit (events "… (action N)").
+func namedBy(t *testing.T, r *rig, run, op, ent string) int {
+	t.Helper()
+	recs, err := r.st.ListAudit(context.Background(), store.AuditQuery{RunID: run})
+	require.NoError(t, err)
+	named := 0
+	for _, rec := range recs {
+		if rec.Kind == audit.KindEvent && rec.Operation == op && strings.Contains(rec.Message, " "+ent+":") {
+			named += strings.Count(rec.Message, "(action ")
+		}
+	}
+	return named
+}
+
 func endOf(t *testing.T, r *rig, action int64) audit.Record {
 	t.Helper()
 	recs, err := r.st.ListAudit(context.Background(), auditQuery(action))
@@ -108,40 +123,50 @@ func TestJoinersGoInGroupBatches(t *testing.T) {
 			require.NotContains(t, end.Message, "unverifiable")
 		}
 		// The audit records each request once, naming its members.
-		recs, err := r.st.ListAudit(context.Background(), store.AuditQuery{RunID: "r1"})
-		require.NoError(t, err)
-		named := 0
-		for _, rec := range recs {
-			if rec.Kind == audit.KindEvent && rec.Operation == "add_members" && strings.Contains(rec.Message, "all-staff") {
-				named += strings.Count(rec.Message, "(action ")
-			}
-		}
-		require.Equal(t, people, named, "every member named once by the request that added it")
+		require.Equal(t, people, namedBy(t, r, "r1", "add_members", "all-staff"), "every member named once by the request that added it")
 	})
 }
 
 // A batch in which one member's account was deleted behind accord's back
 // fails as a whole on the target: it is narrowed down by halves, the
-// others are added, and the one member takes its own path (its grant
-// sent alone, the account found gone and forgotten, the action failed).
+// others are added (or removed), and the one member takes its own path
+// (its grant or revoke sent alone, the account found gone and
+// forgotten, the action failed).
 func TestBatchMemberGoneFailsAloneOthersSucceed(t *testing.T) {
+	for _, op := range []model.Op{model.OpGrant, model.OpRevoke} {
+		t.Run(string(op), func(t *testing.T) { batchMemberGone(t, op) })
+	}
+}
+
+func batchMemberGone(t *testing.T, op model.Op) {
 	synctest.Test(t, func(t *testing.T) {
 		const people, size = 16, 16
 		r := newRig(t, rigOpts{batch: size})
 		r.start()
-		r.creates("r1", people)
+		batched, doing := "add_members", "adding it to all-staff answered"
+		if op == model.OpRevoke {
+			batched, doing = "remove_members", "removing it from all-staff answered"
+			joiners(r, "r1", people)
+		} else {
+			r.creates("r1", people)
+		}
 		require.Equal(t, model.RunSucceeded, r.finish(time.Minute).State)
 		accts := r.mem.Accounts()
 		gone := accts[5]
 		r.mem.Remove(gone.ID)
 
-		grantsTo(r, "r2", "all-staff", accts)
+		if op == model.OpRevoke {
+			revokesFrom(r, "r2", "all-staff", accts, false)
+		} else {
+			grantsTo(r, "r2", "all-staff", accts)
+		}
 		require.Equal(t, model.RunFailed, r.finish(time.Minute).State)
 		for _, a := range r.actions("r2") {
 			if a.PersonKey == gone.PersonKey {
 				require.Equal(t, model.ActionFailed, a.State)
 				require.Equal(t, string(connector.NotFound), a.Error.Kind)
 				end := endOf(t, r, a.ID)
+				require.Contains(t, end.Message, doing)
 				require.Contains(t, end.Message, "sent alone")
 				require.Contains(t, end.Message, "no longer exists on the target")
 				continue
@@ -149,13 +174,12 @@ func TestBatchMemberGoneFailsAloneOthersSucceed(t *testing.T) {
 			require.Equal(t, model.ActionSucceeded, a.State, "%s: %+v", a.PersonKey, a.Error)
 		}
 		for _, a := range r.mem.Accounts() {
-			require.True(t, a.Entitlements["all-staff"], a.ID)
+			require.Equal(t, op == model.OpGrant, a.Entitlements["all-staff"], a.ID)
 		}
 		_, err := r.st.GetAccount(context.Background(), "crm", gone.PersonKey)
 		require.ErrorIs(t, err, store.ErrNotFound, "known state forgot the deleted account")
-		adds := len(callsOf(r.mem, "add_members"))
-		require.Less(t, adds, people, "narrowed by halves, not one by one")
-		require.Len(t, callsOf(r.mem, "grant"), 1, "only the failing member was sent alone")
+		require.Less(t, len(callsOf(r.mem, batched)), people, "narrowed by halves, not one by one")
+		require.Len(t, callsOf(r.mem, string(op)), 1, "only the failing member was sent alone")
 	})
 }
 

@@ -8,8 +8,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -88,6 +90,24 @@ func (t *auditTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	rec.RequestHeaders = audit.Headers(req.Header, t.sensHeaders...)
 	rec.RequestBody = audit.Excerpt(redactForm(req.Header.Get("Content-Type"), reqBody))
 
+	// net/http sends an idempotent request (a GET; a request with an
+	// idempotency key) again by itself when a reused connection breaks
+	// after it was written: the target then received it twice for one
+	// RoundTrip. Each write of such a request is counted, so that each
+	// is audited.
+	var writes *atomic.Int32
+	if resendable(req) {
+		writes = new(atomic.Int32)
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			WroteRequest: func(w httptrace.WroteRequestInfo) {
+				if w.Err == nil {
+					writes.Add(1)
+				}
+			},
+		}))
+	}
+	sent := rec
+
 	start := time.Now()
 	resp, err := t.base.RoundTrip(req)
 	if err == nil {
@@ -120,8 +140,37 @@ func (t *auditTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if span.IsRecording() {
 		traceAnswer(span, rec)
 	}
+	if writes != nil && writes.Load() > 1 {
+		call.Sink.Append(ctx, resent(sent, int(writes.Load())-1)...)
+	}
 	call.Sink.Append(ctx, rec)
 	return resp, err
+}
+
+// resendable says whether net/http may send req again by itself once
+// written, by its documented rule: an idempotent method, or an
+// idempotency key header.
+func resendable(req *http.Request) bool {
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	_, key := req.Header["Idempotency-Key"]
+	_, xkey := req.Header["X-Idempotency-Key"]
+	return key || xkey
+}
+
+// resent is the records of the n earlier writes of a request net/http
+// sent again by itself: each reached the target, and its connection
+// broke before an answer.
+func resent(sent audit.Record, n int) []audit.Record {
+	sent.Outcome, sent.ErrorKind = "failed", string(connector.Unavailable)
+	sent.Message = "the connection broke after the request was sent, without an answer; the HTTP client sent it again on a new connection"
+	out := make([]audit.Record, n)
+	for i := range out {
+		out[i] = sent
+	}
+	return out
 }
 
 // needsCorrelation says whether a request of call lacks the correlation

@@ -55,8 +55,9 @@ type Target struct {
 	// returned instead of doing the call.
 	Fail func(op string, c Call) error
 	Caps connector.Capabilities
-	// BatchMembers, above 1, offers AddMembers to the engine: that many
-	// accounts join one entitlement in one call, after waiting at most
+	// BatchMembers, above 1, offers AddMembers and RemoveMembers to the
+	// engine: that many accounts join (or leave) one entitlement in one
+	// call, after waiting at most
 	// BatchLinger for company. 0 (the default) offers no batching.
 	BatchMembers int
 	BatchLinger  time.Duration
@@ -379,7 +380,13 @@ func (t *Target) MemberBatch() (int, time.Duration) { return t.BatchMembers, t.B
 // SCIM PATCH it is all or nothing: an account that is not there fails
 // the call with not_found and adds nobody.
 func (t *Target) AddMembers(ctx context.Context, entitlement string, ids []string) error {
-	unlock, err := t.begin(ctx, "add_members", Call{Entitlements: []string{entitlement}, Members: slices.Clone(ids)})
+	return t.members(ctx, "add_members", entitlement, ids, func(a *Account, e string) { a.Entitlements[e] = true })
+}
+
+// members changes the membership of every account of ids in one call,
+// all or nothing.
+func (t *Target) members(ctx context.Context, op, entitlement string, ids []string, change func(a *Account, e string)) error {
+	unlock, err := t.begin(ctx, op, Call{Entitlements: []string{entitlement}, Members: slices.Clone(ids)})
 	if err != nil {
 		return err
 	}
@@ -390,9 +397,18 @@ func (t *Target) AddMembers(ctx context.Context, entitlement string, ids []strin
 		}
 	}
 	for _, id := range ids {
-		t.accounts[id].Entitlements[t.spelling(entitlement)] = true
+		change(t.accounts[id], t.spelling(entitlement))
 	}
 	return nil
+}
+
+// RemoveMembers removes several accounts from one entitlement in one
+// call (the engine batches revokes with it). Like a SCIM PATCH it is all
+// or nothing: an account that is not there fails the call with
+// not_found and removes nobody; an account that is not a member is
+// already as asked.
+func (t *Target) RemoveMembers(ctx context.Context, entitlement string, ids []string) error {
+	return t.members(ctx, "remove_members", entitlement, ids, func(a *Account, e string) { delete(a.Entitlements, e) })
 }
 
 // MembersAmong reads, in one call, which of the accounts hold the

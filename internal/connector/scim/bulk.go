@@ -69,6 +69,22 @@ func (c *Conn) discoveredBulk() bool {
 	return c.disc.schema != nil && c.disc.schema.Bulk
 }
 
+// UndiscoveredShape says how joiners are planned while discovery has not
+// answered: without /Bulk, a create and then separate grants, since
+// whether the target offers /Bulk is not known. "" once discovery has
+// answered, or where bulk is off (discovery would change nothing).
+func (c *Conn) UndiscoveredShape() string {
+	if c.set.bulkOff() {
+		return ""
+	}
+	c.discMu.Lock()
+	defer c.discMu.Unlock()
+	if c.disc.schema != nil {
+		return ""
+	}
+	return "joiners planned without /Bulk (a create, then their grants as separate actions), whether or not the target offers it"
+}
+
 // createBulk creates a User and adds it to the entitlements' groups.
 func (c *Conn) createBulk(ctx context.Context, s *Schema, body resource, names []string, ents []string) (connector.Account, error) {
 	var missed missing
