@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -40,7 +42,7 @@ func (s *Store) Commit(ctx context.Context, b store.Batch) error {
 	if err := checkAccountChanges(b.Accounts); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	if err := s.warm(ctx, auditInsert, actionsUpdate, jobsUpdate, accountsUpsert, accountsKeepNative); err != nil {
+	if err := s.warm(ctx, auditInsert, actionsUpdate, jobsUpdate, accountsUpsert, accountsKeepNative, actionsInsert); err != nil {
 		return err
 	}
 	if err := s.warmAlloc(ctx, "audit"); err != nil {
@@ -53,6 +55,9 @@ func (s *Store) Commit(ctx context.Context, b store.Batch) error {
 		}
 		var err error
 		if ids, err = s.insertAudit(ctx, tx, b.Audit); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		if err := s.unpackTouched(ctx, tx, actions, jobs); err != nil {
 			return fmt.Errorf("commit: %w", err)
 		}
 		if err := s.updateActions(ctx, tx, actions); err != nil {
@@ -150,6 +155,32 @@ func sortedValues[V any](m map[int64]V) []V {
 		out[i] = m[k]
 	}
 	return out
+}
+
+// unpackTouched unpacks the jobs a batch updates, or whose actions it
+// updates, that are still packed: a job is unpacked when leased, but a
+// commit may come without a lease (the store does not insist on one).
+func (s *Store) unpackTouched(ctx context.Context, tx conn, actions []store.ActionUpdate, jobs []store.JobUpdate) error {
+	ids := make([]any, 0, len(jobs)+len(actions))
+	for _, u := range jobs {
+		ids = append(ids, u.ID)
+	}
+	for _, u := range actions {
+		var job, first int64
+		var n int
+		err := tx.QueryRowContext(ctx, `SELECT id, first_action, packed_n FROM jobs WHERE packed_n > 0 AND first_action <= ?
+			ORDER BY first_action DESC LIMIT 1`, u.ID).Scan(&job, &first, &n)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if err == nil && u.ID < first+int64(n) {
+			ids = append(ids, job)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.unpackJobs(ctx, tx, ids)
 }
 
 func (s *Store) updateActions(ctx context.Context, tx conn, us []store.ActionUpdate) error {

@@ -55,6 +55,9 @@ func (s *Store) LeaseJobs(ctx context.Context, r store.LeaseRequest) ([]model.Jo
 		UPDATE jobs SET state = 'leased', lease_owner = ` + f.param(r.Owner) + `, lease_until = ` + f.param(micros(r.Until)) + `,
 		lease_epoch = lease_epoch + 1
 		WHERE id IN (SELECT id FROM c) RETURNING ` + jobCols
+	if err := s.warm(ctx, actionsInsert); err != nil {
+		return nil, err
+	}
 	var jobs []model.Job
 	err := s.write(ctx, func(tx conn) error {
 		var err error
@@ -66,6 +69,13 @@ func (s *Store) LeaseJobs(ctx context.Context, r store.LeaseRequest) ([]model.Jo
 		}
 		slices.SortFunc(jobs, func(a, b model.Job) int { return cmp.Compare(a.ID, b.ID) })
 		if err := s.startRuns(ctx, tx, jobs, now); err != nil {
+			return err
+		}
+		ids := make([]any, len(jobs))
+		for i := range jobs {
+			ids[i] = jobs[i].ID
+		}
+		if err := s.unpackJobs(ctx, tx, ids); err != nil {
 			return err
 		}
 		return loadActions(ctx, tx, jobs)
@@ -235,26 +245,36 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (map[string]store
 		n      int
 		oldest int64
 	}
+	// CROSS JOIN makes SQLite start from the (few) executable runs, so
+	// the actions of held runs are never read. The packed actions of
+	// unfinished jobs are pending, created with their run.
+	queries := []string{`SELECT a.target, COUNT(*), MIN(a.created_at) FROM runs r
+			CROSS JOIN actions a WHERE a.run_id = r.id AND ` + executableRun + `
+			AND a.state IN ('pending', 'running') GROUP BY a.target`,
+		`SELECT j.target, CAST(SUM(j.packed_n) AS BIGINT), MIN(r.created_at) FROM runs r
+			CROSS JOIN jobs j WHERE j.run_id = r.id AND ` + executableRun + `
+			AND j.packed_n > 0 AND j.` + unfinishedJob + ` GROUP BY j.target`}
 	out := map[string]store.QueueStat{}
 	err := s.read(ctx, func(tx conn) error {
-		// CROSS JOIN makes SQLite start from the (few) executable runs, so
-		// the actions of held runs are never read.
-		err := each(ctx, tx, "queue stats", `SELECT a.target, COUNT(*), MIN(a.created_at) FROM runs r
-			CROSS JOIN actions a WHERE a.run_id = r.id AND `+executableRun+`
-			AND a.state IN ('pending', 'running') GROUP BY a.target`, nil,
-			func(sc scanner) (pending, error) {
-				var p pending
-				err := sc.Scan(&p.target, &p.n, &p.oldest)
-				return p, err
-			},
-			func(p pending) error {
-				st := out[p.target]
-				st.PendingActions, st.Oldest = p.n, fromMicros(p.oldest)
-				out[p.target] = st
-				return nil
-			})
-		if err != nil {
-			return err
+		for _, q := range queries {
+			err := each(ctx, tx, "queue stats", q, nil,
+				func(sc scanner) (pending, error) {
+					var p pending
+					err := sc.Scan(&p.target, &p.n, &p.oldest)
+					return p, err
+				},
+				func(p pending) error {
+					st := out[p.target]
+					if st.PendingActions == 0 || fromMicros(p.oldest).Before(st.Oldest) {
+						st.Oldest = fromMicros(p.oldest)
+					}
+					st.PendingActions += p.n
+					out[p.target] = st
+					return nil
+				})
+			if err != nil {
+				return err
+			}
 		}
 		return each(ctx, tx, "queue stats", `SELECT target, COUNT(*) FROM jobs
 			WHERE state = 'leased' AND lease_until > ? GROUP BY target`, []any{micros(now)}, scanCount,

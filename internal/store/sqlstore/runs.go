@@ -24,7 +24,7 @@ const (
 
 var (
 	jobsInsert = insertSpec(`INSERT INTO jobs (id, run_id, person_key, target, state, active, attempts,
-		next_at, lease_owner, lease_until)`, 10, "")
+		next_at, lease_owner, lease_until, packed, packed_n, first_action)`, 13, "")
 	actionsInsert = insertSpec(`INSERT INTO actions (`+actionCols+`)`, 19, "")
 )
 
@@ -102,7 +102,7 @@ func (s *Store) CreateRun(ctx context.Context, run *model.Run, jobs []model.Job)
 		if err != nil {
 			return fmt.Errorf("create run %q: %w", run.ID, err)
 		}
-		ids, err = s.insertJobs(ctx, tx, run.ID, active, jobs, acts)
+		ids, err = s.insertJobs(ctx, tx, run, active, jobs, acts)
 		return err
 	})
 	if err != nil {
@@ -174,9 +174,12 @@ func (h heldRuns) supersede(ctx context.Context, tx conn, run *model.Run) error 
 // insertedIDs are the IDs given to the jobs and actions of one insert.
 type insertedIDs struct{ jobs, acts []int64 }
 
-// insertJobs writes jobs and their encoded actions to run runID, with
-// IDs allocated in the transaction.
-func (s *Store) insertJobs(ctx context.Context, tx conn, runID string, active int, jobs []model.Job, acts []encodedAction) (insertedIDs, error) {
+// insertJobs writes jobs and their encoded actions to run, with
+// IDs allocated in the transaction. The actions of a job that packable
+// allows are stored packed on the job's row (see packed.go), the others
+// as rows of actions.
+func (s *Store) insertJobs(ctx context.Context, tx conn, run *model.Run, active int, jobs []model.Job, acts []encodedAction) (insertedIDs, error) {
+	runID := run.ID
 	var ids insertedIDs
 	var err error
 	if ids.jobs, err = s.d.allocIDs(ctx, tx, "jobs", len(jobs)); err != nil {
@@ -185,24 +188,70 @@ func (s *Store) insertJobs(ctx context.Context, tx conn, runID string, active in
 	if ids.acts, err = s.d.allocIDs(ctx, tx, "actions", len(acts)); err != nil {
 		return ids, fmt.Errorf("store run %q: %w", runID, err)
 	}
+	pk := packJobs(micros(run.CreatedAt), jobs, acts, ids.acts)
+	if pk.packed > 0 {
+		if err := s.reserveActionIDs(ctx, tx, ids.acts[len(ids.acts)-1]); err != nil {
+			return ids, fmt.Errorf("store run %q: %w", runID, err)
+		}
+	}
 	err = s.bulk(ctx, tx, jobsInsert, len(jobs),
 		func(i int, args []any) ([]any, error) {
 			j := &jobs[i]
+			p := pk.jobs[i]
 			return append(args, ids.jobs[i], runID, j.PersonKey, j.Target, string(j.State), active, j.Attempts,
-				micros(j.NextAt), j.LeaseOwner, micros(j.LeaseUntil)), nil
+				micros(j.NextAt), j.LeaseOwner, micros(j.LeaseUntil), p.text, p.n, p.first), nil
 		})
 	if err != nil {
 		return ids, fmt.Errorf("store run %q: jobs: %w", runID, err)
 	}
-	err = s.bulk(ctx, tx, actionsInsert, len(acts),
+	err = s.bulk(ctx, tx, actionsInsert, len(pk.rows),
 		func(i int, args []any) ([]any, error) {
-			e := acts[i]
-			return appendAction(args, &jobs[e.job].Actions[e.action], e, ids.acts[i], runID, ids.jobs[e.job]), nil
+			r := pk.rows[i]
+			e := acts[r]
+			return appendAction(args, &jobs[e.job].Actions[e.action], e, ids.acts[r], runID, ids.jobs[e.job]), nil
 		})
 	if err != nil {
 		return ids, fmt.Errorf("store run %q: actions: %w", runID, err)
 	}
 	return ids, nil
+}
+
+// packing is how insertJobs stores the actions of a batch of jobs: packed
+// per job, or as rows (indexes into acts).
+type packing struct {
+	jobs   []packedRow
+	rows   []int
+	packed int
+}
+
+// packedRow are the values of jobs.packed, packed_n and first_action.
+type packedRow struct {
+	text  string
+	n     int
+	first int64
+}
+
+// packJobs packs the actions of the jobs packable allows; acts are in job
+// order (as prepareJobs encodes them) with IDs ids.
+func packJobs(created int64, jobs []model.Job, acts []encodedAction, ids []int64) packing {
+	pk := packing{jobs: make([]packedRow, len(jobs))}
+	var buf []byte
+	start := 0
+	for i := range jobs {
+		j := &jobs[i]
+		end := start + len(j.Actions)
+		if packable(created, j, acts[start:end], ids[start:end]) {
+			buf = appendPacked(buf[:0], j.Actions, acts[start:end])
+			pk.jobs[i] = packedRow{text: string(buf), n: len(j.Actions), first: ids[start]}
+			pk.packed++
+		} else {
+			for r := start; r < end; r++ {
+				pk.rows = append(pk.rows, r)
+			}
+		}
+		start = end
+	}
+	return pk
 }
 
 // fill tells the caller's jobs and actions what was stored.
@@ -437,8 +486,9 @@ func (s *Store) ListRuns(ctx context.Context, q store.RunQuery) ([]model.Run, er
 	return out, err
 }
 
-// fillCounts sets Counts of each run from its actions, in one query per
-// thousand runs.
+// fillCounts sets Counts of each run from its actions, and from the
+// packed actions of its jobs (pending, or cancelled with their job), in
+// two queries per thousand runs.
 func fillCounts(ctx context.Context, q conn, runs []model.Run) error {
 	idx := make(map[string]int, len(runs))
 	ids := make([]any, len(runs))
@@ -448,17 +498,27 @@ func fillCounts(ctx context.Context, q conn, runs []model.Run) error {
 		ids[i] = runs[i].ID
 	}
 	return chunks(ids, maxInList, func(ids []any) error {
-		return each(ctx, q, "count actions", `SELECT run_id, state, COUNT(*) FROM actions
-			WHERE run_id IN (`+placeholders(len(ids))+`) GROUP BY run_id, state`, ids,
-			func(sc scanner) (runCount, error) {
-				var c runCount
-				err := sc.Scan(&c.run, &c.state, &c.n)
-				return c, err
-			},
-			func(c runCount) error {
-				runs[idx[c.run]].Counts[model.ActionState(c.state)] = c.n
-				return nil
-			})
+		in := placeholders(len(ids))
+		for _, query := range []string{
+			`SELECT run_id, state, COUNT(*) FROM actions WHERE run_id IN (` + in + `) GROUP BY run_id, state`,
+			`SELECT run_id, CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'pending' END, CAST(SUM(packed_n) AS BIGINT)
+				FROM jobs WHERE run_id IN (` + in + `) AND packed_n > 0 GROUP BY run_id, state`,
+		} {
+			err := each(ctx, q, "count actions", query, ids,
+				func(sc scanner) (runCount, error) {
+					var c runCount
+					err := sc.Scan(&c.run, &c.state, &c.n)
+					return c, err
+				},
+				func(c runCount) error {
+					runs[idx[c.run]].Counts[model.ActionState(c.state)] += c.n
+					return nil
+				})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
@@ -472,6 +532,9 @@ type runCount struct {
 func (s *Store) SetRunState(ctx context.Context, id string, from []model.RunState, to model.RunState, note string, at time.Time) error {
 	if !slices.Contains(runStates, to) {
 		return fmt.Errorf("set run %q state: unknown state %q", id, to)
+	}
+	if err := s.warm(ctx, actionsInsert); err != nil { // for skipTaken
+		return err
 	}
 	return s.write(ctx, func(tx conn) error {
 		if to.Executable() {
@@ -543,6 +606,10 @@ func (s *Store) skipTaken(ctx context.Context, tx conn, id string, at time.Time)
 	}
 	out := make([]store.Taken, 0, len(hits))
 	for _, h := range hits {
+		// Unpacked first: the actions are cancelled now, not with the run.
+		if err := s.unpackJobs(ctx, tx, []any{h.job}); err != nil {
+			return nil, err
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'cancelled' WHERE id = ?`, h.job); err != nil {
 			return nil, err
 		}

@@ -146,7 +146,7 @@ func (s *Store) AppendJobs(ctx context.Context, run *model.Run, jobs []model.Job
 		if err := touchPlanning(ctx, tx, run.ID, micros(s.now())); err != nil {
 			return fmt.Errorf("append jobs to run %q: %w", run.ID, err)
 		}
-		ids, err = s.insertJobs(ctx, tx, run.ID, 0, jobs, acts)
+		ids, err = s.insertJobs(ctx, tx, run, 0, jobs, acts)
 		if err != nil && s.d.uniqueViolation(err) {
 			return fmt.Errorf("append jobs to run %q: a person and target already have a job in the run: %w", run.ID, err)
 		}
@@ -248,7 +248,7 @@ func dropTaken(ctx context.Context, tx conn, id string) (store.Dropped, error) {
 			return d, err
 		}
 		n, _ := res.RowsAffected()
-		d.Actions += int(n)
+		d.Actions += int(n) + h.packed
 		if _, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE id = ?`, h.job); err != nil {
 			return d, err
 		}
@@ -265,20 +265,21 @@ func dropTaken(ctx context.Context, tx conn, id string) (store.Dropped, error) {
 // takenHit is a job of a run whose pair another executable run has
 // unfinished.
 type takenHit struct {
-	job int64
-	t   store.Taken
+	job    int64
+	packed int // actions packed on the job
+	t      store.Taken
 }
 
 // takenBy finds the unfinished jobs of run id whose person and target
 // have an unfinished job in an executable run, in job order.
 func takenBy(ctx context.Context, tx conn, id string) ([]takenHit, error) {
-	return all(ctx, tx, "taken", `SELECT j.id, j.person_key, j.target, b.run_id FROM jobs j
+	return all(ctx, tx, "taken", `SELECT j.id, j.packed_n, j.person_key, j.target, b.run_id FROM jobs j
 		JOIN jobs b ON b.person_key = j.person_key AND b.target = j.target AND b.run_id <> j.run_id
 		WHERE j.run_id = ? AND j.`+unfinishedJob+` AND b.`+unfinishedJob+` AND b.active = 1
 		ORDER BY j.id`, []any{id},
 		func(sc scanner) (takenHit, error) {
 			var h takenHit
-			err := sc.Scan(&h.job, &h.t.Person, &h.t.Target, &h.t.Run)
+			err := sc.Scan(&h.job, &h.packed, &h.t.Person, &h.t.Target, &h.t.Run)
 			return h, err
 		})
 }

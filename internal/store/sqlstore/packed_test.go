@@ -1,0 +1,54 @@
+package sqlstore_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/store"
+	"github.com/accord-iam/accord/internal/store/sqlstore"
+)
+
+// A stored run's actions are packed on their jobs, not rows of actions,
+// and a lease writes out exactly the leased jobs' actions (issue 16).
+func TestLeaseUnpacksTheLeasedJobs(t *testing.T) {
+	t.Parallel()
+	bothStores(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := t.Context()
+		t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		run := model.Run{ID: "r1", Trigger: "test", Scope: "all", State: model.RunPending, CreatedAt: t0, UpdatedAt: t0}
+		var jobs []model.Job
+		for _, p := range []string{"E1", "E2", "E3"} {
+			jobs = append(jobs, model.Job{PersonKey: p, Target: "scim", Actions: []model.Action{
+				{Seq: 1, Op: model.OpCreate}, {Seq: 2, Op: model.OpGrant, Entitlements: []string{"g1"}}}})
+		}
+		require.NoError(t, s.CreateRun(ctx, &run, jobs))
+		rows := func() (actions int, packed map[int64]int) {
+			require.NoError(t, s.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM actions`).Scan(&actions))
+			packed = map[int64]int{}
+			r, err := s.DB().QueryContext(ctx, `SELECT id, packed_n FROM jobs`)
+			require.NoError(t, err)
+			defer r.Close()
+			for r.Next() {
+				var id int64
+				var n int
+				require.NoError(t, r.Scan(&id, &n))
+				packed[id] = n
+			}
+			require.NoError(t, r.Err())
+			return actions, packed
+		}
+		n, packed := rows()
+		require.Zero(t, n, "no action row before a lease")
+		require.Equal(t, map[int64]int{jobs[0].ID: 2, jobs[1].ID: 2, jobs[2].ID: 2}, packed)
+
+		leased, err := s.LeaseJobs(ctx, store.LeaseRequest{Owner: "w", Max: 1, Now: t0, Until: t0.Add(time.Minute)})
+		require.NoError(t, err)
+		require.Len(t, leased, 1)
+		n, packed = rows()
+		require.Equal(t, 2, n)
+		require.Equal(t, map[int64]int{jobs[0].ID: 0, jobs[1].ID: 2, jobs[2].ID: 2}, packed)
+	})
+}
