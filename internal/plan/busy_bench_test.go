@@ -5,16 +5,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/plan"
+	"github.com/accord-iam/accord/internal/population"
 	"github.com/accord-iam/accord/internal/store"
 	"github.com/accord-iam/accord/internal/store/sqlstore"
+	"github.com/accord-iam/accord/internal/testkit"
 )
 
 // BenchmarkPlanWhileRunPending plans everyone while a run is pending
@@ -39,13 +39,10 @@ func BenchmarkPlanWhileRunPending(b *testing.B) {
 	}
 	defer st.Close()
 	today := model.MustDate("2026-06-01")
+	spec := population.Spec{Targets: nTargets}
 	feed := func(fn func(model.Person) error) error {
 		for i := 0; i < persons; i++ {
-			key := fmt.Sprintf("P%07d", i)
-			p := model.Person{Key: key, Source: "hr", Start: model.MustDate("2020-01-01"), Attributes: model.Attributes{
-				"id": key, "first": "First", "last": fmt.Sprintf("Last%d", i), "email": fmt.Sprintf("p%d@example.com", i),
-				"dept": fmt.Sprintf("d%d", i%20), "title": "Engineer", "start": model.MustDate("2020-01-01")}}
-			if err := fn(p); err != nil {
+			if err := fn(spec.Person(i)); err != nil {
 				return err
 			}
 		}
@@ -62,7 +59,7 @@ func BenchmarkPlanWhileRunPending(b *testing.B) {
 	var batch []model.Job
 	for i := 0; i < persons; i++ {
 		for t := 0; t < nTargets; t++ {
-			batch = append(batch, model.Job{PersonKey: fmt.Sprintf("P%07d", i), Target: fmt.Sprintf("t%d", t), State: model.JobPending,
+			batch = append(batch, model.Job{PersonKey: population.Key(i), Target: fmt.Sprintf("t%d", t), State: model.JobPending,
 				Actions: []model.Action{{Seq: 1, Op: model.OpCreate, State: model.ActionPending}}})
 		}
 		if len(batch) >= 4000 || i == persons-1 {
@@ -80,8 +77,7 @@ func BenchmarkPlanWhileRunPending(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			var peak uint64
 			for i := 0; i < b.N; i++ {
-				runtime.GC()
-				stop := sampleHeap(&peak)
+				heap := testkit.SampleHeap()
 				pl := &plan.Planner{Policy: pol, Caps: capsFor(pol), Today: today}
 				if mode == "given" {
 					busy, err := st.Busy(ctx)
@@ -94,7 +90,7 @@ func BenchmarkPlanWhileRunPending(b *testing.B) {
 					}
 				}
 				res, err := plan.Stream(ctx, st, pl, false, func(*model.Job) error { return nil })
-				stop()
+				peak = max(peak, heap.End())
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -106,31 +102,4 @@ func BenchmarkPlanWhileRunPending(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(persons), "ns/person")
 		})
 	}
-}
-
-// sampleHeap records into peak the highest live heap above the current
-// one, sampled every millisecond until the returned stop is called.
-func sampleHeap(peak *uint64) (stop func()) {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	base := ms.HeapAlloc
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		for {
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			if ms.HeapAlloc > base && ms.HeapAlloc-base > *peak {
-				*peak = ms.HeapAlloc - base
-			}
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-			}
-		}
-	})
-	return func() { close(done); wg.Wait() }
 }
