@@ -81,6 +81,9 @@ func (a *App) pull(ctx context.Context, s *source.Spec) (ImportSummary, error) {
 	})
 	pctx := audit.WithCall(ps.pace.With(ctx), audit.Call{Target: "source:" + s.Name, Operation: "pull", Sink: sink})
 	res, err := ps.puller.Pull(pctx, source.PullState{ETag: st.ETag, Watermark: st.Watermark, LastFull: st.LastFull})
+	if res != nil {
+		defer func() { _ = res.Close() }()
+	}
 	exMu.Lock()
 	recs := exchanges
 	exMu.Unlock()
@@ -90,7 +93,6 @@ func (a *App) pull(ctx context.Context, s *source.Spec) (ImportSummary, error) {
 	if err != nil {
 		return ImportSummary{}, err
 	}
-	defer func() { _ = res.Close() }()
 	next := &store.PullState{ETag: res.State.ETag, Watermark: res.State.Watermark, LastFull: res.State.LastFull}
 	o := feedOptions{partial: res.Delta || res.NotModified, pull: next}
 	mode := "full"
