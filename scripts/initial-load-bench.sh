@@ -30,6 +30,8 @@ if [[ -z ${ACCORD:-} ]]; then
 	ACCORD=$base/accord
 	(cd "$repo" && go build -o "$ACCORD" ./cmd/accord)
 fi
+loadgen=$base/loadgen
+(cd "$repo" && go build -o "$loadgen" ./scripts/loadgen)
 [[ -x /usr/bin/time ]] || { echo "needs GNU time at /usr/bin/time (apt-get install time)" >&2; exit 2; }
 summary=$base/summary.md
 : >"$summary"
@@ -41,59 +43,11 @@ dir=$base/$n
 mkdir -p "$dir"
 targets=5 depts=20 per_role=8
 
-# The config: a CSV feed, 5 memory targets with 2 birthright entitlements
-# each, one role per department granting 8 entitlements on every target.
-{
-	cat <<'YAML'
-store:
-  path: accord.db
-sources:
-  - name: hr
-    format: csv
-    path: hr.csv
-    key: id
-    start: start
-    end: end
-    columns:
-      - {name: id, type: string, required: true}
-      - {name: first, type: string, required: true}
-      - {name: last, type: string, required: true}
-      - {name: email, type: email, required: true}
-      - {name: dept, type: string, required: true}
-      - {name: start, type: date, required: true}
-      - {name: end, type: date}
-targets:
-YAML
-	for ((t = 0; t < targets; t++)); do
-		cat <<YAML
-  - name: t$t
-    type: memory
-    account:
-      userName: "{{ email }}"
-      displayName: "{{ first }} {{ last }}"
-      department: "{{ dept }}"
-    birthright: [t$t-all-staff, t$t-base]
-YAML
-	done
-	echo "policy:"
-	echo "  thresholds: {creates: \"1000\"}"
-	echo "  roles:"
-	for ((d = 0; d < depts; d++)); do
-		printf '    - name: dept%d\n      when: dept == "d%d"\n      grants:\n' "$d" "$d"
-		for ((t = 0; t < targets; t++)); do
-			ents=""
-			for ((e = 0; e < per_role; e++)); do ents+="${ents:+, }t$t-d$d-e$e"; done
-			printf '        - {target: t%d, entitlements: [%s]}\n' "$t" "$ents"
-		done
-	done
-} >"$dir/accord.yaml"
-
-# The feed: N persons, departments round-robin, all started.
-awk -v n="$n" -v depts="$depts" 'BEGIN {
-	print "id,first,last,email,dept,start,end"
-	for (i = 0; i < n; i++)
-		printf "P%07d,First%d,Last%d,p%d@example.com,d%d,2020-01-01,\n", i, i, i, i, i % depts
-}' >"$dir/hr.csv"
+# The config (a CSV feed, 5 memory targets with 2 birthright entitlements
+# each, one role per department granting 8 entitlements on every target)
+# and the feed (N persons, departments round-robin, all started), from
+# the generator the Go benchmarks use (internal/population).
+"$loadgen" -persons "$n" -targets "$targets" -depts "$depts" -per-role "$per_role" -creates 1000 -dir "$dir"
 rm -f "$dir"/accord.db*
 
 # measure LABEL EXPECTED-EXIT CMD... runs CMD in DIR under GNU time and

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/accord-iam/accord/internal/audit"
+	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/notify"
 	"github.com/accord-iam/accord/internal/pace"
 	"github.com/accord-iam/accord/internal/source"
@@ -47,7 +48,8 @@ func (a *App) closePulls(ctx context.Context) {
 	}
 }
 
-// pull reads an http source whole and applies it: a full read replaces
+// pull reads an http source whole, its persons spooled to disk, and
+// applies it: a full read replaces
 // the source's persons (those left out go missing), a delta changes only
 // the persons it holds, a 304 changes none. The pull state advances in
 // the import's transaction, so a pull that fails or is refused leaves it
@@ -79,6 +81,9 @@ func (a *App) pull(ctx context.Context, s *source.Spec) (ImportSummary, error) {
 	})
 	pctx := audit.WithCall(ps.pace.With(ctx), audit.Call{Target: "source:" + s.Name, Operation: "pull", Sink: sink})
 	res, err := ps.puller.Pull(pctx, source.PullState{ETag: st.ETag, Watermark: st.Watermark, LastFull: st.LastFull})
+	if res != nil {
+		defer func() { _ = res.Close() }()
+	}
 	exMu.Lock()
 	recs := exchanges
 	exMu.Unlock()
@@ -102,11 +107,8 @@ func (a *App) pull(ctx context.Context, s *source.Spec) (ImportSummary, error) {
 	if res.Waited > 0 {
 		o.note += fmt.Sprintf("; waited %s for the API's rate limit", res.Waited)
 	}
-	rekeys, err := source.Rekeys(res.Persons, s)
-	if err != nil {
-		return ImportSummary{}, err
-	}
-	sum, err := a.applyFeed(ctx, s, store.PersonsOf(res.Persons...), rekeys, o)
+	each := func(fn func(model.Person) error) error { return res.Each(ctx, fn) }
+	sum, err := a.applyFeed(ctx, s, each, res.Rekeys, o)
 	if err != nil {
 		return ImportSummary{}, err
 	}

@@ -29,7 +29,7 @@ var Layers = []Layer{
 	{"plain data and leaves", []string{"internal/model", "internal/textsafe", "internal/wait", "internal/secret",
 		"internal/buildinfo", "internal/notify", "internal/arch", "docs"}},
 	{"encodings and records", []string{"internal/tmpl", "internal/yamlx", "internal/audit", "internal/telemetry",
-		"examples/quickstart"}},
+		"examples/quickstart", "internal/population"}},
 	{"contracts", []string{"internal/store", "internal/connector", "internal/connector/httpx/reqtmpl"}},
 	{"HTTP transport", []string{"internal/connector/httpx"}},
 	{"connectors and sources", []string{"internal/connector/ldap", "internal/connector/memory",
@@ -46,7 +46,7 @@ var Layers = []Layer{
 	{"test kits", []string{"internal/testkit", "internal/targetsim", "internal/store/storetest",
 		"internal/connector/rest/enginetest"}},
 	{"test kits over kits", []string{"internal/scimtest"}},
-	{"entry points", []string{"cmd/accord"}},
+	{"entry points", []string{"cmd/accord", "scripts/loadgen"}},
 }
 
 // Package is one package of the module and what it imports (full import

@@ -16,57 +16,19 @@ import (
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/plan"
 	"github.com/accord-iam/accord/internal/policy"
+	"github.com/accord-iam/accord/internal/population"
 )
 
-// benchConfig builds a policy of nTargets targets where every person is
+// benchConfig builds the policy of the initial-load population
+// (internal/population) with nTargets targets where every person is
 // entitled to exactly entsPerTarget entitlements per target: two
 // birthrights and the rest from one department role.
 func benchConfig(tb testing.TB, nTargets, entsPerTarget, nDepts int) *policy.Policy {
 	tb.Helper()
-	var b strings.Builder
-	b.WriteString(`sources:
-  - name: hr
-    format: csv
-    path: hr.csv
-    key: id
-    start: start
-    end: end
-    columns:
-      - {name: id, type: string, required: true}
-      - {name: first, type: string, required: true}
-      - {name: last, type: string, required: true}
-      - {name: email, type: email, required: true}
-      - {name: dept, type: string, required: true}
-      - {name: title, type: string}
-      - {name: start, type: date, required: true}
-      - {name: end, type: date}
-targets:
-`)
-	for t := 0; t < nTargets; t++ {
-		fmt.Fprintf(&b, `  - name: t%d
-    type: memory
-    account:
-      userName: "{{ email }}"
-      displayName: "{{ first }} {{ last }}"
-      department: "{{ dept }}"
-      title: "{{ title }}"
-    birthright: [t%d-all, t%d-base]
-`, t, t, t)
-	}
-	b.WriteString("policy:\n  roles:\n")
-	for d := 0; d < nDepts; d++ {
-		fmt.Fprintf(&b, "    - name: dept%d\n      when: dept == \"d%d\"\n      grants:\n", d, d)
-		for t := 0; t < nTargets; t++ {
-			var ents []string
-			for e := 0; e < entsPerTarget-2; e++ {
-				ents = append(ents, fmt.Sprintf("t%d-d%d-e%d", t, d, e))
-			}
-			fmt.Fprintf(&b, "        - {target: t%d, entitlements: [%s]}\n", t, strings.Join(ents, ", "))
-		}
-	}
+	cfgText := population.Spec{Targets: nTargets, Depts: nDepts, PerRole: entsPerTarget - 2}.Config()
 	dir := tb.TempDir()
 	path := filepath.Join(dir, "accord.yaml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
 		tb.Fatal(err)
 	}
 	cfg, err := config.Load(path)
@@ -86,17 +48,9 @@ targets:
 func benchWorld(pol *policy.Policy, nPersons, nDepts int, today model.Date) ([]model.Person, [][]model.Account) {
 	persons := make([]model.Person, nPersons)
 	known := make([][]model.Account, nPersons)
+	spec := population.Spec{Depts: nDepts}
 	for i := range persons {
-		dept := fmt.Sprintf("d%d", i%nDepts)
-		p := model.Person{
-			Key: fmt.Sprintf("P%07d", i), Source: "hr",
-			Attributes: model.Attributes{
-				"id": fmt.Sprintf("P%07d", i), "first": "First", "last": fmt.Sprintf("Last%d", i),
-				"email": fmt.Sprintf("p%d@example.com", i), "dept": dept, "title": "Engineer",
-				"start": model.MustDate("2020-01-01"),
-			},
-			Start: model.MustDate("2020-01-01"),
-		}
+		p := spec.Person(i)
 		if i%20 == 7 {
 			persons[i] = p
 			continue // a joiner: nothing known yet

@@ -64,15 +64,12 @@ func Stream(ctx context.Context, st Reader, p *Planner, keepDesired bool, emit f
 		checked = len(kept)
 		return nil
 	}
+	// busyOf answers the store's busy targets of each person, read with
+	// the persons in key order, when the caller gave no Busy of its own.
+	busyOf := func(string) ([]string, error) { return nil, nil }
 	if p.Busy == nil {
-		busy, err := st.Busy(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("plan: %w", err)
-		}
-		p.Busy = make(map[Key]bool, len(busy))
-		for k := range busy {
-			p.Busy[Key{k.Person, k.Target}] = true
-		}
+		busy := newBusyCursor(st, p.Target, p.Person)
+		busyOf = func(key string) ([]string, error) { return busy.targets(ctx, key) }
 	}
 	if err := loadParked(ctx, st, p); err != nil {
 		return nil, err
@@ -96,7 +93,11 @@ func Stream(ctx context.Context, st Reader, p *Planner, keepDesired bool, emit f
 			}
 			known = append(known, a)
 		}
-		p.PlanPerson(&per, known, res, keepDesired)
+		busy, err := busyOf(per.Key)
+		if err != nil {
+			return nil, fmt.Errorf("plan: %w", err)
+		}
+		p.planPerson(&per, known, busy, res, keepDesired)
 		if err := flush(); err != nil {
 			return nil, fmt.Errorf("plan: %w", err)
 		}
@@ -138,7 +139,11 @@ func Stream(ctx context.Context, st Reader, p *Planner, keepDesired bool, emit f
 			known = append(known, next)
 			pull()
 		}
-		p.PlanPerson(&per, known, res, keepDesired)
+		busy, err := busyOf(per.Key)
+		if err != nil {
+			return err
+		}
+		p.planPerson(&per, known, busy, res, keepDesired)
 		return flush()
 	})
 	cancel()

@@ -14,7 +14,7 @@ import (
 // Reader is what a plan is built from: persons, the known accounts, and
 // the person/target pairs that unfinished work keeps busy.
 type Reader interface {
-	Busy(ctx context.Context) (map[store.PersonTarget]bool, error)
+	ListBusy(ctx context.Context, q store.BusyQuery) ([]store.PersonTarget, error)
 	GetPerson(ctx context.Context, key string) (model.Person, error)
 	EachPerson(ctx context.Context, fn func(model.Person) error) error
 	GetAccount(ctx context.Context, target, personKey string) (model.Account, error)

@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"slices"
+
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/policy"
@@ -22,6 +24,9 @@ type Planner struct {
 	Subject *model.Person
 	// Busy pairs have unfinished work in an executable run; they are
 	// left alone until it is done, so two runs never race on one account.
+	// Nil: Build and Stream read them from the store, a page at a time,
+	// along with the persons (a pending run of a million pairs is never
+	// held); PlanPerson alone then sees none.
 	Busy map[Key]bool
 	// Unmanaged entitlements per person and target are neither granted nor
 	// revoked.
@@ -96,8 +101,14 @@ func (r *Result) Actions() int {
 
 // PlanPerson plans one person given the accounts known for them (any target,
 // any order) and appends to res. keepDesired also records the desired
-// state in res.Desired.
+// state in res.Desired. Busy pairs are those of p.Busy.
 func (p *Planner) PlanPerson(per *model.Person, known []model.Account, res *Result, keepDesired bool) {
+	p.planPerson(per, known, nil, res, keepDesired)
+}
+
+// planPerson is PlanPerson with the targets the store has busy for this
+// person (read alongside the persons, see busyCursor), besides p.Busy.
+func (p *Planner) planPerson(per *model.Person, known []model.Account, busy []string, res *Result, keepDesired bool) {
 	if p.Person != "" && per.Key != p.Person {
 		return
 	}
@@ -126,7 +137,7 @@ func (p *Planner) PlanPerson(per *model.Person, known []model.Account, res *Resu
 			res.Desired = append(res.Desired, *d)
 		}
 		key := Key{per.Key, d.Target}
-		if p.Busy[key] {
+		if p.Busy[key] || slices.Contains(busy, d.Target) {
 			res.Busy = append(res.Busy, key)
 			continue
 		}

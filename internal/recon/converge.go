@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/accord-iam/accord/internal/config"
 	"github.com/accord-iam/accord/internal/model"
@@ -34,13 +35,21 @@ func (r *run) converge(ctx context.Context) error {
 	p := r.planner
 	p.Target, p.Person = target, ""
 	if p.Busy == nil {
-		busy, err := st.Busy(ctx)
-		if err != nil {
-			return fmt.Errorf("converge: %w", err)
+		// Only the pairs this run may touch, asked person by person: the
+		// store's busy pairs of every run are not held.
+		keys := slices.Clone(r.fixPersons)
+		for _, o := range r.orphans {
+			keys = append(keys, OrphanPrefix+o.nativeID)
 		}
-		p.Busy = make(map[plan.Key]bool, len(busy))
-		for k := range busy {
-			p.Busy[plan.Key{Person: k.Person, Target: k.Target}] = true
+		p.Busy = map[plan.Key]bool{}
+		for _, key := range keys {
+			busy, err := st.ListBusy(ctx, store.BusyQuery{Target: target, Person: key})
+			if err != nil {
+				return fmt.Errorf("converge: %w", err)
+			}
+			for _, k := range busy {
+				p.Busy[plan.Key{Person: k.Person, Target: k.Target}] = true
+			}
 		}
 	}
 	res := &plan.Result{}

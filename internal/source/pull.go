@@ -28,15 +28,21 @@ type PullState struct {
 	LastFull time.Time
 }
 
-// Pulled is a complete and valid pull, not yet applied.
+// Pulled is a complete and valid pull, not yet applied. Its persons are
+// spooled to a temporary file, not held: Each reads them back, and Close
+// removes them.
 type Pulled struct {
-	// Persons are the feed (a full read) or the changed persons (a delta).
-	Persons []model.Person
-	// Delta says Persons are only what changed since the watermark: the
-	// source's other persons must be left as they are.
+	// Count is how many persons the pull holds: the feed (a full read) or
+	// the changed persons (a delta).
+	Count int
+	// Rekeys are the key changes the pull declares (see Rekeys), sorted
+	// by To.
+	Rekeys []Rekey
+	// Delta says the persons are only what changed since the watermark:
+	// the source's other persons must be left as they are.
 	Delta bool
 	// NotModified says the API answered 304 to the last applied full
-	// read's ETag: nothing changed since, and Persons is empty.
+	// read's ETag: nothing changed since, and there are no persons.
 	NotModified bool
 	// State is the pull state to store when the pull is applied.
 	State PullState
@@ -44,6 +50,39 @@ type Pulled struct {
 	// spent waiting after 429s.
 	Pages, Requests int
 	Waited          time.Duration
+
+	name  string
+	sc    *schema
+	spool *spool // nil without persons
+}
+
+// Each calls fn for every pulled person, in the order the API gave them,
+// stopping at fn's first error. It may be called again.
+func (r *Pulled) Each(ctx context.Context, fn func(model.Person) error) error {
+	if r.spool == nil {
+		return nil
+	}
+	out := newSink(r.name, "http")
+	return r.spool.each(func(cells []cell) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p, ok := r.sc.build(cells, out)
+		if !ok || out.failed() {
+			return fmt.Errorf("source %s: a spooled record no longer reads as it did when pulled; nothing was imported, pull again", r.name)
+		}
+		return fn(p)
+	})
+}
+
+// Close removes the spooled persons.
+func (r *Pulled) Close() error {
+	if r.spool == nil {
+		return nil
+	}
+	err := r.spool.close()
+	r.spool = nil
+	return err
 }
 
 // PullError is a pull that could not be read whole: nothing of it may be
@@ -70,6 +109,9 @@ type PullOptions struct {
 	Now func() time.Time
 	// Transport replaces the network under the audited client (tests).
 	Transport http.RoundTripper
+	// SpoolDir is where a pull's persons wait between the pull and their
+	// application ("": the system's temporary directory).
+	SpoolDir string
 }
 
 // Puller reads one pull source. Its client keeps connections and an
@@ -85,6 +127,7 @@ type Puller struct {
 	next    jp.Expr
 	total   jp.Expr
 	now     func() time.Time
+	spool   string
 }
 
 // NewPuller prepares the pull source s. Secrets are resolved at the
@@ -100,7 +143,7 @@ func (s *Spec) NewPuller(o PullOptions) (*Puller, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	p := &Puller{spec: s, h: *s.HTTP, paging: s.HTTP.Paging.withDefaults(), now: o.Now}
+	p := &Puller{spec: s, h: *s.HTTP, paging: s.HTTP.Paging.withDefaults(), now: o.Now, spool: o.SpoolDir}
 	if p.h.Method == "" {
 		p.h.Method = http.MethodGet
 	}
@@ -157,7 +200,10 @@ type pull struct {
 // *PullError; bad records reject it with a *Report naming each by page
 // and index. Either way nothing is returned to apply. prev decides
 // between a full read and a delta, and which ETag to send.
-func (p *Puller) Pull(ctx context.Context, prev PullState) (*Pulled, error) {
+//
+// The pull holds one page and the keys seen so far: valid records go to
+// a spool (see Pulled), which the caller must Close.
+func (p *Puller) Pull(ctx context.Context, prev PullState) (_ *Pulled, err error) {
 	sc, err := p.spec.compile()
 	if err != nil {
 		return nil, err
@@ -169,10 +215,19 @@ func (p *Puller) Pull(ctx context.Context, prev PullState) (*Pulled, error) {
 	if res.Delta {
 		res.State.LastFull = prev.LastFull
 	}
+	res.name, res.sc = p.spec.Name, sc
+	if res.spool, err = newSpool(p.spool, len(sc.cols)); err != nil {
+		return nil, &PullError{Source: p.spec.Name, Err: err}
+	}
+	defer func() {
+		if err != nil || res.NotModified {
+			_ = res.Close()
+		}
+	}()
 	out := newSink(p.spec.Name, "http")
-	var kept keeper
-	pl := &pull{Puller: p, res: res, sc: sc, out: out, col: newCollector(sc, out, "record", true, kept.add),
-		cells: make([]cell, len(sc.cols)), total: -1, seen: map[string]bool{}}
+	pl := &pull{Puller: p, res: res, sc: sc, out: out, cells: make([]cell, len(sc.cols)), total: -1, seen: map[string]bool{}}
+	// The collector hands on a person only as it is built from pl.cells.
+	pl.col = newCollector(sc, out, "record", true, func(model.Person) error { return res.spool.add(pl.cells) })
 	base, err := url.Parse(p.h.URL)
 	if err != nil {
 		return nil, &PullError{Source: p.spec.Name, Err: err}
@@ -208,7 +263,13 @@ func (p *Puller) Pull(ctx context.Context, prev PullState) (*Pulled, error) {
 	if err := pl.col.finish(); err != nil {
 		return nil, err
 	}
-	res.Persons = kept.persons()
+	if pl.col.err != nil {
+		return nil, &PullError{Source: p.spec.Name, Err: pl.col.err}
+	}
+	if err := res.spool.seal(); err != nil {
+		return nil, &PullError{Source: p.spec.Name, Err: err}
+	}
+	res.Count, res.Rekeys = pl.col.count, rekeysOf(pl.col.prevs)
 	return res, nil
 }
 

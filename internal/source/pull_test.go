@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/accord-iam/accord/internal/connector/httpx"
+	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/secret"
 	"github.com/accord-iam/accord/internal/source"
 	"github.com/accord-iam/accord/internal/targetsim"
@@ -66,7 +67,20 @@ func pullOK(t testing.TB, p *source.Puller, prev source.PullState) *source.Pulle
 	t.Helper()
 	res, err := p.Pull(context.Background(), prev)
 	require.NoError(t, err)
+	t.Cleanup(func() { _ = res.Close() })
 	return res
+}
+
+// pulledPersons reads a pull's persons back from its spool.
+func pulledPersons(t testing.TB, res *source.Pulled) []model.Person {
+	t.Helper()
+	out := []model.Person{}
+	require.NoError(t, res.Each(context.Background(), func(p model.Person) error {
+		out = append(out, p)
+		return nil
+	}))
+	require.Len(t, out, res.Count)
+	return out
 }
 
 func TestPullReadsEveryPagingStyle(t *testing.T) {
@@ -90,15 +104,15 @@ func TestPullReadsEveryPagingStyle(t *testing.T) {
 			}
 			before := sim.HR().Pages()
 			res := pullOK(t, puller(t, s), source.PullState{})
-			require.Len(t, res.Persons, 1050)
+			require.Len(t, pulledPersons(t, res), 1050)
 			require.Equal(t, 11, res.Pages)
 			require.Equal(t, 11, sim.HR().Pages()-before, "one request per page, none repeated")
 			keys := map[string]bool{}
-			for _, p := range res.Persons {
+			for _, p := range pulledPersons(t, res) {
 				keys[p.Key] = true
 			}
 			require.Len(t, keys, 1050, "every employee once")
-			p := res.Persons[7]
+			p := pulledPersons(t, res)[7]
 			require.Equal(t, "E000007", p.Key)
 			require.Equal(t, "p7@example.com", p.Attributes["email"], "typed like a file: the email's domain is lower-cased")
 			require.Equal(t, int64(0), p.Attributes["level"])
@@ -115,7 +129,7 @@ func TestPullHonours429(t *testing.T) {
 	_, err := sim.AddFault(targetsim.Rule{Kind: targetsim.FaultRateLimit, Path: "/hr/v1", Times: 2, RetryAfter: targetsim.Duration(time.Second)})
 	require.NoError(t, err)
 	res := pullOK(t, puller(t, hrPull(base, source.Paging{Style: source.PageOffset, Size: 100})), source.PullState{})
-	require.Len(t, res.Persons, 250)
+	require.Len(t, pulledPersons(t, res), 250)
 	require.Equal(t, 5, res.Requests, "three pages and two refused requests")
 	require.GreaterOrEqual(t, res.Waited, 2*time.Second)
 	require.Empty(t, sim.Violations(), "no request came before its Retry-After")
@@ -203,13 +217,13 @@ func TestPullNotModified(t *testing.T) {
 
 	again := pullOK(t, p, first.State)
 	require.True(t, again.NotModified, "the same ETag: 304, nothing to do")
-	require.Empty(t, again.Persons)
+	require.Empty(t, pulledPersons(t, again))
 	require.Equal(t, 1, again.Requests)
 
 	sim.HR().Put(employee(7))
 	changed := pullOK(t, p, first.State)
 	require.False(t, changed.NotModified)
-	require.Len(t, changed.Persons, 150)
+	require.Len(t, pulledPersons(t, changed), 150)
 	require.NotEqual(t, first.State.ETag, changed.State.ETag)
 }
 
@@ -231,7 +245,7 @@ func TestPullDeltaThenFull(t *testing.T) {
 	clock.Advance(time.Minute)
 	full := pullOK(t, p, source.PullState{})
 	require.False(t, full.Delta, "no watermark yet: a full read")
-	require.Len(t, full.Persons, 300)
+	require.Len(t, pulledPersons(t, full), 300)
 
 	clock.Advance(time.Hour)
 	changed := employee(5)
@@ -241,8 +255,8 @@ func TestPullDeltaThenFull(t *testing.T) {
 	clock.Advance(time.Hour)
 	delta := pullOK(t, p, full.State)
 	require.True(t, delta.Delta)
-	require.Len(t, delta.Persons, 1, "only what changed since the watermark")
-	require.Equal(t, "Renamed", delta.Persons[0].Attributes["name"])
+	require.Len(t, pulledPersons(t, delta), 1, "only what changed since the watermark")
+	require.Equal(t, "Renamed", pulledPersons(t, delta)[0].Attributes["name"])
 	require.Equal(t, full.State.LastFull, delta.State.LastFull, "a delta is not a full read")
 	require.Equal(t, full.State.ETag, delta.State.ETag, "a delta keeps the full read's ETag: its own would hide the leavers from the next full read")
 	require.True(t, delta.State.Watermark.After(full.State.Watermark))
@@ -255,7 +269,7 @@ func TestPullDeltaThenFull(t *testing.T) {
 	clock.Advance(24 * time.Hour)
 	again := pullOK(t, p, delta.State)
 	require.False(t, again.Delta, "full_every has passed: a full read")
-	require.Len(t, again.Persons, 299, "the full read misses the leaver")
+	require.Len(t, pulledPersons(t, again), 299, "the full read misses the leaver")
 }
 
 func TestPullSendsCredentialsAndRedactsThem(t *testing.T) {
@@ -265,7 +279,7 @@ func TestPullSendsCredentialsAndRedactsThem(t *testing.T) {
 	s := hrPull(base, source.Paging{})
 	s.HTTP.Auth = httpx.AuthConfig{Type: httpx.AuthAPIKey, Header: "X-API-Key", Key: secret.MustParse("${env:HR_TEST_KEY}")}
 	res := pullOK(t, puller(t, s), source.PullState{})
-	require.Len(t, res.Persons, 10)
+	require.Len(t, pulledPersons(t, res), 10)
 
 	t.Setenv("HR_TEST_KEY", "wrong-key-value")
 	_, err := puller(t, s).Pull(context.Background(), source.PullState{})
@@ -287,8 +301,8 @@ func TestPullFieldPaths(t *testing.T) {
 	s.HTTP.Fields["phone"] = "$.phones[0].number"
 	s.HTTP.Fields["all_phones"] = "$.phones[*].number"
 	res := pullOK(t, puller(t, s), source.PullState{})
-	require.Equal(t, "+44 20 7946 0001", res.Persons[0].Attributes["phone"])
-	require.Equal(t, "+44 20 7946 0001", res.Persons[0].Attributes["all_phones"])
+	require.Equal(t, "+44 20 7946 0001", pulledPersons(t, res)[0].Attributes["phone"])
+	require.Equal(t, "+44 20 7946 0001", pulledPersons(t, res)[0].Attributes["all_phones"])
 
 	sim.HR().Put(two)
 	_, err := puller(t, s).Pull(context.Background(), source.PullState{})
@@ -307,7 +321,7 @@ func TestPullPostsTheBody(t *testing.T) {
 	s.HTTP.Method = http.MethodPost
 	s.HTTP.Body = `{"fields": ["id", "displayName"], "filters": {"status": "all"}}`
 	res := pullOK(t, puller(t, s), source.PullState{})
-	require.Len(t, res.Persons, 150)
+	require.Len(t, pulledPersons(t, res), 150)
 	reqs := sim.RequestsTo(http.MethodPost, "/hr/v1/employees")
 	require.Len(t, reqs, 2)
 	for _, r := range reqs {
@@ -324,7 +338,7 @@ func TestPullReadsAnAPIThatCapsItsPages(t *testing.T) {
 	for _, style := range []string{source.PageOffset, source.PageNumber} {
 		before := sim.HR().Pages()
 		res := pullOK(t, puller(t, hrPull(base, source.Paging{Style: style, Size: 2000})), source.PullState{})
-		require.Len(t, res.Persons, 2500, style)
+		require.Len(t, pulledPersons(t, res), 2500, style)
 		require.Equal(t, 3, sim.HR().Pages()-before, "%s: pages of 1000, 1000 and 500", style)
 	}
 }

@@ -45,12 +45,17 @@ func (s *Spec) CheckFeed(ctx context.Context, path string) (*Feed, error) {
 	if err := drain(f, h, s.Name, path); err != nil {
 		return nil, err
 	}
-	fd := &Feed{spec: s, path: path, Count: c.count, sum: h.Sum(nil)}
-	for _, r := range c.prevs {
-		fd.Rekeys = append(fd.Rekeys, Rekey{From: r.prev, To: r.key})
+	return &Feed{spec: s, path: path, Count: c.count, Rekeys: rekeysOf(c.prevs), sum: h.Sum(nil)}, nil
+}
+
+// rekeysOf lists the key changes a checked feed declares, sorted by To.
+func rekeysOf(prevs []prevRef) []Rekey {
+	var out []Rekey
+	for _, r := range prevs {
+		out = append(out, Rekey{From: r.prev, To: r.key})
 	}
-	slices.SortFunc(fd.Rekeys, func(a, b Rekey) int { return strings.Compare(a.To, b.To) })
-	return fd, nil
+	slices.SortFunc(out, func(a, b Rekey) int { return strings.Compare(a.To, b.To) })
+	return out
 }
 
 // Each reads the feed again and calls fn for every person, in the feed's

@@ -175,6 +175,9 @@ type Store interface {
 	// Busy returns the person/target pairs that have unfinished jobs in a
 	// pending or running run: the planner leaves them alone until done.
 	Busy(ctx context.Context) (map[PersonTarget]bool, error)
+	// ListBusy pages through the same pairs in person key then target
+	// order (see BusyQuery), for a reader that must not hold them all.
+	ListBusy(ctx context.Context, q BusyQuery) ([]PersonTarget, error)
 
 	// LeaseJobs hands out up to r.Max runnable jobs of r.Target ("" = any
 	// target), with all their actions ordered by Seq, leased to r.Owner
@@ -221,6 +224,16 @@ type Store interface {
 type PersonTarget struct {
 	Person string
 	Target string
+}
+
+// BusyQuery selects busy pairs for ListBusy. Zero fields select all.
+type BusyQuery struct {
+	Target string // only this target
+	Person string // only this person
+	// After returns only pairs after it in (person, target) order: the
+	// last pair of the previous page.
+	After PersonTarget
+	Limit int // at most this many (0: no limit)
 }
 
 // Import is one source's full feed, validated.
