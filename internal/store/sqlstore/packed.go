@@ -23,10 +23,15 @@ import (
 // run's finish) once the job is cancelled; created and updated at the
 // run's creation.
 //
-// The encoding is a JSON object {"v":1,"a":[action...]}, each action an
-// array [seq, op, entitlements, attributes, previous, native_id, reason]
-// whose entitlements, attributes and previous are the JSON of the actions
-// columns (null for '').
+// The encoding is a JSON object {"v":1,"r":reason,"a":[action...]}, each
+// action an array [op, entitlements, attributes, previous, native_id,
+// reason, seq] whose entitlements, attributes and previous are the JSON
+// of the actions columns (null for ''). An action's trailing fields are
+// left out where they hold the default: null, "", the job's reason "r"
+// and, for seq, the action's place in the list. A grant of one
+// entitlement is then ["grant",["name"]]: an initial load writes five and
+// a half million of them, and the bytes written are most of what storing
+// the run costs.
 
 const packedVersion = 1
 
@@ -36,14 +41,44 @@ type packedAction struct {
 	seq                   int
 	op, ents, attrs, prev string
 	nativeID, reason      string
+	hasReason, hasSeq     bool
 }
 
 func (p *packedAction) UnmarshalJSON(b []byte) error {
-	var ents, attrs, prev json.RawMessage
-	if err := json.Unmarshal(b, &[]any{&p.seq, &p.op, &ents, &attrs, &prev, &p.nativeID, &p.reason}); err != nil {
+	var f []json.RawMessage
+	if err := json.Unmarshal(b, &f); err != nil {
 		return err
 	}
-	p.ents, p.attrs, p.prev = rawColumn(ents), rawColumn(attrs), rawColumn(prev)
+	if len(f) < 1 || len(f) > 7 {
+		return fmt.Errorf("an action of %d fields", len(f))
+	}
+	field := func(i int) json.RawMessage {
+		if i < len(f) {
+			return f[i]
+		}
+		return nil
+	}
+	if err := json.Unmarshal(f[0], &p.op); err != nil {
+		return err
+	}
+	p.ents, p.attrs, p.prev = rawColumn(field(1)), rawColumn(field(2)), rawColumn(field(3))
+	if raw := field(4); raw != nil {
+		if err := json.Unmarshal(raw, &p.nativeID); err != nil {
+			return err
+		}
+	}
+	if raw := field(5); raw != nil {
+		p.hasReason = true
+		if err := json.Unmarshal(raw, &p.reason); err != nil {
+			return err
+		}
+	}
+	if raw := field(6); raw != nil {
+		p.hasSeq = true
+		if err := json.Unmarshal(raw, &p.seq); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -57,6 +92,7 @@ func rawColumn(r json.RawMessage) string {
 func decodePacked(s string) ([]packedAction, error) {
 	var v struct {
 		V int            `json:"v"`
+		R string         `json:"r"`
 		A []packedAction `json:"a"`
 	}
 	if err := json.Unmarshal([]byte(s), &v); err != nil {
@@ -64,6 +100,15 @@ func decodePacked(s string) ([]packedAction, error) {
 	}
 	if v.V != packedVersion {
 		return nil, fmt.Errorf("packed actions: unknown encoding version %d", v.V)
+	}
+	for k := range v.A {
+		a := &v.A[k]
+		if !a.hasReason {
+			a.reason = v.R
+		}
+		if !a.hasSeq {
+			a.seq = k
+		}
 	}
 	return v.A, nil
 }
@@ -90,30 +135,58 @@ func packable(created int64, j *model.Job, encs []encodedAction, ids []int64) bo
 
 // appendPacked appends the packed encoding of a job's actions.
 func appendPacked(b []byte, actions []model.Action, encs []encodedAction) []byte {
+	reason := ""
+	if len(actions) > 0 {
+		reason = actions[0].Reason
+	}
 	b = append(b, `{"v":`...)
 	b = strconv.AppendInt(b, packedVersion, 10)
+	if reason != "" {
+		b = append(b, `,"r":`...)
+		b = appendJSONString(b, reason)
+	}
 	b = append(b, `,"a":[`...)
 	for k := range actions {
 		a := &actions[k]
 		if k > 0 {
 			b = append(b, ',')
 		}
+		raws := [3]string{encStrings(a.Entitlements), encs[k].attrs, encs[k].prev}
+		// last is the index of the last field that is not the default.
+		last := 0
+		switch {
+		case a.Seq != k:
+			last = 6
+		case a.Reason != reason:
+			last = 5
+		case a.NativeID != "":
+			last = 4
+		case raws[2] != "":
+			last = 3
+		case raws[1] != "":
+			last = 2
+		case raws[0] != "":
+			last = 1
+		}
 		b = append(b, '[')
-		b = strconv.AppendInt(b, int64(a.Seq), 10)
-		b = append(b, ',')
 		b = appendJSONString(b, string(a.Op))
-		for _, raw := range []string{encStrings(a.Entitlements), encs[k].attrs, encs[k].prev} {
+		for i := 1; i <= last; i++ {
 			b = append(b, ',')
-			if raw == "" {
-				b = append(b, "null"...)
-			} else {
-				b = append(b, raw...)
+			switch i {
+			case 1, 2, 3:
+				if raws[i-1] == "" {
+					b = append(b, "null"...)
+				} else {
+					b = append(b, raws[i-1]...)
+				}
+			case 4:
+				b = appendJSONString(b, a.NativeID)
+			case 5:
+				b = appendJSONString(b, a.Reason)
+			case 6:
+				b = strconv.AppendInt(b, int64(a.Seq), 10)
 			}
 		}
-		b = append(b, ',')
-		b = appendJSONString(b, a.NativeID)
-		b = append(b, ',')
-		b = appendJSONString(b, a.Reason)
 		b = append(b, ']')
 	}
 	return append(b, "]}"...)
