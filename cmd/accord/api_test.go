@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -46,44 +43,7 @@ func TestServeAPIWithKeys(t *testing.T) {
 	require.Contains(t, out, created.ID)
 	require.NotContains(t, out, created.Key[len(created.Key)-20:], "the secret is never listed")
 
-	cmd := accordCmd(t, w.dir, "serve", "-c", "accord.yaml")
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	// waited closes when the process has been waited for: the cleanup
-	// must not wait on exited, which a failing check may have drained.
-	waited := make(chan struct{})
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		select {
-		case <-waited:
-		case <-time.After(time.Minute):
-			t.Error("accord serve was not reaped within a minute of being killed")
-		}
-	})
-	// The listening address is in the log.
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		re := regexp.MustCompile(`msg="API listening" addr=(\S+)`)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-		exited <- cmd.Wait()
-		close(waited)
-	}()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case err := <-exited:
-		t.Fatalf("accord serve exited: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("accord serve did not start the API")
-	}
+	base := "http://" + startNode(t, w.dir, "accord serve", false).apiAddr(t)
 
 	call := func(method, path, key string) (int, map[string]any) {
 		t.Helper()
@@ -101,27 +61,20 @@ func TestServeAPIWithKeys(t *testing.T) {
 		_ = json.Unmarshal(data, &m)
 		return resp.StatusCode, m
 	}
-	// Across processes there is no event to wait on: poll, briefly.
-	eventually := func(what string, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-			require.True(t, time.Now().Before(deadline), "timed out waiting for %s", what)
-		}
-	}
 	status, _ := call("GET", "/readyz", "")
 	require.Equal(t, http.StatusOK, status)
 	// The container's health check says the same (the config listens on port 0, so the URL is given).
 	code, out = accord(t, w.dir, "healthcheck", "--url", base+"/readyz")
 	require.Equal(t, 0, code, out)
 	require.Equal(t, "ready\n", out)
-	eventually("the first enforcement", func() bool {
+	eventually(t, "the first enforcement", func() bool {
 		u, ok := w.sim.SCIM().UserByName("p1@example.com")
 		return ok && u.Get("active") == true
 	})
 
 	status, body := call("POST", "/api/v1/persons/E0001/end-employment", created.Key)
 	require.Equal(t, http.StatusOK, status, body)
-	eventually("the leaver's disable", func() bool {
+	eventually(t, "the leaver's disable", func() bool {
 		u, _ := w.sim.SCIM().UserByName("p1@example.com")
 		return u.Get("active") == false
 	})

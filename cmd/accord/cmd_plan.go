@@ -111,22 +111,15 @@ func planJSONLines(ctx context.Context, a *app.App, f app.Filter, w io.Writer) e
 // previewSummaryJSON is the summary line of `accord plan --json`.
 func previewSummaryJSON(pv *app.Preview) map[string]any {
 	res := pv.Result
-	problems := make([]string, len(res.Problems))
-	for i, p := range res.Problems {
-		problems[i] = p.Error()
-	}
-	busy := make([]map[string]string, len(res.Busy))
-	for i, b := range res.Busy {
-		busy[i] = map[string]string{"person": b.Person, "target": b.Target}
-	}
+	rows := res.SummaryRows()
 	out := map[string]any{
 		"type":     "summary",
 		"actions":  res.Planned,
 		"summary":  res.Counted,
-		"excluded": orEmptyList(res.Excluded),
-		"problems": problems,
-		"busy":     busy,
-		"parked":   orEmptyParks(res.Parked),
+		"excluded": rows.Excluded,
+		"problems": rows.Problems,
+		"busy":     rows.Busy,
+		"parked":   rows.Parked,
 		"breaches": orEmptyList(pv.Breaches),
 		"held":     len(pv.Breaches) > 0,
 		"persons":  res.Persons,
@@ -328,11 +321,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
-}
-
-func orEmptyParks(ps []model.Park) []model.Park {
-	if ps == nil {
-		return []model.Park{}
-	}
-	return ps
 }

@@ -14,11 +14,13 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/accord-iam/accord/internal/targetsim"
 	"github.com/accord-iam/accord/internal/testkit"
+	"github.com/accord-iam/accord/internal/testkit/simworld"
 )
 
 // The test binary doubles as the accord binary: run with ACCORD_BE_MAIN=1
@@ -108,6 +110,15 @@ func accordEnv(t testing.TB, dir string, env []string, args ...string) (int, str
 	return code, out.String()
 }
 
+// eventually polls cond until it holds: across processes there is no
+// event to wait on. The deadline only guards against a hang.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		require.True(t, time.Now().Before(deadline), "timed out waiting for %s", what)
+	}
+}
+
 // e2eHR is the feed of the end-to-end worlds: names, a department,
 // start and end dates.
 var e2eHR = testkit.HR{}
@@ -162,26 +173,18 @@ func newE2E(t *testing.T, persons, concurrency int) *e2eWorld {
 func newE2EWith(t testing.TB, persons, concurrency int, opts targetsim.Options, edit func(string) string) *e2eWorld {
 	t.Helper()
 	opts.Token = "sim-secret-token"
-	sim := targetsim.New(opts)
-	base, err := sim.Start("127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { sim.Close() })
-	for _, g := range []string{"all-staff", "crm", "sales-drive", "github", "jira"} {
-		_, err := sim.SCIM().CreateGroup(g)
-		require.NoError(t, err)
-	}
+	sim, base := simworld.StartSim(t, opts, "all-staff", "crm", "sales-drive", "github", "jira")
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(e2eConfig, base, concurrency)
 	if edit != nil {
 		cfg = edit(cfg)
 	}
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
-	var b strings.Builder
-	b.WriteString(e2eHR.Header())
-	for i := 0; i < persons; i++ {
-		fmt.Fprintf(&b, "E%04d,First%d,Last%d,p%d@example.com,%s,2026-01-01,\n", i, i, i, i, departments[i%3])
+	testkit.WriteFile(t, dir, "accord.yaml", cfg)
+	rows := make([]string, persons)
+	for i := range rows {
+		rows[i] = fmt.Sprintf("E%04d,First%d,Last%d,p%d@example.com,%s,2026-01-01,", i, i, i, i, departments[i%3])
 	}
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(b.String()), 0o600))
+	e2eHR.Write(t, dir, rows...)
 	return &e2eWorld{dir: dir, sim: sim}
 }
 

@@ -1,19 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/accord-iam/accord/internal/targetsim"
+	"github.com/accord-iam/accord/internal/testkit"
+	"github.com/accord-iam/accord/internal/testkit/simworld"
 )
 
 const pullE2EConfig = `store: {path: accord.db}
@@ -43,10 +43,7 @@ targets:
 // it was read, an unchanged feed is a 304, and a failing page exits 1
 // with nothing imported.
 func TestImportPullsAnHRAPI(t *testing.T) {
-	sim := targetsim.New(targetsim.Options{})
-	base, err := sim.Start("127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = sim.Close() })
+	sim, base := simworld.StartSim(t, targetsim.Options{})
 	sim.HR().SetOptions(targetsim.HROptions{APIKey: "e2e-key-0451", APIKeyHeader: "X-HR-Key"})
 	for i := 0; i < 10; i++ {
 		sim.HR().Put(map[string]any{"id": fmt.Sprintf("E%02d", i), "work": map[string]any{"email": fmt.Sprintf("p%d@example.com", i)}})
@@ -92,10 +89,7 @@ func TestPullExamplesConfigCheck(t *testing.T) {
 // accord serve pulls the HR API on the source's schedule: a joiner HR
 // adds while it runs gets an account without anyone running import.
 func TestServePullsOnSchedule(t *testing.T) {
-	sim := targetsim.New(targetsim.Options{})
-	base, err := sim.Start("127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = sim.Close() })
+	sim, base := simworld.StartSim(t, targetsim.Options{})
 	sim.HR().SetOptions(targetsim.HROptions{APIKey: "e2e-key-0451", APIKeyHeader: "X-HR-Key"})
 	sim.HR().Put(map[string]any{"id": "E00", "work": map[string]any{"email": "p0@example.com"}})
 	dir := t.TempDir()
@@ -104,7 +98,7 @@ func TestServePullsOnSchedule(t *testing.T) {
 
 	cmd := accordCmd(t, dir, "serve", "-c", "accord.yaml")
 	cmd.Env = append(cmd.Env, "HR_E2E_KEY=e2e-key-0451")
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
@@ -121,23 +115,4 @@ func TestServePullsOnSchedule(t *testing.T) {
 	sim.HR().Put(map[string]any{"id": "E01", "work": map[string]any{"email": "p1@example.com"}})
 	eventually("the joiner's account, from a scheduled pull", func() bool { _, ok := sim.SCIM().UserByName("p1@example.com"); return ok })
 	require.NotContains(t, out.String(), "e2e-key-0451")
-}
-
-// syncBuffer is a bytes.Buffer safe for a process writing while the test
-// reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -81,43 +78,7 @@ func TestInboundSCIMWithAnIndependentClient(t *testing.T) {
 	var created struct{ Key string }
 	require.NoError(t, json.Unmarshal([]byte(out), &created))
 
-	cmd := accordCmd(t, w.dir, "serve", "-c", "accord.yaml")
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	// waited closes when the process has been waited for: the cleanup
-	// must not wait on exited, which a failing check may have drained.
-	waited := make(chan struct{})
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		select {
-		case <-waited:
-		case <-time.After(time.Minute):
-			t.Error("accord serve was not reaped within a minute of being killed")
-		}
-	})
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		re := regexp.MustCompile(`msg="API listening" addr=(\S+)`)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-		exited <- cmd.Wait()
-		close(waited)
-	}()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case err := <-exited:
-		t.Fatalf("accord serve exited: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("accord serve did not start the API")
-	}
+	base := "http://" + startNode(t, w.dir, "accord serve", false).apiAddr(t)
 
 	client := exec.Command(python, filepath.Join("..", "..", "testdata", "scimclient", "hr_push.py"), base+"/scim/v2")
 	client.Env = append(os.Environ(), "ACCORD_SCIM_KEY="+created.Key)
@@ -141,20 +102,13 @@ func TestInboundSCIMWithAnIndependentClient(t *testing.T) {
 	require.Contains(t, summary.Hostile["deep"], "nests deeper")
 	require.Contains(t, summary.Hostile["oversize"], "65536 bytes")
 
-	// Across processes there is no event to wait on: poll, briefly.
-	eventually := func(what string, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-			require.True(t, time.Now().Before(deadline), "timed out waiting for %s", what)
-		}
-	}
 	// H001 was created (an account) and then deactivated: the leaver is
 	// disabled on the target.
-	eventually("H001's account, disabled", func() bool {
+	eventually(t, "H001's account, disabled", func() bool {
 		u, ok := w.sim.SCIM().UserByName("ada.byron@example.com")
 		return ok && u.Get("active") == false
 	})
-	eventually("the Bulk's good records provisioned", func() bool {
+	eventually(t, "the Bulk's good records provisioned", func() bool {
 		u, ok := w.sim.SCIM().UserByName("grace.brewster@example.com")
 		_, ok2 := w.sim.SCIM().UserByName("alan.mathison@example.com")
 		return ok && ok2 && u.Get("name.givenName") == "Grace B."

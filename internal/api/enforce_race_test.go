@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -28,7 +26,7 @@ func TestConcurrentEnforceSendsEachWriteOnce(t *testing.T) {
 	for i := range joiners {
 		rows = append(rows, fmt.Sprintf("J%02d,New,Joiner%02d,joiner%02d@example.com,Sales,employee,2026-01-01,", i, i, i))
 	}
-	require.NoError(t, os.WriteFile(filepath.Join(w.dir, "hr.csv"), []byte(hrHeader+strings.Join(rows, "\n")+"\n"), 0o600))
+	testHR.Write(t, w.dir, rows...)
 	_, err := w.app.Import(context.Background(), "")
 	require.NoError(t, err)
 	mark := w.simMark()

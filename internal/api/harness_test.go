@@ -8,8 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +24,7 @@ import (
 	"github.com/accord-iam/accord/internal/store"
 	"github.com/accord-iam/accord/internal/targetsim"
 	"github.com/accord-iam/accord/internal/testkit"
+	"github.com/accord-iam/accord/internal/testkit/simworld"
 )
 
 const simToken = "sim-api-test-token"
@@ -72,8 +71,6 @@ api:
   rate_limit: {per_second: %[4]s, burst: %[5]d}
   health: {min_attempts: 1}
 %[6]s`
-
-var hrHeader = testHR.Header()
 
 // seedPersons are in the feed of every world: E1..E3 get accounts, E9999
 // is excluded and never touched.
@@ -132,30 +129,18 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	if o.persons == nil {
 		o.persons = seedPersons
 	}
-	sim := targetsim.New(targetsim.Options{Token: simToken, Sleep: o.simSleep})
-	base, err := sim.Start("127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = sim.Close() })
-	for _, g := range []string{"all-staff", "crm", "sales-drive", "github", "jira", "vip-lounge"} {
-		_, err := sim.SCIM().CreateGroup(g)
-		require.NoError(t, err)
-	}
-	dir := o.dir
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	tokenFile := filepath.Join(dir, "sim-token")
-	require.NoError(t, os.WriteFile(tokenFile, []byte(simToken), 0o600))
-	cfg := fmt.Sprintf(testConfig, base, tokenFile, o.disables, o.ratePerS, o.rateBurst, o.extra, o.revokes, o.reconcile, o.sources)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(hrHeader+strings.Join(o.persons, "\n")+"\n"), 0o600))
-
-	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{
-		Logger: testkit.QuietLogger(),
-		Now:    testkit.NewClock(testDay).Now,
+	sw := simworld.New(t, simworld.Options{
+		Sim:    targetsim.Options{Token: simToken, Sleep: o.simSleep},
+		Groups: []string{"all-staff", "crm", "sales-drive", "github", "jira", "vip-lounge"},
+		Config: func(sw *simworld.World) string {
+			return fmt.Sprintf(testConfig, sw.URL, sw.TokenFile, o.disables, o.ratePerS, o.rateBurst, o.extra, o.revokes, o.reconcile, o.sources)
+		},
+		HR: testHR, Persons: o.persons, Dir: o.dir,
+		App:      app.Options{Now: testkit.NewClock(testDay).Now},
+		NoImport: true,
 	})
-	require.NoError(t, err)
-	w := &world{t: t, dir: dir, sim: sim, app: a, events: &eventLog{changed: make(chan struct{})}, keys: map[string]string{}}
+	a := sw.App
+	w := &world{t: t, dir: sw.Dir, sim: sw.Sim, app: a, events: &eventLog{changed: make(chan struct{})}, keys: map[string]string{}}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	eng := a.NewEngine(app.EngineOptions{OnEvent: w.events.add})
@@ -173,14 +158,13 @@ func newWorld(t testing.TB, o worldOptions) *world {
 		hs.Close()
 		cancel()
 		wg.Wait()
-		a.Close(context.Background())
 	})
 
 	for _, scope := range api.Scopes {
 		w.keys[scope] = w.newKey("key-"+strings.ReplaceAll(scope, ":", "-"), scope)
 	}
 	w.revokedKey = w.newKey("revoked", api.ScopeAdmin)
-	_, err = api.RevokeKey(context.Background(), a.Store, "revoked", "test", a.Now())
+	_, err := api.RevokeKey(context.Background(), a.Store, "revoked", "test", a.Now())
 	require.NoError(t, err)
 	good := w.keys[api.ScopeAdmin]
 	w.wrongKey = good[:len(good)-8] + "AAAAAAAA"

@@ -59,10 +59,8 @@ type planView struct {
 	Summary   map[string]map[model.Op]int `json:"summary"`
 	Breaches  []model.Breach              `json:"breaches"`
 	WouldHold bool                        `json:"would_hold"`
-	Excluded  []excludedView              `json:"excluded"`
-	Busy      []busyView                  `json:"busy"`
-	Parked    []model.Park                `json:"parked"`
-	Problems  []string                    `json:"problems"`
+	// The lists of what was left out: excluded, busy, parked, problems.
+	plan.SummaryRows
 	// Desired is policy's view of the person, when the plan is for one.
 	Desired []desiredTargetView `json:"desired"`
 }
@@ -94,18 +92,10 @@ func (s *Server) preview(rq *request) (int, any, error) {
 	}
 	out := planView{
 		Persons: pv.Result.Persons, Actions: []ActionView{}, Summary: plan.Count(pv.Result.Jobs), Breaches: orEmpty(pv.Breaches),
-		WouldHold: len(pv.Breaches) > 0, Excluded: toExcludedViews(pv.Result.Excluded), Busy: []busyView{},
-		Parked:   append([]model.Park{}, pv.Result.Parked...),
-		Problems: []string{}, Desired: []desiredTargetView{},
+		WouldHold: len(pv.Breaches) > 0, SummaryRows: pv.Result.SummaryRows(), Desired: []desiredTargetView{},
 	}
 	for i := range pv.Result.Jobs {
 		out.Actions = append(out.Actions, ToActionViews(pv.Result.Jobs[i].Actions)...)
-	}
-	for _, b := range pv.Result.Busy {
-		out.Busy = append(out.Busy, busyView{Person: b.Person, Target: b.Target})
-	}
-	for _, e := range pv.Result.Problems {
-		out.Problems = append(out.Problems, e.Error())
 	}
 	if f.Person != "" {
 		um, err := s.accountsStore().ListUnmanaged(rq.Context(), f.Person)

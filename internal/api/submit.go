@@ -76,14 +76,8 @@ func (s *Server) runAnswer(ctx context.Context, rq *request, run *model.Run, res
 
 // resultOf starts an answer from a plan: who was left out, and why.
 func resultOf(pv *app.Preview) *runResult {
-	res := &runResult{Excluded: toExcludedViews(pv.Result.Excluded)}
-	for _, p := range pv.Result.Problems {
-		res.Problems = append(res.Problems, p.Error())
-	}
-	for _, b := range pv.Result.Busy {
-		res.Busy = append(res.Busy, busyView{Person: b.Person, Target: b.Target})
-	}
-	return res
+	rows := pv.Result.SummaryRows()
+	return &runResult{Excluded: toExcludedViews(pv.Result.Excluded), Problems: rows.Problems, Busy: rows.Busy}
 }
 
 // enforce plans and submits a run for a filter, as the CLI's enforce does,

@@ -150,10 +150,7 @@ type runResult struct {
 
 // busyView is a person/target left alone because earlier work is still
 // unfinished; accord plans it again as soon as that work is done.
-type busyView struct {
-	Person string `json:"person"`
-	Target string `json:"target"`
-}
+type busyView = plan.BusyRow
 
 type skippedView struct {
 	Person string `json:"person"`

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/accord-iam/accord/internal/store"
 	"github.com/accord-iam/accord/internal/targetsim"
 	"github.com/accord-iam/accord/internal/testkit"
+	"github.com/accord-iam/accord/internal/testkit/simworld"
 )
 
 // simHR is the feed of the simulated worlds.
@@ -63,30 +63,7 @@ type simWorld struct {
 	dir    string
 	sim    *targetsim.Sim
 	app    *app.App
-	alerts *alertLog
-}
-
-type alertLog struct {
-	mu sync.Mutex
-	ev []notify.Event
-}
-
-func (l *alertLog) Notify(_ context.Context, ev notify.Event) {
-	l.mu.Lock()
-	l.ev = append(l.ev, ev)
-	l.mu.Unlock()
-}
-
-func (l *alertLog) count(k notify.Kind) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, e := range l.ev {
-		if e.Kind == k {
-			n++
-		}
-	}
-	return n
+	alerts *testkit.Alerts
 }
 
 func newSimWorld(t testing.TB, persons, concurrency int, opts targetsim.Options) *simWorld {
@@ -105,46 +82,41 @@ func newSimWorldApp(t testing.TB, persons, concurrency int, opts targetsim.Optio
 	t.Helper()
 	t.Setenv("CHAOS_SIM_TOKEN", "chaos-token-1234")
 	opts.Token = "chaos-token-1234"
-	sim := targetsim.New(opts)
-	base, err := sim.Start("127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { sim.Close() })
-	for _, g := range []string{"all-staff", "crm", "sales-drive", "github", "jira"} {
-		_, err := sim.SCIM().CreateGroup(g)
-		require.NoError(t, err)
-	}
-	dir := t.TempDir()
-	cfg := fmt.Sprintf(simConfig, base, concurrency)
-	if edit != nil {
-		cfg = edit(cfg)
-	}
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
-	w := &simWorld{t: t, dir: dir, sim: sim, alerts: &alertLog{}}
-	w.writeFeed(persons, nil)
-	ao.Logger = testkit.QuietLogger()
-	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), ao)
-	require.NoError(t, err)
-	a.Notifier = w.alerts
-	t.Cleanup(func() { a.Close(context.Background()) })
-	w.app = a
-	_, err = a.Import(context.Background(), "")
-	require.NoError(t, err)
-	return w
+	sw := simworld.New(t, simworld.Options{
+		Sim:    opts,
+		Groups: []string{"all-staff", "crm", "sales-drive", "github", "jira"},
+		Config: func(sw *simworld.World) string {
+			cfg := fmt.Sprintf(simConfig, sw.URL, concurrency)
+			if edit != nil {
+				cfg = edit(cfg)
+			}
+			return cfg
+		},
+		HR: simHR, Persons: simPersons(persons, nil),
+		App: ao,
+	})
+	return &simWorld{t: t, dir: sw.Dir, sim: sw.Sim, app: sw.App, alerts: sw.Alerts}
 }
 
-// writeFeed writes persons rows; edit may change a row's fields.
-func (w *simWorld) writeFeed(persons int, edit func(i int, row []string)) {
-	var b strings.Builder
-	b.WriteString(simHR.Header())
-	for i := 0; i < persons; i++ {
+// simPersons are the feed's rows of persons 0..persons-1; edit may change
+// a row's fields.
+func simPersons(persons int, edit func(i int, row []string)) []string {
+	rows := make([]string, persons)
+	for i := range rows {
 		row := []string{fmt.Sprintf("E%05d", i), "First", fmt.Sprintf("Last%d", i), fmt.Sprintf("p%d@example.com", i),
 			chaosDepts[i%3], "Engineer", "2026-01-01", ""}
 		if edit != nil {
 			edit(i, row)
 		}
-		b.WriteString(strings.Join(row, ",") + "\n")
+		rows[i] = strings.Join(row, ",")
 	}
-	require.NoError(w.t, os.WriteFile(filepath.Join(w.dir, "hr.csv"), []byte(b.String()), 0o600))
+	return rows
+}
+
+// writeFeed writes persons rows; edit may change a row's fields.
+func (w *simWorld) writeFeed(persons int, edit func(i int, row []string)) {
+	w.t.Helper()
+	simHR.Write(w.t, w.dir, simPersons(persons, edit)...)
 }
 
 // runUntilDone executes everything executable, calling observe on each
@@ -228,7 +200,7 @@ func TestValidationErrorFailsOnlyThatPerson(t *testing.T) {
 	require.Equal(t, model.ActionSkipped, acts[1].State)
 	require.Equal(t, acts[0].PersonKey, acts[1].PersonKey)
 	require.Len(t, w.sim.SCIM().Users(), 29, "everyone else is provisioned")
-	require.Equal(t, 1, w.alerts.count(notify.ActionFailed))
+	require.Equal(t, 1, len(w.alerts.Of(notify.ActionFailed)))
 }
 
 // TestAuthFailurePausesTheTarget: credentials refused even after a
@@ -247,8 +219,8 @@ func TestAuthFailurePausesTheTarget(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, model.RunSucceeded, r.State, "counts %v", r.Counts)
 	w.checkTarget(20)
-	require.Equal(t, 1, w.alerts.count(notify.TargetAuthFailed))
-	require.Equal(t, 1, w.alerts.count(notify.TargetBack))
+	require.Equal(t, 1, len(w.alerts.Of(notify.TargetAuthFailed)))
+	require.Equal(t, 1, len(w.alerts.Of(notify.TargetBack)))
 }
 
 // TestPlanRefusesValuesTheTargetSchemaRejects: a mapped value of the wrong

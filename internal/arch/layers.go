@@ -45,7 +45,7 @@ var Layers = []Layer{
 	{"console", []string{"internal/console"}},
 	{"test kits", []string{"internal/testkit", "internal/targetsim", "internal/store/storetest",
 		"internal/connector/rest/enginetest"}},
-	{"test kits over kits", []string{"internal/scimtest"}},
+	{"test kits over kits", []string{"internal/scimtest", "internal/testkit/simworld"}},
 	{"entry points", []string{"cmd/accord", "scripts/loadgen"}},
 }
 

@@ -9,8 +9,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -27,6 +25,7 @@ import (
 	"github.com/accord-iam/accord/internal/daemon"
 	"github.com/accord-iam/accord/internal/targetsim"
 	"github.com/accord-iam/accord/internal/testkit"
+	"github.com/accord-iam/accord/internal/testkit/simworld"
 )
 
 const simToken = "sim-console-test-token"
@@ -100,26 +99,19 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	if o.idle == "" {
 		o.idle = "30m"
 	}
-	sim := targetsim.New(targetsim.Options{Token: simToken})
-	base, err := sim.Start("127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = sim.Close() })
-	for _, g := range []string{"all-staff", "crm", "github"} {
-		_, err := sim.SCIM().CreateGroup(g)
-		require.NoError(t, err)
-	}
-	dir := t.TempDir()
-	tokenFile := filepath.Join(dir, "sim-token")
-	require.NoError(t, os.WriteFile(tokenFile, []byte(simToken), 0o600))
-	cfg := fmt.Sprintf(testConfig, base, tokenFile, o.creates, o.idle, o.secureCookie)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(testHR.Header()+strings.Join(seedPersons, "\n")+"\n"), 0o600))
-	w := &world{t: t, dir: dir, sim: sim, keys: map[string]string{}}
+	w := &world{t: t, keys: map[string]string{}}
 	clock := testkit.NewClock("2026-03-02")
 	now := func() time.Time { return clock.Now().Add(time.Duration(w.skew.Load())) }
-	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{Logger: testkit.QuietLogger(), Now: now})
-	require.NoError(t, err)
-	w.app = a
+	sw := simworld.New(t, simworld.Options{
+		Sim:    targetsim.Options{Token: simToken},
+		Groups: []string{"all-staff", "crm", "github"},
+		Config: func(sw *simworld.World) string {
+			return fmt.Sprintf(testConfig, sw.URL, sw.TokenFile, o.creates, o.idle, o.secureCookie)
+		},
+		HR: testHR, Persons: seedPersons, App: app.Options{Now: now}, NoImport: true,
+	})
+	w.dir, w.sim, w.app = sw.Dir, sw.Sim, sw.App
+	a := w.app
 	ctx, cancel := context.WithCancel(context.Background())
 	eng := a.NewEngine(app.EngineOptions{})
 	d := daemon.New(daemon.Options{App: a, Engine: eng, Logger: testkit.QuietLogger()})
@@ -140,7 +132,6 @@ func newWorld(t testing.TB, o worldOptions) *world {
 		hs.Close()
 		cancel()
 		wg.Wait()
-		a.Close(context.Background())
 	})
 	for _, scope := range api.Scopes {
 		w.keys[scope] = w.newKey("key-"+strings.ReplaceAll(scope, ":", "-"), scope)
@@ -156,8 +147,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 // hire adds persons to the HR feed and imports it.
 func (w *world) hire(rows ...string) {
 	w.t.Helper()
-	feed := testHR.Header() + strings.Join(append(append([]string{}, seedPersons...), rows...), "\n") + "\n"
-	require.NoError(w.t, os.WriteFile(filepath.Join(w.dir, "hr.csv"), []byte(feed), 0o600))
+	testHR.Write(w.t, w.dir, append(append([]string{}, seedPersons...), rows...)...)
 	_, err := w.app.Import(context.Background(), "")
 	require.NoError(w.t, err)
 }

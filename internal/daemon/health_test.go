@@ -28,7 +28,7 @@ func (w *world) failCreate() {
 func TestIncidentIsAlertedOncePerEntry(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOptions{healthEvery: "20ms"})
-	incidents := func() int { return len(w.alerts.of(notify.TargetIncident)) }
+	incidents := func() int { return len(w.alerts.Of(notify.TargetIncident)) }
 	hv, err := w.d.Health(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, daemon.StatusHealthy, hv.Status, "%+v", hv)
@@ -43,7 +43,7 @@ func TestIncidentIsAlertedOncePerEntry(t *testing.T) {
 
 	// The monitor finds it on its own.
 	w.until("an incident alert", func() bool { return incidents() > 0 })
-	ev := w.alerts.of(notify.TargetIncident)[0]
+	ev := w.alerts.Of(notify.TargetIncident)[0]
 	require.Equal(t, "saas", ev.Target)
 	require.Contains(t, ev.Message, "target saas is in incident")
 	for range 3 {
@@ -87,5 +87,5 @@ func TestHealthWithoutDaemonAlertsNobody(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, daemon.StatusIncident, hv.Status)
 	require.Equal(t, "closed", hv.Targets[0].Circuit, "no engine given: circuits show as closed")
-	require.Empty(t, w.alerts.of(notify.TargetIncident))
+	require.Empty(t, w.alerts.Of(notify.TargetIncident))
 }

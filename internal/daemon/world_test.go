@@ -3,10 +3,6 @@ package daemon_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,9 +13,9 @@ import (
 	"github.com/accord-iam/accord/internal/daemon"
 	"github.com/accord-iam/accord/internal/engine"
 	"github.com/accord-iam/accord/internal/model"
-	"github.com/accord-iam/accord/internal/notify"
 	"github.com/accord-iam/accord/internal/targetsim"
 	"github.com/accord-iam/accord/internal/testkit"
+	"github.com/accord-iam/accord/internal/testkit/simworld"
 	"github.com/accord-iam/accord/internal/wait"
 )
 
@@ -74,38 +70,14 @@ type world struct {
 	t      testing.TB
 	dir    string
 	sim    *targetsim.Sim
+	alerts *testkit.Alerts
 	clock  *testkit.Clock
 	app    *app.App
 	eng    *engine.Engine
 	d      *daemon.Daemon
-	alerts *alertLog
 	// stop ends the daemon's Run (the engine keeps going).
 	stop    context.CancelFunc
 	stopped chan struct{}
-}
-
-// alertLog keeps the alerts the daemon sends, in place of the webhook.
-type alertLog struct {
-	mu sync.Mutex
-	ev []notify.Event
-}
-
-func (l *alertLog) Notify(_ context.Context, ev notify.Event) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.ev = append(l.ev, ev)
-}
-
-func (l *alertLog) of(kind notify.Kind) []notify.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []notify.Event
-	for _, e := range l.ev {
-		if e.Kind == kind {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 func newWorld(t testing.TB, o worldOptions) *world {
@@ -113,28 +85,17 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	if o.healthEvery == "" {
 		o.healthEvery = "1h"
 	}
-	sim := targetsim.New(targetsim.Options{Token: simToken, Sleep: o.simSleep})
-	base, err := sim.Start("127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = sim.Close() })
-	for _, g := range []string{"all-staff", "crm", "github"} {
-		_, err := sim.SCIM().CreateGroup(g)
-		require.NoError(t, err)
-	}
-	dir := t.TempDir()
-	tokenFile := filepath.Join(dir, "sim-token")
-	require.NoError(t, os.WriteFile(tokenFile, []byte(simToken), 0o600))
-	cfg := fmt.Sprintf(testConfig, base, tokenFile, o.healthEvery)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
-	w := &world{t: t, dir: dir, sim: sim, clock: testkit.NewClock(testDay), alerts: &alertLog{}}
-	w.writeFeed(seedPersons...)
-
-	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{
-		Logger: testkit.QuietLogger(), Now: w.clock.Now,
+	w := &world{t: t, clock: testkit.NewClock(testDay)}
+	sw := simworld.New(t, simworld.Options{
+		Sim:    targetsim.Options{Token: simToken, Sleep: o.simSleep},
+		Groups: []string{"all-staff", "crm", "github"},
+		Config: func(sw *simworld.World) string {
+			return fmt.Sprintf(testConfig, sw.URL, sw.TokenFile, o.healthEvery)
+		},
+		HR: testHR, Persons: seedPersons, App: app.Options{Now: w.clock.Now},
 	})
-	require.NoError(t, err)
-	a.Notifier = w.alerts
-	w.app = a
+	w.dir, w.sim, w.alerts, w.app = sw.Dir, sw.Sim, sw.Alerts, sw.App
+	a := w.app
 	w.eng = a.NewEngine(app.EngineOptions{})
 	w.d = daemon.New(daemon.Options{App: a, Engine: w.eng, Logger: testkit.QuietLogger()})
 	a.ObserveEngine(w.d.Observe)
@@ -149,11 +110,8 @@ func newWorld(t testing.TB, o worldOptions) *world {
 		cancel()
 		<-w.stopped
 		<-engDone
-		a.Close(context.Background())
 	})
 
-	_, err = a.Import(context.Background(), "")
-	require.NoError(t, err)
 	w.waitRun(w.enforce(""))
 	return w
 }
@@ -161,8 +119,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 // writeFeed replaces the HR feed with rows (without the header).
 func (w *world) writeFeed(rows ...string) {
 	w.t.Helper()
-	feed := testHR.Header() + strings.Join(rows, "\n") + "\n"
-	require.NoError(w.t, os.WriteFile(filepath.Join(w.dir, "hr.csv"), []byte(feed), 0o600))
+	testHR.Write(w.t, w.dir, rows...)
 }
 
 // enforce plans one person (all when empty), wakes the engine and

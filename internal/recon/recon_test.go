@@ -223,7 +223,7 @@ func TestLeaverReEnabledByHand(t *testing.T) {
 			w.scim.setUser("bob@example.com", "active", true)
 			res := w.reconcile(recon.Options{})
 			require.Equal(t, map[string]int{config.DriftLeaverActive: 1}, classes(res))
-			alerts := w.alert.of(notify.LeaverActive)
+			alerts := w.alert.Of(notify.LeaverActive)
 			require.Len(t, alerts, 1)
 			require.Equal(t, "E2", alerts[0].Person)
 			require.Equal(t, tc.disabled, res.Run != nil)

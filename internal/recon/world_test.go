@@ -8,10 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,13 +16,13 @@ import (
 
 	"github.com/accord-iam/accord/internal/app"
 	"github.com/accord-iam/accord/internal/model"
-	"github.com/accord-iam/accord/internal/notify"
 	"github.com/accord-iam/accord/internal/plan"
 	"github.com/accord-iam/accord/internal/recon"
 	"github.com/accord-iam/accord/internal/scimtest"
 	"github.com/accord-iam/accord/internal/store"
 	"github.com/accord-iam/accord/internal/targetsim"
 	"github.com/accord-iam/accord/internal/testkit"
+	"github.com/accord-iam/accord/internal/testkit/simworld"
 
 	_ "github.com/accord-iam/accord/internal/connector/scim"
 )
@@ -34,8 +31,6 @@ const employeeNumber = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:Us
 
 // worldHR is the feed of the world.
 var worldHR = testkit.HR{Columns: testkit.StandardColumns("title")}
-
-var hrHeader = worldHR.Header()
 
 // worldConfig: a SCIM target with small pages (so that a handful of
 // accounts makes several pages), correlation by employee number then
@@ -84,30 +79,7 @@ type world struct {
 	app   *app.App
 	scim  *hands
 	sim   *targetsim.Sim // nil against the real server
-	alert *alerts
-}
-
-type alerts struct {
-	mu  sync.Mutex
-	evs []notify.Event
-}
-
-func (a *alerts) Notify(_ context.Context, ev notify.Event) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.evs = append(a.evs, ev)
-}
-
-func (a *alerts) of(kind notify.Kind) []notify.Event {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var out []notify.Event
-	for _, e := range a.evs {
-		if e.Kind == kind {
-			out = append(out, e)
-		}
-	}
-	return out
+	alert *testkit.Alerts
 }
 
 type worldOpts struct {
@@ -123,7 +95,7 @@ type worldOpts struct {
 
 func newWorld(t *testing.T, o worldOpts) *world {
 	t.Helper()
-	w := &world{t: t, dir: t.TempDir(), alert: &alerts{}}
+	w := &world{t: t, dir: t.TempDir(), alert: &testkit.Alerts{}}
 	var base, token string
 	extra := o.quirks
 	if o.real {
@@ -131,10 +103,8 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		extra += "\n      quirks: {filter_no_escapes: true}"
 	} else {
 		token = "sim-token"
-		w.sim = targetsim.New(targetsim.Options{Token: token, SCIM: o.behave})
-		u, err := w.sim.Start("127.0.0.1:0")
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = w.sim.Close() })
+		var u string
+		w.sim, u = simworld.StartSim(t, targetsim.Options{Token: token, SCIM: o.behave})
 		base = u + "/scim/v2"
 		if !o.discover {
 			extra += "\n      discovery: false"
@@ -144,11 +114,9 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	for _, g := range groups {
 		w.scim.createGroup(g)
 	}
-	tokFile := filepath.Join(w.dir, "token")
-	require.NoError(t, os.WriteFile(tokFile, []byte(token), 0o600))
-	cfg := fmt.Sprintf(worldConfig, base, tokFile, extra, o.target, o.drift)
-	require.NoError(t, os.WriteFile(filepath.Join(w.dir, "accord.yaml"), []byte(cfg), 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(w.dir, "hr.csv"), []byte(hrHeader), 0o600))
+	tokFile := testkit.WriteFile(t, w.dir, "token", token)
+	testkit.WriteFile(t, w.dir, "accord.yaml", fmt.Sprintf(worldConfig, base, tokFile, extra, o.target, o.drift))
+	worldHR.Write(t, w.dir)
 	w.open()
 	return w
 }
@@ -157,11 +125,8 @@ func newWorld(t *testing.T, o worldOpts) *world {
 // have discovered nothing yet.
 func (w *world) open() {
 	w.t.Helper()
-	a, err := app.Open(context.Background(), filepath.Join(w.dir, "accord.yaml"), app.Options{Logger: testkit.QuietLogger()})
-	require.NoError(w.t, err)
-	a.Notifier = w.alert
-	w.t.Cleanup(func() { a.Close(context.Background()) })
-	w.app = a
+	w.app = testkit.OpenApp(w.t, w.dir, app.Options{})
+	w.app.Notifier = w.alert
 }
 
 // env is what the CLI builds from an app.
@@ -177,8 +142,7 @@ func (w *world) env() *recon.Env {
 
 func (w *world) feed(rows ...string) {
 	w.t.Helper()
-	data := hrHeader + strings.Join(rows, "\n") + "\n"
-	require.NoError(w.t, os.WriteFile(filepath.Join(w.dir, "hr.csv"), []byte(data), 0o600))
+	worldHR.Write(w.t, w.dir, rows...)
 	_, err := w.app.Import(context.Background(), "")
 	require.NoError(w.t, err)
 }

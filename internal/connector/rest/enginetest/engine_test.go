@@ -8,8 +8,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/targetsim"
 	"github.com/accord-iam/accord/internal/testkit"
+	"github.com/accord-iam/accord/internal/testkit/simworld"
 
 	_ "github.com/accord-iam/accord/internal/connector/rest"
 )
@@ -53,10 +52,7 @@ engine: {poll: 20ms, lease: 2s}
 `
 
 func TestEngineGrantsNineGroupsInOneSession(t *testing.T) {
-	sim := targetsim.New(targetsim.Options{})
-	base, err := sim.Start("127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = sim.Close() })
+	sim, base := simworld.StartSim(t, targetsim.Options{})
 	sim.REST().Configure(targetsim.RESTOptions{Session: true, Username: "svc", Password: "pw-Engine-9x"})
 	groups := make([]string, 9)
 	for i := range groups {
@@ -69,18 +65,13 @@ func TestEngineGrantsNineGroupsInOneSession(t *testing.T) {
 	require.NoError(t, err)
 
 	dir := t.TempDir()
-	pw := filepath.Join(dir, "pw")
-	require.NoError(t, os.WriteFile(pw, []byte("pw-Engine-9x"), 0o600))
-	cfg := fmt.Sprintf(config, base+"/rest/v1", pw, strings.Join(groups, ", "))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
-	csv := hr.Header() + "P1,p1@example.com,2026-01-01\nP2,p2@example.com,2026-01-01\nP3,p3@example.com,2026-01-01\n"
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(csv), 0o600))
+	pw := testkit.WriteFile(t, dir, "pw", "pw-Engine-9x")
+	testkit.WriteFile(t, dir, "accord.yaml", fmt.Sprintf(config, base+"/rest/v1", pw, strings.Join(groups, ", ")))
+	hr.Write(t, dir, "P1,p1@example.com,2026-01-01", "P2,p2@example.com,2026-01-01", "P3,p3@example.com,2026-01-01")
 
 	now := func() time.Time { return time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC) }
 	ctx := context.Background()
-	a, err := app.Open(ctx, filepath.Join(dir, "accord.yaml"), app.Options{Now: now, Logger: testkit.QuietLogger()})
-	require.NoError(t, err)
-	t.Cleanup(func() { a.Close(context.Background()) })
+	a := testkit.OpenApp(t, dir, app.Options{Now: now})
 	_, err = a.Import(ctx, "")
 	require.NoError(t, err)
 	run, _, err := a.Enforce(ctx, app.Filter{}, "test")

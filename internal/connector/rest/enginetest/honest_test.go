@@ -3,10 +3,7 @@ package enginetest_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +15,7 @@ import (
 	"github.com/accord-iam/accord/internal/store"
 	"github.com/accord-iam/accord/internal/targetsim"
 	"github.com/accord-iam/accord/internal/testkit"
+	"github.com/accord-iam/accord/internal/testkit/simworld"
 )
 
 // Issue 13 on a REST target: verification where the API can or cannot
@@ -26,31 +24,7 @@ import (
 type restWorld struct {
 	sim    *targetsim.Sim
 	app    *app.App
-	alerts *alerts
-}
-
-// alerts records the alerts accord sends.
-type alerts struct {
-	mu  sync.Mutex
-	evs []notify.Event
-}
-
-func (a *alerts) Notify(_ context.Context, ev notify.Event) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.evs = append(a.evs, ev)
-}
-
-func (a *alerts) of(kind notify.Kind) []notify.Event {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var out []notify.Event
-	for _, ev := range a.evs {
-		if ev.Kind == kind {
-			out = append(out, ev)
-		}
-	}
-	return out
+	alerts *testkit.Alerts
 }
 
 // newRESTWorld serves the simulator's REST API with the given groups and
@@ -58,34 +32,28 @@ func (a *alerts) of(kind notify.Kind) []notify.Event {
 // persons P1 (and more, as csv rows).
 func newRESTWorld(t *testing.T, groups []string, edit func(string) string, rows ...string) *restWorld {
 	t.Helper()
-	sim := targetsim.New(targetsim.Options{})
-	base, err := sim.Start("127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = sim.Close() })
+	sim, base := simworld.StartSim(t, targetsim.Options{})
 	sim.REST().Configure(targetsim.RESTOptions{Session: true, Username: "svc", Password: "pw-Honest-7q"})
 	for _, g := range groups {
 		_, err := sim.REST().AddGroup(g, "")
 		require.NoError(t, err)
 	}
 	dir := t.TempDir()
-	pw := filepath.Join(dir, "pw")
-	require.NoError(t, os.WriteFile(pw, []byte("pw-Honest-7q"), 0o600))
+	pw := testkit.WriteFile(t, dir, "pw", "pw-Honest-7q")
 	cfg := fmt.Sprintf(config, base+"/rest/v1", pw, "g1, g2")
 	if edit != nil {
 		cfg = edit(cfg)
 	}
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
+	testkit.WriteFile(t, dir, "accord.yaml", cfg)
 	if len(rows) == 0 {
 		rows = []string{"P1,p1@example.com,2026-01-01"}
 	}
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(hr.Header()+strings.Join(rows, "\n")+"\n"), 0o600))
+	hr.Write(t, dir, rows...)
 	now := func() time.Time { return time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC) }
-	rec := &alerts{}
-	a, err := app.Open(context.Background(), filepath.Join(dir, "accord.yaml"), app.Options{Now: now, Logger: testkit.QuietLogger()})
-	require.NoError(t, err)
-	t.Cleanup(func() { a.Close(context.Background()) })
+	rec := &testkit.Alerts{}
+	a := testkit.OpenApp(t, dir, app.Options{Now: now})
 	a.Notifier = rec
-	_, err = a.Import(context.Background(), "")
+	_, err := a.Import(context.Background(), "")
 	require.NoError(t, err)
 	return &restWorld{sim: sim, app: a, alerts: rec}
 }
@@ -204,7 +172,7 @@ func TestTargetWordsInTheFailure(t *testing.T) {
 	require.Equal(t, 1, strings.Count(e.Line(), "validation"), e.Line())
 	require.NotContains(t, e.Message, "validation", "the kind has its own field")
 
-	alerts := w.alerts.of(notify.ActionFailed)
+	alerts := w.alerts.Of(notify.ActionFailed)
 	require.Len(t, alerts, 1)
 	require.Contains(t, alerts[0].Message, `validation: the target said "username is required and must be a string"`)
 	require.Equal(t, "username is required and must be a string", alerts[0].Details["reason"])
