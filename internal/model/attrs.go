@@ -23,6 +23,9 @@ func EncodeAttrs(a Attributes) ([]byte, error) {
 	if len(a) == 0 {
 		return []byte("{}"), nil
 	}
+	if b, ok := encodePlainAttrs(a); ok {
+		return b, nil
+	}
 	out := make(map[string]any, len(a))
 	for k, v := range a {
 		switch x := v.(type) {
@@ -37,6 +40,56 @@ func EncodeAttrs(a Attributes) ([]byte, error) {
 		}
 	}
 	return json.Marshal(out)
+}
+
+// encodePlainAttrs writes attributes whose names and values are all
+// plain strings (see AppendPlainJSON) without reflection, byte for byte
+// as encoding/json would: a stored run holds one set per account
+// created, and the reflection cost more than storing them.
+func encodePlainAttrs(a Attributes) ([]byte, bool) {
+	names := make([]string, 0, len(a))
+	size := 2
+	for k, v := range a {
+		s, ok := v.(string)
+		if !ok {
+			return nil, false
+		}
+		names = append(names, k)
+		size += len(k) + len(s) + 6
+	}
+	slices.Sort(names)
+	b := make([]byte, 0, size)
+	b = append(b, '{')
+	for i, k := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var ok bool
+		if b, ok = AppendPlainJSON(b, k); !ok {
+			return nil, false
+		}
+		b = append(b, ':')
+		if b, ok = AppendPlainJSON(b, a[k].(string)); !ok {
+			return nil, false
+		}
+	}
+	return append(b, '}'), true
+}
+
+// AppendPlainJSON appends s as a JSON string when it is plain, printable
+// ASCII that encoding/json writes as is (no quote, backslash or the
+// characters it escapes for HTML), and says whether it did; otherwise b
+// is returned unchanged and the caller encodes with encoding/json.
+func AppendPlainJSON(b []byte, s string) ([]byte, bool) {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return b, false
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"'), true
 }
 
 // DecodeAttrs reads what EncodeAttrs wrote.

@@ -74,8 +74,23 @@ func decJSON[T any](s string, v *T) error {
 }
 
 func encStrings(ss []string) string {
-	s, _ := encJSON(ss, len(ss) == 0) // []string always marshals
-	return s
+	if len(ss) == 0 {
+		return ""
+	}
+	// Plain names are written without reflection, as encoding/json would.
+	b := make([]byte, 0, 16*len(ss))
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var ok bool
+		if b, ok = model.AppendPlainJSON(b, s); !ok {
+			s, _ := encJSON(ss, false) // []string always marshals
+			return s
+		}
+	}
+	return string(append(b, ']'))
 }
 
 func decStrings(s string) ([]string, error) {
