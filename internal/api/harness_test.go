@@ -46,7 +46,7 @@ const testTargets = `targets:
       url: %[1]s/scim/v2
       auth: {type: bearer, token: "${file:%[2]s}"}
       entitlements_by: displayName
-      discovery: false
+      discovery: false%[10]s
     account:
       userName: "{{ email }}"
       name.givenName: "{{ first_name }}"
@@ -98,6 +98,9 @@ type worldOptions struct {
 	simSleep func(ctx context.Context, d time.Duration) error
 	// dir holds the world (config, feed, store); default a temporary one.
 	dir string
+	// connection is more connection settings of the target, each
+	// "\n      key: value".
+	connection string
 }
 
 // world is a running accord: store, engine, simulator, and the API over
@@ -146,7 +149,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	}
 	tokenFile := filepath.Join(dir, "sim-token")
 	require.NoError(t, os.WriteFile(tokenFile, []byte(simToken), 0o600))
-	cfg := fmt.Sprintf(testConfig, base, tokenFile, o.disables, o.ratePerS, o.rateBurst, o.extra, o.revokes, o.reconcile, o.sources)
+	cfg := fmt.Sprintf(testConfig, base, tokenFile, o.disables, o.ratePerS, o.rateBurst, o.extra, o.revokes, o.reconcile, o.sources, o.connection)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(hrHeader+strings.Join(o.persons, "\n")+"\n"), 0o600))
 

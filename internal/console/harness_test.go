@@ -42,7 +42,7 @@ var testConfig = "store:\n  path: accord.db\n" + testHR.Source() + `targets:
       url: %[1]s/scim/v2
       auth: {type: bearer, token: "${file:%[2]s}"}
       entitlements_by: displayName
-      discovery: false
+      discovery: false%[6]s
     account:
       userName: "{{ email }}"
       name.givenName: "{{ first_name }}"
@@ -76,6 +76,9 @@ type worldOptions struct {
 	secureCookie bool
 	// enforce plans and runs everything at start (through the API).
 	enforce bool
+	// connection is more connection settings of the target, each
+	// "\n      key: value".
+	connection string
 }
 
 // world is a running accord (store, engine, simulator) serving the API
@@ -111,7 +114,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "sim-token")
 	require.NoError(t, os.WriteFile(tokenFile, []byte(simToken), 0o600))
-	cfg := fmt.Sprintf(testConfig, base, tokenFile, o.creates, o.idle, o.secureCookie)
+	cfg := fmt.Sprintf(testConfig, base, tokenFile, o.creates, o.idle, o.secureCookie, o.connection)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "accord.yaml"), []byte(cfg), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "hr.csv"), []byte(testHR.Header()+strings.Join(seedPersons, "\n")+"\n"), 0o600))
 	w := &world{t: t, dir: dir, sim: sim, keys: map[string]string{}}
