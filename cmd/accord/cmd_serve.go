@@ -62,9 +62,11 @@ func serve(parent context.Context, c *cli, a *app.App) error {
 	}
 	defer release()
 	eng := a.NewEngine(app.EngineOptions{})
-	// The daemon re-plans persons as the engine reports on them; it is
-	// shared by the API (health, reconciliations) and run as a hook.
-	d := daemon.New(daemon.Options{App: a, Engine: eng, Logger: a.Log})
+	// The daemon re-plans persons as the engine reports on them and
+	// reconciles each target on its reconcile.schedule, paced by the
+	// engine; it is shared by the API (health, reconciliations) and run
+	// as a hook.
+	d := daemon.New(daemon.Options{App: a, Engine: eng, Logger: a.Log, Schedule: true})
 	a.ObserveEngine(d.Observe)
 	var wg sync.WaitGroup
 	wg.Add(1)

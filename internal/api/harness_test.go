@@ -45,7 +45,7 @@ const testTargets = `targets:
       url: %[1]s/scim/v2
       auth: {type: bearer, token: "${file:%[2]s}"}
       entitlements_by: displayName
-      discovery: false
+      discovery: false%[10]s
     account:
       userName: "{{ email }}"
       name.givenName: "{{ first_name }}"
@@ -95,6 +95,9 @@ type worldOptions struct {
 	simSleep func(ctx context.Context, d time.Duration) error
 	// dir holds the world (config, feed, store); default a temporary one.
 	dir string
+	// connection is more connection settings of the target, each
+	// "\n      key: value".
+	connection string
 }
 
 // world is a running accord: store, engine, simulator, and the API over
@@ -133,7 +136,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 		Sim:    targetsim.Options{Token: simToken, Sleep: o.simSleep},
 		Groups: []string{"all-staff", "crm", "sales-drive", "github", "jira", "vip-lounge"},
 		Config: func(sw *simworld.World) string {
-			return fmt.Sprintf(testConfig, sw.URL, sw.TokenFile, o.disables, o.ratePerS, o.rateBurst, o.extra, o.revokes, o.reconcile, o.sources)
+			return fmt.Sprintf(testConfig, sw.URL, sw.TokenFile, o.disables, o.ratePerS, o.rateBurst, o.extra, o.revokes, o.reconcile, o.sources, o.connection)
 		},
 		HR: testHR, Persons: o.persons, Dir: o.dir,
 		App:      app.Options{Now: testkit.NewClock(testDay).Now},

@@ -23,11 +23,15 @@ type personDetail struct {
 }
 
 type targetState struct {
-	Target         string          `json:"target"`
-	Desired        *desiredView    `json:"desired"`
-	Account        *accountView    `json:"account"`
-	Unmanaged      []unmanagedView `json:"unmanaged"`
-	PendingActions []ActionView    `json:"pending_actions"`
+	Target string `json:"target"`
+	// EntitlementsFoldCase: the target takes entitlement names that differ
+	// only in case for one (a directory): wanted, held and unmanaged are
+	// compared so, and a client comparing them should do the same.
+	EntitlementsFoldCase bool            `json:"entitlements_fold_case"`
+	Desired              *desiredView    `json:"desired"`
+	Account              *accountView    `json:"account"`
+	Unmanaged            []unmanagedView `json:"unmanaged"`
+	PendingActions       []ActionView    `json:"pending_actions"`
 }
 
 type desiredView struct {
@@ -87,6 +91,8 @@ func (s *Server) getPerson(rq *request) (int, any, error) {
 	}
 	for _, t := range s.app.Policy.Targets {
 		ts := targetState{Target: t.Name, Unmanaged: []unmanagedView{}, PendingActions: []ActionView{}}
+		names := s.entitlementNames(t.Name)
+		ts.EntitlementsFoldCase = names.FoldCase
 		unmanaged := map[string]bool{}
 		for _, u := range um {
 			if u.Target == t.Name {
@@ -95,12 +101,12 @@ func (s *Server) getPerson(rq *request) (int, any, error) {
 			}
 		}
 		if d := desiredOn(ev, t.Name); d != nil {
-			ts.Desired = toDesiredView(d, unmanaged)
+			ts.Desired = toDesiredView(d, unmanaged, names)
 		}
 		acct, err := s.accountsStore().GetAccount(ctx, t.Name, key)
 		switch {
 		case err == nil:
-			ts.Account = toAccountView(&acct, unmanaged)
+			ts.Account = toAccountView(&acct, unmanaged, names)
 		case !errors.Is(err, store.ErrNotFound):
 			return 0, nil, err
 		}
@@ -114,22 +120,31 @@ func (s *Server) getPerson(rq *request) (int, any, error) {
 	return http.StatusOK, out, nil
 }
 
-func toDesiredView(d *model.DesiredAccount, unmanaged map[string]bool) *desiredView {
+// entitlementNames compares entitlement names as target does, as the
+// planner, verification and reconciliation do (Capabilities.Names).
+func (s *Server) entitlementNames(target string) model.EntitlementNames {
+	if c := s.app.Conns[target]; c != nil {
+		return c.Capabilities().Names()
+	}
+	return model.EntitlementNames{}
+}
+
+func toDesiredView(d *model.DesiredAccount, unmanaged map[string]bool, names model.EntitlementNames) *desiredView {
 	v := &desiredView{Desire: string(d.Desire), Reason: d.Reason, Attributes: attrs(d.Attributes), Entitlements: []desiredGrantView{}}
 	if d.Desire == model.DesireNone {
 		v.Desire = "none"
 	}
 	for _, g := range d.Grants {
-		v.Entitlements = append(v.Entitlements, desiredGrantView{Entitlement: g.Entitlement, Roles: slices.Clone(g.Roles), Unmanaged: unmanaged[g.Entitlement]})
+		v.Entitlements = append(v.Entitlements, desiredGrantView{Entitlement: g.Entitlement, Roles: slices.Clone(g.Roles), Unmanaged: names.In(unmanaged, g.Entitlement)})
 	}
 	return v
 }
 
-func toAccountView(a *model.Account, unmanaged map[string]bool) *accountView {
+func toAccountView(a *model.Account, unmanaged map[string]bool, names model.EntitlementNames) *accountView {
 	v := &accountView{NativeID: a.NativeID, State: a.State, Attributes: attrs(a.Attributes), Entitlements: []heldView{},
 		DisabledAt: timePtr(a.DisabledAt), UpdatedAt: a.UpdatedAt}
 	for _, e := range a.Entitlements {
-		v.Entitlements = append(v.Entitlements, heldView{Entitlement: e, Unmanaged: unmanaged[e]})
+		v.Entitlements = append(v.Entitlements, heldView{Entitlement: e, Unmanaged: names.In(unmanaged, e)})
 	}
 	return v
 }

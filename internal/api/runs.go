@@ -110,7 +110,7 @@ func (s *Server) preview(rq *request) (int, any, error) {
 					unmanaged[u.Entitlement] = true
 				}
 			}
-			out.Desired = append(out.Desired, desiredTargetView{Target: d.Target, desiredView: *toDesiredView(d, unmanaged)})
+			out.Desired = append(out.Desired, desiredTargetView{Target: d.Target, desiredView: *toDesiredView(d, unmanaged, s.entitlementNames(d.Target))})
 		}
 	}
 	return http.StatusOK, out, nil

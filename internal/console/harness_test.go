@@ -41,7 +41,7 @@ var testConfig = "store:\n  path: accord.db\n" + testHR.Source() + `targets:
       url: %[1]s/scim/v2
       auth: {type: bearer, token: "${file:%[2]s}"}
       entitlements_by: displayName
-      discovery: false
+      discovery: false%[6]s
     account:
       userName: "{{ email }}"
       name.givenName: "{{ first_name }}"
@@ -75,6 +75,9 @@ type worldOptions struct {
 	secureCookie bool
 	// enforce plans and runs everything at start (through the API).
 	enforce bool
+	// connection is more connection settings of the target, each
+	// "\n      key: value".
+	connection string
 }
 
 // world is a running accord (store, engine, simulator) serving the API
@@ -106,7 +109,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 		Sim:    targetsim.Options{Token: simToken},
 		Groups: []string{"all-staff", "crm", "github"},
 		Config: func(sw *simworld.World) string {
-			return fmt.Sprintf(testConfig, sw.URL, sw.TokenFile, o.creates, o.idle, o.secureCookie)
+			return fmt.Sprintf(testConfig, sw.URL, sw.TokenFile, o.creates, o.idle, o.secureCookie, o.connection)
 		},
 		HR: testHR, Persons: seedPersons, App: app.Options{Now: now}, NoImport: true,
 	})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/accord-iam/accord/internal/api"
+	"github.com/accord-iam/accord/internal/model"
 )
 
 // The JSON the person pages read from /api/v1/persons/{key} (their own
@@ -31,8 +32,11 @@ type personRecord struct {
 }
 
 type targetState struct {
-	Target  string `json:"target"`
-	Desired *struct {
+	Target string `json:"target"`
+	// EntitlementsFoldCase: the target takes names that differ only in
+	// case for one entitlement.
+	EntitlementsFoldCase bool `json:"entitlements_fold_case"`
+	Desired              *struct {
 		Desire       string         `json:"desire"`
 		Reason       string         `json:"reason"`
 		Attributes   map[string]any `json:"attributes"`
@@ -69,33 +73,42 @@ type attrRow struct {
 }
 
 // entRow is one entitlement of a person on a target: wanted (and by which
-// roles), held, and what the key may do about it.
+// roles), held, and what the key may do about it. On a target that folds
+// case, the spellings of one entitlement are one row.
 type entRow struct {
+	// Entitlement is the name shown: as wanted, else as held, else as
+	// unmanaged.
 	Entitlement string
-	Roles       []string
-	Wanted      bool
-	Held        bool
-	Unmanaged   bool
+	// Spellings are its other names here (held or unmanaged as).
+	Spellings []string
+	Roles     []string
+	Wanted    bool
+	Held      bool
+	Unmanaged bool
+	// UnmanagedNote says who unmanaged it, when and why.
+	UnmanagedNote string
 	// Status: ok, missing (wanted, not held), extra (held, not wanted).
 	Status     string
 	CanAct     bool
 	UnmanageOp string // unmanage or manage
+	// OpEntitlement is the name UnmanageOp takes: the spelling it was
+	// unmanaged as (manage finds it by that), else Entitlement.
+	OpEntitlement string
 }
 
 type targetView struct {
-	Target        string
-	Desire        string
-	Reason        string
-	HasAccount    bool
-	NativeID      string
-	State         string
-	UpdatedAt     time.Time
-	Attrs         []attrRow
-	Ents          []entRow
-	Pending       []api.ActionView
-	CanUpdate     bool
-	Unmanaged     int
-	UnmanagedNote map[string]string
+	Target     string
+	Desire     string
+	Reason     string
+	HasAccount bool
+	NativeID   string
+	State      string
+	UpdatedAt  time.Time
+	Attrs      []attrRow
+	Ents       []entRow
+	Pending    []api.ActionView
+	CanUpdate  bool
+	Unmanaged  int
 }
 
 type personPage struct {
@@ -165,42 +178,50 @@ func (c *Console) showPerson(rq *Request) error {
 }
 
 func (c *Console) targetView(rq *Request, key string, ts *targetState) targetView {
-	tv := targetView{Target: ts.Target, Pending: ts.PendingActions, UnmanagedNote: map[string]string{}}
-	wanted := map[string][]string{}
+	tv := targetView{Target: ts.Target, Pending: ts.PendingActions}
+	// Wanted, held and unmanaged are matched as the target compares
+	// names, as the planner does: on a directory, "VPN Users" held is
+	// "vpn users" wanted, not an extra one beside a missing one.
+	names := model.EntitlementNames{FoldCase: ts.EntitlementsFoldCase}
+	rows := map[string]*entRow{}
+	row := func(e string) *entRow {
+		k := names.Key(e)
+		r, ok := rows[k]
+		switch {
+		case !ok:
+			r = &entRow{Entitlement: e}
+			rows[k] = r
+		case e != r.Entitlement && !slices.Contains(r.Spellings, e):
+			r.Spellings = append(r.Spellings, e)
+		}
+		return r
+	}
 	var desired map[string]any
 	if d := ts.Desired; d != nil {
 		tv.Desire, tv.Reason, desired = d.Desire, d.Reason, d.Attributes
 		for _, e := range d.Entitlements {
-			wanted[e.Entitlement] = e.Roles
+			r := row(e.Entitlement)
+			r.Wanted, r.Roles = true, append(r.Roles, e.Roles...)
 		}
 	}
-	held := map[string]bool{}
 	var known map[string]any
 	if a := ts.Account; a != nil {
 		tv.HasAccount, tv.NativeID, tv.State, tv.UpdatedAt, known = true, a.NativeID, a.State, a.UpdatedAt, a.Attributes
 		for _, e := range a.Entitlements {
-			held[e.Entitlement] = true
+			row(e.Entitlement).Held = true
 		}
 	}
-	unmanaged := map[string]bool{}
 	for _, u := range ts.Unmanaged {
-		unmanaged[u.Entitlement] = true
-		tv.UnmanagedNote[u.Entitlement] = fmt.Sprintf("unmanaged by %s since %s: %s", u.Actor, u.Since.UTC().Format(time.DateOnly), u.Note)
+		r := row(u.Entitlement)
+		if !r.Unmanaged {
+			tv.Unmanaged++
+			r.Unmanaged, r.OpEntitlement = true, u.Entitlement
+			r.UnmanagedNote = fmt.Sprintf("unmanaged by %s since %s: %s", u.Actor, u.Since.UTC().Format(time.DateOnly), u.Note)
+		}
 	}
-	tv.Unmanaged = len(unmanaged)
 	tv.Attrs = sortedAttrs(desired, known)
-	names := map[string]bool{}
-	for e := range wanted {
-		names[e] = true
-	}
-	for e := range held {
-		names[e] = true
-	}
-	for e := range unmanaged {
-		names[e] = true
-	}
-	for _, e := range slices.Sorted(mapKeys(names)) {
-		r := entRow{Entitlement: e, Roles: wanted[e], Wanted: wanted[e] != nil, Held: held[e], Unmanaged: unmanaged[e], Status: "ok"}
+	for _, r := range rows {
+		r.Status = "ok"
 		switch {
 		case r.Unmanaged:
 			r.Status = "unmanaged"
@@ -212,10 +233,13 @@ func (c *Console) targetView(rq *Request, key string, ts *targetState) targetVie
 		r.UnmanageOp = "unmanage"
 		if r.Unmanaged {
 			r.UnmanageOp = "manage"
+		} else {
+			r.OpEntitlement = r.Entitlement
 		}
-		r.CanAct = tv.HasAccount && rq.Can("POST", entPath(key, ts.Target, e, "reenforce"))
-		tv.Ents = append(tv.Ents, r)
+		r.CanAct = tv.HasAccount && rq.Can("POST", entPath(key, ts.Target, r.Entitlement, "reenforce"))
+		tv.Ents = append(tv.Ents, *r)
 	}
+	slices.SortFunc(tv.Ents, func(a, b entRow) int { return strings.Compare(a.Entitlement, b.Entitlement) })
 	tv.CanUpdate = tv.HasAccount && rq.Can("POST", "/api/v1/persons/"+url.PathEscape(key)+"/accounts/"+url.PathEscape(ts.Target)+"/update")
 	return tv
 }

@@ -3,7 +3,7 @@
 // account vanished or that the work their change waited for is done
 // (follow-ups), alerts once when a target enters incident (and judges the
 // targets' health for it), and runs the reconciliations requested over
-// the API.
+// the API and, when asked, those of each target's reconcile.schedule.
 //
 // It sits below the API: the API reads health and queues reconciliations
 // through an interface of its own, and works without a daemon too.
@@ -38,6 +38,10 @@ type Options struct {
 	// for another process's engine to poll, and circuits show as closed.
 	Engine Engine
 	Logger *slog.Logger
+	// Schedule: Run also reconciles each target on its
+	// reconcile.schedule (accord serve asks for it). Without, targets are
+	// reconciled only when asked.
+	Schedule bool
 }
 
 // Daemon is the background work beside one engine. Observe takes the
@@ -51,6 +55,10 @@ type Daemon struct {
 	// monitor remembers each target's last status, to alert on entry.
 	monitor *healthMonitor
 	recons  *reconJobs
+	// schedule: Run reconciles on the targets' schedules; cycle, when
+	// set (by tests), replaces the wait for the next cycle.
+	schedule bool
+	cycle    cycleFunc
 }
 
 // New builds a daemon; Run starts its work.
@@ -61,10 +69,11 @@ func New(o Options) *Daemon {
 	return &Daemon{
 		app: o.App, eng: o.Engine, log: o.Logger,
 		// A config built in code, not parsed, still gets the documented limits.
-		health:  o.App.Cfg.API.WithDefaults().Health,
-		follow:  newFollowUp(),
-		monitor: newHealthMonitor(),
-		recons:  newReconJobs(),
+		health:   o.App.Cfg.API.WithDefaults().Health,
+		follow:   newFollowUp(),
+		monitor:  newHealthMonitor(),
+		recons:   newReconJobs(),
+		schedule: o.Schedule,
 	}
 }
 
@@ -89,11 +98,16 @@ func (d *Daemon) Observe(ev engine.Event) {
 func (d *Daemon) FollowUp(person string) { d.follow.add(person) }
 
 // Run does the daemon's work until ctx is done: re-planning persons whose
-// change waited, incident alerts, and the reconciliations requested over
-// the API (stopped when ctx is done; they resume later).
+// change waited, incident alerts, the reconciliations requested over the
+// API and, with Options.Schedule, the scheduled ones (stopped when ctx is
+// done; they resume later).
 func (d *Daemon) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	for _, f := range []func(context.Context){d.runFollowUps, d.runHealthMonitor, d.runReconJobs} {
+	work := []func(context.Context){d.runFollowUps, d.runHealthMonitor, d.runReconJobs}
+	if d.schedule {
+		work = append(work, d.runReconSchedule)
+	}
+	for _, f := range work {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -21,11 +21,13 @@ type healthStore interface {
 	QueueStats(ctx context.Context, now time.Time) (map[string]store.QueueStat, error)
 }
 
-// reconStore is what the requested reconciliations need around recon's own
-// work: the lease on a target's reconciliation, and the audit of one that
-// failed.
+// reconStore is what the requested and scheduled reconciliations need
+// around recon's own work: the lease on a target's reconciliation, the
+// audit of one that failed, and the latest ones (an unfinished one to
+// resume, one done in this cycle by another node).
 type reconStore interface {
 	StartRecon(ctx context.Context, target, owner string, now, leaseUntil time.Time) (rec store.Recon, resumed bool, err error)
+	ListRecons(ctx context.Context, q store.ReconQuery) ([]store.Recon, error)
 	AppendAudit(ctx context.Context, recs []audit.Record) error
 }
 

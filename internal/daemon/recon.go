@@ -56,6 +56,8 @@ type reconJobs struct {
 type reconJob struct {
 	id     string
 	dryRun bool
+	// done is closed when the reconciliation has ended here.
+	done chan struct{}
 }
 
 func newReconJobs() *reconJobs {
@@ -128,17 +130,25 @@ func (e *RunningError) Error() string {
 // (another node, or the schedule) be refused at once with the store's
 // ErrConflict. Its converge run, if any, is woken when it ends.
 func (d *Daemon) Reconcile(ctx context.Context, target string, dryRun bool, actor string) (store.Recon, bool, error) {
+	rec, resumed, _, err := d.startRecon(ctx, target, dryRun, actor)
+	return rec, resumed, err
+}
+
+// startRecon is Reconcile, also returning a channel closed when the
+// background reconciliation has ended.
+func (d *Daemon) startRecon(ctx context.Context, target string, dryRun bool, actor string) (store.Recon, bool, <-chan struct{}, error) {
 	j := d.recons
 	j.mu.Lock()
 	if j.stopped {
 		j.mu.Unlock()
-		return store.Recon{}, false, ErrStopping
+		return store.Recon{}, false, nil, ErrStopping
 	}
 	if job, ok := j.running[target]; ok {
 		j.mu.Unlock()
-		return store.Recon{}, false, &RunningError{Target: target, ID: job.id}
+		return store.Recon{}, false, nil, &RunningError{Target: target, ID: job.id}
 	}
-	j.running[target] = reconJob{dryRun: dryRun}
+	done := make(chan struct{})
+	j.running[target] = reconJob{dryRun: dryRun, done: done}
 	j.wg.Add(1)
 	j.mu.Unlock()
 
@@ -148,14 +158,15 @@ func (d *Daemon) Reconcile(ctx context.Context, target string, dryRun bool, acto
 		j.mu.Lock()
 		delete(j.running, target)
 		j.mu.Unlock()
+		close(done)
 		j.wg.Done()
-		return store.Recon{}, false, err
+		return store.Recon{}, false, nil, err
 	}
 	j.mu.Lock()
-	j.running[target] = reconJob{id: rec.ID, dryRun: dryRun}
+	j.running[target] = reconJob{id: rec.ID, dryRun: dryRun, done: done}
 	j.mu.Unlock()
-	go d.runReconcile(rec.ID, target, dryRun, actor)
-	return rec, resumed, nil
+	go d.runReconcile(rec.ID, target, dryRun, actor, done)
+	return rec, resumed, done, nil
 }
 
 // ReconHere is what this daemon knows of a reconciliation beyond the
@@ -180,9 +191,10 @@ func (d *Daemon) Here(target, id string) ReconHere {
 // runReconcile is one background reconciliation. Its converge run, if
 // any, is woken at once; a failure is logged, audited and remembered for
 // the listing.
-func (d *Daemon) runReconcile(id, target string, dryRun bool, actor string) {
+func (d *Daemon) runReconcile(id, target string, dryRun bool, actor string, done chan struct{}) {
 	j := d.recons
 	defer j.wg.Done()
+	defer close(done)
 	res, err := recon.Reconcile(j.ctx, d.reconEnv(), target, recon.Options{DryRun: dryRun, Trigger: actor})
 	j.mu.Lock()
 	delete(j.running, target)
@@ -211,7 +223,7 @@ func (d *Daemon) runReconcile(id, target string, dryRun bool, actor string) {
 			d.log.Error("audit reconciliation failure", "recon_id", id, "error", aerr)
 		}
 	case res.Run != nil && res.Run.State == model.RunHeld:
-		d.log.Warn("reconciliation run held by a threshold: approve it with POST /api/v1/runs/{id}/approve",
+		d.log.Warn("reconciliation run held by a threshold: approve it with 'accord runs approve' or POST /api/v1/runs/{id}/approve",
 			"recon_id", id, "run_id", res.Run.ID, "note", res.Run.Note)
 	case res.Run != nil:
 		d.wake()
