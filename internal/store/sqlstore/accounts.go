@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/accord-iam/accord/internal/model"
@@ -67,12 +68,37 @@ func (s *Store) GetAccount(ctx context.Context, target, personKey string) (model
 
 // EachAccount streams known accounts by person key then target.
 func (s *Store) EachAccount(ctx context.Context, target string, fn func(model.Account) error) error {
-	var f filter
-	if target != "" {
-		f.add("target = ?", target)
+	// A page at a time, for the reason EachPerson gives.
+	var afterPerson, afterTarget string
+	first := true
+	for {
+		var f filter
+		if target != "" {
+			f.add("target = ?", target)
+		}
+		switch {
+		case first:
+		case target != "": // one account per person of a target
+			f.add("person_key > ?", afterPerson)
+		default:
+			f.add("(person_key, target) > (?, ?)", afterPerson, afterTarget)
+		}
+		page, err := all(ctx, s.rq, "list accounts", `SELECT `+accountCols+` FROM accounts`+f.where()+
+			` ORDER BY person_key, target LIMIT `+strconv.Itoa(eachPage), f.args, scanAccount)
+		if err != nil {
+			return err
+		}
+		for _, a := range page {
+			if err := fn(a); err != nil {
+				return err
+			}
+		}
+		if len(page) < eachPage {
+			return nil
+		}
+		first = false
+		afterPerson, afterTarget = page[len(page)-1].PersonKey, page[len(page)-1].Target
 	}
-	return each(ctx, s.rq, "list accounts", `SELECT `+accountCols+` FROM accounts`+f.where()+
-		` ORDER BY person_key, target`, f.args, scanAccount, fn)
 }
 
 // CountAccounts counts known accounts per target.

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -18,6 +20,64 @@ var accountTests = []test{
 	{"AccountEachAndCount", testAccountEachAndCount},
 	{"AccountBadChangeChangesNothing", testAccountBadChange},
 	{"AccountNativeIDsFollowEveryWrite", testAccountNativeIDs},
+	{"AccountEachAcrossPages", testAccountEachAcrossPages},
+}
+
+// testAccountEachAcrossPages: EachAccount and EachPerson read a page at a
+// time (so that no read stays open while the caller writes); every row
+// comes once, in order, also where a page ends between the accounts of one
+// person, and an error from fn stops the walk.
+func testAccountEachAcrossPages(t *testing.T, s store.Store) {
+	applyImport(t, s, store.Import{Source: "hr", Persons: numbered(largeFeed, nil, func() (model.Person, error) { return person("P0000", nil), nil }), Date: model.MustDate("2025-03-01"), At: t0})
+	var cs []model.AccountChange
+	var want []store.PersonTarget
+	var keys []string
+	require.NoError(t, s.EachPerson(ctx(t), func(p model.Person) error {
+		keys = append(keys, p.Key)
+		return nil
+	}))
+	require.Len(t, keys, largeFeed)
+	require.True(t, slices.IsSorted(keys), "persons in key order")
+	require.Len(t, slices.Compact(slices.Clone(keys)), largeFeed, "each person once")
+	for i, k := range keys {
+		targets := []string{"crm", "mail"}
+		if i%7 == 0 {
+			targets = []string{"crm", "hr", "mail"} // pages end inside a person's accounts
+		}
+		for _, tg := range targets {
+			cs = append(cs, model.AccountChange{Target: tg, PersonKey: k, Upsert: true, At: t0})
+			want = append(want, store.PersonTarget{Person: k, Target: tg})
+		}
+	}
+	changeAccounts(t, s, cs...)
+	walk := func(target string) []store.PersonTarget {
+		var out []store.PersonTarget
+		require.NoError(t, s.EachAccount(ctx(t), target, func(a model.Account) error {
+			out = append(out, store.PersonTarget{Person: a.PersonKey, Target: a.Target})
+			return nil
+		}))
+		return out
+	}
+	require.Equal(t, want, walk(""))
+	var hr []store.PersonTarget
+	for _, pt := range want {
+		if pt.Target == "hr" {
+			hr = append(hr, pt)
+		}
+	}
+	require.Equal(t, hr, walk("hr"))
+	require.Len(t, walk("crm"), largeFeed)
+
+	stop := errors.New("stop")
+	n := 0
+	err := s.EachAccount(ctx(t), "", func(model.Account) error {
+		if n++; n == 1500 {
+			return stop
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, stop)
+	require.Equal(t, 1500, n, "nothing after the error")
 }
 
 func getAccount(t *testing.T, s store.Store, target, person string) model.Account {
