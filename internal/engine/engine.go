@@ -244,6 +244,7 @@ func (e *Engine) dispatch(ctx, work context.Context, t *Target) {
 				go func() {
 					defer wg.Done()
 					e.runJob(ctx, work, t, j, started[k])
+					t.endProbe(j.ID)
 					t.group.leave(j.ID)
 					<-slots
 					select {

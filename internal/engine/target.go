@@ -86,6 +86,7 @@ func (t *Target) do(ctx context.Context, f func() error) error {
 func (t *Target) leasable(free int, now time.Time) (int, bool) { return t.Pace.Leasable(free, now) }
 func (t *Target) startProbe(job int64)                         { t.Pace.StartProbe(job) }
 func (t *Target) nextWake() time.Time                          { return t.Pace.NextWake() }
+func (t *Target) endProbe(job int64)                           { t.Pace.EndProbe(job, time.Now()) }
 func (t *Target) allow(job int64) (bool, time.Time)            { return t.Pace.Allow(job) }
 func (t *Target) spendRetry(now time.Time) (bool, time.Duration) {
 	return t.Pace.SpendRetry(now)

@@ -347,6 +347,19 @@ func (t *Target) StartProbe(job int64) {
 	}
 }
 
+// EndProbe is told that job has returned. If job was the probe and its
+// answer never reached Record (its attempt ended before a request: a lease
+// lost, a batch that gave it back, a skip), the circuit would stay half
+// open with no probe running, and nothing would be leased again; it goes
+// back to open, to be probed again at once.
+func (t *Target) EndProbe(job int64, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.circuit == CircuitHalfOpen && t.probeJob == job {
+		t.circuit, t.probeJob, t.probeAt = CircuitOpen, 0, now
+	}
+}
+
 // NextWake is when a dispatcher with nothing leasable should look again.
 func (t *Target) NextWake() time.Time {
 	t.mu.Lock()

@@ -176,6 +176,41 @@ func TestCircuitOpensProbesAndCloses(t *testing.T) {
 	})
 }
 
+// A probe job that returns without its answer reaching Record (its lease
+// lost, its batch gave it back) does not leave the circuit half open
+// with nothing leasable: the circuit is open again and probed at once.
+// Another job's end changes nothing, nor does the probe's end once it was
+// answered.
+func TestProbeThatEndsUnansweredIsProbedAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := settings(0, 0)
+		s.Failure.OpenAfter, s.Failure.ProbeAfter, s.Failure.ProbeMax = 1, 2*time.Second, 3*time.Second
+		p := pace.New("t", s, pace.Options{})
+		ctx := context.Background()
+		p.Observe(ctx, connector.Unavailable, 503, "503", time.Now())
+		require.Equal(t, pace.CircuitOpen, p.Status().Circuit)
+		time.Sleep(2 * time.Second)
+		_, probe := p.Leasable(8, time.Now())
+		require.True(t, probe)
+		p.StartProbe(7)
+		n, _ := p.Leasable(8, time.Now())
+		require.Zero(t, n, "nothing else is leased while the probe runs")
+
+		p.EndProbe(8, time.Now())
+		require.Equal(t, pace.CircuitHalfOpen, p.Status().Circuit, "not the probe")
+		p.EndProbe(7, time.Now())
+		require.Equal(t, pace.CircuitOpen, p.Status().Circuit)
+		n, probe = p.Leasable(8, time.Now())
+		require.True(t, probe, "probed again at once")
+		require.Equal(t, 1, n)
+
+		p.StartProbe(9)
+		require.True(t, p.Record(ctx, 9, nil, time.Now(), true))
+		p.EndProbe(9, time.Now())
+		require.Equal(t, pace.CircuitClosed, p.Status().Circuit, "an answered probe's end changes nothing")
+	})
+}
+
 // Refused credentials pause the target until failure.auth_probe, or at
 // once when an operator resumes it.
 func TestAuthPauseAndResume(t *testing.T) {
