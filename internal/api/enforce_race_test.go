@@ -62,6 +62,13 @@ func TestConcurrentEnforceSendsEachWriteOnce(t *testing.T) {
 	}
 	require.Equal(t, joiners, creates, "each create sent once")
 	for req, n := range seen {
+		if n != 1 {
+			for _, r := range w.writesSince(mark) {
+				if r.Method+" "+r.Path+" "+r.Body == req {
+					t.Logf("sent as %s (answered %d)", r.Header.Get("X-Correlation-Id"), r.Status)
+				}
+			}
+		}
 		require.Equal(t, 1, n, "sent %d times: %s", n, req)
 	}
 	require.Greater(t, len(seen), joiners, "the joiners' group adds were sent too")

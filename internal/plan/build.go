@@ -2,7 +2,6 @@ package plan
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -64,96 +63,83 @@ func Stream(ctx context.Context, st Reader, p *Planner, keepDesired bool, emit f
 		checked = len(kept)
 		return nil
 	}
-	// busyOf answers the store's busy targets of each person, read with
-	// the persons in key order, when the caller gave no Busy of its own.
-	busyOf := func(string) ([]string, error) { return nil, nil }
-	if p.Busy == nil {
-		busy := newBusyCursor(st, p.Target, p.Person)
-		busyOf = func(key string) ([]string, error) { return busy.targets(ctx, key) }
-	}
 	if err := loadParked(ctx, st, p); err != nil {
 		return nil, err
 	}
-	if p.Person != "" {
-		per, err := st.GetPerson(ctx, p.Person)
-		if err != nil {
-			return nil, fmt.Errorf("plan: person %q: %w", p.Person, err)
-		}
-		if p.Subject != nil && p.Subject.Key == p.Person {
-			per = *p.Subject
-		}
-		var known []model.Account
-		for _, t := range p.Policy.Targets {
-			a, err := st.GetAccount(ctx, t.Name, per.Key)
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("plan: %w", err)
-			}
-			known = append(known, a)
-		}
-		busy, err := busyOf(per.Key)
-		if err != nil {
-			return nil, fmt.Errorf("plan: %w", err)
-		}
-		p.planPerson(&per, known, busy, res, keepDesired)
-		if err := flush(); err != nil {
-			return nil, fmt.Errorf("plan: %w", err)
-		}
-		return res, nil
-	}
-
+	// The plan is read a page of persons at a time, each page with its
+	// accounts and busy pairs in one snapshot (store.PlanPage): an account
+	// read before a job finished is never paired with busy pairs read
+	// after it, which would plan that job's work again. The next page is
+	// read while this one is planned.
+	pages := make(chan store.PlanPage, 1)
+	readErr := make(chan error, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	accounts := make(chan model.Account, 256)
-	accErr := make(chan error, 1)
 	go func() {
-		defer close(accounts)
-		accErr <- st.EachAccount(ctx, p.Target, func(a model.Account) error {
-			select {
-			case accounts <- a:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
+		defer close(pages)
+		q := store.PlanPageQuery{Target: p.Target, Person: p.Person, NoBusy: p.Busy != nil}
+		for {
+			page, err := st.ReadPlanPage(ctx, q)
+			if err != nil {
+				readErr <- err
+				return
 			}
-		})
+			if len(page.Persons) == 0 {
+				return
+			}
+			select {
+			case pages <- page:
+			case <-ctx.Done():
+				return
+			}
+			if p.Person != "" {
+				return
+			}
+			q.After = page.Persons[len(page.Persons)-1].Key
+		}
 	}()
-	var (
-		next    model.Account
-		hasNext bool
-		known   []model.Account
-	)
-	pull := func() {
-		next, hasNext = <-accounts
-	}
-	pull()
-	err := st.EachPerson(ctx, func(per model.Person) error {
-		known = known[:0]
-		// Accounts whose person sorts before this one have no person:
-		// orphans are reconciliation's business, not the planner's.
-		for hasNext && next.PersonKey < per.Key {
-			pull()
+	seen := 0
+	var busy []string
+	for page := range pages {
+		acc, bz := page.Accounts, page.Busy
+		for i := range page.Persons {
+			per := &page.Persons[i]
+			if p.Subject != nil && p.Subject.Key == per.Key && p.Person == per.Key {
+				per = p.Subject
+			}
+			// Accounts and pairs of keys before this person have no
+			// person: orphans are reconciliation's business.
+			for len(acc) > 0 && acc[0].PersonKey < per.Key {
+				acc = acc[1:]
+			}
+			n := 0
+			for n < len(acc) && acc[n].PersonKey == per.Key {
+				n++
+			}
+			known := acc[:n]
+			acc = acc[n:]
+			for len(bz) > 0 && bz[0].Person < per.Key {
+				bz = bz[1:]
+			}
+			busy = busy[:0]
+			for len(bz) > 0 && bz[0].Person == per.Key {
+				busy = append(busy, bz[0].Target)
+				bz = bz[1:]
+			}
+			seen++
+			p.planPerson(per, known, busy, res, keepDesired)
+			if err := flush(); err != nil {
+				return nil, fmt.Errorf("plan: %w", err)
+			}
 		}
-		for hasNext && next.PersonKey == per.Key {
-			known = append(known, next)
-			pull()
-		}
-		busy, err := busyOf(per.Key)
-		if err != nil {
-			return err
-		}
-		p.planPerson(&per, known, busy, res, keepDesired)
-		return flush()
-	})
-	cancel()
-	for range accounts {
 	}
-	if aerr := <-accErr; err == nil && aerr != nil && !errors.Is(aerr, context.Canceled) {
-		err = aerr
-	}
-	if err != nil {
+	select {
+	case err := <-readErr:
 		return nil, fmt.Errorf("plan: %w", err)
+	default:
+	}
+	if p.Person != "" && seen == 0 {
+		return nil, fmt.Errorf("plan: person %q: %w", p.Person, store.ErrNotFound)
 	}
 	return res, nil
 }

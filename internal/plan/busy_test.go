@@ -14,10 +14,9 @@ import (
 )
 
 // TestBusyPairsFoundAcrossPages: the planner reads the store's busy pairs
-// a page at a time alongside the persons; every busy pair is skipped and
-// reported, on both sides of a page boundary (one person's two pairs
-// split by it included), and pairs of keys that are not persons (before,
-// between and after them) are passed over. The plan is the one a planner
+// with each page of persons; every busy pair is skipped and reported, on
+// both sides of a page boundary, and pairs of keys that are not persons
+// (before, between and after them) are passed over. The plan is the one a planner
 // given every busy pair up front makes.
 func TestBusyPairsFoundAcrossPages(t *testing.T) {
 	ctx := context.Background()
@@ -44,8 +43,7 @@ func TestBusyPairsFoundAcrossPages(t *testing.T) {
 	all, err := st.ListBusy(ctx, store.BusyQuery{})
 	require.NoError(t, err)
 	require.Len(t, all, len(jobs))
-	require.Greater(t, len(all), plan.BusyPage, "the busy pairs span pages")
-	require.Equal(t, all[plan.BusyPage-1].Person, all[plan.BusyPage].Person, "a page boundary splits one person's pairs")
+	require.Greater(t, len(all), 1000, "the busy pairs span pages of persons")
 	busyMap, err := st.Busy(ctx)
 	require.NoError(t, err)
 
@@ -80,7 +78,7 @@ func TestBusyPairsFoundAcrossPages(t *testing.T) {
 	}
 
 	// One person: their pairs alone are read.
-	one := &plan.Planner{Policy: pl.Policy, Caps: pl.Caps, Today: pl.Today, Person: all[plan.BusyPage].Person}
+	one := &plan.Planner{Policy: pl.Policy, Caps: pl.Caps, Today: pl.Today, Person: key(500)}
 	res, err := plan.Build(ctx, st, one, false)
 	require.NoError(t, err)
 	require.Equal(t, []plan.Key{{Person: one.Person, Target: "t0"}, {Person: one.Person, Target: "t1"}}, res.Busy)

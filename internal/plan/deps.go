@@ -12,13 +12,10 @@ import (
 // store method planning starts to call is added here, one line.
 
 // Reader is what a plan is built from: persons, the known accounts, and
-// the person/target pairs that unfinished work keeps busy.
+// the person/target pairs that unfinished work keeps busy, a page at a
+// time, each page one snapshot.
 type Reader interface {
-	ListBusy(ctx context.Context, q store.BusyQuery) ([]store.PersonTarget, error)
-	GetPerson(ctx context.Context, key string) (model.Person, error)
-	EachPerson(ctx context.Context, fn func(model.Person) error) error
-	GetAccount(ctx context.Context, target, personKey string) (model.Account, error)
-	EachAccount(ctx context.Context, target string, fn func(model.Account) error) error
+	ReadPlanPage(ctx context.Context, q store.PlanPageQuery) (store.PlanPage, error)
 }
 
 // RunWriter is what submitting a plan writes through: the managed

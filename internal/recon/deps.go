@@ -24,6 +24,13 @@ type State interface {
 	plan.Reader
 	plan.RunWriter
 	unmanagedLister
+	// What reconciliation reads beyond a plan's pages: persons and known
+	// accounts one at a time or streamed, and one person's busy pairs.
+	GetPerson(ctx context.Context, key string) (model.Person, error)
+	EachPerson(ctx context.Context, fn func(model.Person) error) error
+	GetAccount(ctx context.Context, target, personKey string) (model.Account, error)
+	EachAccount(ctx context.Context, target string, fn func(model.Account) error) error
+	ListBusy(ctx context.Context, q store.BusyQuery) ([]store.PersonTarget, error)
 	// ApplyAccountChanges links correlated accounts into known state.
 	ApplyAccountChanges(ctx context.Context, changes []model.AccountChange) error
 	// AppendAudit records the events of a reconciliation.

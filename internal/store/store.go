@@ -178,6 +178,9 @@ type Store interface {
 	// ListBusy pages through the same pairs in person key then target
 	// order (see BusyQuery), for a reader that must not hold them all.
 	ListBusy(ctx context.Context, q BusyQuery) ([]PersonTarget, error)
+	// ReadPlanPage reads a page of persons in key order with their known
+	// accounts and busy pairs, all in one snapshot (see PlanPage).
+	ReadPlanPage(ctx context.Context, q PlanPageQuery) (PlanPage, error)
 
 	// LeaseJobs hands out up to r.Max runnable jobs of r.Target ("" = any
 	// target), with all their actions ordered by Seq, leased to r.Owner
@@ -234,6 +237,29 @@ type BusyQuery struct {
 	// last pair of the previous page.
 	After PersonTarget
 	Limit int // at most this many (0: no limit)
+}
+
+// PlanPageQuery selects a page of what a plan is built from.
+type PlanPageQuery struct {
+	Target string // only this target's accounts and busy pairs ("": every target)
+	Person string // only this person (at most one in the page)
+	After  string // persons whose key sorts after this one
+	Limit  int    // at most this many persons (0: a default page)
+	// NoBusy leaves the busy pairs out: the caller knows its own.
+	NoBusy bool
+}
+
+// PlanPage is a page of persons, in key order, with the known accounts
+// and the busy pairs of the keys they span (After, last person], in
+// (person, target) order; pairs and accounts of keys that are not
+// persons (orphans) are among them. The three are read in one snapshot,
+// so that an account is never older than its busy state: a job that
+// finishes between two separate reads would leave its pair neither busy
+// nor showing the job's effect, and be planned again.
+type PlanPage struct {
+	Persons  []model.Person
+	Accounts []model.Account
+	Busy     []PersonTarget
 }
 
 // Import is one source's full feed, validated.

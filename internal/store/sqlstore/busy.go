@@ -23,10 +23,5 @@ func (s *Store) ListBusy(ctx context.Context, q store.BusyQuery) ([]store.Person
 		f.add("(person_key, target) > (?, ?)", q.After.Person, q.After.Target)
 	}
 	return all(ctx, s.rq, "list busy pairs", `SELECT person_key, target FROM jobs`+f.where()+
-		` ORDER BY person_key, target`+f.limit(q.Limit), f.args,
-		func(sc scanner) (store.PersonTarget, error) {
-			var pt store.PersonTarget
-			err := sc.Scan(&pt.Person, &pt.Target)
-			return pt, err
-		})
+		` ORDER BY person_key, target`+f.limit(q.Limit), f.args, scanPersonTarget)
 }
