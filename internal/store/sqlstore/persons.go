@@ -99,7 +99,8 @@ func (s *Store) ListPersons(ctx context.Context, q store.PersonQuery) ([]model.P
 // it goes would otherwise pin SQLite's WAL for the whole plan, and every
 // checkpoint would sort a WAL that can never be reset (a fifth of a
 // 100,000-person enforce). The pages are not one snapshot: a person
-// imported while it runs is seen or not, as with any later page.
+// imported while it runs is seen or not, as with any later page. The
+// planner reads ReadPlanPage instead, each page one snapshot.
 func (s *Store) EachPerson(ctx context.Context, fn func(model.Person) error) error {
 	after := ""
 	for {
