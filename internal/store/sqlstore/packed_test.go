@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -50,5 +51,36 @@ func TestLeaseUnpacksTheLeasedJobs(t *testing.T) {
 		n, packed = rows()
 		require.Equal(t, 2, n)
 		require.Equal(t, map[int64]int{jobs[0].ID: 0, jobs[1].ID: 2, jobs[2].ID: 2}, packed)
+	})
+}
+
+// A commit naming a job that was never leased unpacks it before its state
+// changes, whether or not the batch names one of its actions (issue 16).
+func TestCommitUnpacksJobsNotLeased(t *testing.T) {
+	t.Parallel()
+	bothStores(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := t.Context()
+		t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		run := model.Run{ID: "r1", Trigger: "test", Scope: "all", State: model.RunPending, CreatedAt: t0, UpdatedAt: t0}
+		var jobs []model.Job
+		for _, p := range []string{"E1", "E2", "E3"} {
+			jobs = append(jobs, model.Job{PersonKey: p, Target: "scim", Actions: []model.Action{
+				{Seq: 1, Op: model.OpCreate}, {Seq: 2, Op: model.OpGrant, Entitlements: []string{"g1"}}}})
+		}
+		require.NoError(t, s.CreateRun(ctx, &run, jobs))
+		packed := func(job int64) (n int, state string) {
+			require.NoError(t, s.DB().QueryRowContext(ctx, `SELECT packed_n, state FROM jobs WHERE id = `+strconv.FormatInt(job, 10)).Scan(&n, &state))
+			return n, state
+		}
+		require.NoError(t, s.Commit(ctx, store.Batch{Jobs: []store.JobUpdate{{ID: jobs[0].ID, State: model.JobFailed, At: t0}}}))
+		n, state := packed(jobs[0].ID)
+		require.Equal(t, 0, n)
+		require.Equal(t, "failed", state)
+		require.NoError(t, s.Commit(ctx, store.Batch{Actions: []store.ActionUpdate{{ID: jobs[1].Actions[1].ID, State: model.ActionRunning, Attempts: 1, At: t0}}}))
+		n, state = packed(jobs[1].ID)
+		require.Equal(t, 0, n)
+		require.Equal(t, "pending", state)
+		n, _ = packed(jobs[2].ID)
+		require.Equal(t, 2, n, "a job the batch does not name stays packed")
 	})
 }
