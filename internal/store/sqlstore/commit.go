@@ -182,11 +182,14 @@ func (s *Store) applyUpdates(ctx context.Context, tx conn, actions []store.Actio
 }
 
 // unpackTouched unpacks the jobs a batch updates, or whose actions it
-// updates, that are still packed.
+// updates, that are still packed. Each job is named once: unpackJobs
+// reads them in chunks, and a job named in two chunks was unpacked twice
+// (a unique-key failure of a commit of more than maxInList jobs and
+// actions, as BenchmarkCommit makes).
 func (s *Store) unpackTouched(ctx context.Context, tx conn, actions []store.ActionUpdate, jobs []store.JobUpdate) error {
-	ids := make([]any, 0, len(jobs)+len(actions))
+	touched := make(map[int64]bool, len(jobs)+len(actions))
 	for _, u := range jobs {
-		ids = append(ids, u.ID)
+		touched[u.ID] = true
 	}
 	for _, u := range actions {
 		var job, first int64
@@ -197,11 +200,15 @@ func (s *Store) unpackTouched(ctx context.Context, tx conn, actions []store.Acti
 			return err
 		}
 		if err == nil && u.ID < first+int64(n) {
-			ids = append(ids, job)
+			touched[job] = true
 		}
 	}
-	if len(ids) == 0 {
+	if len(touched) == 0 {
 		return nil
+	}
+	ids := make([]any, 0, len(touched))
+	for _, id := range slices.Sorted(maps.Keys(touched)) {
+		ids = append(ids, id)
 	}
 	return s.unpackJobs(ctx, tx, ids)
 }

@@ -84,3 +84,32 @@ func TestCommitUnpacksJobsNotLeased(t *testing.T) {
 		require.Equal(t, 2, n, "a job the batch does not name stays packed")
 	})
 }
+
+// A commit without a lease naming more jobs and actions than one IN list
+// holds unpacks each job once (it failed on a duplicate action ID when a
+// job was named in two chunks).
+func TestCommitUnpacksManyJobsOnce(t *testing.T) {
+	t.Parallel()
+	bothStores(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := t.Context()
+		t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		run := model.Run{ID: "r1", Trigger: "test", Scope: "all", State: model.RunPending, CreatedAt: t0, UpdatedAt: t0}
+		var jobs []model.Job
+		for p := range 600 {
+			jobs = append(jobs, model.Job{PersonKey: "E" + strconv.Itoa(p), Target: "scim", Actions: []model.Action{
+				{Seq: 1, Op: model.OpCreate}, {Seq: 2, Op: model.OpGrant, Entitlements: []string{"g1"}}}})
+		}
+		require.NoError(t, s.CreateRun(ctx, &run, jobs))
+		var b store.Batch
+		for _, j := range jobs {
+			b.Jobs = append(b.Jobs, store.JobUpdate{ID: j.ID, State: model.JobSucceeded, Attempts: 1, At: t0})
+			for _, a := range j.Actions {
+				b.Actions = append(b.Actions, store.ActionUpdate{ID: a.ID, State: model.ActionSucceeded, Attempts: 1, At: t0})
+			}
+		}
+		require.NoError(t, s.Commit(ctx, b))
+		r, err := s.GetRun(ctx, "r1")
+		require.NoError(t, err)
+		require.Equal(t, map[model.ActionState]int{model.ActionSucceeded: 1200}, r.Counts)
+	})
+}
