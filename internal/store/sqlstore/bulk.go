@@ -39,12 +39,16 @@ func insertSpec(head string, ncols int, tail string) *bulkSpec {
 // updateSpec updates rows of table by id from a VALUES list: the first
 // value of each row is the id, and set assigns columns from v.column2,
 // v.column3, ... (both databases name the columns of a VALUES list
-// column1, column2, ...). types are the SQL types of the values: the
-// CASTs let PostgreSQL type the parameters. Rows must have distinct ids.
-func updateSpec(table, set string, types ...string) *bulkSpec {
+// column1, column2, ...). cond, unless empty, is a further condition on
+// the rows updated. types are the SQL types of the values: the CASTs let
+// PostgreSQL type the parameters. Rows must have distinct ids.
+func updateSpec(table, set, cond string, types ...string) *bulkSpec {
+	if cond != "" {
+		cond = " AND " + cond
+	}
 	return &bulkSpec{ncols: len(types), build: func(rows int) string {
 		return "UPDATE " + table + " SET " + set + " FROM (VALUES " +
-			valuesList(rows, len(types), types) + ") AS v WHERE " + table + ".id = v.column1"
+			valuesList(rows, len(types), types) + ") AS v WHERE " + table + ".id = v.column1" + cond
 	}}
 }
 
@@ -82,6 +86,13 @@ func (s *Store) warm(ctx context.Context, specs ...*bulkSpec) error {
 // bulk writes n rows with the fewest statements of the chunk sizes,
 // using the statements warm prepared (parsing one otherwise).
 func (s *Store) bulk(ctx context.Context, tx conn, spec *bulkSpec, n int, row rowFunc) error {
+	_, err := s.bulkCount(ctx, tx, spec, n, row)
+	return err
+}
+
+// bulkCount is bulk, returning the rows the statements affected.
+func (s *Store) bulkCount(ctx context.Context, tx conn, spec *bulkSpec, n int, row rowFunc) (int64, error) {
+	var affected int64
 	var args []any
 	for done := 0; done < n; {
 		size := 1
@@ -95,21 +106,27 @@ func (s *Store) bulk(ctx context.Context, tx conn, spec *bulkSpec, n int, row ro
 		for i := done; i < done+size; i++ {
 			var err error
 			if args, err = row(i, args); err != nil {
-				return err
+				return affected, err
 			}
 		}
+		var res sql.Result
 		var err error
 		if st, ok := s.stmts.Load(stmtKey{spec, size}); ok {
-			_, err = tx.tx.StmtContext(ctx, st.(*sql.Stmt)).ExecContext(ctx, args...)
+			res, err = tx.tx.StmtContext(ctx, st.(*sql.Stmt)).ExecContext(ctx, args...)
 		} else {
-			_, err = tx.ExecContext(ctx, spec.build(size), args...)
+			res, err = tx.ExecContext(ctx, spec.build(size), args...)
 		}
 		if err != nil {
-			return err
+			return affected, err
 		}
+		k, err := res.RowsAffected()
+		if err != nil {
+			return affected, err
+		}
+		affected += k
 		done += size
 	}
-	return nil
+	return affected, nil
 }
 
 // valuesList returns "(?, ?), (?, ?)" for rows x ncols parameters, each

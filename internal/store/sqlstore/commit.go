@@ -18,12 +18,14 @@ var (
 	jobStates    = []model.JobState{model.JobPending, model.JobLeased, model.JobSucceeded, model.JobFailed, model.JobCancelled}
 
 	actionsUpdate = updateSpec("actions", `state = v.column2, attempts = v.column3, error = v.column4,
-		error_kind = v.column5, updated_at = v.column6, finished_at = v.column7`,
+		error_kind = v.column5, updated_at = v.column6, finished_at = v.column7`, "",
 		"BIGINT", "TEXT", "BIGINT", "TEXT", "TEXT", "BIGINT", "BIGINT")
-	// Any state but leased gives the lease back.
+	// Any state but leased gives the lease back. A packed job is left
+	// alone: applyUpdates unpacks it first (its actions' state is read
+	// from the job's while it is packed).
 	jobsUpdate = updateSpec("jobs", `state = v.column2, attempts = v.column3, next_at = v.column4,
 		lease_owner = CASE WHEN v.column2 = 'leased' THEN jobs.lease_owner ELSE '' END,
-		lease_until = CASE WHEN v.column2 = 'leased' THEN jobs.lease_until ELSE 0 END`,
+		lease_until = CASE WHEN v.column2 = 'leased' THEN jobs.lease_until ELSE 0 END`, "jobs.packed_n = 0",
 		"BIGINT", "TEXT", "BIGINT", "BIGINT")
 )
 
@@ -57,14 +59,8 @@ func (s *Store) Commit(ctx context.Context, b store.Batch) error {
 		if ids, err = s.insertAudit(ctx, tx, b.Audit); err != nil {
 			return fmt.Errorf("commit: %w", err)
 		}
-		if err := s.unpackTouched(ctx, tx, actions, jobs); err != nil {
+		if err := s.applyUpdates(ctx, tx, actions, jobs); err != nil {
 			return fmt.Errorf("commit: %w", err)
-		}
-		if err := s.updateActions(ctx, tx, actions); err != nil {
-			return fmt.Errorf("commit: actions: %w", err)
-		}
-		if err := s.updateJobs(ctx, tx, jobs); err != nil {
-			return fmt.Errorf("commit: jobs: %w", err)
 		}
 		if len(b.Accounts) > 0 {
 			if err := s.applyAccountChanges(ctx, tx, b.Accounts); err != nil {
@@ -157,13 +153,43 @@ func sortedValues[V any](m map[int64]V) []V {
 	return out
 }
 
+// applyUpdates writes the batch's action and job updates. A job is
+// unpacked when leased, so the engine's updates find their rows and cost
+// no lookup; but a commit may come without a lease (the store does not
+// insist on one) and name a packed job, or an action that is no row yet.
+// Only when the updates match fewer rows than they name are the packed
+// jobs among them looked up and unpacked, and the updates written again
+// (each sets whole values: writing one twice is writing it once).
+func (s *Store) applyUpdates(ctx context.Context, tx conn, actions []store.ActionUpdate, jobs []store.JobUpdate) error {
+	for try := 0; ; try++ {
+		na, err := s.updateActions(ctx, tx, actions)
+		if err != nil {
+			return fmt.Errorf("actions: %w", err)
+		}
+		nj, err := s.updateJobs(ctx, tx, jobs)
+		if err != nil {
+			return fmt.Errorf("jobs: %w", err)
+		}
+		if try > 0 || (na == int64(len(actions)) && nj == int64(len(jobs))) {
+			// After an unpack, what still matches nothing does not
+			// exist: such an update was never applied either.
+			return nil
+		}
+		if err := s.unpackTouched(ctx, tx, actions, jobs); err != nil {
+			return err
+		}
+	}
+}
+
 // unpackTouched unpacks the jobs a batch updates, or whose actions it
-// updates, that are still packed: a job is unpacked when leased, but a
-// commit may come without a lease (the store does not insist on one).
+// updates, that are still packed. Each job is named once: unpackJobs
+// reads them in chunks, and a job named in two chunks was unpacked twice
+// (a unique-key failure of a commit of more than maxInList jobs and
+// actions, as BenchmarkCommit makes).
 func (s *Store) unpackTouched(ctx context.Context, tx conn, actions []store.ActionUpdate, jobs []store.JobUpdate) error {
-	ids := make([]any, 0, len(jobs)+len(actions))
+	touched := make(map[int64]bool, len(jobs)+len(actions))
 	for _, u := range jobs {
-		ids = append(ids, u.ID)
+		touched[u.ID] = true
 	}
 	for _, u := range actions {
 		var job, first int64
@@ -174,17 +200,21 @@ func (s *Store) unpackTouched(ctx context.Context, tx conn, actions []store.Acti
 			return err
 		}
 		if err == nil && u.ID < first+int64(n) {
-			ids = append(ids, job)
+			touched[job] = true
 		}
 	}
-	if len(ids) == 0 {
+	if len(touched) == 0 {
 		return nil
+	}
+	ids := make([]any, 0, len(touched))
+	for _, id := range slices.Sorted(maps.Keys(touched)) {
+		ids = append(ids, id)
 	}
 	return s.unpackJobs(ctx, tx, ids)
 }
 
-func (s *Store) updateActions(ctx context.Context, tx conn, us []store.ActionUpdate) error {
-	return s.bulk(ctx, tx, actionsUpdate, len(us),
+func (s *Store) updateActions(ctx context.Context, tx conn, us []store.ActionUpdate) (int64, error) {
+	return s.bulkCount(ctx, tx, actionsUpdate, len(us),
 		func(i int, args []any) ([]any, error) {
 			u := us[i]
 			errText, kind, err := encError(u.Error)
@@ -200,8 +230,8 @@ func (s *Store) updateActions(ctx context.Context, tx conn, us []store.ActionUpd
 		})
 }
 
-func (s *Store) updateJobs(ctx context.Context, tx conn, us []store.JobUpdate) error {
-	return s.bulk(ctx, tx, jobsUpdate, len(us),
+func (s *Store) updateJobs(ctx context.Context, tx conn, us []store.JobUpdate) (int64, error) {
+	return s.bulkCount(ctx, tx, jobsUpdate, len(us),
 		func(i int, args []any) ([]any, error) {
 			u := us[i]
 			return append(args, u.ID, string(u.State), u.Attempts, micros(u.NextAt)), nil

@@ -19,6 +19,7 @@ var packedTests = []test{
 	{"PackedListMixed", testPackedListMixed},
 	{"PackedCancel", testPackedCancel},
 	{"PackedQueueStats", testPackedQueueStats},
+	{"PackedCommitWithoutLease", testPackedCommitWithoutLease},
 }
 
 // packedRun stores a pending run of three jobs, with attributes on their
@@ -153,4 +154,33 @@ func testPackedQueueStats(t *testing.T, s store.Store) {
 	stats, err := s.QueueStats(ctx(t), at(time.Minute))
 	require.NoError(t, err)
 	require.Equal(t, map[string]store.QueueStat{"crm": {PendingActions: 9, LeasedJobs: 1, Oldest: t0}}, stats)
+}
+
+// A commit may name jobs and actions that were never leased (the store
+// does not insist on a lease), beside those of a leased job: each update
+// lands where a reader and the next lease look.
+func testPackedCommitWithoutLease(t *testing.T, s store.Store) {
+	jobs := packedRun(t, s, "r1", model.RunPending)
+	require.Equal(t, []int64{jobs[0].ID}, jobIDs(lease(t, s, "w", "", 1, at(time.Minute))))
+	now := at(2 * time.Minute)
+	require.NoError(t, s.Commit(ctx(t), store.Batch{
+		Actions: []store.ActionUpdate{
+			{ID: jobs[0].Actions[0].ID, State: model.ActionSucceeded, Attempts: 1, At: now}, // leased
+			{ID: jobs[1].Actions[2].ID, State: model.ActionSucceeded, Attempts: 1, At: now}, // not leased
+		},
+		Jobs: []store.JobUpdate{{ID: jobs[0].ID, State: model.JobSucceeded, Attempts: 1, At: now}},
+	}))
+	// A job alone, never leased.
+	require.NoError(t, s.Commit(ctx(t), store.Batch{Jobs: []store.JobUpdate{{ID: jobs[2].ID, State: model.JobFailed, Attempts: 1, At: now}}}))
+	for _, id := range []int64{jobs[0].Actions[0].ID, jobs[1].Actions[2].ID} {
+		a := getAction(t, s, id)
+		require.Equal(t, model.ActionSucceeded, a.State, "action %d", id)
+		require.Equal(t, now, a.FinishedAt)
+	}
+	for _, a := range jobs[2].Actions {
+		require.Equal(t, model.ActionPending, getAction(t, s, a.ID).State, "a job's end changes none of its actions")
+	}
+	require.Equal(t, map[model.ActionState]int{model.ActionPending: 7, model.ActionSucceeded: 2}, getRun(t, s, "r1").Counts)
+	// Only the job whose state stayed pending is leased again.
+	require.Equal(t, []int64{jobs[1].ID}, jobIDs(lease(t, s, "w2", "", 10, at(10*time.Minute))))
 }
