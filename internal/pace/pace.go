@@ -438,6 +438,14 @@ func (t *Target) Observe(ctx context.Context, kind connector.Kind, status int, m
 	var ev *notify.Event
 	switch kind {
 	case connector.Unavailable, connector.Timeout:
+		if message == "" {
+			// An exchange's record often carries no message: the kind
+			// and status are then the target's answer, for the reason.
+			message = string(kind)
+			if status > 0 {
+				message = fmt.Sprintf("%s (HTTP %d)", kind, status)
+			}
+		}
 		t.failedLocked(message, now, &ev)
 	case connector.RateLimited:
 		t.consecutive = 0

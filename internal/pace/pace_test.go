@@ -143,8 +143,9 @@ func TestCircuitOpensProbesAndCloses(t *testing.T) {
 			p.Observe(ctx, connector.Unavailable, 503, "503", time.Now())
 		}
 		require.Equal(t, pace.CircuitClosed, p.Status().Circuit, "failures in a row, not in total")
-		p.Observe(ctx, connector.Unavailable, 503, "503", time.Now())
+		p.Observe(ctx, connector.Unavailable, 503, "", time.Now())
 		require.Equal(t, pace.CircuitOpen, p.Status().Circuit)
+		require.Equal(t, "3 consecutive failures, last: unavailable (HTTP 503)", p.Status().Reason, "an exchange without a message: its kind and status")
 		ok, _ := p.Allow(7)
 		require.False(t, ok)
 		n, _ := p.Leasable(8, time.Now())
