@@ -202,14 +202,14 @@ func drainWorld(t *testing.T, faults ...targetsim.Rule) *app.App {
 
 // A target that is down for good is probed forever and no action ends:
 // busy, never done. The drain ends at the busy limit, naming the target.
-// (The quiet limit is wide: a store commit alone took 1.7 s under the
-// race detector on a quiet machine.)
+// (The quiet limit is out of the way: a store commit alone took 1.7 s
+// under the race detector on a quiet machine, longer under load.)
 func TestDrainEndsWhenBusyWithoutProgress(t *testing.T) {
 	a := drainWorld(t, targetsim.Rule{Kind: targetsim.FaultDown})
-	msg := drained(t, a, drainLimits{quiet: 10 * time.Second, busy: 12 * time.Second, look: 100 * time.Millisecond})
+	msg := drained(t, a, drainLimits{quiet: time.Hour, busy: 12 * time.Second, look: 100 * time.Millisecond})
 	require.Contains(t, msg, "no action became final and no run finished for 12s, though the engine was busy")
 	require.Contains(t, msg, "target saas: circuit ")
-	require.Regexp(t, `waiting: run \S+ \(running\): pending \d`, msg)
+	require.Regexp(t, `waiting: run \S+ \(running\): [^;]*pending \d`, msg)
 }
 
 // Work that nothing will ever take (its target is not the engine's) is a
@@ -219,7 +219,7 @@ func TestDrainEndsWhenNothingHappens(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, a.Store.CreateRun(ctx, &model.Run{ID: "ghost-run", Scope: "all", State: model.RunPending, CreatedAt: time.Now()},
 		[]model.Job{{PersonKey: "E9", Target: "ghost", Actions: []model.Action{{Seq: 1, Op: model.OpCreate, Attributes: model.Attributes{"userName": "e9"}}}}}))
-	msg := drained(t, a, drainLimits{quiet: 2 * time.Second, busy: time.Minute, look: 100 * time.Millisecond})
+	msg := drained(t, a, drainLimits{quiet: 2 * time.Second, busy: time.Hour, look: 100 * time.Millisecond})
 	require.Contains(t, msg, "nothing happened for 2s")
 	require.Contains(t, msg, "run ghost-run (pending): pending 1")
 	require.True(t, strings.HasPrefix(msg, "drain hung after "), msg)
