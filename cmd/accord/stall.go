@@ -73,21 +73,31 @@ type writeProber interface {
 // is ridden out, and only one still down after its slowest probe interval
 // (failure.probe_max, at least a minute) counts as stalled. Refused credentials count at once:
 // they do not mend themselves.
+//
+// A half-open circuit moves only through its probe: while it is half
+// open nothing else is leased. One that has had no request in flight and
+// none started or ended (and no pause the target asked for) for as long
+// is stalled too: its probe is not answering, or none is running (the
+// hang CI caught, where --wait waited 12 minutes with 498 jobs due).
 type stallWatch struct {
 	a         *app.App
 	eng       targetStatuser
 	now       func() time.Time
 	openSince map[string]time.Time
+	// quietSince is since when each half-open target has been seen with
+	// no request in flight and no pause.
+	quietSince map[string]time.Time
 }
 
 func newStallWatch(a *app.App, eng targetStatuser) *stallWatch {
-	return &stallWatch{a: a, eng: eng, now: time.Now, openSince: map[string]time.Time{}}
+	return &stallWatch{a: a, eng: eng, now: time.Now, openSince: map[string]time.Time{}, quietSince: map[string]time.Time{}}
 }
 
 // stalled returns why the remaining work cannot move — every target with
-// unfinished actions is paused (credentials refused or unavailable) or
-// has been down past its grace, or the store refuses writes — one line
-// per cause, or nil while something can still move.
+// unfinished actions is paused (credentials refused or unavailable), has
+// been down past its grace, or has been half open with no request past
+// its grace, or the store refuses writes — one line per cause, or nil
+// while something can still move.
 func (w *stallWatch) stalled(ctx context.Context) ([]string, error) {
 	if p, ok := w.a.Store.(writeProber); ok {
 		if err := p.ProbeWrite(ctx); err != nil {
@@ -108,6 +118,13 @@ func (w *stallWatch) stalled(ctx context.Context) ([]string, error) {
 			if _, ok := w.openSince[st.Name]; !ok {
 				w.openSince[st.Name] = now
 			}
+		}
+		if st.Circuit == engine.CircuitHalfOpen && st.InFlight == 0 && !now.Before(st.PausedUntil) {
+			if _, ok := w.quietSince[st.Name]; !ok {
+				w.quietSince[st.Name] = now
+			}
+		} else {
+			delete(w.quietSince, st.Name)
 		}
 	}
 	queue, err := w.a.Store.QueueStats(ctx, w.a.Now())
@@ -134,12 +151,37 @@ func (w *stallWatch) stalled(ctx context.Context) ([]string, error) {
 		case st.Circuit == engine.CircuitOpen && now.Sub(w.openSince[target]) >= w.grace(target):
 			why = append(why, fmt.Sprintf("target %s: circuit open for %s: %s (%d actions wait)", target,
 				now.Sub(w.openSince[target]).Round(time.Second), orUnknown(st.Reason), q.PendingActions))
+		case st.Circuit == engine.CircuitHalfOpen && w.quiet(st, now) >= w.grace(target):
+			why = append(why, fmt.Sprintf("target %s: circuit half open and no request for %s: %s (it opened after: %s) (%d actions wait)", target,
+				w.quiet(st, now).Round(time.Second), probeWords(st), orUnknown(st.Reason), q.PendingActions))
 		default:
 			return nil, nil // this target's work moves, or may soon
 		}
 	}
 	sort.Strings(why)
 	return why, nil
+}
+
+// quiet is how long a half-open target has had no request in flight and
+// none started or ended, as far as the watch has seen; 0 when it has
+// something in flight or is paused.
+func (w *stallWatch) quiet(st engine.TargetStatus, now time.Time) time.Duration {
+	since, ok := w.quietSince[st.Name]
+	if !ok {
+		return 0
+	}
+	if st.LastRequest.After(since) {
+		since = st.LastRequest
+	}
+	return now.Sub(since)
+}
+
+// probeWords says what a quiet half-open circuit waits for.
+func probeWords(st engine.TargetStatus) string {
+	if st.ProbeJob != 0 {
+		return fmt.Sprintf("its probe (job %d) sends nothing, and nothing else is sent until the probe is answered", st.ProbeJob)
+	}
+	return "no probe is running, and nothing else is sent while it is half open"
 }
 
 // configured reports whether target is in the config.

@@ -139,7 +139,9 @@ func (f *fixedStatus) Status() []engine.TargetStatus { return *f }
 
 // TestStalledDecides: with unfinished actions, the work can move while
 // their target is closed or probing, and cannot while it is paused or
-// open, or once the store refuses writes (disk filled while waiting).
+// open, or half open with no request for as long (its probe is not
+// answering, or none runs), or once the store refuses writes (disk
+// filled while waiting).
 func TestStalledDecides(t *testing.T) {
 	w := newE2E(t, 3, 1)
 	disk := testkit.Tmpfs(t, 16<<20)
@@ -159,28 +161,61 @@ func TestStalledDecides(t *testing.T) {
 	clock := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	watch.now = func() time.Time { return clock }
 	open := "10 consecutive failures, last: 503"
-	for _, tc := range []struct {
+	quiet := "target saas: circuit half open and no request for 1m0s: "
+	for i, tc := range []struct {
 		circuit, reason string
 		after           time.Duration // on the watch's clock, since the last step
-		want            string
+		// for a half-open circuit: requests in flight, the probe's job,
+		// a request started or ended now, a pause the target asked for
+		inFlight int
+		probe    int64
+		request  bool
+		paused   time.Duration
+		want     string
 	}{
-		{engine.CircuitClosed, "", 0, ""},
-		{engine.CircuitPaused, "credentials refused: 401 bad token", 0, "target saas: paused: credentials refused: 401 bad token (6 actions wait)"},
-		{engine.CircuitOpen, open, 0, ""}, // down for a moment: ridden out
-		{engine.CircuitHalfOpen, "", 30 * time.Second, ""},
-		{engine.CircuitOpen, open, 29 * time.Second, ""},
-		{engine.CircuitOpen, open, time.Second, "target saas: circuit open for 1m0s: " + open + " (6 actions wait)"},
-		{engine.CircuitClosed, "", 0, ""},
-		{engine.CircuitOpen, open, time.Second, ""}, // closed in between: a new outage
+		{circuit: engine.CircuitClosed},
+		{circuit: engine.CircuitPaused, reason: "credentials refused: 401 bad token", want: "target saas: paused: credentials refused: 401 bad token (6 actions wait)"},
+		{circuit: engine.CircuitOpen, reason: open}, // down for a moment: ridden out
+		{circuit: engine.CircuitHalfOpen, after: 30 * time.Second},
+		{circuit: engine.CircuitOpen, reason: open, after: 29 * time.Second},
+		{circuit: engine.CircuitOpen, reason: open, after: time.Second, want: "target saas: circuit open for 1m0s: " + open + " (6 actions wait)"},
+		{circuit: engine.CircuitClosed},
+		{circuit: engine.CircuitOpen, reason: open, after: time.Second}, // closed in between: a new outage
+
+		// Half open: a probe request in flight moves, however slow.
+		{circuit: engine.CircuitHalfOpen, reason: open, probe: 42, inFlight: 1, request: true},
+		{circuit: engine.CircuitHalfOpen, reason: open, probe: 42, inFlight: 1, after: 5 * time.Minute},
+		// Its answer came now; quiet since, but not yet for long.
+		{circuit: engine.CircuitHalfOpen, reason: open, probe: 42, request: true},
+		{circuit: engine.CircuitHalfOpen, reason: open, probe: 42, after: 59 * time.Second},
+		{circuit: engine.CircuitHalfOpen, reason: open, probe: 42, after: time.Second,
+			want: quiet + "its probe (job 42) sends nothing, and nothing else is sent until the probe is answered (it opened after: " + open + ") (6 actions wait)"},
+		// A request between two looks counts though none was seen in flight.
+		{circuit: engine.CircuitHalfOpen, reason: open, probe: 42, after: 30 * time.Second, request: true},
+		{circuit: engine.CircuitHalfOpen, reason: open, probe: 42, after: 59 * time.Second},
+		// The target asked to wait: waiting for it is no stall.
+		{circuit: engine.CircuitHalfOpen, reason: open, probe: 42, after: time.Second, paused: time.Hour},
+		{circuit: engine.CircuitHalfOpen, reason: open, probe: 42, after: 30 * time.Minute, paused: time.Hour},
+		// No probe at all (the CI hang): stalled once quiet for as long.
+		{circuit: engine.CircuitHalfOpen, reason: open},
+		{circuit: engine.CircuitHalfOpen, reason: open, after: time.Minute,
+			want: quiet + "no probe is running, and nothing else is sent while it is half open (it opened after: " + open + ") (6 actions wait)"},
 	} {
 		clock = clock.Add(tc.after)
-		status[0].Circuit, status[0].Reason = tc.circuit, tc.reason
+		st := &status[0]
+		st.Circuit, st.Reason, st.InFlight, st.ProbeJob, st.PausedUntil = tc.circuit, tc.reason, tc.inFlight, tc.probe, time.Time{}
+		if tc.request {
+			st.LastRequest = clock
+		}
+		if tc.paused > 0 {
+			st.PausedUntil = clock.Add(tc.paused)
+		}
 		why, err := watch.stalled(ctx)
 		require.NoError(t, err)
 		if tc.want == "" {
-			require.Empty(t, why, tc.circuit)
+			require.Empty(t, why, "step %d: %s", i, tc.circuit)
 		} else {
-			require.Equal(t, []string{tc.want}, why, tc.circuit)
+			require.Equal(t, []string{tc.want}, why, "step %d: %s", i, tc.circuit)
 		}
 	}
 

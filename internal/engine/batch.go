@@ -425,7 +425,7 @@ func (g *grouper) write(ctx context.Context, k batchKey, ms []*member) (string, 
 	}))
 	closed := true
 	if err == nil || !errors.Is(err, errLeaseLost) {
-		closed = g.t.record(ctx, ms[0].job, err, time.Now(), exchanges.Load() > 0)
+		closed = g.t.record(ctx, g.pacedBy(ms), err, time.Now(), exchanges.Load() > 0)
 	}
 	rec := audit.CallFrom(cctx).Base(audit.KindEvent)
 	rec.Time, rec.DurationMS = g.e.opts.Now(), time.Since(began).Milliseconds()
@@ -445,6 +445,21 @@ func (g *grouper) write(ctx context.Context, k batchKey, ms []*member) (string, 
 	rec.Message = b.String()
 	g.e.commit.Async(store.Batch{Audit: []audit.Record{rec}})
 	return corr, err, closed
+}
+
+// pacedBy is the job a request shared by ms is recorded with in the
+// target's pacing: the probe of the half-open circuit when it is among
+// them, so that the probe is answered by its own request (it closes the
+// circuit, or backs the next probe off), else the first member's.
+func (g *grouper) pacedBy(ms []*member) int64 {
+	if probe := g.t.Pace.ProbeJob(); probe != 0 {
+		for _, m := range ms {
+			if m.job == probe {
+				return probe
+			}
+		}
+	}
+	return ms[0].job
 }
 
 // readBack verifies a batch that succeeded, in one read of which members
@@ -485,7 +500,7 @@ func (g *grouper) readBack(ctx context.Context, k batchKey, ms []*member, note s
 		case err != nil:
 			closed := true
 			if !errors.Is(err, errLeaseLost) {
-				closed = g.t.record(ctx, missing[0].job, err, time.Now(), exchanges.Load() > 0)
+				closed = g.t.record(ctx, g.pacedBy(missing), err, time.Now(), exchanges.Load() > 0)
 			}
 			for _, m := range missing {
 				m.done <- memberResult{err: err, paced: true, closed: closed, note: note + "; reading the members back (request " + corr + ") failed"}

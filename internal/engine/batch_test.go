@@ -289,3 +289,75 @@ func TestBatchInFlightAtStopIsNeitherLostNorDoubled(t *testing.T) {
 		}
 	})
 }
+
+// A batch that carries the probe of a half-open circuit answers the probe
+// by the probe's own job, wherever it stands among the members: a batch
+// that succeeds closes the circuit at once (before its read-back), and
+// one the target does not answer backs the next probe off. Recorded by
+// the first member's job instead, the answer left the circuit half open
+// until the probe returned (EndProbe's safety net), which then probed a
+// down target again at once.
+func TestBatchAnswersTheProbeByItsOwnJob(t *testing.T) {
+	for _, down := range []bool{false, true} {
+		t.Run(fmt.Sprintf("down=%v", down), func(t *testing.T) { batchProbe(t, down) })
+	}
+}
+
+func batchProbe(t *testing.T, down bool) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, rigOpts{batch: 10})
+		defer r.eng.Close() // not run: the batch is sent here
+		g, p := r.target.group, r.target.Pace
+		ctx := context.Background()
+		now := time.Now()
+		var jobs []model.Job
+		var ms []*member
+		for i := int64(1); i <= 3; i++ {
+			id := fmt.Sprintf("u%d", i)
+			r.mem.Put(memory.Account{ID: id, PersonKey: fmt.Sprintf("p%d", i)})
+			jobs = append(jobs, model.Job{ID: i, LeaseUntil: now.Add(time.Minute)})
+			ms = append(ms, &member{job: i, id: id, done: make(chan memberResult, 1),
+				action: &model.Action{ID: 10 + i, RunID: "r1", PersonKey: fmt.Sprintf("p%d", i), Target: "crm", Op: model.OpGrant, Entitlements: []string{"all-staff"}}})
+		}
+		r.eng.commit.leases.hold(jobs)
+		f := p.Settings().Failure
+		for range f.OpenAfter {
+			p.Observe(ctx, connector.Unavailable, 0, "503 Service Unavailable", now)
+		}
+		require.Equal(t, CircuitOpen, p.Status().Circuit)
+		p.StartProbe(2) // the probe is the second member
+		require.Equal(t, int64(2), p.Status().ProbeJob)
+
+		var during string
+		r.mem.Fail = func(op string, _ memory.Call) error {
+			if op == "add_members" && down {
+				return &connector.Error{Kind: connector.Unavailable, Status: 503, Message: "503 Service Unavailable"}
+			}
+			if op == "members_among" {
+				during = p.Status().Circuit
+			}
+			return nil
+		}
+		g.sendPart(ctx, batchKey{model.OpGrant, "all-staff"}, ms)
+		for _, m := range ms {
+			res := <-m.done
+			if down {
+				require.NotNil(t, res.err, "member %d", m.job)
+				require.True(t, res.paced)
+				require.False(t, res.closed, "member %d: the target is still down", m.job)
+			} else {
+				require.Nil(t, res.err, "member %d", m.job)
+				require.True(t, res.verified)
+			}
+		}
+		st := p.Status()
+		if !down {
+			require.Equal(t, CircuitClosed, during, "the batch's answer closed the circuit before its read-back")
+			require.Equal(t, CircuitClosed, st.Circuit)
+			return
+		}
+		require.Equal(t, CircuitOpen, st.Circuit, "the probe's failure opened the circuit again")
+		require.Zero(t, st.ProbeJob)
+		require.False(t, st.ProbeAt.Before(now.Add(2*f.ProbeAfter)), "the next probe is backed off: %s after the failure", st.ProbeAt.Sub(now))
+	})
+}

@@ -150,7 +150,16 @@ func TestCircuitOpensProbesOneAtATimeAndCloses(t *testing.T) {
 		})
 		c.circuit = func() string { return r.target.Pace.Status().Circuit }
 		start := time.Now()
+		// What the engine's status shows while a probe's create is in
+		// flight (the stall watch of 'enforce --wait' reads it).
+		var probes, shown atomic.Int32
 		r.mem.Fail = func(op string, _ memory.Call) error {
+			if st := r.eng.Status()[0]; op == "create" && st.Circuit == pace.CircuitHalfOpen {
+				probes.Add(1)
+				if st.ProbeJob != 0 && st.InFlight == 1 && time.Since(st.LastRequest) == 100*time.Millisecond {
+					shown.Add(1)
+				}
+			}
 			if op == "create" && time.Since(start) < downFor {
 				return down
 			}
@@ -175,6 +184,8 @@ func TestCircuitOpensProbesOneAtATimeAndCloses(t *testing.T) {
 		require.GreaterOrEqual(t, c.byState[pace.CircuitHalfOpen], 3)
 		require.LessOrEqual(t, c.byState[pace.CircuitHalfOpen], 6)
 		require.Less(t, time.Since(start), downFor+8*time.Second+5*time.Second, "the probe after recovery closes it and the rest flows")
+		require.Positive(t, probes.Load())
+		require.Equal(t, probes.Load(), shown.Load(), "each probe's request showed its job, in flight, started 100 ms before")
 	})
 }
 

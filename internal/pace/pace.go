@@ -103,6 +103,7 @@ type Target struct {
 	floor       rate.Limit
 	recent      []time.Time
 	inFlight    int
+	lastRequest time.Time // when a request last started or ended
 }
 
 // New builds the pacing of a target.
@@ -297,10 +298,12 @@ func (t *Target) Do(ctx context.Context, gates bool, f func() error) error {
 	}
 	t.mu.Lock()
 	t.inFlight++
+	t.lastRequest = time.Now()
 	t.mu.Unlock()
 	defer func() {
 		t.mu.Lock()
 		t.inFlight--
+		t.lastRequest = time.Now()
 		t.mu.Unlock()
 	}()
 	return f()
@@ -358,6 +361,21 @@ func (t *Target) EndProbe(job int64, now time.Time) {
 	if t.circuit == CircuitHalfOpen && t.probeJob == job {
 		t.circuit, t.probeJob, t.probeAt = CircuitOpen, 0, now
 	}
+}
+
+// ProbeJob is the job probing the half-open circuit, 0 when the circuit
+// is not half open.
+func (t *Target) ProbeJob() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.probeJobLocked()
+}
+
+func (t *Target) probeJobLocked() int64 {
+	if t.circuit == CircuitHalfOpen {
+		return t.probeJob
+	}
+	return 0
 }
 
 // NextWake is when a dispatcher with nothing leasable should look again.
@@ -420,6 +438,14 @@ func (t *Target) Observe(ctx context.Context, kind connector.Kind, status int, m
 	var ev *notify.Event
 	switch kind {
 	case connector.Unavailable, connector.Timeout:
+		if message == "" {
+			// An exchange's record often carries no message: the kind
+			// and status are then the target's answer, for the reason.
+			message = string(kind)
+			if status > 0 {
+				message = fmt.Sprintf("%s (HTTP %d)", kind, status)
+			}
+		}
 		t.failedLocked(message, now, &ev)
 	case connector.RateLimited:
 		t.consecutive = 0
@@ -662,6 +688,12 @@ type Status struct {
 	InFlight   int     `json:"in_flight"`
 	// Concurrency is the configured bound of InFlight.
 	Concurrency int `json:"concurrency"`
+	// ProbeJob is the job probing a half-open circuit: while it runs,
+	// nothing else is sent to the target.
+	ProbeJob int64 `json:"probe_job,omitempty"`
+	// LastRequest is when a request to the target last started or ended
+	// in this process: with nothing in flight, how long it has been quiet.
+	LastRequest time.Time `json:"last_request,omitzero"`
 }
 
 // Status reports the target's state now.
@@ -670,7 +702,8 @@ func (t *Target) Status() Status {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.recoverLocked(now)
-	st := Status{Name: t.name, Circuit: t.circuit, Reason: t.reason, InFlight: t.inFlight, Concurrency: t.set.Concurrency, Configured: t.set.PerSecond}
+	st := Status{Name: t.name, Circuit: t.circuit, Reason: t.reason, InFlight: t.inFlight, Concurrency: t.set.Concurrency, Configured: t.set.PerSecond,
+		ProbeJob: t.probeJobLocked(), LastRequest: t.lastRequest}
 	if now.Before(t.pauseUntil) {
 		st.PausedUntil, st.PauseReason = t.pauseUntil, t.pauseWhy
 	}

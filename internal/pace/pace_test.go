@@ -143,8 +143,9 @@ func TestCircuitOpensProbesAndCloses(t *testing.T) {
 			p.Observe(ctx, connector.Unavailable, 503, "503", time.Now())
 		}
 		require.Equal(t, pace.CircuitClosed, p.Status().Circuit, "failures in a row, not in total")
-		p.Observe(ctx, connector.Unavailable, 503, "503", time.Now())
+		p.Observe(ctx, connector.Unavailable, 503, "", time.Now())
 		require.Equal(t, pace.CircuitOpen, p.Status().Circuit)
+		require.Equal(t, "3 consecutive failures, last: unavailable (HTTP 503)", p.Status().Reason, "an exchange without a message: its kind and status")
 		ok, _ := p.Allow(7)
 		require.False(t, ok)
 		n, _ := p.Leasable(8, time.Now())
@@ -195,11 +196,13 @@ func TestProbeThatEndsUnansweredIsProbedAgain(t *testing.T) {
 		p.StartProbe(7)
 		n, _ := p.Leasable(8, time.Now())
 		require.Zero(t, n, "nothing else is leased while the probe runs")
+		require.Equal(t, int64(7), p.Status().ProbeJob, "the status names the probe")
 
 		p.EndProbe(8, time.Now())
 		require.Equal(t, pace.CircuitHalfOpen, p.Status().Circuit, "not the probe")
 		p.EndProbe(7, time.Now())
 		require.Equal(t, pace.CircuitOpen, p.Status().Circuit)
+		require.Zero(t, p.Status().ProbeJob)
 		n, probe = p.Leasable(8, time.Now())
 		require.True(t, probe, "probed again at once")
 		require.Equal(t, 1, n)
@@ -208,6 +211,27 @@ func TestProbeThatEndsUnansweredIsProbedAgain(t *testing.T) {
 		require.True(t, p.Record(ctx, 9, nil, time.Now(), true))
 		p.EndProbe(9, time.Now())
 		require.Equal(t, pace.CircuitClosed, p.Status().Circuit, "an answered probe's end changes nothing")
+	})
+}
+
+// The status tells when a request last started or ended, so that a
+// watcher can tell a quiet target from one whose requests are slow.
+func TestStatusSaysWhenTheLastRequestWas(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := pace.New("t", settings(0, 0), pace.Options{})
+		require.True(t, p.Status().LastRequest.IsZero(), "no request yet")
+		start := time.Now()
+		require.NoError(t, p.Do(context.Background(), false, func() error {
+			require.Equal(t, start, p.Status().LastRequest, "started")
+			require.Equal(t, 1, p.Status().InFlight)
+			time.Sleep(3 * time.Second)
+			return nil
+		}))
+		st := p.Status()
+		require.Zero(t, st.InFlight)
+		require.Equal(t, start.Add(3*time.Second), st.LastRequest, "ended")
+		time.Sleep(time.Minute)
+		require.Equal(t, start.Add(3*time.Second), p.Status().LastRequest, "quiet since")
 	})
 }
 
