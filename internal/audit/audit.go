@@ -6,7 +6,6 @@ package audit
 import (
 	"context"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -157,26 +156,38 @@ func cut(s string, n int) string {
 	return s[:n]
 }
 
+// ExcerptBytes is Excerpt of a body held as bytes: only what Excerpt
+// looks at is copied, not a large answer whole.
+func ExcerptBytes(b []byte) string {
+	if n := MaxExcerpt + redactMargin; len(b) > n {
+		for n > 0 && !utf8.RuneStart(b[n]) {
+			n--
+		}
+		b = b[:n]
+	}
+	return Excerpt(string(b))
+}
+
 // Headers flattens and redacts HTTP headers for a record. extra names
-// headers that carry credentials for this target only.
+// headers that carry credentials for this target only. (A map has no
+// order; a record's headers are ordered where they are written out.)
 func Headers(h http.Header, extra ...string) map[string]string {
 	if len(h) == 0 {
 		return nil
 	}
 	out := make(map[string]string, len(h))
-	keys := make([]string, 0, len(h))
-	for k := range h {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		v := strings.Join(h[k], ", ")
+	for k, vs := range h {
 		if secret.SensitiveHeader(k, extra...) {
-			v = secret.Mask
-		} else {
-			v = secret.Redact(v)
+			out[k] = secret.Mask
+			continue
 		}
-		out[k] = v
+		v := ""
+		if len(vs) == 1 {
+			v = vs[0]
+		} else {
+			v = strings.Join(vs, ", ")
+		}
+		out[k] = secret.Redact(v)
 	}
 	return out
 }

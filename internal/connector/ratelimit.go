@@ -109,7 +109,11 @@ const clockSlack = 2 * time.Second
 func headerRemaining(h http.Header) (int64, bool) {
 	low, found := int64(math.MaxInt64), false
 	for _, name := range []string{"RateLimit-Remaining", "X-RateLimit-Remaining", "X-Rate-Limit-Remaining"} {
-		if n, err := strconv.ParseInt(strings.TrimSpace(h.Get(name)), 10, 64); err == nil {
+		v := h.Get(name)
+		if v == "" {
+			continue // most answers give none: no parse error to build
+		}
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
 			low, found = min(low, n), true
 		}
 	}

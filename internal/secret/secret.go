@@ -215,24 +215,23 @@ func RedactBody(s string) string {
 // more than the request itself on large answers.
 var sensitiveStems = []string{"pass", "secret", "token", "credential", "key"}
 
-func mayHaveSensitiveKey(s string) bool {
-	for _, stem := range sensitiveStems {
-		if containsFold(s, stem) {
-			return true
+// stemAt is the stem that starts with a byte, in either case: the stems
+// start with different letters, so one pass over a body looks for all.
+var stemAt = func() (t [256]string) {
+	for _, s := range sensitiveStems {
+		if t[s[0]] != "" {
+			panic("secret: two sensitive stems start with " + s[:1])
 		}
+		t[s[0]], t[s[0]-'a'+'A'] = s, s
 	}
-	return false
-}
+	return t
+}()
 
-// containsFold reports whether s contains the lower-case ASCII word w in
-// any case, without the copy strings.ToLower would make of every body.
-func containsFold(s, w string) bool {
-	first, upper := w[0], w[0]-'a'+'A'
-	for i := 0; i+len(w) <= len(s); i++ {
-		if c := s[i]; c != first && c != upper {
-			continue
-		}
-		if strings.EqualFold(s[i:i+len(w)], w) {
+// mayHaveSensitiveKey reports whether s contains a stem in any case, in
+// one pass and without the copy strings.ToLower would make of every body.
+func mayHaveSensitiveKey(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if w := stemAt[s[i]]; w != "" && i+len(w) <= len(s) && strings.EqualFold(s[i:i+len(w)], w) {
 			return true
 		}
 	}

@@ -1,11 +1,9 @@
 package httpx
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -21,7 +19,12 @@ type Client struct {
 	cfg  Config
 	auth Auth
 	// raw sends through the audit transport without auth; auths use it.
-	raw       *http.Client
+	raw *http.Client
+	// rt is raw's transport, the audit transport, which the client's own
+	// requests go to directly: what http.Client adds (redirects, which
+	// are not followed; a cookie jar, which it has none of) would cost a
+	// copy of each request's headers and URL.
+	rt        http.RoundTripper
 	sensQuery []string
 	now       func() time.Time
 }
@@ -80,7 +83,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		// would resend credentials or turn a POST into a GET.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return &Client{cfg: cfg, auth: auth, raw: raw, sensQuery: sensQuery, now: o.now}, nil
+	return &Client{cfg: cfg, auth: auth, raw: raw, rt: at, sensQuery: sensQuery, now: o.now}, nil
 }
 
 func newTransport(cfg Config) *http.Transport {
@@ -139,17 +142,14 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 }
 
 func (c *Client) send(ctx context.Context, r Request) (*Response, *http.Request, error) {
-	var body io.Reader
-	if r.Body != nil {
-		body = bytes.NewReader(r.Body)
-	}
-	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, body)
+	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, nil)
 	if err != nil {
 		return nil, nil, &connector.Error{Kind: connector.Validation, Message: secret.Redact(fmt.Sprintf("bad request to %s: %v", audit.RedactURL(r.URL), err))}
 	}
-	for k, vs := range r.Header {
-		req.Header[k] = append([]string(nil), vs...)
+	if r.Body != nil {
+		newSentBody(req, r.Body)
 	}
+	copyHeader(req.Header, r.Header)
 	// The request is this client's own: stamped here, the transport need
 	// not copy it to stamp it.
 	if call := audit.CallFrom(ctx); needsCorrelation(call, req.Header, c.cfg.CorrelationHeader) {
@@ -159,7 +159,7 @@ func (c *Client) send(ctx context.Context, r Request) (*Response, *http.Request,
 		return nil, nil, err
 	}
 	shown := redactURL(req.URL, c.sensQuery)
-	hr, err := c.raw.Do(req)
+	hr, err := c.rt.RoundTrip(req)
 	if err != nil {
 		return nil, nil, transportError(ctx, req.Method, shown, err)
 	}
@@ -172,6 +172,22 @@ func (c *Client) send(ctx context.Context, r Request) (*Response, *http.Request,
 		o.Observe(hr)
 	}
 	return &Response{Status: hr.StatusCode, Header: hr.Header, Body: data, Method: req.Method, URL: shown, now: c.now}, req, nil
+}
+
+// copyHeader copies src's values into dst, each key's values capped at
+// their length in one shared array, so that adding a value to one key
+// (an auth's header) copies it instead of writing into the next key's.
+func copyHeader(dst, src http.Header) {
+	n := 0
+	for _, vs := range src {
+		n += len(vs)
+	}
+	all := make([]string, 0, n)
+	for k, vs := range src {
+		start := len(all)
+		all = append(all, vs...)
+		dst[k] = all[start:len(all):len(all)]
+	}
 }
 
 // transportError classifies a failure to get an answer. The *url.Error

@@ -44,7 +44,7 @@ func (c *clock) Advance(d time.Duration) {
 
 // setSecret puts value in an environment variable and returns a reference
 // to it.
-func setSecret(t *testing.T, name, value string) secret.Ref {
+func setSecret(t testing.TB, name, value string) secret.Ref {
 	t.Helper()
 	t.Setenv(name, value)
 	return secret.MustParse("${env:" + name + "}")

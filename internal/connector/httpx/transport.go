@@ -69,26 +69,13 @@ func (t *auditTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, t.timeout)
 		defer cancel() // the answer is read in full below
-		req = req.WithContext(ctx)
 	}
 	call := audit.CallFrom(ctx)
-	ctx, span := telemetry.Start(ctx, tracer, "HTTP "+req.Method, trace.SpanKindClient)
+	sctx, span := telemetry.Start(ctx, tracer, "HTTP "+req.Method, trace.SpanKindClient)
 	defer span.End()
 	if span.IsRecording() {
-		req = req.WithContext(ctx)
-		traceRequest(span, req, call.CorrelationID())
+		ctx = sctx
 	}
-	if needsCorrelation(call, req.Header, t.correlation) {
-		req = req.Clone(ctx)
-		req.Header.Set(t.correlation, call.CorrelationID())
-	}
-	reqBody := peekBody(req)
-
-	rec := call.Base(audit.KindExchange)
-	rec.Method = req.Method
-	rec.URL = redactURL(req.URL, t.sensQuery)
-	rec.RequestHeaders = audit.Headers(req.Header, t.sensHeaders...)
-	rec.RequestBody = audit.Excerpt(redactForm(req.Header.Get("Content-Type"), reqBody))
 
 	// net/http sends an idempotent request (a GET; a request with an
 	// idempotency key) again by itself when a reused connection breaks
@@ -98,27 +85,44 @@ func (t *auditTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var writes *atomic.Int32
 	if resendable(req) {
 		writes = new(atomic.Int32)
-		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 			WroteRequest: func(w httptrace.WroteRequestInfo) {
 				if w.Err == nil {
 					writes.Add(1)
 				}
 			},
-		}))
+		})
 	}
+	// One copy of the request carries what the context gained above.
+	if needsCorrelation(call, req.Header, t.correlation) {
+		req = req.Clone(ctx)
+		req.Header.Set(t.correlation, call.CorrelationID())
+	} else if ctx != req.Context() {
+		req = req.WithContext(ctx)
+	}
+	if span.IsRecording() {
+		traceRequest(span, req, call.CorrelationID())
+	}
+	reqBody := peekBody(req)
+
+	rec := call.Base(audit.KindExchange)
+	rec.Method = req.Method
+	rec.URL = redactURL(req.URL, t.sensQuery)
+	rec.RequestHeaders = audit.Headers(req.Header, t.sensHeaders...)
+	rec.RequestBody = audit.Excerpt(redactForm(req.Header.Get("Content-Type"), reqBody))
 	sent := rec
 
 	start := time.Now()
 	resp, err := t.base.RoundTrip(req)
 	if err == nil {
 		var data []byte
-		data, err = io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+		data, err = readAnswer(resp.Body, resp.ContentLength)
 		resp.Body.Close()
 		if err == nil && len(data) > MaxBody {
 			err = fmt.Errorf("answer larger than %d bytes", MaxBody)
 		}
 		rec.Status = resp.StatusCode
-		rec.ResponseExcerpt = audit.Excerpt(string(data))
+		rec.ResponseExcerpt = audit.ExcerptBytes(data)
 		resp.Body = &readBody{Reader: bytes.NewReader(data), data: data}
 		if resp.StatusCode >= 300 {
 			rec.ErrorKind = string(connector.KindForStatus(resp.StatusCode))
@@ -189,6 +193,31 @@ func transportKind(ctx context.Context, err error) connector.Kind {
 	return connector.KindOf(err)
 }
 
+// readAnswer reads an answer's body, at most MaxBody+1 bytes (one more
+// says it is too large). An answer that gives its length is read into one
+// buffer of that size, not grown from a small one as io.ReadAll does.
+func readAnswer(body io.Reader, length int64) ([]byte, error) {
+	size := int64(512)
+	if length > 0 && length < MaxBody {
+		size = length + 1 // room to see the end of the body without growing
+	}
+	buf := make([]byte, 0, size)
+	r := io.LimitReader(body, MaxBody+1)
+	for {
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // grow
+		}
+	}
+}
+
 // readBody is an answer's body the transport has read in full already
 // (to audit it): the client takes its bytes instead of copying them
 // again.
@@ -207,10 +236,36 @@ func readAll(body io.Reader) ([]byte, error) {
 	return io.ReadAll(body)
 }
 
+// sentBody is a request body the client built from bytes: the
+// transport reads them for the audit instead of copying the body.
+type sentBody struct {
+	*bytes.Reader
+	data []byte
+}
+
+func (sentBody) Close() error { return nil }
+
+// newSentBody sets data as req's body, to be sent again (GetBody) as
+// net/http does for a body given as bytes.
+func newSentBody(req *http.Request, data []byte) {
+	req.ContentLength = int64(len(data))
+	if len(data) == 0 {
+		req.Body, req.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
+		return
+	}
+	req.Body = &sentBody{Reader: bytes.NewReader(data), data: data}
+	req.GetBody = func() (io.ReadCloser, error) {
+		return &sentBody{Reader: bytes.NewReader(data), data: data}, nil
+	}
+}
+
 // peekBody returns the request body without consuming it.
 func peekBody(req *http.Request) string {
 	if req.Body == nil || req.Body == http.NoBody {
 		return ""
+	}
+	if sb, ok := req.Body.(*sentBody); ok && sb.Len() == len(sb.data) {
+		return string(sb.data[:min(len(sb.data), audit.MaxExcerpt*4)])
 	}
 	if req.GetBody != nil {
 		rc, err := req.GetBody()

@@ -38,6 +38,11 @@ type Schema struct {
 
 	// Attributes by schema URN (as the target spells it).
 	Attributes map[string][]Attribute
+
+	// userGroups: the User schema declares groups, or is not offered
+	// (the RFC's User is assumed). Set once the schema is read: every
+	// request's capabilities ask it.
+	userGroups bool
 }
 
 // Attribute is one attribute definition from /Schemas (RFC 7643 §7).
@@ -55,7 +60,7 @@ type Attribute struct {
 }
 
 func defaultSchema() *Schema {
-	return &Schema{Patch: true, Filter: true, UserEndpoint: "/Users", GroupEndpoint: "/Groups", Attributes: map[string][]Attribute{}}
+	return &Schema{Patch: true, Filter: true, UserEndpoint: "/Users", GroupEndpoint: "/Groups", Attributes: map[string][]Attribute{}, userGroups: true}
 }
 
 // Lookup finds the definition of a flat account attribute name such as
@@ -231,6 +236,7 @@ func (c *Conn) discoverAll(ctx context.Context) (*Schema, error) {
 		for _, sc := range schemas {
 			s.Attributes[sc.ID] = sc.Attributes
 		}
+		s.userGroups = s.userSchemaHasGroups()
 	}
 
 	var types []struct {

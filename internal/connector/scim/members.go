@@ -36,7 +36,7 @@ func (c *Conn) groupsOnUser(ctx context.Context) bool {
 		return false
 	}
 	s, err := c.Schema(ctx)
-	return err != nil || s.userSchemaHasGroups()
+	return err != nil || s.userGroups
 }
 
 // discoveredGroupsOnUser is groupsOnUser for Capabilities, which cannot
@@ -44,7 +44,7 @@ func (c *Conn) groupsOnUser(ctx context.Context) bool {
 func (c *Conn) discoveredGroupsOnUser() bool {
 	c.discMu.Lock()
 	defer c.discMu.Unlock()
-	return c.disc.schema == nil || c.disc.schema.userSchemaHasGroups()
+	return c.disc.schema == nil || c.disc.schema.userGroups
 }
 
 // Discover makes sure discovery has run (single-flight, shared with every
