@@ -188,6 +188,25 @@ func (g *grouper) leave(job int64) {
 	g.flushIdleLocked()
 }
 
+// forgo forgets the entitlements of op that a running job no longer
+// brings to a batch (found done on the target): a batch waiting for them
+// goes without.
+func (g *grouper) forgo(job int64, op model.Op, ents []string) {
+	if g == nil || !g.batches(op) {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, ent := range ents {
+		k := batchKey{op, ent}
+		if p := g.pending[job]; p[k] > 0 {
+			p[k]--
+			g.prospects[k]--
+		}
+	}
+	g.flushIdleLocked()
+}
+
 // takes says whether action a goes through a batch.
 func (g *grouper) takes(a *model.Action, ref *connector.AccountRef) bool {
 	return g != nil && g.batches(a.Op) && len(a.Entitlements) > 0 && (ref.NativeID != "" || a.NativeID != "")

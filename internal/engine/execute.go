@@ -229,11 +229,17 @@ func (e *Engine) runAction(ctx context.Context, t *Target, job *model.Job, i int
 		return e.stillLeased(job.ID)
 	}
 	cctx := connector.WithHold(connector.WithGate(audit.WithCall(ctx, call), gate), t.pause)
+	send := func(a *model.Action) result {
+		if t.group.takes(a, ref) {
+			return t.group.attempt(ctx, cctx, job, a, ref, *written, doubt)
+		}
+		return e.attempt(cctx, t, a, ref, *written, doubt)
+	}
 	var res result
-	if t.group.takes(a, ref) {
-		res = t.group.attempt(ctx, cctx, job, a, ref, *written, doubt)
+	if doubt && (a.Op == model.OpGrant || a.Op == model.OpRevoke) {
+		res = e.resendInDoubt(cctx, t, job.ID, a, ref, send)
 	} else {
-		res = e.attempt(cctx, t, a, ref, *written, doubt)
+		res = send(a)
 	}
 	if res.err != nil && errors.Is(res.err, errLeaseLost) {
 		// Another owner may run this job now: it alone records what

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/accord-iam/accord/internal/connector"
 	"github.com/accord-iam/accord/internal/model"
@@ -90,4 +92,72 @@ func (e *Engine) recordCreated(ctx context.Context, t *Target, a *model.Action, 
 		// window stays as wide as before.
 		e.log.Error("record created account", "action", a.ID, "target", t.Name, "error", err)
 	}
+}
+
+// resendInDoubt sends a grant or revoke in doubt again only where the
+// target does not show it done: an earlier attempt may have added (or
+// removed) some of its entitlements before its answer was lost, its lease
+// lapsed or the process died. The account is read first, and only the
+// entitlements not yet as asked are sent; none left is success, read
+// back. Where the target cannot show memberships the whole action is
+// sent again (adding a member twice is not a second member); where
+// reading fails it is not sent yet, and retried.
+func (e *Engine) resendInDoubt(ctx context.Context, t *Target, job int64, a *model.Action, ref *connector.AccountRef, send func(*model.Action) result) result {
+	if ref.NativeID == "" {
+		ref.NativeID = a.NativeID
+	}
+	if !t.Conn.Capabilities().Read || ref.NativeID == "" {
+		return send(a)
+	}
+	var got connector.Account
+	if err := connector.AsError(t.do(ctx, func() error {
+		var err error
+		got, err = t.Conn.Get(ctx, *ref)
+		return err
+	})); err != nil {
+		if err.Kind == connector.NotFound {
+			return send(a) // the action's own reading of not_found decides
+		}
+		return result{err: err, message: "in doubt from an earlier attempt: reading the account back failed; not sent again yet"}
+	}
+	grant := a.Op == model.OpGrant
+	var left, done []string
+	for _, ent := range a.Entitlements {
+		diffs, c, err := e.memberships(ctx, t, ref, got, []string{ent}, grant)
+		switch {
+		case err != nil:
+			return result{err: err, message: "in doubt from an earlier attempt: reading the memberships back failed; not sent again yet"}
+		case c.unverifiable:
+			return send(a)
+		case len(diffs) > 0:
+			left = append(left, ent)
+		default:
+			done = append(done, ent)
+		}
+	}
+	change := &model.AccountChange{Target: t.Name, PersonKey: a.PersonKey}
+	if grant {
+		change.Grant = a.Entitlements
+	} else {
+		change.Revoke = a.Entitlements
+	}
+	if len(left) == 0 {
+		return result{change: change, message: "in doubt from an earlier attempt: already so on the target (read back); not sent again"}
+	}
+	if len(done) == 0 {
+		res := send(a)
+		res.message = joinMsg("in doubt from an earlier attempt: not so on the target (read back); sent again", res.message)
+		return res
+	}
+	t.group.forgo(job, a.Op, done)
+	part := *a
+	part.Entitlements = left
+	res := send(&part)
+	if res.err == nil && res.change != nil {
+		// The rest was read back as done: the action's whole effect holds.
+		res.change.Grant, res.change.Revoke = change.Grant, change.Revoke
+	}
+	res.message = joinMsg(fmt.Sprintf("in doubt from an earlier attempt: %s already so on the target (read back); sent again: %s",
+		strings.Join(done, ", "), strings.Join(left, ", ")), res.message)
+	return res
 }
