@@ -7,7 +7,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/accord-iam/accord/internal/api"
 	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/store"
 )
 
 // TestPersonViewComparesEntitlementNamesAsTheTargetDoes: on a target that
@@ -60,4 +62,55 @@ func unmanagedFlags(list any) map[string]bool {
 		out[m["entitlement"].(string)] = m["unmanaged"].(bool)
 	}
 	return out
+}
+
+// TestManageAndUnmanageCompareNamesAsTheTargetDoes: on a target that
+// folds case, unmanaging an entitlement in another spelling refreshes the
+// record already kept, not a second one, and managing it in any spelling
+// (its what-if too) makes it managed again in every spelling recorded. On
+// a target that tells case apart, another spelling is another
+// entitlement.
+func TestManageAndUnmanageCompareNamesAsTheTargetDoes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		setting string
+		fold    bool
+	}{{"insensitive", true}, {"sensitive", false}} {
+		t.Run(tc.setting, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, worldOptions{connection: "\n      entitlements_case: " + tc.setting})
+			ctx := context.Background()
+			spellings := func() map[string]string {
+				um, err := w.app.Store.ListUnmanaged(ctx, "E1")
+				require.NoError(t, err)
+				out := map[string]string{}
+				for _, u := range um {
+					out[u.Entitlement] = u.Note
+				}
+				return out
+			}
+			w.act("/api/v1/persons/E1/entitlements/saas/sales-drive/unmanage", map[string]string{"note": "first"}, http.StatusOK)
+			r, _ := w.act("/api/v1/persons/E1/entitlements/saas/Sales-Drive/unmanage", map[string]string{"note": "second"}, http.StatusOK)
+			manageOther := w.do("POST", "/api/v1/persons/E1/entitlements/saas/SALES-DRIVE/manage?dry_run=true", w.keys[api.ScopeActionsWrite], nil)
+			if !tc.fold {
+				require.Equal(t, map[string]string{"sales-drive": "first", "Sales-Drive": "second"}, spellings(), "two entitlements")
+				require.Equal(t, http.StatusNotFound, manageOther.status, manageOther.text())
+				return
+			}
+			require.Equal(t, map[string]string{"sales-drive": "second"}, spellings(), "one record, refreshed")
+			require.Contains(t, r.text(), "entitlement sales-drive of person E1")
+			require.Equal(t, http.StatusOK, manageOther.status, manageOther.text())
+
+			// A record kept twice (before names were compared so) is
+			// managed again whole.
+			require.NoError(t, w.app.Store.SetUnmanaged(ctx, store.Unmanaged{PersonKey: "E1", Target: "saas",
+				Entitlement: "SALES-drive", Actor: "test", Note: "old", At: w.app.Now()}))
+			require.Len(t, spellings(), 2)
+			m := w.do("POST", "/api/v1/persons/E1/entitlements/saas/Sales-DRIVE/manage", w.keys[api.ScopeActionsWrite], nil)
+			require.Contains(t, []int{http.StatusOK, http.StatusCreated}, m.status, m.text())
+			require.Empty(t, spellings(), "managed in every spelling")
+			m = w.do("POST", "/api/v1/persons/E1/entitlements/saas/sales-drive/manage", w.keys[api.ScopeActionsWrite], nil)
+			require.Equal(t, http.StatusNotFound, m.status, m.text())
+		})
+	}
 }

@@ -65,10 +65,17 @@ func (s *Server) manageWhatIf(ctx context.Context, rq *request, person, target, 
 		return 0, nil, err
 	}
 	k := plan.Key{Person: person, Target: target}
-	if !pl.Unmanaged[k][ent] {
+	names := s.entitlementNames(target)
+	found := false
+	for sp := range pl.Unmanaged[k] {
+		if names.Equal(sp, ent) {
+			delete(pl.Unmanaged[k], sp)
+			found = true
+		}
+	}
+	if !found {
 		return 0, nil, notFoundf("entitlement %s of person %s on %s is not unmanaged", ent, person, target)
 	}
-	delete(pl.Unmanaged[k], ent)
 	return s.previewWhatIf(ctx, rq, pl, assumed)
 }
 
