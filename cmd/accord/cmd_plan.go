@@ -113,17 +113,18 @@ func previewSummaryJSON(pv *app.Preview) map[string]any {
 	res := pv.Result
 	rows := res.SummaryRows()
 	out := map[string]any{
-		"type":     "summary",
-		"actions":  res.Planned,
-		"summary":  res.Counted,
-		"excluded": rows.Excluded,
-		"problems": rows.Problems,
-		"busy":     rows.Busy,
-		"parked":   rows.Parked,
-		"breaches": orEmptyList(pv.Breaches),
-		"held":     len(pv.Breaches) > 0,
-		"persons":  res.Persons,
-		"assumed":  orEmptyList(pv.Assumed),
+		"type":      "summary",
+		"actions":   res.Planned,
+		"summary":   res.Counted,
+		"excluded":  rows.Excluded,
+		"problems":  rows.Problems,
+		"busy":      rows.Busy,
+		"busy_more": rows.BusyMore,
+		"parked":    rows.Parked,
+		"breaches":  orEmptyList(pv.Breaches),
+		"held":      len(pv.Breaches) > 0,
+		"persons":   res.Persons,
+		"assumed":   orEmptyList(pv.Assumed),
 	}
 	if res.Desired != nil {
 		out["desired"] = res.Desired
@@ -195,13 +196,17 @@ func printPlan(ctx context.Context, a *app.App, f app.Filter, w io.Writer, limit
 		}
 		fmt.Fprintf(w, "  excluded: %s (%s)\n", textsafe.Escape(e.PersonKey), e.Reason)
 	}
-	for i, b := range res.Busy {
+	for i, b := range res.Busy.First {
 		if limit >= 0 && i == limit {
-			fmt.Fprintf(w, "  … and %d more waiting\n", len(res.Busy)-limit)
+			fmt.Fprintf(w, "  … and %d more waiting\n", res.Busy.Count-limit)
 			hidden++
 			break
 		}
 		fmt.Fprintf(w, "  waiting: %s on %s has unfinished work in an earlier run\n", textsafe.Escape(b.Person), b.Target)
+	}
+	if more := res.Busy.More(); more > 0 && (limit < 0 || len(res.Busy.First) <= limit) {
+		// Past the rows a plan keeps: --all would not list them either.
+		fmt.Fprintf(w, "  … and %d more waiting (a plan lists the first %d)\n", more, plan.BusyShown)
 	}
 	for _, pk := range res.Parked {
 		fmt.Fprintf(w, "  %s\n", plan.DescribeParked(pk))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/accord-iam/accord/internal/plan"
 	"github.com/accord-iam/accord/internal/targetsim"
 )
 
@@ -135,4 +136,38 @@ func TestPlanJSONWritesAsItGoes(t *testing.T) {
 	require.LessOrEqual(t, fw.taken, 80<<10)
 	require.Greater(t, fw.taken, 0, "output came while planning")
 	require.LessOrEqual(t, fw.writes, 3, "nothing more is tried after the failure")
+}
+
+// TestPlanListsTheFirstBusyPairsAndCountsTheRest: with a pending run
+// holding every person's account, the plan lists the first busy pairs it
+// keeps (plan.BusyShown) and says how many more there are, in text and
+// in the JSON summary, instead of one row per pending pair.
+func TestPlanListsTheFirstBusyPairsAndCountsTheRest(t *testing.T) {
+	w := newE2EWith(t, 150, 2, targetsim.Options{}, nil)
+	code, out := accord(t, w.dir, "import", "-c", "accord.yaml")
+	require.Equal(t, 0, code, out)
+	code, out = accord(t, w.dir, "enforce", "-c", "accord.yaml")
+	require.Equal(t, 0, code, out)
+
+	for _, args := range [][]string{{}, {"--all"}} {
+		code, out = accord(t, w.dir, append([]string{"plan", "-c", "accord.yaml"}, args...)...)
+		require.Equal(t, 0, code, out)
+		require.Equal(t, plan.BusyShown, strings.Count(out, "  waiting: "), "%v: %s", args, out)
+		require.Contains(t, out, "… and 50 more waiting (a plan lists the first 100)\n", args)
+		require.Contains(t, out, "Summary: 0 actions for 150 persons", args)
+	}
+
+	code, out = accord(t, w.dir, "plan", "-c", "accord.yaml", "--json")
+	require.Equal(t, 0, code, out)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var summary struct {
+		Type     string            `json:"type"`
+		Busy     []json.RawMessage `json:"busy"`
+		BusyMore *int              `json:"busy_more"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &summary))
+	require.Equal(t, "summary", summary.Type)
+	require.Len(t, summary.Busy, plan.BusyShown)
+	require.NotNil(t, summary.BusyMore)
+	require.Equal(t, 50, *summary.BusyMore)
 }

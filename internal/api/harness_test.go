@@ -45,7 +45,7 @@ const testTargets = `targets:
       url: %[1]s/scim/v2
       auth: {type: bearer, token: "${file:%[2]s}"}
       entitlements_by: displayName
-      discovery: false%[10]s
+      discovery: %[11]t%[10]s
     account:
       userName: "{{ email }}"
       name.givenName: "{{ first_name }}"
@@ -98,6 +98,12 @@ type worldOptions struct {
 	// connection is more connection settings of the target, each
 	// "\n      key: value".
 	connection string
+	// discoverWait, when set, turns the target's discovery on and bounds
+	// how long planning waits for it (app.Options.DiscoverWait).
+	discoverWait time.Duration
+	// unplanned: the world's persons are imported, not enforced, so
+	// nothing has planned (nor discovered) before the test.
+	unplanned bool
 }
 
 // world is a running accord: store, engine, simulator, and the API over
@@ -136,10 +142,10 @@ func newWorld(t testing.TB, o worldOptions) *world {
 		Sim:    targetsim.Options{Token: simToken, Sleep: o.simSleep},
 		Groups: []string{"all-staff", "crm", "sales-drive", "github", "jira", "vip-lounge"},
 		Config: func(sw *simworld.World) string {
-			return fmt.Sprintf(testConfig, sw.URL, sw.TokenFile, o.disables, o.ratePerS, o.rateBurst, o.extra, o.revokes, o.reconcile, o.sources, o.connection)
+			return fmt.Sprintf(testConfig, sw.URL, sw.TokenFile, o.disables, o.ratePerS, o.rateBurst, o.extra, o.revokes, o.reconcile, o.sources, o.connection, o.discoverWait > 0)
 		},
 		HR: testHR, Persons: o.persons, Dir: o.dir,
-		App:      app.Options{Now: testkit.NewClock(testDay).Now},
+		App:      app.Options{Now: testkit.NewClock(testDay).Now, DiscoverWait: o.discoverWait},
 		NoImport: true,
 	})
 	a := sw.App
@@ -174,7 +180,9 @@ func newWorld(t testing.TB, o worldOptions) *world {
 
 	_, err = a.Import(context.Background(), "")
 	require.NoError(t, err)
-	w.enforceAll()
+	if !o.unplanned {
+		w.enforceAll()
+	}
 	return w
 }
 

@@ -309,7 +309,7 @@ func TestReconcileAlreadyRunningIsAConflict(t *testing.T) {
 
 	// Another process holds the target's lease: its error is a 409 too.
 	now := w.app.Now()
-	held, _, err := w.app.Store.StartRecon(context.Background(), "saas", "node-b", now, now.Add(time.Hour))
+	held, _, err := w.app.Store.StartRecon(context.Background(), "saas", "node-b", now, now.Add(time.Hour), time.Time{})
 	require.NoError(t, err)
 	r = w.do("POST", "/api/v1/targets/saas/reconcile", w.keys[api.ScopeActionsWrite], nil)
 	require.Equal(t, http.StatusConflict, r.status, r.text())

@@ -63,6 +63,9 @@ type planView struct {
 	plan.SummaryRows
 	// Desired is policy's view of the person, when the plan is for one.
 	Desired []desiredTargetView `json:"desired"`
+	// Assumed names the targets whose discovery did not answer before
+	// planning, and the shape they were planned in instead.
+	Assumed []assumedView `json:"assumed"`
 }
 
 type desiredTargetView struct {
@@ -93,6 +96,7 @@ func (s *Server) preview(rq *request) (int, any, error) {
 	out := planView{
 		Persons: pv.Result.Persons, Actions: []ActionView{}, Summary: plan.Count(pv.Result.Jobs), Breaches: orEmpty(pv.Breaches),
 		WouldHold: len(pv.Breaches) > 0, SummaryRows: pv.Result.SummaryRows(), Desired: []desiredTargetView{},
+		Assumed: orEmpty(pv.Assumed),
 	}
 	for i := range pv.Result.Jobs {
 		out.Actions = append(out.Actions, ToActionViews(pv.Result.Jobs[i].Actions)...)

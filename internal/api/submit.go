@@ -77,7 +77,8 @@ func (s *Server) runAnswer(ctx context.Context, rq *request, run *model.Run, res
 // resultOf starts an answer from a plan: who was left out, and why.
 func resultOf(pv *app.Preview) *runResult {
 	rows := pv.Result.SummaryRows()
-	return &runResult{Excluded: toExcludedViews(pv.Result.Excluded), Problems: rows.Problems, Busy: rows.Busy}
+	return &runResult{Excluded: toExcludedViews(pv.Result.Excluded), Problems: rows.Problems, Busy: rows.Busy, BusyMore: rows.BusyMore,
+		Assumed: pv.Assumed}
 }
 
 // enforce plans and submits a run for a filter, as the CLI's enforce does,
@@ -89,7 +90,9 @@ func (s *Server) enforce(ctx context.Context, rq *request, f app.Filter) (int, a
 		return 0, nil, err
 	}
 	res := resultOf(pv)
-	for _, b := range pv.Result.Busy {
+	// The persons of the pairs the plan kept (plan.BusyShown): all of a
+	// person's or a few persons' pairs; past them, the next enforcement.
+	for _, b := range pv.Result.Busy.First {
 		s.followUp(b.Person)
 	}
 	if run != nil {

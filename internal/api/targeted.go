@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -255,6 +256,15 @@ func (s *Server) unmanage(rq *request) (int, any, error) {
 		return s.whatIf(ctx, rq, nil, &runResult{Message: fmt.Sprintf(
 			"what-if: entitlement %s of person %s on %s would be unmanaged: no action runs, and accord would neither grant nor revoke it until it is managed again; nothing was stored", ent, key, target)})
 	}
+	spellings, err := s.unmanagedSpellings(ctx, key, target, ent)
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(spellings) > 0 {
+		// Unmanaged already in a spelling the target takes for it: that
+		// record is refreshed, not a second one added.
+		ent = spellings[0]
+	}
 	u := store.Unmanaged{PersonKey: key, Target: target, Entitlement: ent, Actor: rq.actor(), Note: body.Note, At: s.app.Now()}
 	if err := s.accountsStore().SetUnmanaged(ctx, u); err != nil {
 		return 0, nil, err
@@ -278,13 +288,43 @@ func (s *Server) manage(rq *request) (int, any, error) {
 	if c.dryRun {
 		return s.manageWhatIf(ctx, rq, key, target, ent)
 	}
-	if err := s.accountsStore().UnsetUnmanaged(ctx, key, target, ent); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return 0, nil, notFoundf("entitlement %s of person %s on %s is not unmanaged", ent, key, target)
-		}
+	spellings, err := s.unmanagedSpellings(ctx, key, target, ent)
+	if err != nil {
 		return 0, nil, err
 	}
+	if len(spellings) == 0 {
+		return 0, nil, notFoundf("entitlement %s of person %s on %s is not unmanaged", ent, key, target)
+	}
+	// Every spelling the target takes for it: one left would keep it
+	// unmanaged (the planner compares as the target does).
+	for _, sp := range spellings {
+		if err := s.accountsStore().UnsetUnmanaged(ctx, key, target, sp); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return 0, nil, err
+		}
+	}
 	return s.enforce(ctx, rq, app.Filter{Person: key, Target: target})
+}
+
+// unmanagedSpellings returns the spellings under which person's
+// entitlement ent on target is recorded unmanaged, compared as the
+// target compares names (ignoring case where it folds case), the exact
+// spelling first.
+func (s *Server) unmanagedSpellings(ctx context.Context, key, target, ent string) ([]string, error) {
+	um, err := s.accountsStore().ListUnmanaged(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	names := s.entitlementNames(target)
+	var out []string
+	for _, u := range um {
+		if u.Target == target && names.Equal(u.Entitlement, ent) {
+			out = append(out, u.Entitlement)
+		}
+	}
+	if i := slices.Index(out, ent); i > 0 {
+		out[0], out[i] = out[i], out[0]
+	}
+	return out, nil
 }
 
 // retryAction puts a failed action back in the queue, with the actions of

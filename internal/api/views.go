@@ -3,6 +3,7 @@ package api
 import (
 	"time"
 
+	"github.com/accord-iam/accord/internal/app"
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/plan"
 	"github.com/accord-iam/accord/internal/store"
@@ -135,9 +136,11 @@ type runResult struct {
 	Run     *RunView     `json:"run"`
 	Actions []ActionView `json:"actions"`
 	// Message says in words what happened ("nothing to do", "held: ...").
-	Message   string         `json:"message"`
-	Excluded  []excludedView `json:"excluded,omitempty"`
-	Busy      []busyView     `json:"busy,omitempty"`
+	Message  string         `json:"message"`
+	Excluded []excludedView `json:"excluded,omitempty"`
+	Busy     []busyView     `json:"busy,omitempty"`
+	// BusyMore counts the busy pairs past those listed (plan.BusyShown).
+	BusyMore  int            `json:"busy_more,omitempty"`
 	Skipped   []skippedView  `json:"skipped,omitempty"`
 	Person    *personView    `json:"person,omitempty"`
 	Unmanaged *unmanagedView `json:"unmanaged,omitempty"`
@@ -146,11 +149,18 @@ type runResult struct {
 	Breaches  []model.Breach `json:"breaches,omitempty"`
 	// DryRun: a what-if (?dry_run=true); nothing was stored.
 	DryRun bool `json:"dry_run,omitempty"`
+	// Assumed names the targets whose discovery did not answer before
+	// planning, and the shape they were planned in instead.
+	Assumed []assumedView `json:"assumed,omitempty"`
 }
 
 // busyView is a person/target left alone because earlier work is still
 // unfinished; accord plans it again as soon as that work is done.
 type busyView = plan.BusyRow
+
+// assumedView is a target whose discovery did not answer before
+// planning, and the shape it was planned in instead.
+type assumedView = app.Assumption
 
 type skippedView struct {
 	Person string `json:"person"`

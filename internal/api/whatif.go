@@ -43,9 +43,10 @@ func (s *Server) whatIf(ctx context.Context, rq *request, jobs []model.Job, res 
 	return http.StatusOK, res, nil
 }
 
-// previewWhatIf answers a planner's plan as a what-if.
-func (s *Server) previewWhatIf(ctx context.Context, rq *request, pl *plan.Planner) (int, any, error) {
-	pv, err := s.app.PlanWith(ctx, pl, false)
+// previewWhatIf answers a planner's plan as a what-if, naming what the
+// planner had to assume of targets whose discovery did not answer.
+func (s *Server) previewWhatIf(ctx context.Context, rq *request, pl *plan.Planner, assumed []app.Assumption) (int, any, error) {
+	pv, err := s.app.PlanWith(ctx, pl, assumed, false)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -59,27 +60,34 @@ func (s *Server) previewWhatIf(ctx context.Context, rq *request, pl *plan.Planne
 // manageWhatIf plans the person on the target as if the entitlement were
 // managed again.
 func (s *Server) manageWhatIf(ctx context.Context, rq *request, person, target, ent string) (int, any, error) {
-	pl, err := s.app.Planner(ctx, app.Filter{Person: person, Target: target})
+	pl, assumed, err := s.app.Planner(ctx, app.Filter{Person: person, Target: target})
 	if err != nil {
 		return 0, nil, err
 	}
 	k := plan.Key{Person: person, Target: target}
-	if !pl.Unmanaged[k][ent] {
+	names := s.entitlementNames(target)
+	found := false
+	for sp := range pl.Unmanaged[k] {
+		if names.Equal(sp, ent) {
+			delete(pl.Unmanaged[k], sp)
+			found = true
+		}
+	}
+	if !found {
 		return 0, nil, notFoundf("entitlement %s of person %s on %s is not unmanaged", ent, person, target)
 	}
-	delete(pl.Unmanaged[k], ent)
-	return s.previewWhatIf(ctx, rq, pl)
+	return s.previewWhatIf(ctx, rq, pl, assumed)
 }
 
 // endWhatIf plans the person as the changed record p, not yet stored.
 func (s *Server) endWhatIf(ctx context.Context, rq *request, p *model.Person) (int, any, error) {
-	pl, err := s.app.Planner(ctx, app.Filter{Person: p.Key})
+	pl, assumed, err := s.app.Planner(ctx, app.Filter{Person: p.Key})
 	if err != nil {
 		return 0, nil, err
 	}
 	pl.Subject = p
 	pv := toPersonView(p)
-	status, body, err := s.previewWhatIf(ctx, rq, pl)
+	status, body, err := s.previewWhatIf(ctx, rq, pl, assumed)
 	if err == nil {
 		body.(*runResult).Person = &pv
 	}

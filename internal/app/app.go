@@ -278,15 +278,10 @@ type Filter struct {
 }
 
 // Planner returns a planner for the filter, with connector capabilities
-// and the entitlements operators took out of accord's hands (unmanaged).
-func (a *App) Planner(ctx context.Context, f Filter) (*plan.Planner, error) {
-	p, _, err := a.planner(ctx, f)
-	return p, err
-}
-
-// planner is Planner, with what it had to assume of targets whose
-// discovery did not answer in time.
-func (a *App) planner(ctx context.Context, f Filter) (*plan.Planner, []Assumption, error) {
+// and the entitlements operators took out of accord's hands (unmanaged),
+// and what it had to assume of targets whose discovery did not answer in
+// time (for PlanWith, and to show).
+func (a *App) Planner(ctx context.Context, f Filter) (*plan.Planner, []Assumption, error) {
 	if f.Target != "" {
 		if _, ok := a.Policy.Target(f.Target); !ok {
 			return nil, nil, fmt.Errorf("no target named %q", f.Target)
@@ -324,24 +319,21 @@ type Preview struct {
 
 // Plan computes what enforcement would do now, changing nothing.
 func (a *App) Plan(ctx context.Context, f Filter, keepDesired bool) (*Preview, error) {
-	p, assumed, err := a.planner(ctx, f)
+	p, assumed, err := a.Planner(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	p.Check = a.attributeCheck(ctx, assumed)
-	pv, err := a.PlanWith(ctx, p, keepDesired)
-	if pv != nil {
-		pv.Assumed = assumed
-	}
-	return pv, err
+	return a.PlanWith(ctx, p, assumed, keepDesired)
 }
 
 // PlanWith computes what a planner would do now, changing nothing: the
 // what-if of a change not yet made (a planner with a Subject, or with an
-// entitlement no longer unmanaged).
-func (a *App) PlanWith(ctx context.Context, p *plan.Planner, keepDesired bool) (*Preview, error) {
+// entitlement no longer unmanaged). assumed is what Planner had to assume
+// of targets whose discovery did not answer: their attributes are not
+// checked against a shape they may not have, and the preview names them.
+func (a *App) PlanWith(ctx context.Context, p *plan.Planner, assumed []Assumption, keepDesired bool) (*Preview, error) {
 	if p.Check == nil {
-		p.Check = a.attributeCheck(ctx, nil)
+		p.Check = a.attributeCheck(ctx, assumed)
 	}
 	res, err := plan.Build(ctx, a.Store, p, keepDesired)
 	if err != nil {
@@ -351,7 +343,7 @@ func (a *App) PlanWith(ctx context.Context, p *plan.Planner, keepDesired bool) (
 	if err != nil {
 		return nil, err
 	}
-	return &Preview{Result: res, Breaches: plan.Check(plan.Count(res.Jobs), managed, a.Policy), Managed: managed}, nil
+	return &Preview{Result: res, Breaches: plan.Check(plan.Count(res.Jobs), managed, a.Policy), Managed: managed, Assumed: assumed}, nil
 }
 
 // PlanStream is Plan handing each job to emit as it is planned instead of
@@ -360,7 +352,7 @@ func (a *App) PlanWith(ctx context.Context, p *plan.Planner, keepDesired bool) (
 // breaches are checked against the tally of what was emitted. An error
 // from emit stops the planning.
 func (a *App) PlanStream(ctx context.Context, f Filter, keepDesired bool, emit func(*model.Job) error) (*Preview, error) {
-	p, assumed, err := a.planner(ctx, f)
+	p, assumed, err := a.Planner(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -381,7 +373,7 @@ func (a *App) PlanStream(ctx context.Context, f Filter, keepDesired bool, emit f
 // stored as it is planned (plan.SubmitPlan), never held whole: the
 // preview's Result counts it (Size, Tally) but keeps no jobs.
 func (a *App) Enforce(ctx context.Context, f Filter, trigger string) (*model.Run, *Preview, error) {
-	p, assumed, err := a.planner(ctx, f)
+	p, assumed, err := a.Planner(ctx, f)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -41,7 +41,7 @@ var testConfig = "store:\n  path: accord.db\n" + testHR.Source() + `targets:
       url: %[1]s/scim/v2
       auth: {type: bearer, token: "${file:%[2]s}"}
       entitlements_by: displayName
-      discovery: false%[6]s
+      discovery: %[7]t%[6]s
     account:
       userName: "{{ email }}"
       name.givenName: "{{ first_name }}"
@@ -78,6 +78,9 @@ type worldOptions struct {
 	// connection is more connection settings of the target, each
 	// "\n      key: value".
 	connection string
+	// discoverWait, when set, turns the target's discovery on and bounds
+	// how long planning waits for it (app.Options.DiscoverWait).
+	discoverWait time.Duration
 }
 
 // world is a running accord (store, engine, simulator) serving the API
@@ -109,9 +112,9 @@ func newWorld(t testing.TB, o worldOptions) *world {
 		Sim:    targetsim.Options{Token: simToken},
 		Groups: []string{"all-staff", "crm", "github"},
 		Config: func(sw *simworld.World) string {
-			return fmt.Sprintf(testConfig, sw.URL, sw.TokenFile, o.creates, o.idle, o.secureCookie, o.connection)
+			return fmt.Sprintf(testConfig, sw.URL, sw.TokenFile, o.creates, o.idle, o.secureCookie, o.connection, o.discoverWait > 0)
 		},
-		HR: testHR, Persons: seedPersons, App: app.Options{Now: now}, NoImport: true,
+		HR: testHR, Persons: seedPersons, App: app.Options{Now: now, DiscoverWait: o.discoverWait}, NoImport: true,
 	})
 	w.dir, w.sim, w.app = sw.Dir, sw.Sim, sw.App
 	a := w.app

@@ -15,6 +15,7 @@ import (
 	"github.com/accord-iam/accord/internal/api"
 	"github.com/accord-iam/accord/internal/audit"
 	"github.com/accord-iam/accord/internal/store"
+	"github.com/accord-iam/accord/internal/targetsim"
 )
 
 // The person page shows the HR record, desired against known per
@@ -313,4 +314,20 @@ func TestEndEmploymentAndUnmanage(t *testing.T) {
 	require.Contains(t, p.body, "Manage…")
 	require.Contains(t, p.body, "unmanaged by apikey:key-admin since 2026-03-02: kept by hand")
 	require.Contains(t, p.body, "is unmanaged", "the flash says what happened")
+}
+
+// The what-if of a person action says, as the plan does, which target's
+// discovery did not answer before planning and the shape assumed.
+func TestPersonWhatIfNamesDiscoveryAssumptions(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{discoverWait: 200 * time.Millisecond})
+	_, err := w.sim.AddFault(targetsim.Rule{Kind: targetsim.FaultLatency, Path: "/scim/v2/ServiceProviderConfig",
+		Delay: targetsim.Duration(20 * time.Second), Times: 1})
+	require.NoError(t, err)
+	c := w.client()
+	c.signIn(w.keys[api.ScopeAdmin])
+	p := c.get("/persons/E2/end?date=2026-03-01")
+	require.Equal(t, http.StatusOK, p.status, p.body)
+	require.Contains(t, p.body, `<p class="assumed">Assumed: discovery of saas did not answer within 200ms: `)
+	require.Contains(t, p.body, "attributes are not checked")
 }

@@ -371,6 +371,12 @@ type whatIfDoc struct {
 	} `json:"breaches"`
 	Problems []string `json:"problems"`
 	Warnings []string `json:"warnings"`
+	// Assumed: targets whose discovery did not answer before planning.
+	Assumed []struct {
+		Target string `json:"target"`
+		Reason string `json:"reason"`
+		Shape  string `json:"shape"`
+	} `json:"assumed"`
 }
 
 type confirmView struct {

@@ -59,6 +59,9 @@ type Daemon struct {
 	// set (by tests), replaces the wait for the next cycle.
 	schedule bool
 	cycle    cycleFunc
+	// beforeClaim, when set (by tests), runs in a scheduled
+	// reconciliation just before it claims the target.
+	beforeClaim func(target string)
 }
 
 // New builds a daemon; Run starts its work.

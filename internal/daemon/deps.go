@@ -26,7 +26,7 @@ type healthStore interface {
 // audit of one that failed, and the latest ones (an unfinished one to
 // resume, one done in this cycle by another node).
 type reconStore interface {
-	StartRecon(ctx context.Context, target, owner string, now, leaseUntil time.Time) (rec store.Recon, resumed bool, err error)
+	StartRecon(ctx context.Context, target, owner string, now, leaseUntil, cycle time.Time) (rec store.Recon, resumed bool, err error)
 	ListRecons(ctx context.Context, q store.ReconQuery) ([]store.Recon, error)
 	AppendAudit(ctx context.Context, recs []audit.Record) error
 }

@@ -94,7 +94,7 @@ func (d *Daemon) runFollowUps(ctx context.Context) {
 				// scheduled enforcement covers them.
 				d.log.Warn("follow-up enforcement", "person", p, "error", err)
 				continue
-			case len(pv.Result.Busy) > 0:
+			case pv.Result.Busy.Count > 0:
 				d.follow.mu.Lock()
 				d.follow.persons[p] = true
 				d.follow.mu.Unlock()

@@ -89,7 +89,8 @@ func ReconEnv(a *app.App, log *slog.Logger) *recon.Env {
 	return &recon.Env{
 		Store: a.Store, Config: a.Cfg, Policy: a.Policy, Conns: a.Conns, Now: a.Now, Log: log, Notifier: a.Notifier,
 		Planner: func(ctx context.Context, target string) (*plan.Planner, error) {
-			return a.Planner(ctx, app.Filter{Target: target})
+			p, _, err := a.Planner(ctx, app.Filter{Target: target})
+			return p, err
 		},
 	}
 }
@@ -130,13 +131,15 @@ func (e *RunningError) Error() string {
 // (another node, or the schedule) be refused at once with the store's
 // ErrConflict. Its converge run, if any, is woken when it ends.
 func (d *Daemon) Reconcile(ctx context.Context, target string, dryRun bool, actor string) (store.Recon, bool, error) {
-	rec, resumed, _, err := d.startRecon(ctx, target, dryRun, actor)
+	rec, resumed, _, err := d.startRecon(ctx, target, dryRun, actor, time.Time{})
 	return rec, resumed, err
 }
 
 // startRecon is Reconcile, also returning a channel closed when the
-// background reconciliation has ended.
-func (d *Daemon) startRecon(ctx context.Context, target string, dryRun bool, actor string) (store.Recon, bool, <-chan struct{}, error) {
+// background reconciliation has ended. With a cycle (the schedule's) it
+// begins none when the target was reconciled in that cycle: the store's
+// ErrReconciled.
+func (d *Daemon) startRecon(ctx context.Context, target string, dryRun bool, actor string, cycle time.Time) (store.Recon, bool, <-chan struct{}, error) {
 	j := d.recons
 	j.mu.Lock()
 	if j.stopped {
@@ -153,7 +156,7 @@ func (d *Daemon) startRecon(ctx context.Context, target string, dryRun bool, act
 	j.mu.Unlock()
 
 	now := d.app.Now()
-	rec, resumed, err := d.reconsStore().StartRecon(ctx, target, j.owner, now, now.Add(reconLease))
+	rec, resumed, err := d.reconsStore().StartRecon(ctx, target, j.owner, now, now.Add(reconLease), cycle)
 	if err != nil {
 		j.mu.Lock()
 		delete(j.running, target)

@@ -94,7 +94,7 @@ func TestReconcileRefusesWhatAnotherProcessHolds(t *testing.T) {
 	w := newWorld(t, worldOptions{})
 	ctx := context.Background()
 	now := w.app.Now()
-	held, _, err := w.app.Store.StartRecon(ctx, "saas", "node-b", now, now.Add(time.Hour))
+	held, _, err := w.app.Store.StartRecon(ctx, "saas", "node-b", now, now.Add(time.Hour), time.Time{})
 	require.NoError(t, err)
 	_, _, err = w.d.Reconcile(ctx, "saas", false, "apikey:ops")
 	require.ErrorIs(t, err, store.ErrConflict)

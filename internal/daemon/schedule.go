@@ -80,27 +80,24 @@ func (d *Daemon) reconcileEvery(ctx context.Context, target string, every time.D
 // for it to end. It is skipped, with a log line, when the target was
 // reconciled in this cycle already (another node's schedule), or when a
 // reconciliation of it runs now, here (asked over the API) or elsewhere
-// (the store's lease).
+// (the store's lease). The store decides the first in the same step as
+// it claims the target: a reconciliation another node began and finished
+// since this one's cycle began is seen, however late this node claims.
+// A cycle's reconciliation starts after the cycle began on the node that
+// ran it, so any node comparing with its own cycle start finds it,
+// whatever the skew of their clocks below a cycle.
 func (d *Daemon) reconcileScheduled(ctx context.Context, target string, cycle time.Time) {
-	if !cycle.IsZero() {
-		done, err := d.reconciledSince(ctx, target, cycle)
-		switch {
-		case err != nil:
-			if ctx.Err() == nil {
-				d.log.Warn("scheduled reconciliation skipped: cannot read the target's reconciliations",
-					"target", target, "error", err)
-			}
-			return
-		case done.ID != "":
-			d.log.Info("scheduled reconciliation skipped: the target was reconciled in this cycle",
-				"target", target, "recon_id", done.ID, "by", done.LeaseOwner, "cycle", cycle)
-			return
-		}
+	if d.beforeClaim != nil {
+		d.beforeClaim(target)
 	}
-	rec, resumed, finished, err := d.startRecon(ctx, target, false, scheduleTrigger)
+	rec, resumed, finished, err := d.startRecon(ctx, target, false, scheduleTrigger, cycle)
 	var running *RunningError
 	switch {
 	case errors.Is(err, ErrStopping):
+		return
+	case errors.Is(err, store.ErrReconciled):
+		d.log.Info("scheduled reconciliation skipped: the target was reconciled in this cycle",
+			"target", target, "cycle", cycle, "reason", err)
 		return
 	case errors.As(err, &running):
 		d.log.Info("scheduled reconciliation skipped: one of this target is running here", "target", target, "recon_id", running.ID)
@@ -117,26 +114,4 @@ func (d *Daemon) reconcileScheduled(ctx context.Context, target string, cycle ti
 	d.log.Info("scheduled reconciliation", "target", target, "recon_id", rec.ID, "resumed", resumed)
 	// The daemon's shutdown ends it (runReconJobs), as it ends any.
 	<-finished
-}
-
-// reconciledSince returns the target's latest reconciliation, not a dry
-// run, that started at or after since and has finished; none: a zero
-// Recon. A cycle's reconciliation starts after the cycle began on the
-// node that ran it, so any node comparing with its own cycle start finds
-// it, whatever the skew of their clocks below a cycle.
-func (d *Daemon) reconciledSince(ctx context.Context, target string, since time.Time) (store.Recon, error) {
-	// Newest first; a few dry runs asked over the API may come after it.
-	recs, err := d.reconsStore().ListRecons(ctx, store.ReconQuery{Target: target, Limit: 10})
-	if err != nil {
-		return store.Recon{}, err
-	}
-	for _, r := range recs {
-		if r.StartedAt.Before(since) {
-			break
-		}
-		if !r.FinishedAt.IsZero() && !r.DryRun {
-			return r, nil
-		}
-	}
-	return store.Recon{}, nil
 }

@@ -222,7 +222,7 @@ func TestScheduleResumesAnUnfinishedReconciliationAtStart(t *testing.T) {
 	ctx := context.Background()
 	now := w.app.Now()
 	// Its lease ends at once, as a dead process's does.
-	left, _, err := w.app.Store.StartRecon(ctx, "saas", "node-gone", now, now)
+	left, _, err := w.app.Store.StartRecon(ctx, "saas", "node-gone", now, now, time.Time{})
 	require.NoError(t, err)
 
 	s := runScheduled(t, scheduledApp(w), w.eng)
@@ -234,4 +234,47 @@ func TestScheduleResumesAnUnfinishedReconciliationAtStart(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, all, 1)
 	require.Contains(t, s.log.String(), "resumed=true")
+}
+
+// TestOncePerCycleWhenTheOtherNodeFinishesBeforeTheClaim: the second
+// node of a cycle does not reconcile again when the first one's whole
+// reconciliation happens between the second's start of the cycle and its
+// claim of the target: the claim itself refuses, naming the cycle's
+// reconciliation, and the node says it skipped.
+func TestOncePerCycleWhenTheOtherNodeFinishesBeforeTheClaim(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	first := runScheduled(t, scheduledApp(w), nil)
+	first.cycles.idle(t)
+
+	at := w.clock.Now()
+	var ranFirst bool
+	second := &scheduled{cycles: &cycles{begin: make(chan time.Time), waiting: make(chan struct{})}, log: &testkit.SyncBuffer{}}
+	second.d = daemon.New(daemon.Options{App: scheduledApp(w), Schedule: true,
+		Logger: slog.New(slog.NewTextHandler(second.log, nil))})
+	daemon.SetCycles(second.d, second.cycles.next)
+	daemon.SetBeforeClaim(second.d, func(string) {
+		if ranFirst {
+			return
+		}
+		ranFirst = true
+		// The first node's whole reconciliation of the same cycle, now.
+		first.cycles.begin <- at
+		first.cycles.idle(t)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = second.d.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	second.cycles.idle(t)
+
+	second.cycles.begin <- at
+	second.cycles.idle(t)
+	require.True(t, ranFirst, "the hook ran")
+	recs := reconsSince(t, w.app, at)
+	require.Len(t, recs, 1, "one reconciliation in the cycle: %+v", recs)
+	require.False(t, recs[0].FinishedAt.IsZero())
+	require.Contains(t, second.log.String(), "scheduled reconciliation skipped: the target was reconciled in this cycle")
+	require.Contains(t, second.log.String(), recs[0].ID)
+	require.NotContains(t, first.log.String(), "skipped")
 }

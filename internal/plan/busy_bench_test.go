@@ -94,8 +94,8 @@ func BenchmarkPlanWhileRunPending(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if len(res.Busy) != persons*nTargets || res.PlannedJobs != 0 {
-					b.Fatalf("busy %d, planned %d jobs: want %d busy, none planned", len(res.Busy), res.PlannedJobs, persons*nTargets)
+				if res.Busy.Count != persons*nTargets || res.PlannedJobs != 0 {
+					b.Fatalf("busy %d, planned %d jobs: want %d busy, none planned", res.Busy.Count, res.PlannedJobs, persons*nTargets)
 				}
 			}
 			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")

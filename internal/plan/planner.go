@@ -54,8 +54,9 @@ type Result struct {
 	Excluded []Excluded
 	// Problems are per-person policy errors; those persons are skipped.
 	Problems []error
-	// Busy lists pairs skipped because earlier work is unfinished.
-	Busy []Key
+	// Busy are the pairs skipped because earlier work is unfinished:
+	// every one counted, the first BusyShown kept to show.
+	Busy BusyPairs
 	// Parked lists creates left out because the target refused the same
 	// create with a conflict nothing resolved.
 	Parked []model.Park
@@ -138,7 +139,7 @@ func (p *Planner) planPerson(per *model.Person, known []model.Account, busy []st
 		}
 		key := Key{per.Key, d.Target}
 		if p.Busy[key] || slices.Contains(busy, d.Target) {
-			res.Busy = append(res.Busy, key)
+			res.Busy.Add(key)
 			continue
 		}
 		var k *model.Account

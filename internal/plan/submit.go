@@ -88,7 +88,7 @@ func SubmitPlan(ctx context.Context, st ReadWriter, p *Planner, s Submission) (r
 		return res, nil, false, err
 	}
 	for _, t := range dropped.Taken {
-		res.Busy = append(res.Busy, Key{Person: t.Person, Target: t.Target})
+		res.Busy.Add(Key{Person: t.Person, Target: t.Target})
 	}
 	res.Taken = append(res.Taken, dropped.Taken...)
 	res.PlannedJobs -= len(dropped.Taken)
@@ -112,7 +112,7 @@ func (r *Result) dropTaken(taken []store.Taken) {
 	for _, t := range taken {
 		k := Key{Person: t.Person, Target: t.Target}
 		gone[k] = true
-		r.Busy = append(r.Busy, k)
+		r.Busy.Add(k)
 	}
 	r.Taken = append(r.Taken, taken...)
 	r.Jobs = slices.DeleteFunc(r.Jobs, func(j model.Job) bool { return gone[Key{Person: j.PersonKey, Target: j.Target}] })

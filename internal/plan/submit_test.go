@@ -72,7 +72,7 @@ func TestSubmitPlanLeavesOutTakenPairs(t *testing.T) {
 	require.True(t, created)
 	require.Equal(t, model.RunPending, run.State)
 	key := plan.Key{Person: first.PersonKey, Target: first.Target}
-	require.Equal(t, []plan.Key{key}, res.Busy)
+	require.Equal(t, plan.BusyPairs{Count: 1, First: []plan.Key{key}}, res.Busy)
 	require.Equal(t, []store.Taken{{PersonTarget: store.PersonTarget{Person: key.Person, Target: key.Target}, Run: "live"}}, res.Taken)
 	jobs, actions := res.Size()
 	require.Equal(t, len(built.Jobs)-1, jobs)

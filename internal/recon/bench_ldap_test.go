@@ -99,7 +99,8 @@ func BenchmarkReconcileLDAP(b *testing.B) {
 		require.NoError(b, err)
 		env := &recon.Env{Store: a.Store, Config: a.Cfg, Policy: a.Policy, Conns: a.Conns, Now: a.Now, Log: a.Log, Owner: "bench",
 			Planner: func(ctx context.Context, target string) (*plan.Planner, error) {
-				return a.Planner(ctx, app.Filter{Target: target})
+				p, _, err := a.Planner(ctx, app.Filter{Target: target})
+				return p, err
 			}}
 		runtime.GC()
 		b.StartTimer()

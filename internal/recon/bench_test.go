@@ -66,7 +66,8 @@ func BenchmarkReconcile(b *testing.B) {
 	a := benchApp(b, dir, base, n)
 	env := &recon.Env{Store: a.Store, Config: a.Cfg, Policy: a.Policy, Conns: a.Conns, Now: a.Now, Log: testkit.QuietLogger(), Notifier: a.Notifier,
 		Planner: func(ctx context.Context, target string) (*plan.Planner, error) {
-			return a.Planner(ctx, app.Filter{Target: target})
+			p, _, err := a.Planner(ctx, app.Filter{Target: target})
+			return p, err
 		}}
 	b.ResetTimer()
 	for i := range b.N {

@@ -75,7 +75,7 @@ func (r *run) converge(ctx context.Context) error {
 	for _, o := range r.orphans {
 		key := plan.Key{Person: OrphanPrefix + o.nativeID, Target: target}
 		if p.Busy[key] {
-			res.Busy = append(res.Busy, key)
+			res.Busy.Add(key)
 			continue
 		}
 		op := model.OpDisable

@@ -88,7 +88,8 @@ func TestDeltaReconciliationReadsOnlyChanges(t *testing.T) {
 
 	env := &recon.Env{Store: a.Store, Config: a.Cfg, Policy: a.Policy, Conns: a.Conns, Now: a.Now, Log: a.Log, Owner: "test",
 		Planner: func(ctx context.Context, target string) (*plan.Planner, error) {
-			return a.Planner(ctx, app.Filter{Target: target})
+			p, _, err := a.Planner(ctx, app.Filter{Target: target})
+			return p, err
 		}}
 	day := 2
 	reconcile := func() *recon.Result {

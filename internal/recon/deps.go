@@ -42,7 +42,7 @@ type State interface {
 // settles when done.
 type Ledger interface {
 	correlationIndex
-	StartRecon(ctx context.Context, target, owner string, now, leaseUntil time.Time) (rec store.Recon, resumed bool, err error)
+	StartRecon(ctx context.Context, target, owner string, now, leaseUntil, cycle time.Time) (rec store.Recon, resumed bool, err error)
 	UpdateRecon(ctx context.Context, owner string, rec store.Recon) error
 	ListRecons(ctx context.Context, q store.ReconQuery) ([]store.Recon, error)
 	SaveReconPage(ctx context.Context, owner string, page store.ReconPage) error

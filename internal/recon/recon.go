@@ -186,7 +186,7 @@ func Reconcile(ctx context.Context, env *Env, target string, opts Options) (*Res
 		return nil, fmt.Errorf("no policy for target %q", target)
 	}
 	now := env.Now()
-	rec, resumed, err := env.Store.StartRecon(ctx, target, env.Owner, now, now.Add(env.Lease))
+	rec, resumed, err := env.Store.StartRecon(ctx, target, env.Owner, now, now.Add(env.Lease), time.Time{})
 	if err != nil {
 		return nil, fmt.Errorf("target %s: %w", target, err)
 	}

@@ -102,7 +102,7 @@ func TestConcurrentReconciliationIsRefused(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOpts{})
 	now := w.app.Now()
-	_, _, err := w.app.Store.StartRecon(context.Background(), "saas", "someone-else", now, now.Add(time.Hour))
+	_, _, err := w.app.Store.StartRecon(context.Background(), "saas", "someone-else", now, now.Add(time.Hour), time.Time{})
 	require.NoError(t, err)
 	_, err = recon.Reconcile(context.Background(), w.env(), "saas", recon.Options{})
 	require.ErrorIs(t, err, store.ErrConflict)

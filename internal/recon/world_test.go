@@ -135,7 +135,8 @@ func (w *world) env() *recon.Env {
 		Store: w.app.Store, Config: w.app.Cfg, Policy: w.app.Policy, Conns: w.app.Conns, Now: w.app.Now,
 		Log: w.app.Log, Notifier: w.app.Notifier, Owner: "test",
 		Planner: func(ctx context.Context, target string) (*plan.Planner, error) {
-			return w.app.Planner(ctx, app.Filter{Target: target})
+			p, _, err := w.app.Planner(ctx, app.Filter{Target: target})
+			return p, err
 		},
 	}
 }

@@ -17,8 +17,11 @@ type ReconStore interface {
 	// StartRecon returns the target's unfinished reconciliation, leased to
 	// owner until leaseUntil, when there is one (resumed = true), or
 	// begins a new one. ErrConflict when another owner holds an unexpired
-	// lease on the unfinished one.
-	StartRecon(ctx context.Context, target, owner string, now, leaseUntil time.Time) (rec Recon, resumed bool, err error)
+	// lease on the unfinished one. With a cycle (not zero) it begins none
+	// when a reconciliation of the target, not a dry run, started at or
+	// after cycle and has finished: ErrReconciled, naming it. The check and
+	// the claim are one step, whatever other processes do.
+	StartRecon(ctx context.Context, target, owner string, now, leaseUntil, cycle time.Time) (rec Recon, resumed bool, err error)
 	GetRecon(ctx context.Context, id string) (Recon, error)
 	// ListRecons returns reconciliations newest first.
 	ListRecons(ctx context.Context, q ReconQuery) ([]Recon, error)

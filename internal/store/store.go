@@ -33,6 +33,10 @@ var (
 	// ErrFenced: outcomes were produced under a lease that was taken over
 	// since (see FencedError).
 	ErrFenced = errors.New("lease taken over")
+	// ErrReconciled: a reconciliation of the target started in the
+	// cycle a scheduled one was asked for (StartRecon); nothing was
+	// claimed.
+	ErrReconciled = errors.New("the target was reconciled in this cycle")
 )
 
 // Taken is a person and target whose unfinished job belongs to Run.

@@ -47,6 +47,10 @@ type dialect struct {
 	// unique index jobs_one_unfinished backs it; SQLite's single writer
 	// serializes these transactions already.
 	runLock string
+	// reconLock, when set, is run first in StartRecon, so that its check
+	// for a reconciliation of the cycle and its claim are one step across
+	// processes.
+	reconLock string
 	// analyzeAfter, when set, is the size of a new run after which table
 	// statistics are refreshed at once.
 	analyzeAfter int
@@ -63,6 +67,7 @@ var postgresDialect = dialect{
 	// An arbitrary constant key for the import lock: "accord" in ASCII.
 	serialize:    "SELECT pg_advisory_xact_lock(97990111114100)",
 	runLock:      "SELECT pg_advisory_xact_lock(97990111114101)",
+	reconLock:    "SELECT pg_advisory_xact_lock(97990111114102)",
 	analyzeAfter: 10000,
 }
 

@@ -45,8 +45,9 @@ func b2i(b bool) int {
 	return 0
 }
 
-// StartRecon resumes the target's unfinished reconciliation or begins one.
-func (s *Store) StartRecon(ctx context.Context, target, owner string, now, leaseUntil time.Time) (store.Recon, bool, error) {
+// StartRecon resumes the target's unfinished reconciliation or begins one
+// (none, with a cycle, when one of the cycle has finished).
+func (s *Store) StartRecon(ctx context.Context, target, owner string, now, leaseUntil, cycle time.Time) (store.Recon, bool, error) {
 	if target == "" || owner == "" {
 		return store.Recon{}, false, errors.New("start reconciliation: target and owner are required")
 	}
@@ -55,10 +56,18 @@ func (s *Store) StartRecon(ctx context.Context, target, owner string, now, lease
 		resumed bool
 	)
 	err := s.write(ctx, func(tx conn) error {
+		if s.d.reconLock != "" {
+			if _, err := tx.ExecContext(ctx, s.d.reconLock); err != nil {
+				return err
+			}
+		}
 		cur, err := scanRecon(tx.QueryRowContext(ctx, `SELECT `+reconCols+` FROM recons
 			WHERE target = ? AND finished_at = 0`+s.d.forUpdate, target))
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
+			if err := reconciledSince(ctx, tx, target, cycle); err != nil {
+				return err
+			}
 			rec = store.Recon{ID: "recon-" + uuid.Must(uuid.NewV7()).String(), Target: target, Phase: store.ReconIndex,
 				LeaseOwner: owner, LeaseUntil: leaseUntil, StartedAt: now, UpdatedAt: now}
 			resumed = false
@@ -85,6 +94,32 @@ func (s *Store) StartRecon(ctx context.Context, target, owner string, now, lease
 		return store.Recon{}, false, wrapStore("start reconciliation", err)
 	}
 	return rec, resumed, nil
+}
+
+// reconciledSince refuses with ErrReconciled when a reconciliation of
+// target, not a dry run, started at or after cycle and has finished (a
+// zero cycle: no check). It runs in StartRecon's transaction, after its
+// lock: another process's reconciliation that began and finished since
+// the caller decided to start one is seen here.
+func reconciledSince(ctx context.Context, tx conn, target string, cycle time.Time) error {
+	if cycle.IsZero() {
+		return nil
+	}
+	var (
+		id      string
+		started int64
+	)
+	err := tx.QueryRowContext(ctx, `SELECT id, started_at FROM recons
+		WHERE target = ? AND started_at >= ? AND finished_at <> 0 AND dry_run = 0
+		ORDER BY started_at DESC, id DESC LIMIT 1`, target, micros(cycle)).Scan(&id, &started)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	return fmt.Errorf("reconciliation %s of %s started at %s, in the cycle that began at %s: %w",
+		id, target, fromMicros(started).UTC().Format(time.RFC3339Nano), cycle.UTC().Format(time.RFC3339), store.ErrReconciled)
 }
 
 // wrapStore prefixes database errors, leaving the store's own sentinel

@@ -27,6 +27,7 @@ func RunRecon(t *testing.T, open func(t *testing.T) store.Store) {
 
 var reconTests = []test{
 	{"StartReconResumesAndLeases", testStartRecon},
+	{"StartReconOncePerCycle", testStartReconCycle},
 	{"SaveReconPageIsResumable", testSaveReconPage},
 	{"CorrelationIndex", testReconKeys},
 	{"DriftOpensRefreshesResolves", testDrift},
@@ -35,9 +36,83 @@ var reconTests = []test{
 
 func startRecon(t *testing.T, s store.Store, target, owner string, now time.Time) (store.Recon, bool) {
 	t.Helper()
-	rec, resumed, err := s.StartRecon(ctx(t), target, owner, now, now.Add(time.Minute))
+	rec, resumed, err := s.StartRecon(ctx(t), target, owner, now, now.Add(time.Minute), time.Time{})
 	require.NoError(t, err)
 	return rec, resumed
+}
+
+// finishRecon ends rec as its owner would, a dry run or not.
+func finishRecon(t *testing.T, s store.Store, rec store.Recon, at time.Time, dryRun bool) {
+	t.Helper()
+	rec.Phase, rec.FinishedAt, rec.LeaseUntil, rec.DryRun = store.ReconDone, at, time.Time{}, dryRun
+	require.NoError(t, s.UpdateRecon(ctx(t), rec.LeaseOwner, rec))
+}
+
+// testStartReconCycle: a start for a cycle begins nothing when a
+// reconciliation of the target (not a dry run) started in the cycle and
+// finished, and says which; one still running is resumed or refused as
+// without a cycle.
+func testStartReconCycle(t *testing.T, s store.Store) {
+	cycle := at(time.Hour)
+	inCycle := func(target, owner string, now time.Time) (store.Recon, bool, error) {
+		return s.StartRecon(ctx(t), target, owner, now, now.Add(time.Minute), cycle)
+	}
+
+	// One that started before the cycle does not count.
+	before, _ := startRecon(t, s, "saas", "a", cycle.Add(-time.Minute))
+	finishRecon(t, s, before, cycle.Add(-time.Second), false)
+	first, resumed, err := inCycle("saas", "a", cycle.Add(time.Second))
+	require.NoError(t, err)
+	require.False(t, resumed)
+	require.NotEqual(t, before.ID, first.ID)
+
+	// While it runs, another node is refused by its lease, as ever.
+	_, _, err = inCycle("saas", "b", cycle.Add(2*time.Second))
+	require.ErrorIs(t, err, store.ErrConflict)
+	require.NotErrorIs(t, err, store.ErrReconciled)
+
+	// Finished: the cycle is done, for any node, and the error names it.
+	finishRecon(t, s, first, cycle.Add(3*time.Second), false)
+	for _, owner := range []string{"a", "b"} {
+		_, _, err = inCycle("saas", owner, cycle.Add(4*time.Second))
+		require.ErrorIs(t, err, store.ErrReconciled, owner)
+		require.NotErrorIs(t, err, store.ErrConflict, owner)
+		require.ErrorContains(t, err, first.ID)
+	}
+	// Exactly at the cycle's start counts too.
+	edge := at(2 * time.Hour)
+	onEdge, _ := startRecon(t, s, "edge", "a", edge)
+	finishRecon(t, s, onEdge, edge.Add(time.Second), false)
+	_, _, err = s.StartRecon(ctx(t), "edge", "b", edge.Add(2*time.Second), edge.Add(time.Minute), edge)
+	require.ErrorIs(t, err, store.ErrReconciled)
+	recs, err := s.ListRecons(ctx(t), store.ReconQuery{Target: "saas"})
+	require.NoError(t, err)
+	require.Len(t, recs, 2, "nothing begun by the refusals")
+
+	// Another target's cycle is its own; without a cycle (asked for, not
+	// scheduled) a new one begins.
+	_, _, err = inCycle("crm", "b", cycle.Add(4*time.Second))
+	require.NoError(t, err)
+	asked, resumed := startRecon(t, s, "saas", "b", cycle.Add(5*time.Second))
+	require.False(t, resumed)
+
+	// A dry run in the cycle does not count.
+	finishRecon(t, s, asked, cycle.Add(6*time.Second), false)
+	next := at(3 * time.Hour)
+	dry, _ := startRecon(t, s, "saas", "a", next)
+	finishRecon(t, s, dry, next.Add(time.Second), true)
+	_, _, err = s.StartRecon(ctx(t), "saas", "b", next.Add(2*time.Second), next.Add(time.Minute), next)
+	require.NoError(t, err)
+
+	// An unfinished one of the cycle whose owner is gone is resumed, not
+	// refused: it is the cycle's reconciliation, not a second one.
+	later := at(4 * time.Hour)
+	gone, _, err := s.StartRecon(ctx(t), "hr", "gone", later, later, time.Time{})
+	require.NoError(t, err)
+	got, resumed, err := s.StartRecon(ctx(t), "hr", "b", later.Add(time.Second), later.Add(time.Minute), later)
+	require.NoError(t, err)
+	require.True(t, resumed)
+	require.Equal(t, gone.ID, got.ID)
 }
 
 func testStartRecon(t *testing.T, s store.Store) {
@@ -52,7 +127,7 @@ func testStartRecon(t *testing.T, s store.Store) {
 	require.NotEqual(t, rec.ID, other.ID)
 
 	// Another owner is refused while the lease runs, and takes over after.
-	_, _, err := s.StartRecon(ctx(t), "saas", "b", at(30*time.Second), at(90*time.Second))
+	_, _, err := s.StartRecon(ctx(t), "saas", "b", at(30*time.Second), at(90*time.Second), time.Time{})
 	require.ErrorIs(t, err, store.ErrConflict)
 	again, resumed := startRecon(t, s, "saas", "b", at(2*time.Minute))
 	require.True(t, resumed)
