@@ -166,9 +166,12 @@ func (e *Engine) release(ctx context.Context, job *model.Job, now time.Time) {
 // last written (engine clock; zero when unknown).
 func (e *Engine) accountRef(ctx context.Context, t *Target, job *model.Job) (connector.AccountRef, time.Time, error) {
 	ref := connector.AccountRef{PersonKey: job.PersonKey}
-	if len(job.Actions) > 0 && job.Actions[0].Op == model.OpCreate && job.Actions[0].State == model.ActionPending && job.Actions[0].Attempts == 0 && job.Actions[0].Error == nil {
-		return ref, time.Time{}, nil // a fresh create: nothing to load
-	}
+	// Loaded for a fresh create too: a plan is read from one snapshot and
+	// stored a moment later, and another run's job for the same person
+	// may have started and ended in between (its create recorded, its
+	// job no longer unfinished, so nothing stopped this run's). The
+	// account recorded by then makes the create look it up instead of
+	// sending a second one.
 	acct, err := e.st.GetAccount(ctx, t.Name, job.PersonKey)
 	switch {
 	case errors.Is(err, store.ErrNotFound):

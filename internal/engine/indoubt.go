@@ -41,8 +41,11 @@ func inDoubt(a *model.Action) bool {
 //
 // A native ID recorded from the earlier answer is asked for directly;
 // otherwise the connector's correlation (Find) is used.
-func (e *Engine) resolveInDoubt(ctx context.Context, t *Target, a *model.Action, ref *connector.AccountRef, call func(func() error) *connector.Error, doubt bool) (*connector.Account, string, *connector.Error) {
-	if !doubt {
+//
+// why says why the create is looked up ("": it is not): in doubt, or an
+// account of the person already recorded. The notes start with it.
+func (e *Engine) resolveInDoubt(ctx context.Context, t *Target, a *model.Action, ref *connector.AccountRef, call func(func() error) *connector.Error, why string) (*connector.Account, string, *connector.Error) {
+	if why == "" {
 		return nil, "", nil
 	}
 	var acct connector.Account
@@ -54,15 +57,15 @@ func (e *Engine) resolveInDoubt(ctx context.Context, t *Target, a *model.Action,
 		})
 		switch {
 		case err == nil:
-			return &acct, "in doubt from an earlier attempt: the recorded account is on the target", nil
+			return &acct, why + ": the recorded account is on the target", nil
 		case err.Kind != connector.NotFound:
-			return nil, "in doubt from an earlier attempt: reading the recorded account failed", err
+			return nil, why + ": reading the recorded account failed", err
 		}
 	}
 	if !t.Conn.Capabilities().Find {
 		// Nothing to look with: the idempotency key, where configured,
 		// is what keeps the target from acting twice.
-		return nil, "in doubt from an earlier attempt, and the target cannot look accounts up: sent again", nil
+		return nil, why + ", and the target cannot look accounts up: sent again", nil
 	}
 	err := call(func() error {
 		var err error
@@ -71,13 +74,13 @@ func (e *Engine) resolveInDoubt(ctx context.Context, t *Target, a *model.Action,
 	})
 	switch {
 	case err == nil:
-		return &acct, "in doubt from an earlier attempt: found on the target", nil
+		return &acct, why + ": found on the target", nil
 	case err.Kind == connector.NotFound:
-		return nil, "in doubt from an earlier attempt: not on the target, sent again", nil
+		return nil, why + ": not on the target, sent again", nil
 	case err.Kind == connector.Conflict:
-		return nil, "in doubt from an earlier attempt: several accounts on the target match; not creating another", err
+		return nil, why + ": several accounts on the target match; not creating another", err
 	}
-	return nil, "in doubt from an earlier attempt: looking the account up failed; not sent again yet", err
+	return nil, why + ": looking the account up failed; not sent again yet", err
 }
 
 // recordCreated makes the target's answer to a create durable before

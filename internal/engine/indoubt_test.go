@@ -160,3 +160,25 @@ func TestBatchedGrantInDoubtAddsOnlyTheMissingGroup(t *testing.T) {
 		}
 	})
 }
+
+// A fresh create for a person whose account the store records already
+// (another run's job made it after this run was planned: its job had
+// ended, so nothing stopped this one) looks the account up and links it
+// instead of sending a second create to a target that would keep both.
+func TestFreshCreateOfARecordedAccountIsLookedUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, rigOpts{})
+		r.mem.Put(memory.Account{ID: "u-1", PersonKey: "E1", Active: true, Attributes: model.Attributes{"userName": "e1"}, Entitlements: map[string]bool{}})
+		require.NoError(t, r.st.ApplyAccountChanges(context.Background(), []model.AccountChange{
+			{Target: "crm", PersonKey: "E1", Upsert: true, NativeID: "u-1", At: time.Now()}}))
+		r.start()
+		r.queue("r1", []model.Job{{PersonKey: "E1", Target: "crm", Actions: []model.Action{
+			{Seq: 1, Op: model.OpCreate, Attributes: model.Attributes{"userName": "e1"}},
+		}}})
+		require.Equal(t, model.RunSucceeded, r.finish(5*time.Minute).State)
+		as := requireAllSucceeded(t, r, "r1")
+		require.Empty(t, callsOf(r.mem, "create"), "no second account")
+		require.Len(t, r.mem.Accounts(), 1)
+		require.Contains(t, lastEnd(t, r, as[0].ID).Message, "an account of this person on the target is recorded already: the recorded account is on the target")
+	})
+}

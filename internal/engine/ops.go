@@ -160,7 +160,17 @@ func (e *Engine) create(ctx context.Context, t *Target, a *model.Action, ref *co
 	// An account an earlier attempt created and linked (a create that
 	// granted only part of its entitlements) is looked up like one in
 	// doubt, whatever that attempt's error: it is never created again.
-	existing, msg, err := e.resolveInDoubt(ctx, t, a, ref, call, doubt || ref.NativeID != "")
+	why := ""
+	switch {
+	case doubt:
+		why = "in doubt from an earlier attempt"
+	case ref.NativeID != "":
+		// Another run made the account after this one was planned (its
+		// job started and ended while this plan was being stored), or
+		// an earlier attempt linked it: never created again blind.
+		why = "an account of this person on the target is recorded already"
+	}
+	existing, msg, err := e.resolveInDoubt(ctx, t, a, ref, call, why)
 	if err != nil {
 		return result{err: err, message: msg}
 	}
