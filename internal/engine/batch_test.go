@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -213,6 +214,33 @@ func TestBatch429RetriesAllWithoutSpendingAttempts(t *testing.T) {
 		require.Equal(t, size, sizes[0], "the first request carried all members")
 		require.Less(t, len(sizes), people/2, "the retries went in batches too")
 		require.Empty(t, callsOf(r.mem, "grant"))
+	})
+}
+
+// Every job of a lease is counted in before any of them runs. Before,
+// the dispatcher started each job as it counted it, so with idle cores
+// the first job reached its batch while the others were still being
+// counted: nobody else seemed to be coming, and it went alone (requests
+// of [1 19], seen with -cpu 4 and under CI load). GOMAXPROCS is raised
+// for the test so that the started jobs do run beside the dispatcher.
+func TestBatchCountsEveryLeasedJobBeforeAnyRuns(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(8))
+	synctest.Test(t, func(t *testing.T) {
+		const people, size, rounds = 20, 20, 6
+		r := newRig(t, rigOpts{batch: size})
+		r.start()
+		r.creates("r0", people)
+		require.Equal(t, model.RunSucceeded, r.finish(time.Minute).State)
+		for i := 1; i <= rounds; i++ {
+			before := len(callsOf(r.mem, "add_members"))
+			grantsTo(r, fmt.Sprintf("r%d", i), fmt.Sprintf("group-%d", i), r.mem.Accounts())
+			require.Equal(t, model.RunSucceeded, r.finish(time.Minute).State)
+			var sizes []int
+			for _, c := range callsOf(r.mem, "add_members")[before:] {
+				sizes = append(sizes, len(c.Members))
+			}
+			require.Equal(t, []int{people}, sizes, "round %d: one request carried every member", i)
+		}
 	})
 }
 

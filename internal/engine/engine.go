@@ -237,10 +237,16 @@ func (e *Engine) dispatch(ctx, work context.Context, t *Target) {
 				}
 			}
 			started := e.startLeased(work, t, jobs)
-			for k, j := range jobs {
+			// Every leased job is counted in before any runs: a job that
+			// reaches a batch first must see the others' grants coming,
+			// or its batch goes alone (the others still being started).
+			// A lease takes no more jobs than there are free slots.
+			for k := range jobs {
 				slots <- struct{}{}
-				wg.Add(1)
 				t.group.enter(&jobs[k])
+			}
+			for k, j := range jobs {
+				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					e.runJob(ctx, work, t, j, started[k])
