@@ -1,6 +1,9 @@
 package storetest
 
 import (
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +23,7 @@ var staleTests = []test{
 	{"StalePlanFinishRunLeavesOutPairsChangedSinceRead", testStaleFinishRun},
 	{"StalePlanCreateRunRefusesPairsChangedSinceRead", testStaleCreateRun},
 	{"StalePlanApproveSkipsPairsChangedSinceRead", testStaleApprove},
+	{"StalePlanMarkFollowsCommitOrder", testStaleConcurrent},
 }
 
 // markedJobs are streamJobs planned from a page with mark.
@@ -143,4 +147,102 @@ func testStaleApprove(t *testing.T, s store.Store) {
 	got := lease(t, s, "w", "", 10, at(time.Minute))
 	require.Len(t, got, 1)
 	require.Equal(t, "E2", got[0].PersonKey)
+}
+
+// testStaleConcurrent: while several committers finish jobs at once (each
+// finish recording the account it made), a reader takes plan pages. For
+// every page, a pair whose account the page shows finished in its
+// snapshot and is current for its mark; a pair it does not show finished
+// after it and is stale for its mark. On PostgreSQL this holds only if
+// finish numbers follow commit order.
+func testStaleConcurrent(t *testing.T, s store.Store) {
+	const pairs, committers = 48, 4
+	var ps []model.Person
+	for i := range pairs {
+		ps = append(ps, person(fmt.Sprintf("C%02d", i), nil))
+	}
+	applyImport(t, s, store.Import{Source: "hr", Persons: store.PersonsOf(ps...), Date: model.MustDate("2025-03-01"), At: t0})
+	errs := make(chan error, committers)
+	var done atomic.Bool
+	var wg sync.WaitGroup
+	for c := range committers {
+		wg.Go(func() {
+			errs <- func() error {
+				for i := c; i < pairs; i += committers {
+					key := fmt.Sprintf("C%02d", i)
+					run := model.Run{ID: "run-" + key, Trigger: "test", Scope: "test " + key, State: model.RunPending, CreatedAt: t0}
+					jobs := []model.Job{{PersonKey: key, Target: "crm", Actions: []model.Action{{Seq: 1, Op: model.OpCreate}}}}
+					if err := s.CreateRun(ctx(t), &run, jobs); err != nil {
+						return err
+					}
+					j := jobs[0]
+					b := store.Batch{
+						Actions:  []store.ActionUpdate{{ID: j.Actions[0].ID, State: model.ActionSucceeded, Attempts: 1, At: t0}},
+						Jobs:     []store.JobUpdate{{ID: j.ID, State: model.JobSucceeded, Attempts: 1, At: t0}},
+						Accounts: []model.AccountChange{{Target: "crm", PersonKey: key, NativeID: "n-" + key, Upsert: true, At: t0}},
+					}
+					if err := s.Commit(ctx(t), b); err != nil {
+						return err
+					}
+				}
+				return nil
+			}()
+		})
+	}
+	type snap struct {
+		mark  int64
+		known map[string]bool
+	}
+	var snaps []snap
+	go func() { wg.Wait(); done.Store(true) }()
+	for !done.Load() {
+		page, err := s.ReadPlanPage(ctx(t), store.PlanPageQuery{NoBusy: true})
+		require.NoError(t, err)
+		sn := snap{mark: page.Mark, known: map[string]bool{}}
+		for _, a := range page.Accounts {
+			sn.known[a.PersonKey] = true
+		}
+		snaps = append(snaps, sn)
+	}
+	wg.Wait()
+	for range committers {
+		require.NoError(t, <-errs)
+	}
+	require.NotEmpty(t, snaps)
+
+	// Each pair is checked against the last page that missed it (the
+	// nearest to its commit: the one a number out of commit order would
+	// fool) and the first page that showed it. Refusals store nothing, so
+	// they come first; an accepted check keeps its run.
+	check := func(key string, mark int64) error {
+		run := model.Run{ID: fmt.Sprintf("check-%s-%d", key, mark), Trigger: "test", Scope: "check", State: model.RunPending, CreatedAt: t0}
+		return s.CreateRun(ctx(t), &run, markedJobs(mark, job{key, "crm", []model.Op{model.OpUpdate}}))
+	}
+	first := map[string]int64{}
+	stale, current := 0, 0
+	for i := range pairs {
+		key := fmt.Sprintf("C%02d", i)
+		missed := int64(-1)
+		for _, sn := range snaps {
+			if !sn.known[key] {
+				missed = sn.mark
+			} else if _, ok := first[key]; !ok {
+				first[key] = sn.mark
+			}
+		}
+		if missed >= 0 {
+			var busy *store.BusyError
+			require.ErrorAs(t, check(key, missed), &busy, "%s finished after the page of mark %d", key, missed)
+			require.True(t, busy.Taken[0].Finished)
+			stale++
+		}
+	}
+	for i := range pairs {
+		key := fmt.Sprintf("C%02d", i)
+		if mark, ok := first[key]; ok {
+			require.NoError(t, check(key, mark), "%s finished in the page of mark %d", key, mark)
+			current++
+		}
+	}
+	t.Logf("%d pages; %d pairs checked stale, %d current", len(snaps), stale, current)
 }
