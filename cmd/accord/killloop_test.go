@@ -91,9 +91,10 @@ func TestClusterKilledNodesMakeNoDuplicates(t *testing.T) {
 	var key struct{ Key string }
 	require.NoError(t, json.Unmarshal([]byte(out), &key))
 
+	var all started
 	nodes := make([]*node, 3)
 	for i := range nodes {
-		nodes[i] = startNode(t, w.dir, "node"+strconv.Itoa(i), ownNS && i == 0)
+		nodes[i] = all.add(startNode(t, w.dir, "node"+strconv.Itoa(i), ownNS && i == 0))
 	}
 	// Every node plans at start, and enforce calls race on all of them.
 	raceEnforce(t, nodes, key.Key)
@@ -103,7 +104,7 @@ func TestClusterKilledNodesMakeNoDuplicates(t *testing.T) {
 		waitForRequests(t, w.sim, len(w.sim.Requests())+1+rng.IntN(persons), nodes...)
 		i := rng.IntN(len(nodes))
 		nodes[i].kill(t)
-		nodes[i] = startNode(t, w.dir, nodes[i].name, nodes[i].ownNS)
+		nodes[i] = all.add(startNode(t, w.dir, nodes[i].name, nodes[i].ownNS))
 		if k == 2 {
 			raceEnforce(t, nodes, key.Key)
 		}
@@ -136,11 +137,13 @@ func TestClusterKilledNodesMakeNoDuplicates(t *testing.T) {
 			o.First.Method, o.First.Path, o.First.Time.Format(time.StampMicro), o.First.Done.Format(time.StampMicro),
 			o.Then.Method, o.Then.Path, o.Then.Time.Format(time.StampMicro), o.Then.Done.Format(time.StampMicro))
 	}
+	st := openStore(t, w.dir)
 	if dups := duplicates(w.sim); len(dups) > 0 {
 		t.Errorf("%d persons with more than one account: %v", len(dups), dups[:min(len(dups), 10)])
+		explainDuplicates(t, w.sim, st, reqs, dups, all)
 	}
 	w.checkExact(t, persons)
-	requireAllDone(t, openStore(t, w.dir))
+	requireAllDone(t, st)
 }
 
 // observedPacing is what the target saw of the cluster's pacing: the most

@@ -223,8 +223,14 @@ type Job struct {
 	LeaseUntil time.Time
 	// Epoch is the lease's fencing token: the store raises it at every
 	// lease, and refuses outcomes committed under an older one.
-	Epoch   int64
-	Actions []Action
+	Epoch int64
+	// PlanMark is the store's finish watermark (store.PlanPage.Mark) of
+	// the snapshot the job was planned from: a job of another run for the
+	// same person and target that finished after it makes the plan stale
+	// for the pair, and the store leaves the job out. 0: planned from no
+	// page (nothing to compare; the job is stored as it is).
+	PlanMark int64
+	Actions  []Action
 }
 
 // RunState is where a run is in its life.

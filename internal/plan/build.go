@@ -36,11 +36,17 @@ func Stream(ctx context.Context, st Reader, p *Planner, keepDesired bool, emit f
 	// checked is how many of res.Jobs a flush has seen already: Build
 	// keeps them, and checking them again at every person made planning
 	// quadratic in the population (100,000 persons: 5·10⁹ checks).
+	//
+	// mark is the finish watermark of the page being planned: each job
+	// carries it, so that the store leaves out a job whose pair another
+	// run changed after the page was read (model.Job.PlanMark).
 	checked := 0
+	var mark int64
 	flush := func() error {
 		kept := res.Jobs[:checked]
 		for i := checked; i < len(res.Jobs); i++ {
 			j := &res.Jobs[i]
+			j.PlanMark = mark
 			if p.Check != nil {
 				if err := p.Check(j); err != nil {
 					res.Problems = append(res.Problems, err)
@@ -102,6 +108,7 @@ func Stream(ctx context.Context, st Reader, p *Planner, keepDesired bool, emit f
 	var busy []string
 	for page := range pages {
 		acc, bz := page.Accounts, page.Busy
+		mark = page.Mark
 		for i := range page.Persons {
 			per := &page.Persons[i]
 			if p.Subject != nil && p.Subject.Key == per.Key && p.Person == per.Key {

@@ -3,6 +3,7 @@ package plan_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/plan"
 	"github.com/accord-iam/accord/internal/store"
+	"github.com/accord-iam/accord/internal/store/sqlstore"
 )
 
 // TestSubmitPlanStoresThePlanAsPlanned: a plan submitted as it is planned
@@ -92,4 +94,55 @@ func TestSubmitPlanLeavesOutTakenPairs(t *testing.T) {
 	require.False(t, created)
 	require.Empty(t, whole.Jobs)
 	require.Len(t, whole.Taken, len(built.Jobs))
+}
+
+// finishesWhilePlanning is a store in which another run's job for pair
+// starts and finishes after the plan was read, just before it is stored.
+type finishesWhilePlanning struct {
+	*sqlstore.Store
+	t    *testing.T
+	pair model.Job
+}
+
+func (s *finishesWhilePlanning) FinishRun(ctx context.Context, run *model.Run) (store.Dropped, error) {
+	quick := model.Run{ID: "quick", State: model.RunPending}
+	require.NoError(s.t, s.CreateRun(ctx, &quick, []model.Job{{PersonKey: s.pair.PersonKey, Target: s.pair.Target,
+		Actions: []model.Action{{Seq: 1, Op: model.OpCreate}}}}))
+	now := time.Now()
+	leased, err := s.LeaseJobs(ctx, store.LeaseRequest{Owner: "other", Max: 1, Now: now, Until: now.Add(time.Minute)})
+	require.NoError(s.t, err)
+	require.Len(s.t, leased, 1)
+	j := leased[0]
+	require.NoError(s.t, s.Commit(ctx, store.Batch{
+		Actions: []store.ActionUpdate{{ID: j.Actions[0].ID, State: model.ActionSucceeded, Attempts: 1, At: now}},
+		Jobs:    []store.JobUpdate{{ID: j.ID, State: model.JobSucceeded, Attempts: 1, At: now}},
+		Fences:  []store.Fence{{Job: j.ID, Epoch: j.Epoch}}}))
+	return s.Store.FinishRun(ctx, run)
+}
+
+// TestSubmitPlanLeavesOutPairsChangedWhilePlanning: a pair whose job in
+// another run started and finished after the plan read it (free again,
+// but changed) is left out and reported Taken (Finished), as a taken
+// pair is: the planner marks every job with its page's snapshot.
+func TestSubmitPlanLeavesOutPairsChangedWhilePlanning(t *testing.T) {
+	ctx := context.Background()
+	st, pl := streamWorld(t, 40)
+	built, err := plan.Build(ctx, st, &plan.Planner{Policy: pl.Policy, Caps: pl.Caps, Today: pl.Today}, false)
+	require.NoError(t, err)
+	for _, j := range built.Jobs {
+		require.NotZero(t, j.PlanMark, "every planned job carries its page's mark")
+	}
+	first := built.Jobs[0]
+	res, run, created, err := plan.SubmitPlan(ctx, &finishesWhilePlanning{Store: st, t: t, pair: first}, pl,
+		plan.Submission{Trigger: "test", Scope: "all", Now: pl.Today.Time(), Policy: pl.Policy})
+	require.NoError(t, err)
+	require.True(t, created)
+	key := plan.Key{Person: first.PersonKey, Target: first.Target}
+	require.Equal(t, []store.Taken{{PersonTarget: store.PersonTarget{Person: key.Person, Target: key.Target}, Run: "quick", Finished: true}}, res.Taken)
+	require.Equal(t, plan.BusyPairs{Count: 1, First: []plan.Key{key}}, res.Busy)
+	jobs, _ := res.Size()
+	require.Equal(t, len(built.Jobs)-1, jobs)
+	got, err := st.GetRun(ctx, run.ID)
+	require.NoError(t, err)
+	require.Contains(t, got.Note, "was changed by run quick after the plan read it")
 }

@@ -39,13 +39,20 @@ var (
 	ErrReconciled = errors.New("the target was reconciled in this cycle")
 )
 
-// Taken is a person and target whose unfinished job belongs to Run.
+// Taken is a person and target whose unfinished job belongs to Run, or,
+// with Finished, whose job in Run finished after the plan that wanted
+// the pair was read: the plan is stale for the pair either way, and the
+// caller plans it again.
 type Taken struct {
 	PersonTarget
-	Run string
+	Run      string
+	Finished bool
 }
 
 func (t Taken) String() string {
+	if t.Finished {
+		return fmt.Sprintf("%s on %s was changed by run %s after the plan read it", t.Person, t.Target, t.Run)
+	}
 	return fmt.Sprintf("%s on %s is already in run %s", t.Person, t.Target, t.Run)
 }
 
@@ -134,8 +141,9 @@ type Store interface {
 	//
 	// A person and target have at most one unfinished job in pending and
 	// running runs, whoever plans: if any job of an executable run names
-	// a pair that is taken, nothing is stored and the error is a
-	// *BusyError listing them. An open held run of the same scope is
+	// a pair that is taken, or a pair whose job in another run finished
+	// after the job's PlanMark (a stale plan, Taken.Finished), nothing is
+	// stored and the error is a *BusyError listing them. An open held run of the same scope is
 	// superseded by the new run (cancelled, its jobs and actions dropped:
 	// they never ran), unless the new run is held with the same Digest:
 	// then nothing is stored, *run is set to the open one, and the error
@@ -160,7 +168,10 @@ type Store interface {
 	// the open one), other held runs of the scope are superseded. Unlike
 	// CreateRun, the jobs of an executable run whose pair another run has
 	// taken are dropped (Dropped says which) and the rest is kept; when
-	// nothing is left the run is dropped too (Dropped.Empty).
+	// nothing is left the run is dropped too (Dropped.Empty). So are the
+	// jobs whose pair another run's job finished on after the job's
+	// PlanMark (Taken.Finished): the plan read the pair before that
+	// change, and would act on it as if it had not happened.
 	FinishRun(ctx context.Context, run *model.Run) (Dropped, error)
 	// DropRun deletes a run still planning with its jobs and actions (a
 	// planner that failed cleans up after itself). Other runs are refused
@@ -172,7 +183,8 @@ type Store interface {
 	// `from`; otherwise ErrConflict (ErrNotFound if absent). Moving to
 	// cancelled also cancels its unfinished jobs and actions. Moving a
 	// held run to an executable state cancels its jobs whose person and
-	// target are taken by another run, and says so in the note.
+	// target are taken by another run, or changed by one since the job's
+	// PlanMark, and says so in the note.
 	SetRunState(ctx context.Context, id string, from []model.RunState, to model.RunState, note string, at time.Time) error
 	GetAction(ctx context.Context, id int64) (model.Action, error)
 	ListActions(ctx context.Context, q ActionQuery) ([]model.Action, error)
@@ -260,10 +272,16 @@ type PlanPageQuery struct {
 // so that an account is never older than its busy state: a job that
 // finishes between two separate reads would leave its pair neither busy
 // nor showing the job's effect, and be planned again.
+//
+// Mark is the store's finish watermark in the same snapshot: every job
+// finished in it has a finish number up to Mark, every job finished after
+// it a higher one. A job planned from the page carries it as PlanMark, so
+// that the store can tell a pair changed since the plan read it.
 type PlanPage struct {
 	Persons  []model.Person
 	Accounts []model.Account
 	Busy     []PersonTarget
+	Mark     int64
 }
 
 // Import is one source's full feed, validated.

@@ -67,6 +67,10 @@ func (s *Store) Commit(ctx context.Context, b store.Batch) error {
 				return fmt.Errorf("commit: %w", err)
 			}
 		}
+		// Last: the finish number's lock is held only through the commit.
+		if err := stampFinished(ctx, tx, finalJobs(jobs)); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
 		return nil
 	})
 	if err != nil {
@@ -142,6 +146,17 @@ func lastUpdates(b store.Batch) ([]store.ActionUpdate, []store.JobUpdate, error)
 		jobs[u.ID] = u
 	}
 	return sortedValues(acts), sortedValues(jobs), nil
+}
+
+// finalJobs are the IDs of the jobs updates make final.
+func finalJobs(us []store.JobUpdate) []any {
+	var ids []any
+	for _, u := range us {
+		if u.State.Final() {
+			ids = append(ids, u.ID)
+		}
+	}
+	return ids
 }
 
 func sortedValues[V any](m map[int64]V) []V {

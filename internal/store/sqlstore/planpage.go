@@ -18,12 +18,15 @@ func (s *Store) ReadPlanPage(ctx context.Context, q store.PlanPageQuery) (store.
 	}
 	var page store.PlanPage
 	err := s.read(ctx, func(tx conn) error {
+		var err error
+		if page.Mark, err = readMark(ctx, tx); err != nil {
+			return err
+		}
 		var f filter
 		if q.Person != "" {
 			f.add("person_key = ?", q.Person)
 		}
 		f.add("person_key > ?", q.After)
-		var err error
 		page.Persons, err = all(ctx, tx, "list persons", `SELECT `+personCols+` FROM persons`+f.where()+
 			` ORDER BY person_key LIMIT `+strconv.Itoa(limit), f.args, scanPerson)
 		if err != nil || len(page.Persons) == 0 {

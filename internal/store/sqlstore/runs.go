@@ -24,7 +24,7 @@ const (
 
 var (
 	jobsInsert = insertSpec(`INSERT INTO jobs (id, run_id, person_key, target, state, active, attempts,
-		next_at, lease_owner, lease_until, packed, packed_n, first_action)`, 13, "")
+		next_at, lease_owner, lease_until, packed, packed_n, first_action, plan_mark)`, 14, "")
 	actionsInsert = insertSpec(`INSERT INTO actions (`+actionCols+`)`, 19, "")
 )
 
@@ -89,7 +89,11 @@ func (s *Store) CreateRun(ctx context.Context, run *model.Run, jobs []model.Job)
 			if err != nil {
 				return fmt.Errorf("create run %q: %w", run.ID, err)
 			}
-			if len(taken) > 0 {
+			stale, err := staleIn(ctx, tx, jobs)
+			if err != nil {
+				return fmt.Errorf("create run %q: %w", run.ID, err)
+			}
+			if taken = append(taken, stale...); len(taken) > 0 {
 				return &store.BusyError{Taken: taken}
 			}
 		}
@@ -100,6 +104,9 @@ func (s *Store) CreateRun(ctx context.Context, run *model.Run, jobs []model.Job)
 			run.ID, run.Trigger, run.Scope, string(run.State), breaches, run.Note,
 			micros(run.CreatedAt), micros(run.UpdatedAt), micros(run.FinishedAt), run.Digest)
 		if err != nil {
+			return fmt.Errorf("create run %q: %w", run.ID, err)
+		}
+		if err := lowerRunMark(ctx, tx, run.ID, minMark(jobs)); err != nil {
 			return fmt.Errorf("create run %q: %w", run.ID, err)
 		}
 		ids, err = s.insertJobs(ctx, tx, run, active, jobs, acts)
@@ -199,7 +206,7 @@ func (s *Store) insertJobs(ctx context.Context, tx conn, run *model.Run, active 
 			j := &jobs[i]
 			p := pk.jobs[i]
 			return append(args, ids.jobs[i], runID, j.PersonKey, j.Target, string(j.State), active, j.Attempts,
-				micros(j.NextAt), j.LeaseOwner, micros(j.LeaseUntil), p.text, p.n, p.first), nil
+				micros(j.NextAt), j.LeaseOwner, micros(j.LeaseUntil), p.text, p.n, p.first, j.PlanMark), nil
 		})
 	if err != nil {
 		return ids, fmt.Errorf("store run %q: jobs: %w", runID, err)
@@ -581,13 +588,23 @@ func (s *Store) SetRunState(ctx context.Context, id string, from []model.RunStat
 		if to != model.RunCancelled {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'cancelled', lease_owner = '', lease_until = 0
-			WHERE run_id = ? AND `+unfinishedJob, id); err != nil {
+		cancelled, err := all(ctx, tx, "cancel run", `UPDATE jobs SET state = 'cancelled', lease_owner = '', lease_until = 0
+			WHERE run_id = ? AND `+unfinishedJob+` RETURNING id`, []any{id}, scanInt64)
+		if err != nil {
 			return fmt.Errorf("cancel run %q jobs: %w", id, err)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE actions SET state = 'cancelled', updated_at = ?, finished_at = ?
 			WHERE run_id = ? AND state IN ('pending', 'running')`, micros(at), micros(at), id); err != nil {
 			return fmt.Errorf("cancel run %q actions: %w", id, err)
+		}
+		// A job cancelled while leased may have acted: a plan read before
+		// must not be stored as if it had not.
+		ids := make([]any, len(cancelled))
+		for i, j := range cancelled {
+			ids[i] = j
+		}
+		if err := stampFinished(ctx, tx, ids); err != nil {
+			return fmt.Errorf("cancel run %q: %w", id, err)
 		}
 		return nil
 	})
@@ -595,12 +612,13 @@ func (s *Store) SetRunState(ctx context.Context, id string, from []model.RunStat
 
 // skipTaken cancels the unfinished jobs of run id whose person and target
 // have an unfinished job in an executable run: a held run approved later
-// must not run beside the newer work on the same account.
+// must not run beside the newer work on the same account; nor after it,
+// when that work finished since the held run was planned (staleBy).
 func (s *Store) skipTaken(ctx context.Context, tx conn, id string, at time.Time) ([]store.Taken, error) {
 	if err := s.lockRuns(ctx, tx); err != nil {
 		return nil, err
 	}
-	hits, err := takenBy(ctx, tx, id)
+	hits, err := takenOrStale(ctx, tx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -146,6 +146,9 @@ func (s *Store) AppendJobs(ctx context.Context, run *model.Run, jobs []model.Job
 		if err := touchPlanning(ctx, tx, run.ID, micros(s.now())); err != nil {
 			return fmt.Errorf("append jobs to run %q: %w", run.ID, err)
 		}
+		if err := lowerRunMark(ctx, tx, run.ID, minMark(jobs)); err != nil {
+			return fmt.Errorf("append jobs to run %q: %w", run.ID, err)
+		}
 		ids, err = s.insertJobs(ctx, tx, run, 0, jobs, acts)
 		if err != nil && s.d.uniqueViolation(err) {
 			return fmt.Errorf("append jobs to run %q: a person and target already have a job in the run: %w", run.ID, err)
@@ -234,11 +237,12 @@ func (s *Store) FinishRun(ctx context.Context, run *model.Run) (store.Dropped, e
 }
 
 // dropTaken deletes the jobs of planning run id whose person and target
-// have an unfinished job in an executable run, with their actions, and
+// have an unfinished job in an executable run, or were changed by another
+// run's job since the plan read them (staleBy), with their actions, and
 // says which and how many actions; Empty when no job is left.
 func dropTaken(ctx context.Context, tx conn, id string) (store.Dropped, error) {
 	var d store.Dropped
-	hits, err := takenBy(ctx, tx, id)
+	hits, err := takenOrStale(ctx, tx, id)
 	if err != nil {
 		return d, err
 	}

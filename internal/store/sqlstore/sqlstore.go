@@ -333,6 +333,12 @@ func scanString(sc scanner) (string, error) {
 	return s, err
 }
 
+func scanInt64(sc scanner) (int64, error) {
+	var n int64
+	err := sc.Scan(&n)
+	return n, err
+}
+
 // count is a row of a GROUP BY key, COUNT(*) query.
 type count struct {
 	key string

@@ -23,7 +23,7 @@ import (
 // returns; the suite closes it when the subtest ends.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Helper()
-	groups := [][]test{personTests, importTests, accountTests, runTests, runStreamTests, busyTests, planPageTests, leaseTests, commitTests, auditTests, standingTests, packedTests}
+	groups := [][]test{personTests, importTests, accountTests, runTests, runStreamTests, staleTests, busyTests, planPageTests, leaseTests, commitTests, auditTests, standingTests, packedTests}
 	for _, group := range groups {
 		for _, tc := range group {
 			t.Run(tc.name, func(t *testing.T) {
