@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/accord-iam/accord/internal/model"
@@ -25,6 +26,12 @@ const abandonWithin = 2 * time.Minute
 // the run is begun at the first job, jobs go to the store in batches,
 // and the tally and digest are taken on the way, so that finish can
 // check the thresholds and make the run held or pending.
+//
+// Storing overlaps planning: a full batch goes to one storing goroutine
+// (started with the run) while the planner fills the next, so a plan
+// takes about the longer of planning and storing, not their sum, on a
+// machine with two cores. Batches are stored one at a time in the order
+// planned, and at most two are waiting (one queued, one being filled).
 type runWriter struct {
 	st    RunWriter
 	s     Submission
@@ -33,6 +40,82 @@ type runWriter struct {
 	inB   int // actions in batch
 	tally Tally
 	dig   *digester
+	store *storer
+}
+
+// storer appends the batches handed to it to the run, in order, on its
+// own goroutine. After the first failure it stores nothing more; the
+// failure is reported by the next hand-over and by wait.
+type storer struct {
+	queue  chan []model.Job
+	spare  chan []model.Job // stored batches, emptied, for reuse
+	done   chan struct{}
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	err    error
+}
+
+func startStorer(ctx context.Context, st RunWriter, run *model.Run) *storer {
+	ctx, cancel := context.WithCancel(ctx)
+	s := &storer{queue: make(chan []model.Job, 1), spare: make(chan []model.Job, 2), done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(s.done)
+		for b := range s.queue {
+			if s.failed() == nil {
+				if err := st.AppendJobs(ctx, run, b); err != nil {
+					s.mu.Lock()
+					s.err = fmt.Errorf("submit: %w", err)
+					s.mu.Unlock()
+				}
+			}
+			clear(b)
+			select {
+			case s.spare <- b[:0]:
+			default:
+			}
+		}
+	}()
+	return s
+}
+
+func (s *storer) failed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// hand queues batch b and returns an emptied batch to fill next.
+func (s *storer) hand(ctx context.Context, b []model.Job) ([]model.Job, error) {
+	if err := s.failed(); err != nil {
+		return b, err
+	}
+	select {
+	case s.queue <- b:
+	case <-ctx.Done():
+		return b, ctx.Err()
+	}
+	select {
+	case next := <-s.spare:
+		return next, nil
+	default:
+		return make([]model.Job, 0, cap(b)), nil
+	}
+}
+
+// wait stores what was queued and reports the first failure.
+func (s *storer) wait() error {
+	close(s.queue)
+	<-s.done
+	s.cancel()
+	return s.failed()
+}
+
+// stop abandons what is queued (the context of the batch being stored
+// is cancelled) and waits for the goroutine to end.
+func (s *storer) stop() {
+	s.cancel()
+	close(s.queue)
+	<-s.done
 }
 
 func newRunWriter(st RunWriter, s Submission) *runWriter {
@@ -61,16 +144,33 @@ func (w *runWriter) flush(ctx context.Context) error {
 	if len(w.batch) == 0 {
 		return nil
 	}
-	if err := w.st.AppendJobs(ctx, w.run, w.batch); err != nil {
-		return fmt.Errorf("submit: %w", err)
+	if w.store == nil {
+		w.store = startStorer(ctx, w.st, w.run)
 	}
-	clear(w.batch)
-	w.batch, w.inB = w.batch[:0], 0
+	next, err := w.store.hand(ctx, w.batch)
+	if err != nil {
+		return err
+	}
+	w.batch, w.inB = next, 0
 	return nil
+}
+
+// stored waits until every batch handed over is stored.
+func (w *runWriter) stored() error {
+	if w.store == nil {
+		return nil
+	}
+	s := w.store
+	w.store = nil
+	return s.wait()
 }
 
 // abandon drops the run begun, after a failure; best effort.
 func (w *runWriter) abandon(ctx context.Context) {
+	if w.store != nil {
+		w.store.stop()
+		w.store = nil
+	}
 	if w.run == nil {
 		return
 	}
@@ -91,6 +191,9 @@ func (w *runWriter) finish(ctx context.Context) (run *model.Run, created bool, d
 		return nil, false, store.Dropped{}, err
 	}
 	if err := w.flush(ctx); err != nil {
+		return fail(err)
+	}
+	if err := w.stored(); err != nil {
 		return fail(err)
 	}
 	managed, err := w.st.CountAccounts(ctx)

@@ -32,8 +32,13 @@ import (
 // entitlement is then ["grant",["name"]]: an initial load writes five and
 // a half million of them, and the bytes written are most of what storing
 // the run costs.
+//
+// Version 2 writes such a grant of one entitlement with every other field
+// at its default as the entitlement's JSON string alone: "name" (12 bytes
+// less per grant, a fifth of the database of a held initial load).
+// Version 1 rows, written before, are read as they were.
 
-const packedVersion = 1
+const packedVersion = 2
 
 // packedAction is one action of a packed job, with its JSON columns as
 // stored in actions.
@@ -42,9 +47,14 @@ type packedAction struct {
 	op, ents, attrs, prev string
 	nativeID, reason      string
 	hasReason, hasSeq     bool
+	short                 bool // written as a bare entitlement (version 2)
 }
 
 func (p *packedAction) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' { // a plain grant of one entitlement: b is its JSON string
+		p.op, p.ents, p.short = string(model.OpGrant), "["+string(b)+"]", true
+		return nil
+	}
 	var f []json.RawMessage
 	if err := json.Unmarshal(b, &f); err != nil {
 		return err
@@ -98,11 +108,14 @@ func decodePacked(s string) ([]packedAction, error) {
 	if err := json.Unmarshal([]byte(s), &v); err != nil {
 		return nil, fmt.Errorf("packed actions: %w", err)
 	}
-	if v.V != packedVersion {
+	if v.V != 1 && v.V != packedVersion {
 		return nil, fmt.Errorf("packed actions: unknown encoding version %d", v.V)
 	}
 	for k := range v.A {
 		a := &v.A[k]
+		if a.short && v.V == 1 {
+			return nil, fmt.Errorf("packed actions: action %d is a bare string, which version 1 does not write", k)
+		}
 		if !a.hasReason {
 			a.reason = v.R
 		}
@@ -167,6 +180,12 @@ func appendPacked(b []byte, actions []model.Action, encs []encodedAction) []byte
 			last = 2
 		case raws[0] != "":
 			last = 1
+		}
+		if last == 1 && a.Op == model.OpGrant && len(a.Entitlements) == 1 {
+			// raws[0] is ["name"] as the entitlements column holds it;
+			// the reader wraps "name" back into the same bytes.
+			b = append(b, raws[0][1:len(raws[0])-1]...)
+			continue
 		}
 		b = append(b, '[')
 		b = appendJSONString(b, string(a.Op))

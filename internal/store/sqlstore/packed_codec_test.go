@@ -11,7 +11,8 @@ import (
 // TestPackedEncodingRoundTrips: whatever fields an action leaves at
 // their defaults (the job's reason, its place as seq, empty columns) or
 // not, decoding the packed text gives back what was packed, and the
-// common grant takes no more than its operation and entitlement.
+// common grant (of one entitlement, every other field at its default)
+// takes no more than its entitlement's JSON string.
 func TestPackedEncodingRoundTrips(t *testing.T) {
 	actions := []model.Action{
 		{Seq: 0, Op: model.OpCreate, Reason: "joiner", Attributes: model.Attributes{"mail": "a@x"}},
@@ -20,6 +21,9 @@ func TestPackedEncodingRoundTrips(t *testing.T) {
 		{Seq: 3, Op: model.OpGrant, Reason: "role \"x\"", Entitlements: []string{"a", "b"}},
 		{Seq: 7, Op: model.OpRevoke, Reason: "joiner", Entitlements: []string{"old"}},
 		{Seq: 8, Op: model.OpDisable, Reason: ""},
+		{Seq: 6, Op: model.OpGrant, Reason: "joiner", Entitlements: []string{`q"uo\te`}},
+		{Seq: 7, Op: model.OpGrant, Reason: "joiner", Entitlements: []string{"<é>\u2028"}},
+		{Seq: 11, Op: model.OpGrant, Reason: "joiner", Entitlements: []string{"x"}, NativeID: "n-2"},
 	}
 	encs := make([]encodedAction, len(actions))
 	for k := range actions {
@@ -28,7 +32,9 @@ func TestPackedEncodingRoundTrips(t *testing.T) {
 		require.NoError(t, err)
 	}
 	text := string(appendPacked(nil, actions, encs))
-	require.Contains(t, text, `["grant",["all-staff"]]`, "a plain grant is its operation and entitlement")
+	require.Contains(t, text, `,"all-staff",`, "a plain grant is its entitlement")
+	require.Contains(t, text, `,"q\"uo\\te",`, "a plain grant is its entitlement")
+	require.Contains(t, text, `["grant",["x"],null,null,"n-2","joiner",11]`, "a grant with more than an entitlement is written whole")
 	got, err := decodePacked(text)
 	require.NoError(t, err, text)
 	require.Len(t, got, len(actions))
@@ -43,7 +49,13 @@ func TestPackedEncodingRoundTrips(t *testing.T) {
 		require.Equal(t, encs[k].prev, p.prev)
 	}
 
-	for _, bad := range []string{`{"v":2,"a":[]}`, `{"v":1,"a":[[]]}`, `{"v":1,"a":[["grant",null,null,null,"","",1,2]]}`, `{"v":1,"a":[[1]]}`} {
+	// Rows written by version 1 are read as written.
+	old, err := decodePacked(`{"v":1,"r":"joiner","a":[["create_account",null,{"mail":"a@x"}],["grant",["all-staff"]]]}`)
+	require.NoError(t, err)
+	require.Equal(t, []packedAction{{seq: 0, op: "create_account", attrs: `{"mail":"a@x"}`, reason: "joiner"},
+		{seq: 1, op: "grant", ents: `["all-staff"]`, reason: "joiner"}}, old)
+
+	for _, bad := range []string{`{"v":3,"a":[]}`, `{"v":1,"a":["all-staff"]}`, `{"v":2,"a":[2]}`, `{"v":1,"a":[[]]}`, `{"v":1,"a":[["grant",null,null,null,"","",1,2]]}`, `{"v":1,"a":[[1]]}`} {
 		_, err := decodePacked(bad)
 		require.Error(t, err, bad)
 	}
