@@ -54,6 +54,7 @@ func (c *cli) runsCmd() *cobra.Command {
 	list.Flags().StringSliceVar(&states, "state", nil, "only runs in these states (held, pending, running, succeeded, failed, cancelled)")
 	list.Flags().BoolVar(&c.jsonOut, "json", false, "print JSON")
 
+	var showLimit int
 	show := &cobra.Command{
 		Use:   "show RUN_ID",
 		Short: "show a run and its actions",
@@ -63,15 +64,23 @@ func (c *cli) runsCmd() *cobra.Command {
 			if err != nil {
 				return fail(exitFailed, fmt.Errorf("run %s: %w", args[0], err))
 			}
-			acts, err := runsOf(a).ListActions(cmd.Context(), store.ActionQuery{RunID: r.ID})
+			acts, err := runsOf(a).ListActions(cmd.Context(), store.ActionQuery{RunID: r.ID, Limit: showLimit})
 			if err != nil {
 				return fail(exitFailed, err)
 			}
+			more := 0
+			if showLimit > 0 {
+				for _, n := range r.Counts {
+					more += n
+				}
+				more = max(more-len(acts), 0)
+			}
 			if c.jsonOut {
 				out := struct {
-					Run     api.RunView      `json:"run"`
-					Actions []api.ActionView `json:"actions"`
-				}{Run: api.ToRunView(&r), Actions: api.ToActionViews(acts)}
+					Run         api.RunView      `json:"run"`
+					Actions     []api.ActionView `json:"actions"`
+					ActionsMore int              `json:"actions_more,omitempty"`
+				}{Run: api.ToRunView(&r), Actions: api.ToActionViews(acts), ActionsMore: more}
 				return json.NewEncoder(c.stdout).Encode(out)
 			}
 			fmt.Fprintf(c.stdout, "run %s: %s (trigger %s, scope %s, created %s)\n", r.ID, r.State, textsafe.Escape(r.Trigger), textsafe.Escape(r.Scope), r.CreatedAt.Format(time.RFC3339))
@@ -83,10 +92,14 @@ func (c *cli) runsCmd() *cobra.Command {
 			}
 			fmt.Fprintf(c.stdout, "actions: %s\n", countsLine(r.Counts))
 			printActions(c.stdout, acts)
+			if more > 0 {
+				fmt.Fprintf(c.stdout, "... and %d more actions: 'accord actions list --run %s --limit 0' lists them all, 'accord runs show %s --limit N' more of them\n", more, r.ID, r.ID)
+			}
 			return nil
 		}),
 	}
 	show.Flags().BoolVar(&c.jsonOut, "json", false, "print JSON")
+	show.Flags().IntVar(&showLimit, "limit", 200, "list at most this many of the run's actions, the first by ID (0: all)")
 
 	var wait bool
 	approve := &cobra.Command{

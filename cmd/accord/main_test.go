@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -319,4 +320,26 @@ func TestPlanJSONAndHeldExitCode(t *testing.T) {
 	require.Equal(t, 3, code, out)
 	require.Contains(t, out, "is HELD: overall disables: 30 planned, limit 10% (= 3)")
 	require.Len(t, w.sim.Requests(), before, "nothing executed")
+
+	// The held run shown: its first actions, and how many more (a held
+	// initial load is millions; listing them all never ended).
+	m := regexp.MustCompile(`run (run-[0-9a-f-]+)`).FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	code, out = accord(t, w.dir, "runs", "show", m[1], "--limit", "5", "-c", "accord.yaml")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "more actions: 'accord actions list --run "+m[1]+" --limit 0' lists them all")
+	var shown struct {
+		Actions     []json.RawMessage `json:"actions"`
+		ActionsMore int               `json:"actions_more"`
+	}
+	code, out = accord(t, w.dir, "runs", "show", m[1], "--limit", "5", "--json", "-c", "accord.yaml")
+	require.Equal(t, 0, code, out)
+	require.NoError(t, json.Unmarshal([]byte(out), &shown), out)
+	require.Len(t, shown.Actions, 5)
+	require.GreaterOrEqual(t, shown.ActionsMore, 25, "30 disables at least, 5 shown")
+	more := shown.ActionsMore
+	code, out = accord(t, w.dir, "runs", "show", m[1], "--limit", "0", "--json", "-c", "accord.yaml")
+	require.Equal(t, 0, code, out)
+	require.NoError(t, json.Unmarshal([]byte(out), &shown), out)
+	require.Len(t, shown.Actions, 5+more, "--limit 0 lists every action")
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -147,6 +148,33 @@ func (s *Server) listRuns(rq *request) (int, any, error) {
 type runDetail struct {
 	Run     RunView      `json:"run"`
 	Actions []ActionView `json:"actions"`
+	// ActionsMore counts the run's actions past those listed
+	// (RunActionsShown); GET /actions?run=ID pages through all of them.
+	ActionsMore int `json:"actions_more,omitempty"`
+}
+
+// RunActionsShown is how many of its actions an answer about a run lists,
+// the first by ID. A held initial load is millions of actions: listing
+// them all would hold them all in the server's memory for one answer.
+const RunActionsShown = 1000
+
+// runActions lists the first RunActionsShown actions of run r and counts
+// those past them, from the run's counts.
+func (s *Server) runActions(ctx context.Context, r *model.Run) ([]ActionView, int, error) {
+	acts, err := s.runsStore().ListActions(ctx, store.ActionQuery{RunID: r.ID, Limit: RunActionsShown})
+	if err != nil {
+		return nil, 0, err
+	}
+	return ToActionViews(acts), max(runTotal(r)-len(acts), 0), nil
+}
+
+// runTotal is how many actions run r has, in any state.
+func runTotal(r *model.Run) int {
+	n := 0
+	for _, c := range r.Counts {
+		n += c
+	}
+	return n
 }
 
 func (s *Server) getRun(rq *request) (int, any, error) {
@@ -161,11 +189,11 @@ func (s *Server) runDetail(rq *request, id string, status int) (int, any, error)
 	if err != nil {
 		return 0, nil, err
 	}
-	acts, err := s.runsStore().ListActions(rq.Context(), store.ActionQuery{RunID: id})
+	acts, more, err := s.runActions(rq.Context(), &r)
 	if err != nil {
 		return 0, nil, err
 	}
-	return status, runDetail{Run: ToRunView(&r), Actions: ToActionViews(acts)}, nil
+	return status, runDetail{Run: ToRunView(&r), Actions: acts, ActionsMore: more}, nil
 }
 
 func (s *Server) approveRun(rq *request) (int, any, error) {

@@ -56,14 +56,14 @@ func (s *Server) runAnswer(ctx context.Context, rq *request, run *model.Run, res
 	if err != nil {
 		return 0, nil, err
 	}
-	acts, err := s.runsStore().ListActions(ctx, store.ActionQuery{RunID: run.ID})
+	acts, more, err := s.runActions(ctx, &r)
 	if err != nil {
 		return 0, nil, err
 	}
 	rv := ToRunView(&r)
-	res.Run, res.Actions = &rv, ToActionViews(acts)
+	res.Run, res.Actions, res.ActionsMore = &rv, acts, more
 	rq.header = http.Header{"Location": {rv.Link}}
-	res.Message = fmt.Sprintf("run %s created with %d actions", r.ID, len(acts))
+	res.Message = fmt.Sprintf("run %s created with %d actions", r.ID, runTotal(&r))
 	if r.State == model.RunHeld {
 		res.Message = fmt.Sprintf("run %s is held: %s; approve it with POST %s/approve", r.ID, plan.DescribeBreaches(r.Breaches), rv.Link)
 		res.Breaches = r.Breaches

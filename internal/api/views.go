@@ -135,6 +135,9 @@ func toUnmanagedView(u store.Unmanaged) unmanagedView {
 type runResult struct {
 	Run     *RunView     `json:"run"`
 	Actions []ActionView `json:"actions"`
+	// ActionsMore counts the stored run's actions past those listed
+	// (RunActionsShown).
+	ActionsMore int `json:"actions_more,omitempty"`
 	// Message says in words what happened ("nothing to do", "held: ...").
 	Message  string         `json:"message"`
 	Excluded []excludedView `json:"excluded,omitempty"`

@@ -72,9 +72,14 @@ type opCount struct {
 
 type runView struct {
 	Run api.RunView
-	// Summary counts every action of the run by target and operation.
+	// Summary counts the listed actions of the run by target and
+	// operation: all of them, unless the run has more than an answer
+	// about a run lists (api.RunActionsShown; Partial).
 	Summary []opCount
-	Total   int
+	// Listed is how many actions Summary counts, Total how many the run
+	// has.
+	Listed, Total int
+	Partial       bool
 	// Breaches say why a held run is held: which threshold, by how much.
 	Breaches []breachView
 	// Actions is one page of the run's actions, filtered.
@@ -96,13 +101,14 @@ type breachView struct {
 func (c *Console) runData(rq *Request) (*runView, error) {
 	id := rq.PathValue("id")
 	var d struct {
-		Run     api.RunView      `json:"run"`
-		Actions []api.ActionView `json:"actions"`
+		Run         api.RunView      `json:"run"`
+		Actions     []api.ActionView `json:"actions"`
+		ActionsMore int              `json:"actions_more"`
 	}
 	if err := rq.Get("/api/v1/runs/"+url.PathEscape(id), &d); err != nil {
 		return nil, err
 	}
-	v := &runView{Run: d.Run, Total: len(d.Actions)}
+	v := &runView{Run: d.Run, Listed: len(d.Actions), Total: len(d.Actions) + d.ActionsMore, Partial: d.ActionsMore > 0}
 	counts := map[[2]string]int{}
 	targets := map[string]bool{}
 	for _, a := range d.Actions {
