@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/accord-iam/accord/internal/api"
-	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/testkit"
 )
 
 // An answer about a run lists its first actions and counts the rest: a
@@ -20,15 +20,7 @@ func TestRunAnswerListsTheFirstActionsAndCountsTheRest(t *testing.T) {
 	w := newWorld(t, worldOptions{unplanned: true})
 	now := w.app.Now()
 	const n = api.RunActionsShown + 3
-	run := model.Run{ID: "big", Trigger: "test", Scope: "test big", State: model.RunHeld, CreatedAt: now, UpdatedAt: now}
-	jobs := make([]model.Job, n)
-	for i := range jobs {
-		key := fmt.Sprintf("X%05d", i)
-		jobs[i] = model.Job{RunID: run.ID, PersonKey: key, Target: "saas", State: model.JobPending, Actions: []model.Action{{
-			RunID: run.ID, Seq: 1, PersonKey: key, Target: "saas", Op: model.OpDisable, Reason: "test",
-			State: model.ActionPending, CreatedAt: now, UpdatedAt: now,
-		}}}
-	}
+	run, jobs := testkit.HeldRun("big", "saas", "X", n, now)
 	require.NoError(t, w.app.Store.CreateRun(context.Background(), &run, jobs))
 
 	detail := w.admin("GET", "/api/v1/runs/big", nil, http.StatusOK).json(t)
@@ -43,9 +35,8 @@ func TestRunAnswerListsTheFirstActionsAndCountsTheRest(t *testing.T) {
 	require.Len(t, page["items"].([]any), 3)
 
 	// A small run lists every action and counts none more.
-	small := model.Run{ID: "small", Trigger: "test", Scope: "test small", State: model.RunHeld, CreatedAt: now, UpdatedAt: now}
-	require.NoError(t, w.app.Store.CreateRun(context.Background(), &small, []model.Job{{RunID: "small", PersonKey: "Y1", Target: "saas", State: model.JobPending,
-		Actions: []model.Action{{RunID: "small", Seq: 1, PersonKey: "Y1", Target: "saas", Op: model.OpDisable, Reason: "test", State: model.ActionPending, CreatedAt: now, UpdatedAt: now}}}}))
+	small, one := testkit.HeldRun("small", "saas", "Y", 1, now)
+	require.NoError(t, w.app.Store.CreateRun(context.Background(), &small, one))
 	got := w.admin("GET", "/api/v1/runs/small", nil, http.StatusOK).json(t)
 	require.Len(t, got["actions"].([]any), 1)
 	require.NotContains(t, got, "actions_more")

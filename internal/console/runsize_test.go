@@ -10,6 +10,7 @@ import (
 
 	"github.com/accord-iam/accord/internal/api"
 	"github.com/accord-iam/accord/internal/model"
+	"github.com/accord-iam/accord/internal/testkit"
 )
 
 // A run larger than an answer about a run lists (a held initial load is
@@ -20,16 +21,8 @@ func TestLargeRunPageCountsEveryAction(t *testing.T) {
 	w := newWorld(t, worldOptions{})
 	now := w.app.Now()
 	const n = api.RunActionsShown + 7
-	run := model.Run{ID: "big", Trigger: "test", Scope: "test big", State: model.RunHeld, CreatedAt: now, UpdatedAt: now,
-		Breaches: []model.Breach{{Scope: "overall", Op: model.OpDisable, Limit: "10", Max: 10, Planned: n}}}
-	jobs := make([]model.Job, n)
-	for i := range jobs {
-		key := fmt.Sprintf("X%05d", i)
-		jobs[i] = model.Job{RunID: run.ID, PersonKey: key, Target: "saas", State: model.JobPending, Actions: []model.Action{{
-			RunID: run.ID, Seq: 1, PersonKey: key, Target: "saas", Op: model.OpDisable, Reason: "test",
-			State: model.ActionPending, CreatedAt: now, UpdatedAt: now,
-		}}}
-	}
+	run, jobs := testkit.HeldRun("big", "saas", "X", n, now)
+	run.Breaches = []model.Breach{{Scope: "overall", Op: model.OpDisable, Limit: "10", Max: 10, Planned: n}}
 	require.NoError(t, w.app.Store.CreateRun(context.Background(), &run, jobs))
 
 	c := w.client()

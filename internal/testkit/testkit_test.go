@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/accord-iam/accord/internal/audit"
+	"github.com/accord-iam/accord/internal/model"
 	"github.com/accord-iam/accord/internal/testkit"
 )
 
@@ -125,4 +126,15 @@ func TestAuditLogKeepsRecordsInOrder(t *testing.T) {
 	recs[0].Message = "changed"
 	require.Equal(t, "one", l.Records()[0].Message, "Records is a copy")
 	testkit.RequireNoSecrets(t, l.Records(), "s3cret")
+}
+
+func TestHeldRun(t *testing.T) {
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	run, jobs := testkit.HeldRun("r", "crm", "X", 3, now)
+	require.Equal(t, model.RunHeld, run.State)
+	require.Len(t, jobs, 3)
+	require.Equal(t, "X00002", jobs[2].PersonKey)
+	require.Equal(t, "X00002", jobs[2].Actions[0].PersonKey)
+	require.Equal(t, model.OpDisable, jobs[2].Actions[0].Op)
+	require.Equal(t, "crm", jobs[2].Actions[0].Target)
 }
